@@ -1,0 +1,160 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Registry is a running docker-registry (Debian package docker-registry, the CNCF
+// distribution registry 2.8) owned by one test.
+type Registry struct {
+	// Host is "127.0.0.1:PORT".
+	Host string
+	// Username and Password are set when the registry requires basic auth.
+	Username, Password string
+	// Dir is the registry's storage root.
+	Dir string
+}
+
+// RegistryOption configures a test registry.
+type RegistryOption func(*registryConfig)
+
+type registryConfig struct {
+	username, password string
+	extraYAML          string
+}
+
+// WithBasicAuth makes the registry require HTTP basic auth (htpasswd, bcrypt).
+func WithBasicAuth(username, password string) RegistryOption {
+	return func(c *registryConfig) { c.username, c.password = username, password }
+}
+
+// WithConfigYAML appends top-level YAML to the registry config (e.g. a
+// "notifications:" section).
+func WithConfigYAML(yaml string) RegistryOption {
+	return func(c *registryConfig) { c.extraYAML = yaml }
+}
+
+// StartRegistry starts a fresh docker-registry on a free loopback port and stops it
+// when the test ends. The binary is `docker-registry` on PATH or
+// TIDEWATCH_TEST_DOCKER_REGISTRY.
+func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
+	t.Helper()
+	var cfg registryConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	bin := os.Getenv("TIDEWATCH_TEST_DOCKER_REGISTRY")
+	if bin == "" {
+		p, err := exec.LookPath("docker-registry")
+		if err != nil {
+			missing(t, "docker-registry not on PATH (apt-get install docker-registry)")
+		}
+		bin = p
+	}
+	dir := t.TempDir()
+	port := freePort(t)
+	r := &Registry{Host: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, Username: cfg.username, Password: cfg.password}
+
+	var auth string
+	if cfg.username != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(cfg.password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(cfg.username+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: tidewatch-test\n    path: %s\n", htpasswd)
+	}
+	config := fmt.Sprintf(`version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+%s%s`, filepath.Join(dir, "data"), r.Host, auth, cfg.extraYAML)
+	configPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "serve", configPath)
+	logFile, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting docker-registry: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		logFile.Close()
+	})
+	if err := waitReady(ctx, "http://"+r.Host+"/v2/", exited); err != nil {
+		log, _ := os.ReadFile(logFile.Name())
+		t.Fatalf("docker-registry did not start: %v\n%s", err, log)
+	}
+	return r
+}
+
+// waitReady polls url until it answers (any HTTP status), the process exits, or 10 s pass.
+func waitReady(ctx context.Context, url string, exited <-chan error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no answer from %s: %w", url, err)
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("process exited: %v", err)
+		case <-tick.C:
+		}
+	}
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Ref returns "HOST/repo" for use in image references.
+func (r *Registry) Ref(repo string) string {
+	return r.Host + "/" + strings.TrimPrefix(repo, "/")
+}

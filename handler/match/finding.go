@@ -1,0 +1,51 @@
+package match
+
+// Fix statuses of a Finding.
+const (
+	FixStatusFixed    = "fixed"     // a fixed version exists in the distribution
+	FixStatusNotFixed = "not-fixed" // affected, no fix released
+	FixStatusWontFix  = "wont-fix"  // the distribution will not fix it
+)
+
+// Severities, highest first.
+const (
+	SeverityCritical = "CRITICAL"
+	SeverityHigh     = "HIGH"
+	SeverityMedium   = "MEDIUM"
+	SeverityLow      = "LOW"
+	SeverityUnknown  = "UNKNOWN"
+)
+
+// Finding is one vulnerability affecting one installed binary package.
+type Finding struct {
+	// ID is the CVE where the records name one, else the advisory id.
+	ID string `json:"id"`
+	// Aliases are the other ids of the collapsed records (DSA-, DLA-, DEBIAN-CVE-…), sorted.
+	Aliases          []string `json:"aliases"`
+	Package          string   `json:"package"`
+	SourcePackage    string   `json:"sourcePackage"`
+	Ecosystem        string   `json:"ecosystem"`
+	InstalledVersion string   `json:"installedVersion"`
+	// FixedVersion is empty when no fix exists.
+	FixedVersion string `json:"fixedVersion"`
+	FixStatus    string `json:"fixStatus"`
+	Severity     string `json:"severity"`
+	CVSS         *CVSS  `json:"cvss,omitempty"`
+	Layer        Layer  `json:"layer"`
+	Remediation  string `json:"remediation"`
+	// Summary is a one-line description from the advisory.
+	Summary string `json:"summary,omitempty"`
+}
+
+// CVSS is a base score computed from a record's vector.
+type CVSS struct {
+	Version string  `json:"version"`
+	Vector  string  `json:"vector"`
+	Score   float64 `json:"score"`
+}
+
+// Layer names the layer that introduced the installed version.
+type Layer struct {
+	DiffID string `json:"diffID"`
+	Index  int    `json:"index"`
+}
