@@ -1,0 +1,117 @@
+package advisory
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/flate"
+)
+
+// decodeArchive decodes every JSON member of an OSV all.zip on all cores. The result
+// has one slot per member in archive order; a slot is nil for a non-JSON member or a
+// withdrawn or unusable record. A member that cannot be inflated or decoded fails the
+// whole archive: a partial index would silently hide vulnerabilities.
+func decodeArchive(ctx context.Context, data []byte) ([]*osvRecord, error) {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("opening zip: %w: %w", ErrNoAdvisories, err)
+	}
+	zr.RegisterDecompressor(zip.Deflate, newInflaterPool().open)
+	out := make([]*osvRecord, len(zr.File))
+	var (
+		next     atomic.Int64
+		firstErr error
+		errOnce  sync.Once
+		failed   atomic.Bool
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		failed.Store(true)
+	}
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			var buf bytes.Buffer
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(zr.File) {
+					return
+				}
+				if i%256 == 0 && ctx.Err() != nil {
+					fail(ctx.Err())
+					return
+				}
+				rec, err := decodeMember(zr.File[i], &buf)
+				if err != nil {
+					fail(err)
+					return
+				}
+				out[i] = rec
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
+}
+
+// decodeMember inflates and decodes one zip member, reusing buf between calls.
+func decodeMember(f *zip.File, buf *bytes.Buffer) (*osvRecord, error) {
+	if f.FileInfo().IsDir() || !strings.HasSuffix(f.Name, ".json") {
+		return nil, nil
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, fmt.Errorf("opening member %s: %w: %w", f.Name, ErrNoAdvisories, err)
+	}
+	defer rc.Close()
+	buf.Reset()
+	if _, err := io.Copy(buf, rc); err != nil {
+		return nil, fmt.Errorf("inflating member %s: %w: %w", f.Name, ErrNoAdvisories, err)
+	}
+	var rec osvRecord
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		return nil, fmt.Errorf("decoding member %s: %w: %w", f.Name, ErrNoAdvisories, err)
+	}
+	if !rec.usable() {
+		return nil, nil
+	}
+	return &rec, nil
+}
+
+// inflaterPool reuses klauspost inflaters, which are faster than compress/flate's
+// but costly to allocate (a 32 KiB window each) for ~1 KiB members.
+type inflaterPool struct{ pool sync.Pool }
+
+func newInflaterPool() *inflaterPool { return &inflaterPool{} }
+
+func (p *inflaterPool) open(r io.Reader) io.ReadCloser {
+	if fr, ok := p.pool.Get().(io.ReadCloser); ok {
+		if err := fr.(flate.Resetter).Reset(r, nil); err == nil {
+			return &pooledInflater{ReadCloser: fr, pool: p}
+		}
+	}
+	return &pooledInflater{ReadCloser: flate.NewReader(r), pool: p}
+}
+
+// pooledInflater returns its inflater to the pool on Close.
+type pooledInflater struct {
+	io.ReadCloser
+	pool *inflaterPool
+}
+
+func (pi *pooledInflater) Close() error {
+	err := pi.ReadCloser.Close()
+	pi.pool.pool.Put(pi.ReadCloser)
+	return err
+}

@@ -1,0 +1,104 @@
+package advisory
+
+import (
+	"slices"
+	"time"
+)
+
+// Event is one OSV range event; exactly one field is set.
+type Event struct {
+	Introduced   string
+	Fixed        string
+	LastAffected string
+	Limit        string
+}
+
+// Range is one OSV affected range: its type ("ECOSYSTEM", "SEMVER", "GIT") and its
+// events in record order.
+type Range struct {
+	Type   string
+	Events []Event
+}
+
+// Severity is one OSV severity entry: Type "CVSS_V3", "CVSS_V4", "Ubuntu", … and
+// Score, the vector or rating as the record states it.
+type Severity struct {
+	Type  string `json:"type"`
+	Score string `json:"score"`
+}
+
+// Record is the part of an OSV record shared by all of its affected entries.
+type Record struct {
+	// ID is the record id ("DSA-5678-1", "DEBIAN-CVE-2024-0727", "GO-2022-1059").
+	ID string
+	// Aliases are the record's aliases followed by its upstream ids, without
+	// duplicates, in record order.
+	Aliases []string
+	// Summary is the record's one-line summary, possibly empty.
+	Summary string
+	// Severity are the record-level severity entries.
+	Severity []Severity
+	// Modified is the record's modified time, zero if it had none.
+	Modified time.Time
+}
+
+// Affected is one affected[] entry of a record, for one package of one ecosystem.
+type Affected struct {
+	Record *Record
+	// Ecosystem is the package's OSV ecosystem ("Debian:12").
+	Ecosystem string
+	// Package is the package name as the record names it (a source package for Debian).
+	Package string
+	Ranges  []Range
+	// Versions lists explicitly affected versions.
+	Versions []string
+	// Severity are per-package severity entries (OSV 1.5+), usually empty.
+	Severity []Severity
+	// Urgency is ecosystem_specific.urgency as distribution trackers state it
+	// ("unimportant", "low", "medium", "high", "end-of-life", …), empty if absent.
+	Urgency string
+}
+
+type packageKey struct {
+	ecosystem string
+	name      string
+}
+
+// Index is an immutable set of decoded advisories, safe for concurrent use.
+type Index struct {
+	generation string
+	newest     time.Time
+	ecosystems []string
+	records    map[string]int
+	entries    map[string]int
+	packages   map[packageKey][]*Affected
+}
+
+// Generation is a stable hash of the loaded data: the same archives give the same
+// generation, any change to them gives another.
+func (x *Index) Generation() string { return x.generation }
+
+// Newest is the newest `modified` time among the loaded records.
+func (x *Index) Newest() time.Time { return x.newest }
+
+// Ecosystems lists the loaded ecosystem directories ("Debian", "Go"), sorted.
+func (x *Index) Ecosystems() []string { return slices.Clone(x.ecosystems) }
+
+// Records is the number of usable (not withdrawn) records loaded from an ecosystem
+// directory.
+func (x *Index) Records(ecosystemDir string) int { return x.records[ecosystemDir] }
+
+// Covers reports whether any loaded record has an affected entry for ecosystem
+// ("Debian:12"); a scan for an ecosystem the index does not cover has no data to
+// match against.
+func (x *Index) Covers(ecosystem string) bool { return x.entries[ecosystem] > 0 }
+
+// Affected returns the affected entries for a package of an ecosystem
+// ("Debian:12", "openssl"). The slice is shared: callers must not modify it.
+func (x *Index) Affected(ecosystem, name string) []*Affected {
+	return x.packages[packageKey{ecosystem, name}]
+}
+
+// Age is how long before now the newest record was modified; callers enforce
+// TIDEWATCH_MAX_DB_AGE with it.
+func (x *Index) Age(now time.Time) time.Duration { return now.Sub(x.newest) }

@@ -1,0 +1,23 @@
+package advisory_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/tidewatch/tidewatch/handler/advisory"
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
+)
+
+func BenchmarkLoadDebian(b *testing.B) {
+	dir := testenv.Advisories(b)
+	ctx := context.Background()
+	for b.Loop() {
+		idx, err := advisory.Load(ctx, dir, []string{"Debian"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if idx.Records("Debian") == 0 {
+			b.Fatal("no records")
+		}
+	}
+}

@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/tidewatch/tidewatch/handler/config"
+	"github.com/tidewatch/tidewatch/handler/host"
+	"github.com/tidewatch/tidewatch/handler/pipeline"
+	"github.com/tidewatch/tidewatch/handler/store"
+)
+
+// pipelineHandler is the custom handler plus the store it writes to.
+type pipelineHandler struct {
+	http.Handler
+	store *store.Store
+}
+
+// maxDequeueCount mirrors host.json: after this many failed deliveries the host moves
+// a message to "<queue>-poison".
+const maxDequeueCount = 5
+
+// runPipeline plays the Functions host locally: one timer tick to /sweep, then it
+// drains list-tasks and scan-tasks by POSTing each message to /listrepo and /scan with
+// the host's envelopes, deleting on 200 and leaving the message for redelivery on any
+// other status (poison after maxDequeueCount), exactly as the queue trigger does.
+func runPipeline(ctx context.Context, env Env, args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	timeout := fs.Duration("timeout", 20*time.Minute, "give up when the queues are not drained by then")
+	retryDelay := fs.Duration("retry-delay", time.Second, "visibility delay before a failed message is redelivered")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, err := config.Load(env.Environ)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
+		return exitError
+	}
+	log := newLogger(env.Stderr, cfg.LogLevel)
+	if err := cfg.RequireRegistries(); err != nil {
+		fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
+		return exitError
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	r, err := startLocalHost(ctx, cfg, env.Version, log)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
+		return exitError
+	}
+	defer r.close()
+	stats, err := r.drive(ctx, *retryDelay)
+	fmt.Fprintf(env.Stdout, "run: %d invocations, %d completed, %d retried, %d moved to poison\n",
+		stats.invocations, stats.completed, stats.retried, stats.poisoned)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
+		return exitError
+	}
+	if stats.poisoned > 0 {
+		return exitError
+	}
+	return exitOK
+}
+
+type localHost struct {
+	base   string
+	store  *store.Store
+	server *http.Server
+	log    *slog.Logger
+}
+
+type runStats struct{ invocations, completed, retried, poisoned int }
+
+func startLocalHost(ctx context.Context, cfg *config.Config, version string, log *slog.Logger, opts ...pipeline.Option) (*localHost, error) {
+	h, err := newHandler(ctx, cfg, version, log, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.store.EnsureResources(ctx); err != nil {
+		return nil, fmt.Errorf("creating tables and queues: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return &localHost{base: "http://" + ln.Addr().String(), store: h.store, server: srv, log: log}, nil
+}
+
+func (r *localHost) close() { r.server.Close() }
+
+// drive fires the timer once and then delivers queue messages until both queues are
+// empty (visible and invisible) or ctx ends.
+func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runStats, error) {
+	var st runStats
+	status, _, err := host.Call(ctx, r.base, pipeline.FuncSweep,
+		host.TimerEnvelope(host.TimerBinding, host.TimerInfo{}, host.NewSys(pipeline.FuncSweep, time.Now())))
+	st.invocations++
+	if err != nil {
+		return st, fmt.Errorf("calling sweep: %w", err)
+	}
+	if status != http.StatusOK {
+		return st, fmt.Errorf("sweep answered HTTP %d (see log)", status)
+	}
+	st.completed++
+	queues := []struct {
+		q        *store.Queue
+		function string
+	}{
+		{r.store.ListTasks(), pipeline.FuncListRepo},
+		{r.store.ScanTasks(), pipeline.FuncScan},
+	}
+	for {
+		delivered := 0
+		for _, qf := range queues {
+			n, err := r.deliver(ctx, qf.q, qf.function, retryDelay, &st)
+			if err != nil {
+				return st, err
+			}
+			delivered += n
+		}
+		if delivered > 0 {
+			continue
+		}
+		pending := 0
+		for _, qf := range queues {
+			n, err := qf.q.ApproximateCount(ctx)
+			if err != nil {
+				return st, fmt.Errorf("counting messages: %w", err)
+			}
+			pending += n
+		}
+		if pending == 0 {
+			return st, nil
+		}
+		// Messages are invisible until their retry delay passes; poll like the host does.
+		select {
+		case <-ctx.Done():
+			return st, fmt.Errorf("%d messages still pending: %w", pending, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// deliver receives a batch from q and invokes function for each message.
+func (r *localHost) deliver(ctx context.Context, q *store.Queue, function string, retryDelay time.Duration, st *runStats) (int, error) {
+	msgs, err := q.Receive(ctx, 16, 10*time.Minute)
+	if err != nil {
+		return 0, fmt.Errorf("receiving from %s: %w", q.Name(), err)
+	}
+	for _, m := range msgs {
+		env := host.QueueEnvelope(host.QueueBinding, host.QueueTrigger{
+			Text: m.Text, ID: m.ID, PopReceipt: m.PopReceipt, DequeueCount: m.DequeueCount, InsertionTime: m.InsertedAt,
+		}, host.NewSys(function, time.Now()), host.HostEncoding)
+		status, _, err := host.Call(ctx, r.base, function, env)
+		st.invocations++
+		if err != nil && !errors.Is(err, context.Canceled) {
+			r.log.Error("invoking function", "function", function, "error", err)
+		}
+		switch {
+		case err == nil && status == http.StatusOK:
+			st.completed++
+			if err := q.Delete(ctx, m); err != nil {
+				return 0, fmt.Errorf("deleting message %s: %w", m.ID, err)
+			}
+		case m.DequeueCount >= maxDequeueCount:
+			st.poisoned++
+			r.log.Error("moving message to poison queue", "function", function, "messageId", m.ID, "dequeueCount", m.DequeueCount)
+			if err := q.MoveToPoison(ctx, m); err != nil {
+				return 0, fmt.Errorf("moving message %s to poison: %w", m.ID, err)
+			}
+		default:
+			st.retried++
+			if err := q.Release(ctx, m, retryDelay); err != nil {
+				return 0, fmt.Errorf("releasing message %s: %w", m.ID, err)
+			}
+		}
+	}
+	return len(msgs), nil
+}

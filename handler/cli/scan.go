@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/tidewatch/tidewatch/handler/advisory"
+	"github.com/tidewatch/tidewatch/handler/image"
+	"github.com/tidewatch/tidewatch/handler/match"
+	"github.com/tidewatch/tidewatch/handler/registry"
+	"github.com/tidewatch/tidewatch/handler/scanner"
+)
+
+type scanOptions struct {
+	archive       string
+	advisories    string
+	format        string
+	severities    []string
+	exitCode      int
+	username      string
+	passwordStdin bool
+	insecure      bool
+}
+
+func runScan(ctx context.Context, env Env, args []string) int {
+	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "usage: tidewatch scan IMAGE | --archive FILE [flags]")
+		fs.PrintDefaults()
+	}
+	var o scanOptions
+	var severity string
+	fs.StringVar(&o.archive, "archive", "", "scan an image archive (OCI layout tar or docker save tar) instead of a registry reference")
+	fs.StringVar(&o.advisories, "advisories", env.getenv("TIDEWATCH_ADVISORIES_URL"), "OSV advisory source: a directory in OSV bulk-export layout (`<Ecosystem>/all.zip`)")
+	fs.StringVar(&o.format, "format", "table", "output format: table or json")
+	fs.StringVar(&severity, "severity", "", "comma-separated severities to report (CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN); default all")
+	fs.IntVar(&o.exitCode, "exit-code", 0, "exit code when findings (after --severity) are reported, or a platform could not be matched")
+	fs.StringVar(&o.username, "username", "", "registry username (basic auth)")
+	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the registry password from standard input")
+	fs.BoolVar(&o.insecure, "insecure", false, "use plain HTTP for the registry (implied for 127.0.0.1 and localhost)")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if (o.archive == "") == (len(positional) != 1) {
+		fmt.Fprintln(env.Stderr, "tidewatch scan: give exactly one of IMAGE or --archive FILE")
+		return exitUsage
+	}
+	if o.format != "table" && o.format != "json" {
+		fmt.Fprintf(env.Stderr, "tidewatch scan: unknown --format %q (table or json)\n", o.format)
+		return exitUsage
+	}
+	if o.severities, err = parseSeverities(severity); err != nil {
+		fmt.Fprintf(env.Stderr, "tidewatch scan: %v\n", err)
+		return exitUsage
+	}
+	var password string
+	if o.passwordStdin {
+		password, err = readPassword(env)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "tidewatch scan: reading password from stdin: %v\n", err)
+			return exitUsage
+		}
+	}
+
+	res, err := scan(ctx, env, o, positional, password)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "tidewatch scan: %v\n", err)
+		return exitError
+	}
+	filterSeverities(res, o.severities)
+	if err := writeResult(env.Stdout, o.format, res); err != nil {
+		fmt.Fprintf(env.Stderr, "tidewatch scan: writing output: %v\n", err)
+		return exitError
+	}
+	for _, p := range res.Platforms {
+		if p.Status != scanner.StatusScanned {
+			fmt.Fprintf(env.Stderr, "tidewatch scan: %s: %s: %s\n", p.Platform, p.Status, p.Error)
+		}
+	}
+	if o.exitCode != 0 && needsAttention(res) {
+		return o.exitCode
+	}
+	return exitOK
+}
+
+// readPassword reads one line from standard input.
+func readPassword(env Env) (string, error) {
+	if env.Stdin == nil {
+		return "", errors.New("no standard input")
+	}
+	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func scan(ctx context.Context, env Env, o scanOptions, positional []string, password string) (*scanner.Result, error) {
+	if o.advisories == "" {
+		return nil, fmt.Errorf("no advisory source: pass --advisories DIR or set TIDEWATCH_ADVISORIES_URL (%w)", advisory.ErrNoAdvisories)
+	}
+	idx, err := advisory.Load(ctx, o.advisories, []string{"Debian"})
+	if err != nil {
+		return nil, fmt.Errorf("loading advisories: %w", err)
+	}
+	var target *image.Target
+	var scanOpts []scanner.Option
+	if o.archive != "" {
+		target, err = image.FromArchive(o.archive)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		client, ref, err := registryClient(env, positional[0], o, password)
+		if err != nil {
+			return nil, err
+		}
+		target, err = client.Target(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		scanOpts = append(scanOpts, scanner.WithRetry(client.Retry))
+	}
+	s, err := scanner.New(idx, scanOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return s.Scan(ctx, target)
+}
+
+func registryClient(env Env, refStr string, o scanOptions, password string) (*registry.Client, string, error) {
+	ref, err := name.ParseReference(refStr)
+	if err != nil {
+		return nil, "", fmt.Errorf("parsing image reference %q: %w", refStr, err)
+	}
+	host := ref.Context().RegistryStr()
+	opts := []registry.Option{registry.WithUserAgent("tidewatch/" + env.Version)}
+	if o.insecure || registry.IsLoopback(host) {
+		opts = append(opts, registry.WithInsecure())
+	}
+	if o.username != "" {
+		opts = append(opts, registry.WithBasicAuth(o.username, password))
+	}
+	c, err := registry.New(host, opts...)
+	if err != nil {
+		return nil, "", fmt.Errorf("creating registry client for %s: %w", host, err)
+	}
+	return c, refStr, nil
+}
+
+func parseSeverities(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		sev := strings.ToUpper(strings.TrimSpace(part))
+		switch sev {
+		case match.SeverityCritical, match.SeverityHigh, match.SeverityMedium, match.SeverityLow, match.SeverityUnknown:
+			out = append(out, sev)
+		default:
+			return nil, fmt.Errorf("unknown severity %q in --severity (CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN)", part)
+		}
+	}
+	return out, nil
+}
+
+func filterSeverities(res *scanner.Result, severities []string) {
+	if len(severities) == 0 {
+		return
+	}
+	keep := map[string]bool{}
+	for _, s := range severities {
+		keep[s] = true
+	}
+	for i := range res.Platforms {
+		var kept []match.Finding
+		for _, f := range res.Platforms[i].Findings {
+			if keep[f.Severity] {
+				kept = append(kept, f)
+			}
+		}
+		if kept == nil {
+			kept = []match.Finding{}
+		}
+		res.Platforms[i].Findings = kept
+	}
+}
+
+// needsAttention reports whether --exit-code applies: findings remain, or a platform
+// could not be matched (an unmatched platform is not known to be clean).
+func needsAttention(res *scanner.Result) bool {
+	for _, p := range res.Platforms {
+		if len(p.Findings) > 0 || p.Status != scanner.StatusScanned {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,25 @@
+package host
+
+// Function names: each is the folder name under functions/ and the path the host POSTs to.
+const (
+	FunctionSweep    = "sweep"
+	FunctionListRepo = "listrepo"
+	FunctionScan     = "scan"
+)
+
+// Binding names used in functions/*/function.json; handlers read Invocation.Data with them.
+const (
+	// TimerBinding is the name of the timerTrigger binding of timer functions.
+	TimerBinding = "timer"
+	// QueueBinding is the name of the queueTrigger binding of queue functions.
+	QueueBinding = "task"
+)
+
+// StorageConnection is the app-setting prefix that queue triggers use as their connection.
+const StorageConnection = "TIDEWATCH_STORAGE"
+
+// Headers the host adds to every invocation request.
+const (
+	InvocationIDHeader = "X-Azure-Functions-InvocationId"
+	HostVersionHeader  = "X-Azure-Functions-HostVersion"
+)

@@ -1,0 +1,210 @@
+package image
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Entry is one tar entry of a layer, handed to a WalkLayer visitor.
+type Entry struct {
+	// Path is the cleaned entry name: no leading "./" or "/", never "..".
+	Path string
+	// Header is the entry's tar header.
+	Header *tar.Header
+	// Reader yields the entry's contents, at most the walk's per-file cap; reading
+	// past the cap fails with ErrLimitExceeded. Valid only during the visit.
+	Reader io.Reader
+}
+
+// WalkStats describes one walked layer.
+type WalkStats struct {
+	// Files is the number of tar entries.
+	Files int `json:"files"`
+	// Bytes is the uncompressed size of the layer tar.
+	Bytes int64 `json:"bytes"`
+	// CompressedBytes is the size of the blob as read.
+	CompressedBytes int64 `json:"compressedBytes"`
+}
+
+// Default safety caps of WalkLayer.
+const (
+	DefaultMaxBytes     int64 = 16 << 30
+	DefaultMaxEntries         = 2_000_000
+	DefaultMaxFileBytes int64 = 256 << 20
+)
+
+// WalkOption tunes WalkLayer.
+type WalkOption func(*walkConfig)
+
+type walkConfig struct {
+	maxBytes     int64
+	maxEntries   int
+	maxFileBytes int64
+}
+
+// WithMaxBytes caps the total uncompressed bytes of a layer (decompression bombs).
+func WithMaxBytes(n int64) WalkOption { return func(c *walkConfig) { c.maxBytes = n } }
+
+// WithMaxEntries caps the number of tar entries of a layer.
+func WithMaxEntries(n int) WalkOption { return func(c *walkConfig) { c.maxEntries = n } }
+
+// WithMaxFileBytes caps how much of one file a visitor may read.
+func WithMaxFileBytes(n int64) WalkOption { return func(c *walkConfig) { c.maxFileBytes = n } }
+
+// WalkLayer streams layer's compressed blob once, decompresses it (gzip, zstd or
+// none, by magic bytes), and calls visit for every tar entry in order. The blob is
+// read to its end and checked against the layer digest. Memory use does not grow with
+// the layer's size.
+//
+// Errors from reading the blob are returned wrapped, unclassified, so callers can
+// retry them; malformed content, a digest mismatch and exceeded caps match
+// ErrMalformed. An error from visit stops the walk and is returned wrapped.
+func WalkLayer(ctx context.Context, layer v1.Layer, visit func(Entry) error, opts ...WalkOption) (WalkStats, error) {
+	cfg := walkConfig{maxBytes: DefaultMaxBytes, maxEntries: DefaultMaxEntries, maxFileBytes: DefaultMaxFileBytes}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	digest, err := layer.Digest()
+	if err != nil {
+		return WalkStats{}, fmt.Errorf("digesting layer: %w", err)
+	}
+	wantSize, err := layer.Size()
+	if err != nil {
+		wantSize = -1
+	}
+	rc, err := layer.Compressed()
+	if err != nil {
+		return WalkStats{}, fmt.Errorf("opening layer %s: %w", digest, err)
+	}
+	defer rc.Close()
+
+	w := &layerWalk{ctx: ctx, cfg: cfg, digest: digest, wantSize: wantSize}
+	w.source = newSourceReader(rc, digest)
+	err = w.run(visit)
+	stats := WalkStats{Files: w.files, Bytes: w.uncompressed.n, CompressedBytes: w.source.n}
+	if err != nil {
+		return stats, fmt.Errorf("walking layer %s: %w", digest, w.classify(err))
+	}
+	return stats, nil
+}
+
+// layerWalk is the state of one WalkLayer call.
+type layerWalk struct {
+	ctx          context.Context
+	cfg          walkConfig
+	digest       v1.Hash
+	wantSize     int64
+	source       *sourceReader
+	uncompressed *countingReader
+	files        int
+	// contentErr is the first error a visitor met reading an entry, which a visitor
+	// may wrap or swallow; it decides how a visitor's error is classified.
+	contentErr error
+}
+
+func (w *layerWalk) run(visit func(Entry) error) error {
+	buffered := bufio.NewReaderSize(w.source, 256<<10)
+	decompressed, err := decompress(buffered)
+	if err != nil {
+		return err
+	}
+	defer decompressed.Close()
+	w.uncompressed = &countingReader{r: decompressed, limit: w.cfg.maxBytes}
+	tr := tar.NewReader(w.uncompressed)
+	for {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading tar header: %w", err)
+		}
+		w.files++
+		if w.files > w.cfg.maxEntries {
+			return fmt.Errorf("more than %d entries: %w", w.cfg.maxEntries, ErrLimitExceeded)
+		}
+		p := cleanPath(hdr.Name)
+		if p == "" {
+			continue
+		}
+		var contents io.Reader = tr
+		if hdr.Size > w.cfg.maxFileBytes {
+			contents = &cappedReader{r: tr, left: w.cfg.maxFileBytes, path: p}
+		}
+		contents = &entryReader{r: contents, walk: w}
+		if err := visit(Entry{Path: p, Header: hdr, Reader: contents}); err != nil {
+			return visitError{fmt.Errorf("visiting %s: %w", p, err)}
+		}
+	}
+	// Read both streams to their ends: the decompressor checks its trailer, and the
+	// blob reader (ours and, remotely, go-containerregistry's) checks the digest.
+	if _, err := io.Copy(io.Discard, w.uncompressed); err != nil {
+		return fmt.Errorf("reading past the end of the tar: %w", err)
+	}
+	if _, err := io.Copy(io.Discard, buffered); err != nil {
+		return fmt.Errorf("reading past the end of the compressed stream: %w", err)
+	}
+	return w.source.verify(w.wantSize)
+}
+
+// visitError marks an error returned by the visitor, which is passed on unclassified.
+type visitError struct{ err error }
+
+func (e visitError) Error() string { return e.err.Error() }
+func (e visitError) Unwrap() error { return e.err }
+
+// classify decides whether err is the blob source failing (returned as is so the
+// caller may retry), a digest mismatch, or malformed content (both ErrMalformed).
+func (w *layerWalk) classify(err error) error {
+	if w.source.err != nil {
+		if w.source.mismatched(w.wantSize) {
+			return fmt.Errorf("blob does not match its digest: %w: %w", ErrMalformed, w.source.err)
+		}
+		return fmt.Errorf("reading blob after %d bytes: %w", w.source.n, w.source.err)
+	}
+	var ve visitError
+	if errors.As(err, &ve) && w.contentErr != nil {
+		// The visitor failed because the layer's contents could not be read.
+		err = fmt.Errorf("%w (reading contents: %w)", err, w.contentErr)
+	}
+	switch {
+	case errors.Is(err, ErrMalformed), errors.As(err, &ve) && w.contentErr == nil:
+		return err
+	case errors.Is(err, ErrLimitExceeded):
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	default:
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+}
+
+// entryReader records the first content read error of a walk.
+type entryReader struct {
+	r    io.Reader
+	walk *layerWalk
+}
+
+func (e *entryReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && e.walk.contentErr == nil {
+		e.walk.contentErr = err
+	}
+	return n, err
+}
+
+// cleanPath turns a tar entry name into a root-relative path without "." or "..".
+func cleanPath(name string) string {
+	return strings.TrimPrefix(path.Clean("/"+name), "/")
+}

@@ -1,0 +1,229 @@
+package image_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/tidewatch/tidewatch/handler/image"
+)
+
+// tarFile is one entry of a test layer.
+type tarFile struct {
+	name, body, link string
+	typeflag         byte
+}
+
+func tarBytes(t *testing.T, files []tarFile) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		hdr := &tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: f.typeflag, Linkname: f.link}
+		if hdr.Typeflag == 0 {
+			hdr.Typeflag = tar.TypeReg
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			hdr.Size = 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, f.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func gzipBytes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func zstdBytes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zw, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zw.EncodeAll(b, nil)
+}
+
+type walked struct{ Path, Body string }
+
+func walkAll(t *testing.T, layer v1.Layer, opts ...image.WalkOption) ([]walked, image.WalkStats, error) {
+	t.Helper()
+	var got []walked
+	stats, err := image.WalkLayer(context.Background(), layer, func(e image.Entry) error {
+		b, err := io.ReadAll(e.Reader)
+		if err != nil {
+			return err
+		}
+		got = append(got, walked{e.Path, string(b)})
+		return nil
+	}, opts...)
+	return got, stats, err
+}
+
+func TestWalkLayerDecompressesByMagic(t *testing.T) {
+	raw := tarBytes(t, []tarFile{
+		{name: "./etc/hostname", body: "box\n"},
+		{name: "/var/lib/dpkg/status", body: "Package: a\n"},
+		{name: "usr/", typeflag: tar.TypeDir},
+	})
+	want := []walked{{"etc/hostname", "box\n"}, {"var/lib/dpkg/status", "Package: a\n"}, {"usr", ""}}
+	tests := []struct {
+		name string
+		blob []byte
+	}{
+		{"a gzip layer is walked", gzipBytes(t, raw)},
+		{"a zstd layer is walked", zstdBytes(t, raw)},
+		{"an uncompressed layer is walked", raw},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, stats, err := walkAll(t, static.NewLayer(tt.blob, types.OCILayer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("entries (-want +got):\n%s", diff)
+			}
+			wantStats := image.WalkStats{Files: 3, Bytes: int64(len(raw)), CompressedBytes: int64(len(tt.blob))}
+			if diff := cmp.Diff(wantStats, stats); diff != "" {
+				t.Errorf("stats (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// lyingLayer reports a digest its bytes do not have.
+type lyingLayer struct {
+	v1.Layer
+	digest v1.Hash
+}
+
+func (l lyingLayer) Digest() (v1.Hash, error) { return l.digest, nil }
+
+// failingLayer's blob stream breaks after some bytes, like a reset connection.
+type failingLayer struct {
+	v1.Layer
+	after int
+	err   error
+}
+
+func (l failingLayer) Compressed() (io.ReadCloser, error) {
+	rc, err := l.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(io.MultiReader(io.LimitReader(rc, int64(l.after)), errReader{l.err})), nil
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+func TestWalkLayerErrors(t *testing.T) {
+	many := make([]tarFile, 20)
+	for i := range many {
+		many[i] = tarFile{name: "f" + string(rune('a'+i)), body: string(bytes.Repeat([]byte{'x'}, 1000))}
+	}
+	blob := gzipBytes(t, tarBytes(t, many))
+	good := static.NewLayer(blob, types.OCILayer)
+	otherDigest, _, _ := v1.SHA256(bytes.NewReader([]byte("something else")))
+	errReset := errors.New("connection reset by peer")
+
+	tests := []struct {
+		name          string
+		layer         v1.Layer
+		opts          []image.WalkOption
+		wantMalformed bool
+		wantLimit     bool
+		wantCause     error
+	}{
+		{name: "a blob that does not match its digest is malformed", layer: lyingLayer{good, otherDigest}, wantMalformed: true},
+		{name: "bytes that are not a tar are malformed", layer: static.NewLayer(bytes.Repeat([]byte("junk"), 300), types.OCILayer), wantMalformed: true},
+		{name: "a gzip stream cut short is malformed", layer: static.NewLayer(blob[:len(blob)/2], types.OCILayer), wantMalformed: true},
+		{name: "a source read error is returned unclassified", layer: failingLayer{good, len(blob) / 2, errReset}, wantCause: errReset},
+		{name: "too many uncompressed bytes is rejected as a bomb", layer: good, opts: []image.WalkOption{image.WithMaxBytes(5000)}, wantMalformed: true, wantLimit: true},
+		{name: "too many entries is rejected", layer: good, opts: []image.WalkOption{image.WithMaxEntries(5)}, wantMalformed: true, wantLimit: true},
+		{name: "reading a file past the per-file cap is rejected", layer: good, opts: []image.WalkOption{image.WithMaxFileBytes(100)}, wantMalformed: true, wantLimit: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := walkAll(t, tt.layer, tt.opts...)
+			if err == nil {
+				t.Fatal("WalkLayer succeeded, want an error")
+			}
+			if got := errors.Is(err, image.ErrMalformed); got != tt.wantMalformed {
+				t.Errorf("errors.Is(%v, ErrMalformed) = %v, want %v", err, got, tt.wantMalformed)
+			}
+			if got := errors.Is(err, image.ErrLimitExceeded); got != tt.wantLimit {
+				t.Errorf("errors.Is(%v, ErrLimitExceeded) = %v, want %v", err, got, tt.wantLimit)
+			}
+			if tt.wantCause != nil && !errors.Is(err, tt.wantCause) {
+				t.Errorf("error %v does not wrap %v", err, tt.wantCause)
+			}
+		})
+	}
+}
+
+func TestWalkLayerReportsVisitorErrors(t *testing.T) {
+	layer := static.NewLayer(gzipBytes(t, tarBytes(t, []tarFile{{name: "a", body: "1"}})), types.OCILayer)
+	errStop := errors.New("stop")
+	_, err := image.WalkLayer(context.Background(), layer, func(image.Entry) error { return errStop })
+	if !errors.Is(err, errStop) || errors.Is(err, image.ErrMalformed) {
+		t.Fatalf("WalkLayer error = %v, want the visitor's error, not ErrMalformed", err)
+	}
+}
+
+func TestEntryWhiteouts(t *testing.T) {
+	tests := []struct {
+		name        string
+		path        string
+		wantDeleted string
+		wantOpaque  string
+		isWhiteout  bool
+		isOpaque    bool
+	}{
+		{name: "a whiteout file deletes its sibling", path: "var/lib/dpkg/.wh.status", wantDeleted: "var/lib/dpkg/status", isWhiteout: true},
+		{name: "a whiteout at the root deletes a top-level path", path: ".wh.opt", wantDeleted: "opt", isWhiteout: true},
+		{name: "an opaque marker hides its directory", path: "etc/apt/.wh..wh..opq", wantOpaque: "etc/apt", isOpaque: true},
+		{name: "an opaque marker at the root hides the root", path: ".wh..wh..opq", wantOpaque: "", isOpaque: true},
+		{name: "an ordinary file is neither", path: "etc/.whatever"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := image.Entry{Path: tt.path}
+			deleted, ok := e.Whiteout()
+			if ok != tt.isWhiteout || deleted != tt.wantDeleted {
+				t.Errorf("Whiteout() = %q, %v; want %q, %v", deleted, ok, tt.wantDeleted, tt.isWhiteout)
+			}
+			dir, ok := e.OpaqueDir()
+			if ok != tt.isOpaque || dir != tt.wantOpaque {
+				t.Errorf("OpaqueDir() = %q, %v; want %q, %v", dir, ok, tt.wantOpaque, tt.isOpaque)
+			}
+		})
+	}
+}

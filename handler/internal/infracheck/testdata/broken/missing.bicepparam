@@ -1,0 +1,3 @@
+using './modules/child.bicep'
+
+param optional = 'x'

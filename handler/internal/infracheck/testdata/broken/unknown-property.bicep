@@ -1,0 +1,12 @@
+// storageAccounts has allowSharedKeyAccess, not allowSharedKeyAcess (typo).
+resource account 'Microsoft.Storage/storageAccounts@2026-04-01' = {
+  name: 'sttidewatch'
+  location: 'westeurope'
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    allowSharedKeyAcess: false
+  }
+}

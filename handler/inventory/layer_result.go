@@ -1,0 +1,35 @@
+package inventory
+
+// LayerResult is what one layer contributes, independent of the layers around it.
+// It is cached by (DiffID, Analyzer) and serialised as JSON.
+type LayerResult struct {
+	// DiffID is the digest of the uncompressed layer tar.
+	DiffID string `json:"diffID"`
+	// Analyzer is the analyzer version that produced this result (see Analyzer).
+	Analyzer string `json:"analyzer"`
+	// PackageFiles maps each package-database file present in this layer (path
+	// without leading slash, e.g. "var/lib/dpkg/status") to the installed packages it
+	// lists, possibly none: the file's presence still replaces lower copies.
+	PackageFiles map[string][]Package `json:"packageFiles,omitempty"`
+	// OSReleaseFiles maps each os-release file or symlink in this layer to its content.
+	OSReleaseFiles map[string]OSReleaseFile `json:"osReleaseFiles,omitempty"`
+	// Whiteouts are the paths this layer deletes from lower layers.
+	Whiteouts []string `json:"whiteouts,omitempty"`
+	// OpaqueDirs are directories whose lower-layer contents this layer hides ("" is
+	// the root).
+	OpaqueDirs []string `json:"opaqueDirs,omitempty"`
+	// Files is the number of tar entries in the layer.
+	Files int `json:"files"`
+	// Bytes is the uncompressed size of the layer.
+	Bytes int64 `json:"bytes"`
+}
+
+// OSReleaseFile is an os-release file found in a layer: either a symlink (or hard
+// link) or a regular file with its parsed content.
+type OSReleaseFile struct {
+	// LinkTarget is the link target as stored ("../usr/lib/os-release"); hard link
+	// targets are made absolute. Empty for a regular file.
+	LinkTarget string `json:"linkTarget,omitempty"`
+	// Release is the parsed content of a regular file.
+	Release *OSRelease `json:"release,omitempty"`
+}

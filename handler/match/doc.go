@@ -1,0 +1,22 @@
+// Package match matches an image's installed packages against an advisory index and
+// turns the hits into findings: one per (vulnerability, binary package), with
+// severity, fix status and remediation text.
+//
+// Rules (Debian; Ubuntu and Alpine follow the same source-package rule):
+//   - Packages are matched by SOURCE name and SOURCE version, compared with the
+//     ecosystem's own ordering (osv-scalibr semantic), using OSV range semantics.
+//   - A record's vulnerability ids are the CVE ids among its id, aliases and
+//     upstream; a record naming none is its own id. Records sharing a vulnerability
+//     id for the same package collapse into one finding keyed by that id; the other
+//     record ids are its aliases.
+//   - FixedVersion is the highest fixed version among the collapsed records, the one
+//     that resolves all of them; it is empty when any of them has no fix.
+//   - FixStatus is "fixed" with a FixedVersion; else "wont-fix" when a record's
+//     tracker urgency (affected[].ecosystem_specific.urgency) is "unimportant" or
+//     "end-of-life" (Debian's tracker uses these for issues it will not fix in a
+//     release); else "not-fixed".
+//   - Severity is the band of the highest CVSS v3.x base score computed from a
+//     vector; else the distribution's rating (ecosystem_specific.urgency, Ubuntu's
+//     severity entry); else UNKNOWN. CVSS v4 vectors are not scored (no vetted Go
+//     library is available); a numeric v4 score stated by the record is used.
+package match

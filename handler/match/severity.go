@@ -1,0 +1,81 @@
+package match
+
+import (
+	"fmt"
+	"strings"
+)
+
+// severityRank orders severities; UNKNOWN ranks lowest, so a minimum of LOW or above
+// filters it out.
+var severityRank = map[string]int{
+	SeverityUnknown:  0,
+	SeverityLow:      1,
+	SeverityMedium:   2,
+	SeverityHigh:     3,
+	SeverityCritical: 4,
+}
+
+// ParseSeverity turns a user-supplied severity name ("high", "Critical") into one of
+// the Severity constants.
+func ParseSeverity(s string) (string, error) {
+	name := strings.ToUpper(strings.TrimSpace(s))
+	if _, ok := severityRank[name]; !ok {
+		return "", fmt.Errorf("severity %q (want critical, high, medium, low or unknown): %w", s, ErrUnknownSeverity)
+	}
+	return name, nil
+}
+
+// SeverityAtLeast reports whether severity s is at or above min. Both are Severity
+// constants; an unrecognised s ranks as UNKNOWN.
+func SeverityAtLeast(s, min string) bool {
+	return severityRank[s] >= severityRank[min]
+}
+
+// scoreSeverity maps a CVSS base score to its qualitative band (CVSS v3.1
+// specification, section 5). A score of 0.0 ("None") maps to LOW, the lowest band
+// a Finding can carry.
+func scoreSeverity(score float64) string {
+	switch {
+	case score >= 9.0:
+		return SeverityCritical
+	case score >= 7.0:
+		return SeverityHigh
+	case score >= 4.0:
+		return SeverityMedium
+	default:
+		return SeverityLow
+	}
+}
+
+// ratingSeverity maps a distribution's rating word (Debian tracker urgency, Ubuntu
+// priority) to a severity. Debian's "unimportant" and Ubuntu's "negligible" are LOW;
+// "not yet assigned" and "end-of-life" say nothing about impact and are UNKNOWN.
+func ratingSeverity(rating string) string {
+	switch normalizeRating(rating) {
+	case "critical":
+		return SeverityCritical
+	case "high":
+		return SeverityHigh
+	case "medium", "moderate":
+		return SeverityMedium
+	case "low", "unimportant", "negligible":
+		return SeverityLow
+	default:
+		return SeverityUnknown
+	}
+}
+
+// normalizeRating lowercases a rating and drops the tracker's "**" markers.
+func normalizeRating(rating string) string {
+	return strings.Trim(strings.ToLower(strings.TrimSpace(rating)), "* ")
+}
+
+// wontFix reports whether a tracker urgency means the distribution will not fix the
+// issue in this release.
+func wontFix(urgency string) bool {
+	switch normalizeRating(urgency) {
+	case "unimportant", "end-of-life":
+		return true
+	}
+	return false
+}

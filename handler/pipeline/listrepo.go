@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/tidewatch/tidewatch/handler/host"
+	"github.com/tidewatch/tidewatch/handler/store"
+)
+
+// rescanAfter is how old a scan may get before an image in the window is due again.
+const rescanAfter = 24 * time.Hour
+
+// ListRepo handles one list task: it observes every tag of the repository (a new or
+// moved digest is a push observed now), then enqueues one scan task per digest that is
+// due, deduped per digest per day.
+func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
+	text, err := inv.QueueMessage(host.QueueBinding)
+	if err != nil {
+		return p.rejectMessage(ctx, log, FuncListRepo, text, err)
+	}
+	task, err := store.DecodeListTask(text)
+	if err != nil {
+		return p.rejectMessage(ctx, log, FuncListRepo, text, err)
+	}
+	log = log.With("registry", task.Registry, "repository", task.Repository, "runId", task.RunID)
+	c, err := p.registry(task.Registry)
+	if err != nil {
+		return p.rejectMessage(ctx, log, FuncListRepo, text, err)
+	}
+	tags, err := c.Tags(ctx, task.Repository)
+	if err != nil {
+		return p.registryFailure(ctx, log, task.RunID, fmt.Errorf("listing tags of %s/%s: %w", task.Registry, task.Repository, err))
+	}
+	now := p.now().UTC()
+	byDigest := map[string][]string{}
+	for _, tag := range tags {
+		m, err := c.Resolve(ctx, task.Repository, tag)
+		if err != nil {
+			return p.registryFailure(ctx, log, task.RunID, fmt.Errorf("resolving %s/%s:%s: %w", task.Registry, task.Repository, tag, err))
+		}
+		change, err := p.store.ObserveTag(ctx, task.Registry, task.Repository, tag, m.Digest.String(), now)
+		if err != nil {
+			return fmt.Errorf("recording tag %s: %w", tag, err)
+		}
+		if change.New || change.Moved {
+			if err := p.store.RecordPush(ctx, task.Registry, task.Repository, m.Digest.String(), now, "tags"); err != nil {
+				return fmt.Errorf("recording push of %s: %w", m.Digest.String(), err)
+			}
+			log.Info("observed push", "tag", tag, "digest", m.Digest.String(), "previousDigest", change.PreviousDigest)
+		}
+		byDigest[m.Digest.String()] = append(byDigest[m.Digest.String()], tag)
+	}
+	enqueued := 0
+	for _, digest := range sortedKeys(byDigest) {
+		reason, due, err := p.dueForScan(ctx, task, digest, now)
+		if err != nil {
+			return err
+		}
+		if !due {
+			continue
+		}
+		claimed, err := p.store.ClaimScan(ctx, task.Registry, task.Repository, digest, now, task.RunID)
+		if err != nil {
+			return fmt.Errorf("claiming scan of %s: %w", digest, err)
+		}
+		if !claimed {
+			continue
+		}
+		scan := store.ScanTask{V: 1, Registry: task.Registry, Repository: task.Repository, Digest: digest,
+			Tags: byDigest[digest], Reason: reason, RunID: task.RunID}
+		if err := p.send(ctx, p.store.ScanTasks(), scan); err != nil {
+			return fmt.Errorf("enqueueing scan of %s: %w", digest, err)
+		}
+		enqueued++
+	}
+	log.Info("listed repository", "tags", len(tags), "digests", len(byDigest), "enqueued", enqueued)
+	return p.store.AddToRun(ctx, now, task.RunID, store.RunDelta{Manifests: len(byDigest), Enqueued: enqueued})
+}
+
+// dueForScan decides whether digest needs a scan now, and why: in the push or pull
+// window, and never scanned, scanned with an older advisory generation, or scanned
+// more than a day ago.
+func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest string, now time.Time) (string, bool, error) {
+	act, err := p.store.GetActivity(ctx, task.Registry, task.Repository, digest)
+	if err != nil {
+		return "", false, fmt.Errorf("reading activity of %s: %w", digest, err)
+	}
+	pushed := !act.LastPushedAt.IsZero() && now.Sub(act.LastPushedAt) <= days(task.Window.PushDays)
+	pulled := !act.LastPulledAt.IsZero() && now.Sub(act.LastPulledAt) <= days(task.Window.PullDays)
+	if !pushed && !pulled {
+		return "", false, nil
+	}
+	reason := "push"
+	if !pushed {
+		reason = "pull"
+	}
+	images, err := p.store.ImagesOf(ctx, task.Registry, task.Repository, digest)
+	if err != nil {
+		return "", false, fmt.Errorf("reading images of %s: %w", digest, err)
+	}
+	if len(images) == 0 {
+		return reason, true, nil
+	}
+	generation := p.currentGeneration()
+	for _, img := range images {
+		if img.Status != "scanned" && img.Status != "unsupported" {
+			return "rescan", true, nil
+		}
+		if now.Sub(img.LastScannedAt) > rescanAfter || (generation != "" && img.Generation != generation) {
+			return "rescan", true, nil
+		}
+	}
+	return "", false, nil
+}
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+func sortedKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,132 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/tidewatch/tidewatch/handler/advisory"
+	"github.com/tidewatch/tidewatch/handler/config"
+	"github.com/tidewatch/tidewatch/handler/host"
+	"github.com/tidewatch/tidewatch/handler/registry"
+	"github.com/tidewatch/tidewatch/handler/store"
+)
+
+// Function names: the folder names under functions/ and the routes the host calls.
+const (
+	FuncSweep    = "sweep"
+	FuncListRepo = "listrepo"
+	FuncScan     = "scan"
+)
+
+// Pipeline holds the clients every invocation shares. Build it once per process.
+type Pipeline struct {
+	cfg          *config.Config
+	store        *store.Store
+	registries   map[string]*registry.Client
+	version      string
+	now          func() time.Time
+	registryOpts []registry.Option
+
+	mu    sync.Mutex
+	index *advisory.Index // loaded on first use; reloaded when stale
+}
+
+// Option configures a Pipeline.
+type Option func(*Pipeline)
+
+// WithClock replaces time.Now (tests).
+func WithClock(now func() time.Time) Option { return func(p *Pipeline) { p.now = now } }
+
+// WithRegistryOptions adds options to every registry client (tests: transports, retry).
+func WithRegistryOptions(opts ...registry.Option) Option {
+	return func(p *Pipeline) { p.registryOpts = append(p.registryOpts, opts...) }
+}
+
+// New builds the pipeline's registry clients from cfg.
+func New(cfg *config.Config, st *store.Store, version string, opts ...Option) (*Pipeline, error) {
+	p := &Pipeline{cfg: cfg, store: st, version: version, now: time.Now, registries: map[string]*registry.Client{}}
+	for _, o := range opts {
+		o(p)
+	}
+	for _, r := range cfg.Registries {
+		c, err := newRegistryClient(r, version, p.registryOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("configuring registry %s: %w", r.Host, err)
+		}
+		p.registries[r.Host] = c
+	}
+	return p, nil
+}
+
+// Functions returns the handler's routes.
+func (p *Pipeline) Functions() map[string]host.Func {
+	return map[string]host.Func{
+		FuncSweep:    p.Sweep,
+		FuncListRepo: p.ListRepo,
+		FuncScan:     p.Scan,
+	}
+}
+
+func (p *Pipeline) registry(host string) (*registry.Client, error) {
+	c, ok := p.registries[host]
+	if !ok {
+		return nil, fmt.Errorf("registry %q is not configured in TIDEWATCH_REGISTRIES", host)
+	}
+	return c, nil
+}
+
+// advisories returns the advisory index, loading it on first use. A missing, empty
+// or stale index is an error: scans fail instead of reporting "no findings".
+func (p *Pipeline) advisories(ctx context.Context, log *slog.Logger) (*advisory.Index, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.index == nil {
+		idx, err := advisory.Load(ctx, p.cfg.AdvisoriesURL, p.cfg.Ecosystems)
+		if err != nil {
+			return nil, fmt.Errorf("loading advisories from %s: %w", p.cfg.AdvisoriesURL, err)
+		}
+		log.Info("advisories loaded", "generation", idx.Generation(), "newest", idx.Newest())
+		p.index = idx
+	}
+	retrieved, err := retrievedAt(p.cfg.AdvisoriesURL, p.cfg.Ecosystems)
+	if err != nil {
+		return nil, err
+	}
+	if age := p.now().Sub(retrieved); p.cfg.MaxDBAge > 0 && age > p.cfg.MaxDBAge {
+		return nil, fmt.Errorf("advisory data is stale: retrieved %s ago, TIDEWATCH_MAX_DB_AGE is %s: %w",
+			age.Round(time.Minute), p.cfg.MaxDBAge, advisory.ErrNoAdvisories)
+	}
+	return p.index, nil
+}
+
+// currentGeneration is the loaded index's generation, or "" before the first load.
+func (p *Pipeline) currentGeneration() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.index == nil {
+		return ""
+	}
+	return p.index.Generation()
+}
+
+// retrievedAt is when the advisory data was last fetched: for a local directory the
+// oldest modification time of its ecosystems' all.zip files. (The newest record's
+// `modified` is no measure of freshness: a feed may go quiet for days.)
+func retrievedAt(source string, ecosystems []string) (time.Time, error) {
+	var oldest time.Time
+	for _, eco := range ecosystems {
+		info, err := os.Stat(filepath.Join(source, eco, "all.zip"))
+		if err != nil {
+			return time.Time{}, fmt.Errorf("checking age of %s advisories: %w: %w", eco, advisory.ErrNoAdvisories, err)
+		}
+		if oldest.IsZero() || info.ModTime().Before(oldest) {
+			oldest = info.ModTime()
+		}
+	}
+	return oldest, nil
+}

@@ -1,0 +1,190 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/tidewatch/tidewatch/handler/host"
+	"github.com/tidewatch/tidewatch/handler/match"
+	"github.com/tidewatch/tidewatch/handler/scanner"
+	"github.com/tidewatch/tidewatch/handler/store"
+)
+
+// Scan handles one scan task: every platform of the digest is scanned and written to
+// the images and findings tables; findings of the digest a tag previously pointed at
+// that are absent now are resolved by this digest.
+func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
+	text, err := inv.QueueMessage(host.QueueBinding)
+	if err != nil {
+		return p.rejectMessage(ctx, log, FuncScan, text, err)
+	}
+	task, err := store.DecodeScanTask(text)
+	if err != nil {
+		return p.rejectMessage(ctx, log, FuncScan, text, err)
+	}
+	log = log.With("registry", task.Registry, "repository", task.Repository, "digest", task.Digest, "runId", task.RunID)
+	now := p.now().UTC()
+	c, err := p.registry(task.Registry)
+	if err != nil {
+		return p.rejectMessage(ctx, log, FuncScan, text, err)
+	}
+	idx, err := p.advisories(ctx, log)
+	if err != nil {
+		// Not the image's fault: record it and let the host retry (then poison), so the
+		// task is kept until advisories are back.
+		p.recordFailedImage(ctx, log, task, err, now)
+		p.addToRun(ctx, log, now, task.RunID, store.RunDelta{Retried: 1, Failure: err.Error()})
+		return err
+	}
+	ref := task.Registry + "/" + task.Repository + "@" + task.Digest
+	target, err := c.Target(ctx, ref)
+	if err != nil {
+		return p.scanFailure(ctx, log, inv, task, fmt.Errorf("resolving %s: %w", ref, err), now)
+	}
+	sc, err := scanner.New(idx, scanner.WithLayerCache(p.layerCache()), scanner.WithRetry(c.Retry))
+	if err != nil {
+		return err
+	}
+	res, err := sc.Scan(ctx, target)
+	if err != nil {
+		return p.scanFailure(ctx, log, inv, task, err, now)
+	}
+	for _, pr := range res.Platforms {
+		if err := p.writePlatform(ctx, task, res, pr, idx.Generation(), now); err != nil {
+			return fmt.Errorf("writing results of %s (%s): %w", pr.Digest, pr.Platform, err)
+		}
+		log.Info("scanned platform", "platform", pr.Platform, "platformDigest", pr.Digest,
+			"status", pr.Status, "findings", len(pr.Findings))
+	}
+	if err := p.resolveReplaced(ctx, log, task, res, now); err != nil {
+		return err
+	}
+	p.addToRun(ctx, log, now, task.RunID, store.RunDelta{Scanned: 1})
+	return nil
+}
+
+// scanFailure records a failed scan. Transient failures return the error so the host
+// retries the message (after the last try it moves to the poison queue: nothing is
+// lost); permanent ones mark the image failed and complete the message.
+func (p *Pipeline) scanFailure(ctx context.Context, log *slog.Logger, inv *host.Invocation, task store.ScanTask, err error, now time.Time) error {
+	if isTransient(err) {
+		log.Warn("scan failed, will retry", "error", err, "dequeueCount", inv.DequeueCount())
+		if inv.DequeueCount() >= maxDequeueCount {
+			p.recordFailedImage(ctx, log, task, fmt.Errorf("giving up after %d tries: %w", inv.DequeueCount(), err), now)
+		}
+		p.addToRun(ctx, log, now, task.RunID, store.RunDelta{Retried: 1})
+		return err
+	}
+	log.Error("scan failed permanently", "error", err)
+	p.recordFailedImage(ctx, log, task, err, now)
+	p.addToRun(ctx, log, now, task.RunID, store.RunDelta{Failed: 1, Failure: task.Digest + ": " + err.Error()})
+	return host.Permanent(err)
+}
+
+// maxDequeueCount is host.json's extensions.queues.maxDequeueCount.
+const maxDequeueCount = 5
+
+func (p *Pipeline) recordFailedImage(ctx context.Context, log *slog.Logger, task store.ScanTask, cause error, now time.Time) {
+	img := store.Image{
+		Registry: task.Registry, Repository: task.Repository, Digest: task.Digest,
+		Tags: task.Tags, Status: scanner.StatusFailed, Error: cause.Error(), LastScannedAt: now,
+	}
+	if err := p.store.PutImage(ctx, img); err != nil {
+		log.Error("recording failed scan", "error", err)
+	}
+}
+
+func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *scanner.Result, pr scanner.PlatformResult, generation string, now time.Time) error {
+	findings := make([]store.Finding, 0, len(pr.Findings))
+	img := store.Image{
+		Registry: task.Registry, Repository: task.Repository, Digest: pr.Digest, Tags: task.Tags,
+		IndexDigest: res.IndexDigest, Platform: pr.Platform, OS: pr.OS.ID, OSVersion: pr.OS.VersionID,
+		LastScannedAt: now, Generation: generation, Status: pr.Status, Error: pr.Error,
+	}
+	for _, f := range pr.Findings {
+		findings = append(findings, findingRecord(task, f))
+		switch f.Severity {
+		case match.SeverityCritical:
+			img.Critical++
+		case match.SeverityHigh:
+			img.High++
+		case match.SeverityMedium:
+			img.Medium++
+		case match.SeverityLow:
+			img.Low++
+		default:
+			img.Unknown++
+		}
+		if f.FixStatus == match.FixStatusFixed {
+			img.FixableCount++
+		}
+	}
+	if err := p.store.UpsertFindings(ctx, pr.Digest, findings, now); err != nil {
+		return err
+	}
+	if pr.Inventory != nil {
+		data, err := json.Marshal(pr.Inventory)
+		if err != nil {
+			return err
+		}
+		if img.InventoryRef, err = p.store.PutInventory(ctx, pr.Digest, data); err != nil {
+			return err
+		}
+	}
+	act, err := p.store.GetActivity(ctx, task.Registry, task.Repository, task.Digest)
+	if err != nil {
+		return err
+	}
+	img.PushedAt, img.LastPulledAt = act.LastPushedAt, act.LastPulledAt
+	return p.store.PutImage(ctx, img)
+}
+
+func findingRecord(task store.ScanTask, f match.Finding) store.Finding {
+	rec := store.Finding{
+		Registry: task.Registry, Repository: task.Repository,
+		VulnerabilityID: f.ID, Aliases: strings.Join(f.Aliases, ","), Severity: f.Severity,
+		Package: f.Package, SourcePackage: f.SourcePackage, Ecosystem: f.Ecosystem,
+		InstalledVersion: f.InstalledVersion, FixedVersion: f.FixedVersion, FixStatus: f.FixStatus,
+		Remediation: f.Remediation, LayerDigest: f.Layer.DiffID, LayerIndex: f.Layer.Index,
+	}
+	if f.CVSS != nil {
+		rec.CvssScore = f.CVSS.Score
+	}
+	return rec
+}
+
+// resolveReplaced resolves, for each tag that moved to this digest, the findings of
+// the digest it pointed at before, platform by platform.
+func (p *Pipeline) resolveReplaced(ctx context.Context, log *slog.Logger, task store.ScanTask, res *scanner.Result, now time.Time) error {
+	for _, tag := range task.Tags {
+		t, err := p.store.GetTag(ctx, task.Registry, task.Repository, tag)
+		if err != nil {
+			return fmt.Errorf("reading tag %s: %w", tag, err)
+		}
+		if t.Digest != task.Digest || t.PreviousDigest == "" || t.PreviousDigest == task.Digest {
+			continue
+		}
+		old, err := p.store.ImagesOf(ctx, task.Registry, task.Repository, t.PreviousDigest)
+		if err != nil {
+			return fmt.Errorf("reading images of previous digest %s: %w", t.PreviousDigest, err)
+		}
+		for _, pr := range res.Platforms {
+			for _, o := range old {
+				if o.Platform != pr.Platform || o.Digest == pr.Digest {
+					continue
+				}
+				n, err := p.store.ResolveFindings(ctx, o.Digest, pr.Digest, now)
+				if err != nil {
+					return fmt.Errorf("resolving findings of %s: %w", o.Digest, err)
+				}
+				log.Info("resolved findings of replaced image", "tag", tag, "platform", pr.Platform,
+					"previousDigest", o.Digest, "resolved", n)
+			}
+		}
+	}
+	return nil
+}

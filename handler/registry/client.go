@@ -1,0 +1,97 @@
+package registry
+
+import (
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// UserAgentProduct is the product token every Tidewatch registry request's
+// User-Agent starts with, followed by "/" and a version.
+const UserAgentProduct = "tidewatch"
+
+// MaxPageSize is the largest page registries accept for _catalog and tags/list.
+const MaxPageSize = 1000
+
+// Client talks to one registry host. Build it once with New and share it: it is safe
+// for concurrent use and reuses connections and authentication.
+type Client struct {
+	reg       name.Registry
+	nameOpts  []name.Option
+	auth      authn.Authenticator
+	pageSize  int
+	retry     RetryPolicy
+	transport http.RoundTripper // User-Agent over Retry-After over the network
+	puller    *remote.Puller
+}
+
+// New returns a Client for host ("registry.example.com", "127.0.0.1:5000").
+func New(host string, opts ...Option) (*Client, error) {
+	cfg := config{
+		auth:      authn.Anonymous,
+		userAgent: UserAgentProduct + "/" + moduleVersion(),
+		pageSize:  MaxPageSize,
+		transport: remote.DefaultTransport,
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	if !strings.HasPrefix(cfg.userAgent, UserAgentProduct+"/") {
+		return nil, fmt.Errorf("registry client for %s: user agent %q must start with %q", host, cfg.userAgent, UserAgentProduct+"/")
+	}
+	if cfg.pageSize < 1 || cfg.pageSize > MaxPageSize {
+		return nil, fmt.Errorf("registry client for %s: page size %d outside 1..%d", host, cfg.pageSize, MaxPageSize)
+	}
+	var nameOpts []name.Option
+	if cfg.insecure {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(host, append(nameOpts, name.StrictValidation)...)
+	if err != nil {
+		return nil, fmt.Errorf("registry client for %s: %w", host, err)
+	}
+	clock := cfg.retry.withDefaults().Now
+	network := &retryAfterTransport{inner: cfg.transport, now: clock}
+	puller, err := remote.NewPuller(
+		remote.WithAuth(cfg.auth),
+		remote.WithUserAgent(cfg.userAgent),
+		remote.WithTransport(network),
+		remote.WithPageSize(cfg.pageSize),
+		// Our Retry owns retrying: go-containerregistry's ignores Retry-After and
+		// sleeps without watching the context deadline.
+		remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Steps: 1}),
+		remote.WithRetryPredicate(func(error) bool { return false }),
+		remote.WithRetryStatusCodes(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("registry client for %s: %w", host, err)
+	}
+	return &Client{
+		reg:       reg,
+		nameOpts:  nameOpts,
+		auth:      cfg.auth,
+		pageSize:  cfg.pageSize,
+		retry:     cfg.retry,
+		transport: transport.NewUserAgent(network, cfg.userAgent),
+		puller:    puller,
+	}, nil
+}
+
+// Host returns the registry host the Client talks to.
+func (c *Client) Host() string { return c.reg.RegistryStr() }
+
+// moduleVersion is the Tidewatch module version from the build, or "dev".
+func moduleVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok || info.Main.Version == "" || info.Main.Version == "(devel)" {
+		return "dev"
+	}
+	return info.Main.Version
+}

@@ -1,0 +1,136 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// maxListPageBytes bounds one listing page; 1000 names of 255 bytes fit many times.
+const maxListPageBytes = 16 << 20
+
+// Repositories lists every repository in the registry, following _catalog's Link
+// pagination. Each page is retried on its own, so a fault late in a long listing
+// does not restart it.
+func (c *Client) Repositories(ctx context.Context) ([]string, error) {
+	first := c.listURL("/v2/_catalog")
+	var page struct {
+		Repositories []string `json:"repositories"`
+	}
+	repos, err := c.paginate(ctx, c.reg.Scope(transport.PullScope), first, func(body []byte) ([]string, error) {
+		page.Repositories = nil
+		err := json.Unmarshal(body, &page)
+		return page.Repositories, err
+	})
+	return repos, newError("list repositories", c.Host(), err)
+}
+
+// Tags lists every tag of repo (e.g. "team/api"), following Link pagination when the
+// registry paginates (docker-registry 2.x ignores n and returns everything at once).
+func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
+	ref := c.Host() + "/" + repo
+	r, err := name.NewRepository(ref, c.nameOpts...)
+	if err != nil {
+		return nil, newError("list tags", ref, err)
+	}
+	first := c.listURL("/v2/" + r.RepositoryStr() + "/tags/list")
+	var page struct {
+		Tags []string `json:"tags"`
+	}
+	tags, err := c.paginate(ctx, r.Scope(transport.PullScope), first, func(body []byte) ([]string, error) {
+		page.Tags = nil
+		err := json.Unmarshal(body, &page)
+		return page.Tags, err
+	})
+	return tags, newError("list tags", ref, err)
+}
+
+func (c *Client) listURL(path string) string {
+	u := url.URL{
+		Scheme:   c.reg.Scheme(),
+		Host:     c.reg.RegistryStr(),
+		Path:     path,
+		RawQuery: url.Values{"n": {strconv.Itoa(c.pageSize)}}.Encode(),
+	}
+	return u.String()
+}
+
+// paginate GETs first and every rel="next" page after it, decoding each body with
+// decode and concatenating the results. The authenticated transport (a ping and, for
+// token registries, a token for scope) is set up once per listing.
+func (c *Client) paginate(ctx context.Context, scope, first string, decode func([]byte) ([]string, error)) ([]string, error) {
+	var (
+		httpClient *http.Client
+		all        []string
+		seen       = map[string]bool{}
+	)
+	for next := first; next != ""; {
+		if seen[next] {
+			return nil, fmt.Errorf("pagination loops back to %s", next)
+		}
+		seen[next] = true
+		err := Retry(ctx, c.retry, func(ctx context.Context) error {
+			if httpClient == nil {
+				rt, err := transport.NewWithContext(ctx, c.reg, c.auth, c.transport, []string{scope})
+				if err != nil {
+					return fmt.Errorf("authenticating: %w", err)
+				}
+				httpClient = &http.Client{Transport: rt}
+			}
+			items, link, err := c.getPage(ctx, httpClient, next, decode)
+			if err != nil {
+				return err
+			}
+			all = append(all, items...)
+			next = link
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return all, nil
+}
+
+// getPage fetches one listing page and returns its items and the next page's URL
+// ("" on the last page).
+func (c *Client) getPage(ctx context.Context, httpClient *http.Client, pageURL string, decode func([]byte) ([]string, error)) ([]string, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pageURL, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, "", err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListPageBytes+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s: %w", pageURL, err)
+	}
+	if len(body) > maxListPageBytes {
+		return nil, "", fmt.Errorf("reading %s: page larger than %d bytes", pageURL, maxListPageBytes)
+	}
+	items, err := decode(body)
+	if err != nil {
+		return nil, "", fmt.Errorf("decoding %s: %w", pageURL, err)
+	}
+	next, err := nextPage(resp, c.reg)
+	if err != nil {
+		return nil, "", err
+	}
+	return items, next, nil
+}

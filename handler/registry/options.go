@@ -1,0 +1,63 @@
+package registry
+
+import (
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+)
+
+// Option configures a Client.
+type Option func(*config)
+
+type config struct {
+	auth      authn.Authenticator
+	userAgent string
+	pageSize  int
+	retry     RetryPolicy
+	transport http.RoundTripper
+	insecure  bool
+}
+
+// WithBasicAuth authenticates with a username and password (HTTP basic, or the
+// token exchange a Bearer challenge asks for).
+func WithBasicAuth(username, password string) Option {
+	return func(c *config) {
+		c.auth = &authn.Basic{Username: username, Password: password}
+	}
+}
+
+// WithAnonymous sends no credentials. It is the default.
+func WithAnonymous() Option {
+	return func(c *config) { c.auth = authn.Anonymous }
+}
+
+// WithUserAgent sets the User-Agent product, which must start with "tidewatch/"
+// (UserAgentProduct + "/"): activity tracking relies on it to ignore our own pulls.
+// The default is "tidewatch/<module version>". go-containerregistry appends its own
+// product after it.
+func WithUserAgent(ua string) Option {
+	return func(c *config) { c.userAgent = ua }
+}
+
+// WithPageSize sets the n sent to _catalog and tags/list (default and maximum 1000:
+// registries reject larger pages with 400).
+func WithPageSize(n int) Option {
+	return func(c *config) { c.pageSize = n }
+}
+
+// WithRetry sets the policy every Client operation is retried with.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *config) { c.retry = p }
+}
+
+// WithTransport sets the HTTP transport under the Client's own layers (default
+// go-containerregistry's remote.DefaultTransport).
+func WithTransport(rt http.RoundTripper) Option {
+	return func(c *config) { c.transport = rt }
+}
+
+// WithInsecure talks plain HTTP to the registry. Loopback and private addresses use
+// HTTP anyway; this is for other plain-HTTP development registries.
+func WithInsecure() Option {
+	return func(c *config) { c.insecure = true }
+}

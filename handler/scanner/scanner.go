@@ -1,0 +1,168 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tidewatch/tidewatch/handler/advisory"
+	"github.com/tidewatch/tidewatch/handler/image"
+	"github.com/tidewatch/tidewatch/handler/inventory"
+	"github.com/tidewatch/tidewatch/handler/match"
+)
+
+// Statuses of a platform scan, as stored in the images table.
+const (
+	StatusScanned     = "scanned"
+	StatusUnsupported = "unsupported"
+	StatusFailed      = "failed"
+)
+
+// Scanner scans resolved images. It is safe for concurrent use when its layer cache is.
+type Scanner struct {
+	index *advisory.Index
+	cache inventory.LayerCache
+	retry func(ctx context.Context, op func(ctx context.Context) error) error
+}
+
+// Option configures a Scanner.
+type Option func(*Scanner)
+
+// WithLayerCache reuses per-layer results across images and runs.
+func WithLayerCache(c inventory.LayerCache) Option {
+	return func(s *Scanner) { s.cache = c }
+}
+
+// WithRetry wraps each layer's fetch-and-analyze in retry (e.g. registry.Retry with a
+// policy), so a blob stream broken mid-way is fetched again from the start.
+func WithRetry(retry func(ctx context.Context, op func(ctx context.Context) error) error) Option {
+	return func(s *Scanner) { s.retry = retry }
+}
+
+// New returns a Scanner matching against index. A nil index is an error: scanning
+// without advisories would report every image clean.
+func New(index *advisory.Index, opts ...Option) (*Scanner, error) {
+	if index == nil {
+		return nil, fmt.Errorf("creating scanner: %w", advisory.ErrNoAdvisories)
+	}
+	s := &Scanner{index: index, cache: inventory.NewMemoryCache()}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.retry == nil {
+		s.retry = func(ctx context.Context, op func(ctx context.Context) error) error { return op(ctx) }
+	}
+	return s, nil
+}
+
+// Result is the outcome of scanning one reference: every platform it resolves to.
+type Result struct {
+	Image       string           `json:"image"`
+	IndexDigest string           `json:"indexDigest,omitempty"`
+	Platforms   []PlatformResult `json:"platforms"`
+}
+
+// PlatformResult is the outcome for one platform manifest.
+type PlatformResult struct {
+	Platform  string              `json:"platform"`
+	Digest    string              `json:"digest"`
+	Status    string              `json:"status"`
+	OS        inventory.OSRelease `json:"os"`
+	Ecosystem string              `json:"ecosystem"`
+	// Error explains an unsupported or failed platform.
+	Error    string          `json:"error,omitempty"`
+	Findings []match.Finding `json:"findings"`
+	// Inventory is the merged inventory, kept for storage and rematching.
+	Inventory *inventory.Inventory `json:"-"`
+}
+
+// Scan scans every platform of t. It fails as a whole on the first platform error, so
+// callers never mistake a partial result for a complete one.
+func (s *Scanner) Scan(ctx context.Context, t *image.Target) (*Result, error) {
+	res := &Result{Image: t.Reference, IndexDigest: t.IndexDigest}
+	for _, p := range t.Platforms {
+		pr, err := s.ScanPlatform(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("scanning %s (%s): %w", t.Reference, p.Platform, err)
+		}
+		res.Platforms = append(res.Platforms, pr)
+	}
+	return res, nil
+}
+
+// ScanPlatform inventories one platform image and matches it. An image whose distro
+// has no advisory ecosystem is StatusUnsupported with the reason in Error, never clean.
+func (s *Scanner) ScanPlatform(ctx context.Context, p image.PlatformImage) (PlatformResult, error) {
+	pr := PlatformResult{Platform: p.Platform.String(), Digest: p.Digest, Findings: []match.Finding{}}
+	inv, err := s.inventory(ctx, p)
+	if err != nil {
+		return pr, err
+	}
+	pr.Inventory, pr.OS, pr.Ecosystem = inv, inv.OS, inv.Ecosystem
+	if inv.Ecosystem == "" {
+		pr.Status = StatusUnsupported
+		pr.Error = unsupportedReason(inv)
+		return pr, nil
+	}
+	findings, err := match.Match(s.index, inv.Ecosystem, inv.Packages)
+	if errors.Is(err, match.ErrEcosystemNotLoaded) {
+		pr.Status = StatusUnsupported
+		pr.Error = err.Error()
+		return pr, nil
+	}
+	if err != nil {
+		return pr, fmt.Errorf("matching %s packages: %w", inv.Ecosystem, err)
+	}
+	pr.Status = StatusScanned
+	pr.Findings = findings
+	return pr, nil
+}
+
+func unsupportedReason(inv *inventory.Inventory) string {
+	if inv.OS.ID == "" {
+		return fmt.Sprintf("no supported OS detected (no os-release); %d OS packages not matched", len(inv.Packages))
+	}
+	return fmt.Sprintf("distribution %q %q is not supported; %d packages not matched", inv.OS.ID, inv.OS.VersionID, len(inv.Packages))
+}
+
+// inventory builds the merged inventory, analyzing each layer at most once per
+// analyzer version (cache) and retrying a layer's whole stream on transient errors.
+func (s *Scanner) inventory(ctx context.Context, p image.PlatformImage) (*inventory.Inventory, error) {
+	layers, err := p.Image.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("listing layers: %w", err)
+	}
+	results := make([]*inventory.LayerResult, 0, len(layers))
+	for i, l := range layers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		diffID, err := l.DiffID()
+		if err != nil {
+			return nil, fmt.Errorf("reading diffID of layer %d: %w", i, err)
+		}
+		r, ok, err := s.cache.GetLayer(ctx, diffID.String(), inventory.Analyzer)
+		if err != nil {
+			return nil, fmt.Errorf("reading cached layer %s: %w", diffID, err)
+		}
+		if !ok {
+			err = s.retry(ctx, func(ctx context.Context) error {
+				var aerr error
+				r, aerr = inventory.AnalyzeLayer(ctx, l)
+				return aerr
+			})
+			if err != nil {
+				return nil, fmt.Errorf("analyzing layer %d (%s): %w", i, diffID, err)
+			}
+			if err := s.cache.PutLayer(ctx, r); err != nil {
+				return nil, fmt.Errorf("caching layer %s: %w", diffID, err)
+			}
+		}
+		results = append(results, r)
+	}
+	inv, err := inventory.Merge(results)
+	if err != nil {
+		return nil, fmt.Errorf("merging layers: %w", err)
+	}
+	return inv, nil
+}

@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Activity is what Tidewatch knows about a digest's use: a row of the activity table
+// (PartitionKey "registry/repository", RowKey the digest).
+type Activity struct {
+	Registry     string
+	Repository   string
+	Digest       string
+	LastPushedAt time.Time
+	LastPulledAt time.Time
+	PullCount    int64
+	// Source names where the latest activity came from ("acr", "webhook", "tags", …).
+	Source string
+	// ScanClaimedOn is the UTC day ("2006-01-02") a scan task was last enqueued for
+	// this digest; see [Store.ClaimScan].
+	ScanClaimedOn string
+}
+
+func (a Activity) entity() entity {
+	e := newEntity(repoKey(a.Registry, a.Repository), EscapeKey(a.Digest))
+	e.setString("Registry", a.Registry)
+	e.setString("Repository", a.Repository)
+	e.setTime("LastPushedAt", a.LastPushedAt)
+	e.setTime("LastPulledAt", a.LastPulledAt)
+	e.setInt64("PullCount", a.PullCount)
+	e.setString("Source", a.Source)
+	if a.ScanClaimedOn != "" {
+		e.setString("ScanClaimedOn", a.ScanClaimedOn)
+	}
+	return e
+}
+
+func activityFromRow(r row) (Activity, error) {
+	digest, err := UnescapeKey(r.rowKey())
+	if err != nil {
+		return Activity{}, err
+	}
+	return Activity{
+		Registry:      r.str("Registry"),
+		Repository:    r.str("Repository"),
+		Digest:        digest,
+		LastPushedAt:  r.time("LastPushedAt"),
+		LastPulledAt:  r.time("LastPulledAt"),
+		PullCount:     r.int64("PullCount"),
+		Source:        r.str("Source"),
+		ScanClaimedOn: r.str("ScanClaimedOn"),
+	}, nil
+}
+
+// GetActivity reads one digest's activity; ErrNotFound when absent.
+func (s *Store) GetActivity(ctx context.Context, registry, repository, digest string) (Activity, error) {
+	r, err := getRow(ctx, s.activity, repoKey(registry, repository), EscapeKey(digest))
+	if err != nil {
+		return Activity{}, fmt.Errorf("reading activity %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	return activityFromRow(r)
+}
+
+// ListActivity returns the activity of every digest of one repository.
+func (s *Store) ListActivity(ctx context.Context, registry, repository string) ([]Activity, error) {
+	rows, err := listRows(ctx, s.activity, "PartitionKey eq "+odataQuote(repoKey(registry, repository)), "")
+	if err != nil {
+		return nil, fmt.Errorf("listing activity of %s/%s: %w", registry, repository, err)
+	}
+	out := make([]Activity, 0, len(rows))
+	for _, r := range rows {
+		a, err := activityFromRow(r)
+		if err != nil {
+			return nil, fmt.Errorf("listing activity of %s/%s: %w", registry, repository, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// RecordActivity merges an observation into the digest's row: later push and pull
+// times win, pulls adds to PullCount, and Source is replaced when given. Concurrent
+// recorders are serialised by ETag so no pull is lost.
+func (s *Store) RecordActivity(ctx context.Context, obs Activity, pulls int64) error {
+	pk, rk := repoKey(obs.Registry, obs.Repository), EscapeKey(obs.Digest)
+	err := readModifyWrite(ctx, s.activity, pk, rk, func(current row, exists bool) (entity, bool, error) {
+		next := obs
+		next.PullCount = pulls
+		if exists {
+			prev, err := activityFromRow(current)
+			if err != nil {
+				return nil, false, err
+			}
+			next.LastPushedAt = later(prev.LastPushedAt, obs.LastPushedAt)
+			next.LastPulledAt = later(prev.LastPulledAt, obs.LastPulledAt)
+			next.PullCount += prev.PullCount
+			next.ScanClaimedOn = prev.ScanClaimedOn
+			if next.Source == "" {
+				next.Source = prev.Source
+			}
+		}
+		return next.entity(), true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording activity %s/%s@%s: %w", obs.Registry, obs.Repository, obs.Digest, err)
+	}
+	return nil
+}
+
+// ClaimScan claims the right to enqueue a scan of digest on day's UTC date. Exactly
+// one caller per digest per day gets true, however many race for it.
+func (s *Store) ClaimScan(ctx context.Context, registry, repository, digest string, day time.Time) (bool, error) {
+	date := day.UTC().Format(time.DateOnly)
+	claimed := false
+	pk, rk := repoKey(registry, repository), EscapeKey(digest)
+	err := readModifyWrite(ctx, s.activity, pk, rk, func(current row, exists bool) (entity, bool, error) {
+		next := Activity{Registry: registry, Repository: repository, Digest: digest}
+		if exists {
+			prev, err := activityFromRow(current)
+			if err != nil {
+				return nil, false, err
+			}
+			if prev.ScanClaimedOn == date {
+				claimed = false
+				return nil, false, nil
+			}
+			next = prev
+		}
+		next.ScanClaimedOn = date
+		claimed = true
+		return next.entity(), true, nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("claiming scan of %s/%s@%s on %s: %w", registry, repository, digest, date, err)
+	}
+	return claimed, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,11 @@
+// Package store is Tidewatch's persistence on Azure Storage: the tables operators read
+// in the portal (images, tags, findings, activity, runs, layers), the work queues
+// (list-tasks, scan-tasks, registry-events, rematch-tasks and their poison queues) and
+// the blob containers (advisories, inventories, layers).
+//
+// Entities are plain, typed columns marshalled explicitly to the Table service's JSON
+// format (Edm.DateTime, Edm.Int64, Edm.Double annotations), never opaque blobs. Keys
+// pass through [EscapeKey] because PartitionKey and RowKey cannot hold `/ \ # ?` or
+// control characters. Read-modify-write paths (tags, scan claims, run counters) use
+// ETag optimistic concurrency so concurrent invocations never lose an update.
+package store

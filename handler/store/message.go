@@ -1,0 +1,168 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+)
+
+// MessageVersion is the version every message carries as "v".
+const MessageVersion = 1
+
+// Scan reasons of a [ScanTask].
+const (
+	ReasonPush   = "push"
+	ReasonPull   = "pull"
+	ReasonRescan = "rescan"
+	ReasonEvent  = "event"
+)
+
+// Window is the activity window of a list task, in days.
+type Window struct {
+	PushDays int `json:"pushDays"`
+	PullDays int `json:"pullDays"`
+}
+
+// ListTask asks "listrepo" to list one repository and enqueue due scans.
+type ListTask struct {
+	V          int    `json:"v"`
+	Registry   string `json:"registry"`
+	Repository string `json:"repository"`
+	RunID      string `json:"runId"`
+	Window     Window `json:"window"`
+}
+
+// ScanTask asks "scan" to scan one image digest (an index means every platform).
+type ScanTask struct {
+	V          int      `json:"v"`
+	Registry   string   `json:"registry"`
+	Repository string   `json:"repository"`
+	Digest     string   `json:"digest"`
+	Tags       []string `json:"tags"`
+	Reason     string   `json:"reason"`
+	RunID      string   `json:"runId"`
+}
+
+// RematchTask asks "rematch" to re-match one page of stored inventories (one images
+// partition, from a continuation) against an advisory generation.
+type RematchTask struct {
+	V            int    `json:"v"`
+	Generation   string `json:"generation"`
+	Partition    string `json:"partition"`
+	Continuation string `json:"continuation"`
+}
+
+var digestPattern = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
+
+// Validate reports what makes t unprocessable, wrapping ErrBadMessage.
+func (t ListTask) Validate() error {
+	return check("list-task", t.V,
+		field{"registry", t.Registry != ""},
+		field{"repository", t.Repository != ""},
+		field{"window", t.Window.PushDays >= 0 && t.Window.PullDays >= 0})
+}
+
+// Validate reports what makes t unprocessable, wrapping ErrBadMessage.
+func (t ScanTask) Validate() error {
+	return check("scan-task", t.V,
+		field{"registry", t.Registry != ""},
+		field{"repository", t.Repository != ""},
+		field{"digest", digestPattern.MatchString(t.Digest)},
+		field{"reason", t.Reason == ReasonPush || t.Reason == ReasonPull || t.Reason == ReasonRescan || t.Reason == ReasonEvent})
+}
+
+// Validate reports what makes t unprocessable, wrapping ErrBadMessage.
+func (t RematchTask) Validate() error {
+	return check("rematch-task", t.V,
+		field{"generation", t.Generation != ""},
+		field{"partition", t.Partition != ""})
+}
+
+type field struct {
+	name string
+	ok   bool
+}
+
+func check(kind string, version int, fields ...field) error {
+	if version != MessageVersion {
+		return fmt.Errorf("%w: %s has version %d, want %d", ErrBadMessage, kind, version, MessageVersion)
+	}
+	for _, f := range fields {
+		if !f.ok {
+			return fmt.Errorf("%w: %s has a missing or invalid %q", ErrBadMessage, kind, f.name)
+		}
+	}
+	return nil
+}
+
+// EncodeListTask stamps the version, validates and marshals t.
+func EncodeListTask(t ListTask) ([]byte, error) {
+	t.V = MessageVersion
+	return encode(t, t.Validate())
+}
+
+// EncodeScanTask stamps the version, validates and marshals t.
+func EncodeScanTask(t ScanTask) ([]byte, error) {
+	t.V = MessageVersion
+	return encode(t, t.Validate())
+}
+
+// EncodeRematchTask stamps the version, validates and marshals t.
+func EncodeRematchTask(t RematchTask) ([]byte, error) {
+	t.V = MessageVersion
+	return encode(t, t.Validate())
+}
+
+func encode(v any, invalid error) ([]byte, error) {
+	if invalid != nil {
+		return nil, invalid
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding message: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeListTask parses and validates a list-task; errors wrap ErrBadMessage.
+func DecodeListTask(text []byte) (ListTask, error) {
+	var t ListTask
+	if err := decode("list-task", text, &t); err != nil {
+		return ListTask{}, err
+	}
+	if err := t.Validate(); err != nil {
+		return ListTask{}, err
+	}
+	return t, nil
+}
+
+// DecodeScanTask parses and validates a scan-task; errors wrap ErrBadMessage.
+func DecodeScanTask(text []byte) (ScanTask, error) {
+	var t ScanTask
+	if err := decode("scan-task", text, &t); err != nil {
+		return ScanTask{}, err
+	}
+	if err := t.Validate(); err != nil {
+		return ScanTask{}, err
+	}
+	return t, nil
+}
+
+// DecodeRematchTask parses and validates a rematch-task; errors wrap ErrBadMessage.
+func DecodeRematchTask(text []byte) (RematchTask, error) {
+	var t RematchTask
+	if err := decode("rematch-task", text, &t); err != nil {
+		return RematchTask{}, err
+	}
+	if err := t.Validate(); err != nil {
+		return RematchTask{}, err
+	}
+	return t, nil
+}
+
+func decode(kind string, text []byte, v any) error {
+	if err := json.Unmarshal(text, v); err != nil {
+		return fmt.Errorf("%w: %s is not valid JSON: %v", ErrBadMessage, kind, err)
+	}
+	return nil
+}

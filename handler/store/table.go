@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+)
+
+// maxBatch is the Table service's limit on operations in one entity-group transaction.
+const maxBatch = 100
+
+// getRow reads one entity; ErrNotFound when it does not exist.
+func getRow(ctx context.Context, t *aztables.Client, pk, rk string) (row, error) {
+	resp, err := t.GetEntity(ctx, pk, rk, nil)
+	if err != nil {
+		if hasStatus(err, 404) {
+			return row{}, ErrNotFound
+		}
+		return row{}, err
+	}
+	r, err := parseRow(resp.Value)
+	if err != nil {
+		return row{}, err
+	}
+	r.etag = string(resp.ETag)
+	return r, nil
+}
+
+// upsert writes e with insert-or-replace (replace) or insert-or-merge (merge).
+func upsert(ctx context.Context, t *aztables.Client, e entity, mode aztables.UpdateMode) error {
+	body, err := e.marshal()
+	if err != nil {
+		return err
+	}
+	_, err = t.UpsertEntity(ctx, body, &aztables.UpsertEntityOptions{UpdateMode: mode})
+	return err
+}
+
+// writeIf writes e conditionally: insert when etag is empty (ErrConflict if it exists
+// by now), else replace or merge only if the entity still has that etag.
+func writeIf(ctx context.Context, t *aztables.Client, e entity, etag string, mode aztables.UpdateMode) error {
+	body, err := e.marshal()
+	if err != nil {
+		return err
+	}
+	if etag == "" {
+		_, err = t.AddEntity(ctx, body, nil)
+		if hasCode(err, string(aztables.EntityAlreadyExists)) || hasStatus(err, 409) {
+			return ErrConflict
+		}
+		return err
+	}
+	match := azcore.ETag(etag)
+	_, err = t.UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{IfMatch: &match, UpdateMode: mode})
+	if hasStatus(err, 412) || hasStatus(err, 404) {
+		return ErrConflict
+	}
+	return err
+}
+
+// maxConcurrencyAttempts bounds optimistic-concurrency retries; contention on one
+// entity comes from a handful of concurrent invocations, never hundreds.
+const maxConcurrencyAttempts = 64
+
+// readModifyWrite reads pk/rk, lets modify build the new entity from the current row
+// (exists=false when absent), and writes it with the row's ETag, retrying on
+// conflicts. modify returns write=false to leave the entity unchanged.
+func readModifyWrite(ctx context.Context, t *aztables.Client, pk, rk string,
+	modify func(current row, exists bool) (next entity, write bool, err error)) error {
+	for attempt := 0; attempt < maxConcurrencyAttempts; attempt++ {
+		current, err := getRow(ctx, t, pk, rk)
+		exists := err == nil
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("reading %s/%s: %w", pk, rk, err)
+		}
+		next, write, err := modify(current, exists)
+		if err != nil || !write {
+			return err
+		}
+		err = writeIf(ctx, t, next, current.etag, aztables.UpdateModeReplace)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return fmt.Errorf("writing %s/%s: %w", pk, rk, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("writing %s/%s: %w after %d attempts", pk, rk, ErrConflict, maxConcurrencyAttempts)
+}
+
+// backoff waits a short jittered time that grows with attempt, so colliding writers
+// spread out instead of colliding again.
+func backoff(ctx context.Context, attempt int) error {
+	ceiling := time.Duration(1+min(attempt, 6)) * 5 * time.Millisecond
+	timer := time.NewTimer(rand.N(ceiling))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// submitBatches writes entities of one partition in transactions of at most maxBatch.
+func submitBatches(ctx context.Context, t *aztables.Client, entities []entity, action aztables.TransactionType) error {
+	for start := 0; start < len(entities); start += maxBatch {
+		end := min(start+maxBatch, len(entities))
+		actions := make([]aztables.TransactionAction, 0, end-start)
+		for _, e := range entities[start:end] {
+			body, err := e.marshal()
+			if err != nil {
+				return err
+			}
+			a := aztables.TransactionAction{ActionType: action, Entity: body}
+			if action == aztables.TransactionTypeUpdateMerge || action == aztables.TransactionTypeUpdateReplace {
+				any := azcore.ETagAny // update only: never resurrect a deleted row
+				a.IfMatch = &any
+			}
+			actions = append(actions, a)
+		}
+		if _, err := t.SubmitTransaction(ctx, actions, nil); err != nil {
+			return fmt.Errorf("submitting transaction of %d entities: %w", len(actions), err)
+		}
+	}
+	return nil
+}
+
+// listRows returns every entity matching filter (OData), optionally only the
+// selected columns.
+func listRows(ctx context.Context, t *aztables.Client, filter, sel string) ([]row, error) {
+	return listRowsOpts(ctx, t, filter, sel, 0)
+}
+
+// listRowsLimit returns at most limit entities matching filter, in key order.
+func listRowsLimit(ctx context.Context, t *aztables.Client, filter string, limit int) ([]row, error) {
+	return listRowsOpts(ctx, t, filter, "", limit)
+}
+
+func listRowsOpts(ctx context.Context, t *aztables.Client, filter, sel string, limit int) ([]row, error) {
+	var opts aztables.ListEntitiesOptions
+	if limit > 0 {
+		top := int32(min(limit, 1000))
+		opts.Top = &top
+	}
+	if filter != "" {
+		opts.Filter = &filter
+	}
+	if sel != "" {
+		opts.Select = &sel
+	}
+	var rows []row
+	pager := t.NewListEntitiesPager(&opts)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing entities (filter %q): %w", filter, err)
+		}
+		for _, raw := range page.Entities {
+			r, err := parseRow(raw)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, r)
+			if limit > 0 && len(rows) == limit {
+				return rows, nil
+			}
+		}
+	}
+	return rows, nil
+}

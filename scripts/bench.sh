@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Benchmarks (not part of the tests). Prints, for debian12-minbase and debian12-layered:
+# the in-process floor (read + decompress + walk the same layers doing nothing else),
+# the cold scan (empty layer cache) and their ratio; the CLI's wall time and peak RSS
+# for a whole cold `tidewatch scan --archive`; and the advisory index load time.
+# Targets: cold scan <= 1.5x floor, peak RSS <= 150 MB, index load <= 1 s.
+#
+#   scripts/bench.sh            # BENCHTIME=10x by default
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
+cd "$REPO_ROOT"
+ensure_go
+[ -x /usr/bin/time ] || apt_install time
+
+SHARED="${TIDEWATCH_SHARED:-$REPO_ROOT/../shared}"
+BENCHTIME="${BENCHTIME:-10x}"
+out=$(mktemp -t tidewatch-bench.XXXXXX)
+trap 'rm -f "$out" "$out.bin"' EXIT
+
+say "go test -bench (benchtime $BENCHTIME)"
+go test -run '^$' -bench 'BenchmarkWalkFloor|BenchmarkScanCold' -benchtime "$BENCHTIME" ./handler/inventory/ | tee "$out"
+go test -run '^$' -bench 'BenchmarkLoadDebian' -benchtime 5x ./handler/advisory/ | tee -a "$out"
+go build -o "$out.bin" ./handler
+
+ns() { awk -v pat="$1" '$1 ~ pat { print $3; exit }' "$out"; }
+echo
+printf '%-20s %14s %14s %7s %12s %10s\n' image floor_ms cold_ms ratio cli_wall_ms peak_rss_MB
+for img in debian12-minbase debian12-layered; do
+	floor=$(ns "BenchmarkWalkFloor/$img")
+	cold=$(ns "BenchmarkScanCold/$img")
+	[ -n "$floor" ] && [ -n "$cold" ] || die "benchmark output for $img missing"
+	stats=$( { /usr/bin/time -f '%e %M' "$out.bin" scan --archive "$SHARED/images/$img.tar" \
+		--advisories "$SHARED/advisories" --format json >/dev/null; } 2>&1 | tail -1)
+	wall=$(awk '{ printf "%.0f", $1 * 1000 }' <<<"$stats")
+	rss=$(awk '{ printf "%.1f", $2 / 1024 }' <<<"$stats")
+	awk -v i="$img" -v f="$floor" -v c="$cold" -v w="$wall" -v r="$rss" \
+		'BEGIN { printf "%-20s %14.1f %14.1f %6.2fx %12s %10s\n", i, f/1e6, c/1e6, c/f, w, r }'
+done
+load=$(ns "BenchmarkLoadDebian")
+awk -v l="$load" 'BEGIN { printf "\nadvisory index load (Debian): %.0f ms\n", l/1e6 }'

@@ -1,0 +1,141 @@
+# Shared by scripts/test.sh and scripts/dev.sh: install and start the real services
+# Tidewatch needs (Azurite for Azure Storage, the distribution registry), on loopback,
+# and stop them when the calling script exits. Source it; don't run it.
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE_DIR="${TIDEWATCH_CACHE_DIR:-$REPO_ROOT/.cache}"
+AZURITE_VERSION=3.35.0
+AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+SERVICE_PIDS=()
+
+die() { echo "error: $*" >&2; exit 1; }
+say() { echo "==> $*" >&2; }
+
+stop_services() {
+	local pid
+	for pid in "${SERVICE_PIDS[@]:-}"; do
+		[ -n "$pid" ] || continue
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	SERVICE_PIDS=()
+}
+
+# as_root runs a command as root (directly, or through sudo when available).
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"
+	elif command -v sudo >/dev/null; then sudo "$@"
+	else die "need root to run: $*"
+	fi
+}
+
+apt_install() {
+	say "installing $* with apt-get"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null ||
+		die "apt-get update failed"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null ||
+		die "apt-get install $* failed"
+}
+
+ensure_go() {
+	command -v go >/dev/null || die "Go is not installed (need Go 1.26: https://go.dev/dl)"
+}
+
+ensure_docker_registry() {
+	command -v docker-registry >/dev/null || apt_install docker-registry
+	command -v docker-registry >/dev/null || die "docker-registry still missing after apt-get install"
+}
+
+ensure_dpkg() {
+	command -v dpkg >/dev/null || die "dpkg is needed (tests compare versions with dpkg --compare-versions)"
+}
+
+AZURITE_BIN="$CACHE_DIR/azurite/node_modules/.bin/azurite"
+ensure_azurite() {
+	if [ -x "$AZURITE_BIN" ] && grep -q "\"version\": \"$AZURITE_VERSION\"" \
+		"$CACHE_DIR/azurite/node_modules/azurite/package.json" 2>/dev/null; then
+		return
+	fi
+	command -v npm >/dev/null || apt_install nodejs npm
+	say "installing azurite@$AZURITE_VERSION into $CACHE_DIR/azurite"
+	mkdir -p "$CACHE_DIR/azurite"
+	npm install --prefix "$CACHE_DIR/azurite" --no-audit --no-fund --loglevel=error \
+		"azurite@$AZURITE_VERSION" >&2 || die "npm install azurite@$AZURITE_VERSION failed"
+	[ -x "$AZURITE_BIN" ] || die "azurite binary missing after npm install"
+}
+
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+	local port
+	for _ in $(seq 1 200); do
+		port=$(( (RANDOM % 20000) + 20000 ))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"; return
+		fi
+	done
+	die "no free port found"
+}
+
+# wait_http URL NAME PID LOG: poll until URL answers any HTTP status, the process dies, or 60 s pass.
+wait_http() {
+	local url=$1 name=$2 pid=$3 log=$4
+	for _ in $(seq 1 600); do
+		if curl -s -o /dev/null --max-time 1 "$url"; then return 0; fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			cat "$log" >&2
+			die "$name exited before it was ready (log above)"
+		fi
+		sleep 0.1
+	done
+	cat "$log" >&2
+	die "$name did not answer at $url within 60 s (log above)"
+}
+
+# start_azurite DIR: starts Azurite with its data in DIR and exports
+# TIDEWATCH_AZURITE_CONNECTION (full devstoreaccount1 connection string).
+start_azurite() {
+	local dir=$1 blob queue table
+	mkdir -p "$dir"
+	blob=$(free_port); queue=$(free_port); table=$(free_port)
+	"$AZURITE_BIN" --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
+		--blobPort "$blob" --queuePort "$queue" --tablePort "$table" \
+		--location "$dir" --disableTelemetry --skipApiVersionCheck >"$dir/azurite.log" 2>&1 &
+	SERVICE_PIDS+=($!)
+	local pid=$!
+	wait_http "http://127.0.0.1:$blob/" Azurite-blob "$pid" "$dir/azurite.log"
+	wait_http "http://127.0.0.1:$queue/" Azurite-queue "$pid" "$dir/azurite.log"
+	wait_http "http://127.0.0.1:$table/" Azurite-table "$pid" "$dir/azurite.log"
+	export TIDEWATCH_AZURITE_CONNECTION="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$AZURITE_KEY;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
+	say "Azurite listening on 127.0.0.1:$blob (blob) :$queue (queue) :$table (table)"
+}
+
+# start_registry DIR [HTPASSWD_FILE]: starts docker-registry with storage in DIR and
+# exports TIDEWATCH_REGISTRY_HOST (127.0.0.1:PORT).
+start_registry() {
+	local dir=$1 htpasswd=${2:-} port auth=""
+	mkdir -p "$dir"
+	port=$(free_port)
+	if [ -n "$htpasswd" ]; then
+		auth=$(printf 'auth:\n  htpasswd:\n    realm: tidewatch\n    path: %s\n' "$htpasswd")
+	fi
+	cat >"$dir/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+$auth
+YAML
+	docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
+	SERVICE_PIDS+=($!)
+	wait_http "http://127.0.0.1:$port/v2/" docker-registry "$!" "$dir/registry.log"
+	export TIDEWATCH_REGISTRY_HOST="127.0.0.1:$port"
+	say "docker-registry listening on $TIDEWATCH_REGISTRY_HOST"
+}
