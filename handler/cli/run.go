@@ -158,7 +158,7 @@ func (r *localHost) deliver(ctx context.Context, q *store.Queue, function string
 	}
 	for _, m := range msgs {
 		env := host.QueueEnvelope(host.QueueBinding, host.QueueTrigger{
-			Text: m.Text, ID: m.ID, PopReceipt: m.PopReceipt, DequeueCount: m.DequeueCount, InsertionTime: m.InsertedAt,
+			Text: m.Text, ID: m.ID, PopReceipt: m.PopReceipt, DequeueCount: int(m.DequeueCount), InsertionTime: m.InsertedAt,
 		}, host.NewSys(function, time.Now()), host.HostEncoding)
 		status, _, err := host.Call(ctx, r.base, function, env)
 		st.invocations++

@@ -21,7 +21,7 @@ const rejectedRun = "rejected-messages"
 func (p *Pipeline) rejectMessage(ctx context.Context, log *slog.Logger, function string, text []byte, cause error) error {
 	err := fmt.Errorf("%s: rejecting message %q: %w", function, truncate(string(text), 2048), cause)
 	log.Error("rejected queue message", "error", err)
-	if rerr := p.store.AddToRun(ctx, p.now().UTC(), rejectedRun, store.RunDelta{Failed: 1, Failure: err.Error()}); rerr != nil {
+	if rerr := p.store.AddToRun(ctx, runDate(p.now().UTC()), rejectedRun, store.RunDelta{Failed: 1, Failure: err.Error()}); rerr != nil {
 		// Could not record it: let the host retry and, eventually, keep it in poison.
 		return fmt.Errorf("recording rejected message: %w (cause: %v)", rerr, err)
 	}
@@ -40,7 +40,7 @@ func (p *Pipeline) registryFailure(ctx context.Context, log *slog.Logger, runID 
 }
 
 func (p *Pipeline) addToRun(ctx context.Context, log *slog.Logger, now time.Time, runID string, d store.RunDelta) {
-	if err := p.store.AddToRun(ctx, now, runID, d); err != nil {
+	if err := p.store.AddToRun(ctx, runDate(now), runID, d); err != nil {
 		log.Error("recording run counters", "runId", runID, "error", err)
 	}
 }
@@ -53,6 +53,9 @@ func isTransient(err error) bool {
 	}
 	return registry.IsTransient(err)
 }
+
+// runDate is the runs PartitionKey for t.
+func runDate(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

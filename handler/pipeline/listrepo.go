@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -10,6 +11,9 @@ import (
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
+
+// activitySourceTags marks pushes observed by diffing tags against the tags table.
+const activitySourceTags = "tags"
 
 // rescanAfter is how old a scan may get before an image in the window is due again.
 const rescanAfter = 24 * time.Hour
@@ -47,7 +51,9 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 			return fmt.Errorf("recording tag %s: %w", tag, err)
 		}
 		if change.New || change.Moved {
-			if err := p.store.RecordPush(ctx, task.Registry, task.Repository, m.Digest.String(), now, "tags"); err != nil {
+			push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: m.Digest.String(),
+				LastPushedAt: now, Source: activitySourceTags}
+			if err := p.store.RecordActivity(ctx, push, 0); err != nil {
 				return fmt.Errorf("recording push of %s: %w", m.Digest.String(), err)
 			}
 			log.Info("observed push", "tag", tag, "digest", m.Digest.String(), "previousDigest", change.PreviousDigest)
@@ -63,22 +69,21 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 		if !due {
 			continue
 		}
-		claimed, err := p.store.ClaimScan(ctx, task.Registry, task.Repository, digest, now, task.RunID)
-		if err != nil {
-			return fmt.Errorf("claiming scan of %s: %w", digest, err)
-		}
-		if !claimed {
-			continue
-		}
+		// Send before claiming: a failed send leaves the day unclaimed, so the retried
+		// list task sends again (nothing lost); two racing listers may both send, which
+		// the idempotent scan absorbs.
 		scan := store.ScanTask{V: 1, Registry: task.Registry, Repository: task.Repository, Digest: digest,
 			Tags: byDigest[digest], Reason: reason, RunID: task.RunID}
 		if err := p.send(ctx, p.store.ScanTasks(), scan); err != nil {
 			return fmt.Errorf("enqueueing scan of %s: %w", digest, err)
 		}
+		if _, err := p.store.ClaimScan(ctx, task.Registry, task.Repository, digest, now); err != nil {
+			return fmt.Errorf("claiming scan of %s: %w", digest, err)
+		}
 		enqueued++
 	}
 	log.Info("listed repository", "tags", len(tags), "digests", len(byDigest), "enqueued", enqueued)
-	return p.store.AddToRun(ctx, now, task.RunID, store.RunDelta{Manifests: len(byDigest), Enqueued: enqueued})
+	return p.store.AddToRun(ctx, runDate(now), task.RunID, store.RunDelta{Manifests: len(byDigest), Enqueued: enqueued})
 }
 
 // dueForScan decides whether digest needs a scan now, and why: in the push or pull
@@ -86,8 +91,14 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 // more than a day ago.
 func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest string, now time.Time) (string, bool, error) {
 	act, err := p.store.GetActivity(ctx, task.Registry, task.Repository, digest)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
 	if err != nil {
 		return "", false, fmt.Errorf("reading activity of %s: %w", digest, err)
+	}
+	if act.ScanClaimedOn == now.UTC().Format(time.DateOnly) {
+		return "", false, nil // already enqueued today
 	}
 	pushed := !act.LastPushedAt.IsZero() && now.Sub(act.LastPushedAt) <= days(task.Window.PushDays)
 	pulled := !act.LastPulledAt.IsZero() && now.Sub(act.LastPulledAt) <= days(task.Window.PullDays)
@@ -98,7 +109,7 @@ func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest s
 	if !pushed {
 		reason = "pull"
 	}
-	images, err := p.store.ImagesOf(ctx, task.Registry, task.Repository, digest)
+	images, err := p.imagesOf(ctx, task.Registry, task.Repository, digest)
 	if err != nil {
 		return "", false, fmt.Errorf("reading images of %s: %w", digest, err)
 	}

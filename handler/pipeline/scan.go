@@ -2,10 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/tidewatch/tidewatch/handler/host"
@@ -106,7 +106,7 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 		LastScannedAt: now, Generation: generation, Status: pr.Status, Error: pr.Error,
 	}
 	for _, f := range pr.Findings {
-		findings = append(findings, findingRecord(task, f))
+		findings = append(findings, store.NewFinding(task.Registry, task.Repository, f))
 		switch f.Severity {
 		case match.SeverityCritical:
 			img.Critical++
@@ -136,25 +136,11 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 		}
 	}
 	act, err := p.store.GetActivity(ctx, task.Registry, task.Repository, task.Digest)
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	img.PushedAt, img.LastPulledAt = act.LastPushedAt, act.LastPulledAt
 	return p.store.PutImage(ctx, img)
-}
-
-func findingRecord(task store.ScanTask, f match.Finding) store.Finding {
-	rec := store.Finding{
-		Registry: task.Registry, Repository: task.Repository,
-		VulnerabilityID: f.ID, Aliases: strings.Join(f.Aliases, ","), Severity: f.Severity,
-		Package: f.Package, SourcePackage: f.SourcePackage, Ecosystem: f.Ecosystem,
-		InstalledVersion: f.InstalledVersion, FixedVersion: f.FixedVersion, FixStatus: f.FixStatus,
-		Remediation: f.Remediation, LayerDigest: f.Layer.DiffID, LayerIndex: f.Layer.Index,
-	}
-	if f.CVSS != nil {
-		rec.CvssScore = f.CVSS.Score
-	}
-	return rec
 }
 
 // resolveReplaced resolves, for each tag that moved to this digest, the findings of
@@ -168,7 +154,7 @@ func (p *Pipeline) resolveReplaced(ctx context.Context, log *slog.Logger, task s
 		if t.Digest != task.Digest || t.PreviousDigest == "" || t.PreviousDigest == task.Digest {
 			continue
 		}
-		old, err := p.store.ImagesOf(ctx, task.Registry, task.Repository, t.PreviousDigest)
+		old, err := p.imagesOf(ctx, task.Registry, task.Repository, t.PreviousDigest)
 		if err != nil {
 			return fmt.Errorf("reading images of previous digest %s: %w", t.PreviousDigest, err)
 		}

@@ -24,7 +24,7 @@ func (p *Pipeline) Sweep(ctx context.Context, inv *host.Invocation, log *slog.Lo
 		log.Info("swept registry", "registry", r.Host, "repositories", n, "runId", runID)
 		if err != nil {
 			log.Error("sweeping registry failed", "registry", r.Host, "error", err)
-			if rerr := p.store.AddToRun(ctx, now, runID, store.RunDelta{Failed: 1, Failure: err.Error()}); rerr != nil {
+			if rerr := p.store.AddToRun(ctx, runDate(now), runID, store.RunDelta{Failed: 1, Failure: err.Error()}); rerr != nil {
 				log.Error("recording run failure", "error", rerr)
 			}
 			if firstErr == nil {
@@ -52,7 +52,7 @@ func (p *Pipeline) sweepRegistry(ctx context.Context, registryHost, runID string
 		}
 	}
 	now := p.now().UTC()
-	if err := p.store.AddToRun(ctx, now, runID, store.RunDelta{Repositories: len(repos)}); err != nil {
+	if err := p.store.AddToRun(ctx, runDate(now), runID, store.RunDelta{Repositories: len(repos)}); err != nil {
 		return len(repos), fmt.Errorf("recording run %s: %w", runID, err)
 	}
 	return len(repos), nil

@@ -130,3 +130,16 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// ApproximateCount is the service's approximate number of messages in the queue,
+// invisible (in-flight or delayed) ones included.
+func (q *Queue) ApproximateCount(ctx context.Context) (int, error) {
+	resp, err := q.client.GetProperties(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("reading properties of queue %s: %w", q.name, err)
+	}
+	if resp.ApproximateMessagesCount == nil {
+		return 0, fmt.Errorf("queue %s: no approximate message count in response", q.name)
+	}
+	return int(*resp.ApproximateMessagesCount), nil
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
 
 // azureTypes reads ../shared/azure-types: Azure's generated Bicep type definitions, the
@@ -99,7 +101,7 @@ func (n typeNode) literal() string {
 
 func loadAzureTypes(t testing.TB) *azureTypes {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "..", "shared", "azure-types")
+	dir := filepath.Join(testenv.Shared(t), "azure-types")
 	raw, err := os.ReadFile(filepath.Join(dir, "index.json"))
 	if err != nil {
 		t.Fatalf("reading the Azure type index (see ../shared/azure-types/SOURCES.md): %v", err)

@@ -90,10 +90,12 @@ func TestContractChecksRejectBrokenFixtures(t *testing.T) {
 			want: []string{"TIDEWATCH_STORAGE is for local development only"},
 		},
 		{
-			name:  "unknown and unnamed role GUIDs are rejected",
-			file:  "unknown-role.bicep",
-			check: func(t *testing.T, f *bicepFile) []string { return roleProblems(f) },
-			want:  []string{"11111111-2222-3333-4444-555555555555 is not a known built-in role", "must be named in a comment on its line (// AcrPull)"},
+			name: "unknown and unnamed role GUIDs and unstable assignment names are rejected",
+			file: "unknown-role.bicep",
+			check: func(t *testing.T, f *bicepFile) []string {
+				return append(roleProblems(f), roleAssignmentNameProblems(f)...)
+			},
+			want: []string{"11111111-2222-3333-4444-555555555555 is not a known built-in role", "must be named in a comment on its line (// AcrPull)", "role assignment pull must be named guid("},
 		},
 		{
 			name:  "listKeys and secret outputs are rejected",
@@ -108,16 +110,26 @@ func TestContractChecksRejectBrokenFixtures(t *testing.T) {
 			want:  []string{"module child has no param misspelt", "required param required is not passed", "module child has no output valu"},
 		},
 		{
-			name:  "a parameter file with unknown params and a broken value is rejected",
-			file:  "broken.bicepparam",
-			check: func(t *testing.T, _ *bicepFile) []string { return bicepparamProblems(t, "testdata/broken/broken.bicepparam") },
-			want:  []string{"declares no param unknown", "(value of required)"},
+			name:  "a misspelt symbol is not declared",
+			file:  "undefined-symbol.bicep",
+			check: func(t *testing.T, f *bicepFile) []string { return undefinedSymbolProblems(f) },
+			want:  []string{"undefined-symbol.bicep:6:13: locaton is not declared"},
 		},
 		{
-			name:  "a parameter file missing a required param is rejected",
-			file:  "missing.bicepparam",
-			check: func(t *testing.T, _ *bicepFile) []string { return bicepparamProblems(t, "testdata/broken/missing.bicepparam") },
-			want:  []string{"required param required is not assigned"},
+			name: "a parameter file with unknown params and a broken value is rejected",
+			file: "broken.bicepparam",
+			check: func(t *testing.T, _ *bicepFile) []string {
+				return bicepparamProblems(t, "testdata/broken/broken.bicepparam")
+			},
+			want: []string{"declares no param unknown", "(value of required)"},
+		},
+		{
+			name: "a parameter file missing a required param is rejected",
+			file: "missing.bicepparam",
+			check: func(t *testing.T, _ *bicepFile) []string {
+				return bicepparamProblems(t, "testdata/broken/missing.bicepparam")
+			},
+			want: []string{"required param required is not assigned"},
 		},
 	}
 	for _, tc := range tests {

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	tree_sitter "github.com/tree-sitter/go-tree-sitter"
 	tree_sitter_bicep "github.com/tree-sitter-grammars/tree-sitter-bicep/bindings/go"
+	tree_sitter "github.com/tree-sitter/go-tree-sitter"
+
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
 
 // bicepFile is one parsed Bicep source. Its tree is closed when the test ends.
@@ -138,18 +140,8 @@ func firstLine(s string) string {
 	return s
 }
 
-// repoRoot is the repository root, found from this package's directory.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs("../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
-		t.Fatalf("locating the repository root from %s: %v", dir, err)
-	}
-	return dir
-}
+// repoRoot is the repository root.
+func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }
 
 // infraFiles lists infra/*.bicep and infra/modules/*.bicep.
 func infraFiles(t testing.TB) []string {

@@ -97,3 +97,30 @@ func secretProblems(f *bicepFile) []string {
 	})
 	return problems
 }
+
+// roleAssignmentNameProblems requires every role assignment's name to be a guid(...) of
+// stable inputs, so a re-deploy finds the same assignment instead of failing on a
+// duplicate.
+func roleAssignmentNameProblems(f *bicepFile) []string {
+	decls, _ := f.resources()
+	var problems []string
+	for _, d := range decls {
+		if !strings.EqualFold(d.typeName, "Microsoft.Authorization/roleAssignments") || d.existing {
+			continue
+		}
+		var name *tree_sitter.Node
+		for _, prop := range namedChildren(d.body) {
+			if prop.Kind() == "object_property" && f.text(namedChildren(prop)[0]) == "name" {
+				name = propertyValue(prop)
+			}
+		}
+		if name == nil || name.Kind() != "call_expression" || f.text(name.ChildByFieldName("function")) != "guid" {
+			problems = append(problems, fmt.Sprintf("%s: role assignment %s must be named guid(scope, principal, role)", f.at(d.body), d.symbol))
+			continue
+		}
+		if strings.Contains(f.text(name), "utcNow") || strings.Contains(f.text(name), "newGuid") {
+			problems = append(problems, fmt.Sprintf("%s: role assignment %s: its name must not change between deployments", f.at(name), d.symbol))
+		}
+	}
+	return problems
+}
