@@ -33,7 +33,7 @@ work=$(mktemp -d -t tidewatch-dev.XXXXXX)
 trap 'stop_services; rm -rf "$work"' EXIT
 start_azurite "$work/azurite"
 start_registry "$work/registry"
-REG="$TIDEWATCH_REGISTRY_HOST"
+REG="$REGISTRY_HOST"
 
 say "pushing demo images to $REG"
 if [ -d "$SHARED/images" ]; then
@@ -48,7 +48,7 @@ else
 fi
 
 export TIDEWATCH_REGISTRIES="$REG=anonymous"
-export TIDEWATCH_STORAGE="$TIDEWATCH_AZURITE_CONNECTION"
+export TIDEWATCH_STORAGE="$AZURITE_CONNECTION"
 export TIDEWATCH_ADVISORIES_URL="$ADVISORIES"
 export TIDEWATCH_LOG_LEVEL="${TIDEWATCH_LOG_LEVEL:-warn}"
 

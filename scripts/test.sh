@@ -19,7 +19,7 @@ work=$(mktemp -d -t tidewatch-test.XXXXXX)
 trap 'stop_services; rm -rf "$work"' EXIT
 start_azurite "$work/azurite"
 
-export TIDEWATCH_TEST_STORAGE="$TIDEWATCH_AZURITE_CONNECTION"
+export TIDEWATCH_TEST_STORAGE="$AZURITE_CONNECTION"
 export TIDEWATCH_TEST_REQUIRE_SERVICES=1
 export TIDEWATCH_TEST_DOCKER_REGISTRY
 TIDEWATCH_TEST_DOCKER_REGISTRY="$(command -v docker-registry)"

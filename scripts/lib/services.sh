@@ -3,7 +3,7 @@
 # and stop them when the calling script exits. Source it; don't run it.
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CACHE_DIR="${TIDEWATCH_CACHE_DIR:-$REPO_ROOT/.cache}"
+CACHE_DIR="$REPO_ROOT/.cache"
 AZURITE_VERSION=3.35.0
 AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 SERVICE_PIDS=()
@@ -92,7 +92,7 @@ wait_http() {
 }
 
 # start_azurite DIR: starts Azurite with its data in DIR and exports
-# TIDEWATCH_AZURITE_CONNECTION (full devstoreaccount1 connection string).
+# AZURITE_CONNECTION (full devstoreaccount1 connection string).
 start_azurite() {
 	local dir=$1 blob queue table
 	mkdir -p "$dir"
@@ -105,12 +105,12 @@ start_azurite() {
 	wait_http "http://127.0.0.1:$blob/" Azurite-blob "$pid" "$dir/azurite.log"
 	wait_http "http://127.0.0.1:$queue/" Azurite-queue "$pid" "$dir/azurite.log"
 	wait_http "http://127.0.0.1:$table/" Azurite-table "$pid" "$dir/azurite.log"
-	export TIDEWATCH_AZURITE_CONNECTION="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$AZURITE_KEY;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
+	export AZURITE_CONNECTION="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$AZURITE_KEY;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
 	say "Azurite listening on 127.0.0.1:$blob (blob) :$queue (queue) :$table (table)"
 }
 
 # start_registry DIR [HTPASSWD_FILE]: starts docker-registry with storage in DIR and
-# exports TIDEWATCH_REGISTRY_HOST (127.0.0.1:PORT).
+# exports REGISTRY_HOST (127.0.0.1:PORT).
 start_registry() {
 	local dir=$1 htpasswd=${2:-} port auth=""
 	mkdir -p "$dir"
@@ -136,6 +136,6 @@ YAML
 	docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
 	SERVICE_PIDS+=($!)
 	wait_http "http://127.0.0.1:$port/v2/" docker-registry "$!" "$dir/registry.log"
-	export TIDEWATCH_REGISTRY_HOST="127.0.0.1:$port"
-	say "docker-registry listening on $TIDEWATCH_REGISTRY_HOST"
+	export REGISTRY_HOST="127.0.0.1:$port"
+	say "docker-registry listening on $REGISTRY_HOST"
 }

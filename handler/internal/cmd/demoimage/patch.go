@@ -49,7 +49,7 @@ func patch(ctx context.Context, baseRef, newRef string, debs []string) error {
 			return fmt.Errorf("copying files of %s: %w", deb, err)
 		}
 	}
-	newStatus := strings.Join(stanzas, "\n") + "\n"
+	newStatus := strings.Join(stanzas, "\n\n") + "\n"
 	if err := tw.WriteHeader(&tar.Header{Name: dpkgStatus, Mode: 0o644, Size: int64(len(newStatus)), Typeflag: tar.TypeReg}); err != nil {
 		return err
 	}
