@@ -180,6 +180,7 @@ func checkServe(t *testing.T, path string) {
 		"HOME=" + t.TempDir(),
 		"FUNCTIONS_CUSTOMHANDLER_PORT=" + fmt.Sprint(port),
 		"TIDEWATCH_STORAGE=" + storage,
+		"TIDEWATCH_REGISTRIES=127.0.0.1:5000=anonymous", // not contacted: serve only answers the readiness probe
 		"TIDEWATCH_ADVISORIES_URL=" + testenv.Advisories(t),
 	}
 	var stderr bytes.Buffer
