@@ -83,6 +83,11 @@ func startLocalHost(ctx context.Context, cfg *config.Config, version string, log
 	if err != nil {
 		return nil, err
 	}
+	return serveLocally(ctx, h, log)
+}
+
+// serveLocally creates h's tables and queues and serves h on a loopback port.
+func serveLocally(ctx context.Context, h *pipelineHandler, log *slog.Logger) (*localHost, error) {
 	if err := h.store.EnsureResources(ctx); err != nil {
 		return nil, fmt.Errorf("creating tables and queues: %w", err)
 	}

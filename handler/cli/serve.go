@@ -52,6 +52,12 @@ func newHandler(ctx context.Context, cfg *config.Config, version string, log *sl
 	if err != nil {
 		return nil, err
 	}
+	return handlerFor(cfg, st, version, log, opts...)
+}
+
+// handlerFor wires an opened store and the pipeline into the host protocol (tests
+// pass a store isolated by a name suffix).
+func handlerFor(cfg *config.Config, st *store.Store, version string, log *slog.Logger, opts ...pipeline.Option) (*pipelineHandler, error) {
 	p, err := pipeline.New(cfg, st, version, opts...)
 	if err != nil {
 		return nil, err
