@@ -40,6 +40,9 @@ func (p *Pipeline) registryFailure(ctx context.Context, log *slog.Logger, runID 
 }
 
 func (p *Pipeline) addToRun(ctx context.Context, log *slog.Logger, now time.Time, runID string, d store.RunDelta) {
+	if d.FinishedAt.IsZero() {
+		d.FinishedAt = now // the run's duration spans its last recorded step
+	}
 	if err := p.store.AddToRun(ctx, runDate(now), runID, d); err != nil {
 		log.Error("recording run counters", "runId", runID, "error", err)
 	}

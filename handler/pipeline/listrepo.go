@@ -83,7 +83,7 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 		enqueued++
 	}
 	log.Info("listed repository", "tags", len(tags), "digests", len(byDigest), "enqueued", enqueued)
-	return p.store.AddToRun(ctx, runDate(now), task.RunID, store.RunDelta{Manifests: len(byDigest), Enqueued: enqueued})
+	return p.store.AddToRun(ctx, runDate(now), task.RunID, store.RunDelta{Manifests: len(byDigest), Enqueued: enqueued, FinishedAt: now})
 }
 
 // dueForScan decides whether digest needs a scan now, and why: in the push or pull

@@ -52,7 +52,7 @@ func (p *Pipeline) sweepRegistry(ctx context.Context, registryHost, runID string
 		}
 	}
 	now := p.now().UTC()
-	if err := p.store.AddToRun(ctx, runDate(now), runID, store.RunDelta{Repositories: len(repos)}); err != nil {
+	if err := p.store.AddToRun(ctx, runDate(now), runID, store.RunDelta{Repositories: len(repos), StartedAt: now, FinishedAt: now}); err != nil {
 		return len(repos), fmt.Errorf("recording run %s: %w", runID, err)
 	}
 	return len(repos), nil
