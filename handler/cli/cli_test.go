@@ -20,10 +20,16 @@ type cliRun struct {
 // empty environment.
 func runCLI(t *testing.T, stdin string, args ...string) cliRun {
 	t.Helper()
+	return runCLIWithEnviron(t, []string{}, stdin, args...)
+}
+
+// runCLIWithEnviron is runCLI with the given environment ("KEY=value" entries).
+func runCLIWithEnviron(t *testing.T, environ []string, stdin string, args ...string) cliRun {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := cli.Run(context.Background(), cli.Env{
 		Args:    args,
-		Environ: []string{},
+		Environ: environ,
 		Stdin:   strings.NewReader(stdin),
 		Stdout:  &stdout,
 		Stderr:  &stderr,

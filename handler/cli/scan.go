@@ -62,6 +62,10 @@ func runScan(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "tidewatch scan: %v\n", err)
 		return exitUsage
 	}
+	if o.passwordStdin && o.username == "" {
+		fmt.Fprintln(env.Stderr, "tidewatch scan: --password-stdin needs --username")
+		return exitUsage
+	}
 	var password string
 	if o.passwordStdin {
 		password, err = readPassword(env)

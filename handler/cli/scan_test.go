@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
@@ -403,6 +408,20 @@ func TestScanArchiveOmitsPackagesAbsentFromThePlatform(t *testing.T) {
 	if len(removed) == 0 {
 		t.Fatal("the layered sidecar lists no removedPackages")
 	}
+	multi := readSidecar(t, "debian12-multiarch").DpkgInventory
+	onArm := map[string]bool{}
+	for _, p := range multi["linux/arm64/v8"].Packages {
+		onArm[p.Package] = true
+	}
+	var amd64Only []string
+	for _, p := range multi["linux/amd64"].Packages {
+		if !onArm[p.Package] {
+			amd64Only = append(amd64Only, p.Package)
+		}
+	}
+	if !slices.Contains(amd64Only, "apt") || !slices.Contains(amd64Only, "perl-base") {
+		t.Fatalf("the multiarch sidecar no longer has apt and perl-base on amd64 only: %v", amd64Only)
+	}
 	tests := []struct {
 		name     string
 		image    string
@@ -412,7 +431,7 @@ func TestScanArchiveOmitsPackagesAbsentFromThePlatform(t *testing.T) {
 		{name: "packages purged by a later layer are not reported", image: "debian12-layered",
 			platform: "linux/amd64", absent: removed},
 		{name: "the arm64 platform has none of the amd64-only packages", image: "debian12-multiarch",
-			platform: "linux/arm64/v8", absent: []string{"apt", "libapt-pkg6.0", "perl-base"}},
+			platform: "linux/arm64/v8", absent: amd64Only},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -473,6 +492,7 @@ func TestScanFailuresAreErrorsNeverClean(t *testing.T) {
 		name       string
 		archive    string
 		advisories string
+		environ    []string
 		wantStderr []string
 	}{
 		{name: "a file that is not an image archive", archive: "testdata/not-an-image.txt",
@@ -487,10 +507,17 @@ func TestScanFailuresAreErrorsNeverClean(t *testing.T) {
 			advisories: "testdata/advisories-zero-records", wantStderr: []string{"advisor", "no usable record"}},
 		{name: "an empty advisories flag", archive: testenv.Image(t, "debian12-minbase"),
 			advisories: "", wantStderr: []string{"--advisories"}},
+		{name: "TIDEWATCH_ADVISORIES_URL naming a zip of zero records", archive: testenv.Image(t, "debian12-minbase"),
+			environ:    []string{"TIDEWATCH_ADVISORIES_URL=testdata/advisories-zero-records"},
+			wantStderr: []string{"advisor", "advisories-zero-records", "no usable record"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := runCLI(t, "", "scan", "--archive", tt.archive, "--advisories", tt.advisories, "--format", "json")
+			args := []string{"scan", "--archive", tt.archive, "--format", "json"}
+			if tt.environ == nil {
+				args = append(args, "--advisories", tt.advisories)
+			}
+			r := runCLIWithEnviron(t, tt.environ, "", args...)
 			if r.code == 0 {
 				t.Fatalf("exit code 0; stdout:\n%s", r.stdout)
 			}
@@ -552,5 +579,155 @@ func copyPrefix(t *testing.T, src, dst string, n int64) {
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestScanRegistryReference(t *testing.T) {
+	truth := readSidecar(t, "debian12-minbase")
+	advisories := testenv.Advisories(t)
+	open := testenv.StartRegistry(t)
+	pushArchive(t, testenv.Image(t, "debian12-minbase"), open.Ref("demo/app:1"), nil)
+	locked := testenv.StartRegistry(t, testenv.WithBasicAuth("scanner", "s3cret-pw"))
+	pushArchive(t, testenv.Image(t, "debian12-minbase"), locked.Ref("demo/app:1"),
+		&authn.Basic{Username: "scanner", Password: "s3cret-pw"})
+
+	tests := []struct {
+		name       string
+		ref        string
+		flags      []string
+		stdin      string
+		wantCode   int
+		wantStderr []string
+		// wantUnauthorized asks for "401" or "unauthorized" in stderr.
+		wantUnauthorized bool
+	}{
+		{name: "a pushed image is scanned at the sidecar's manifest digest", ref: open.Ref("demo/app:1"), wantCode: 0},
+		{name: "a tag that does not exist fails naming the reference", ref: open.Ref("demo/missing:1"),
+			wantCode: 1, wantStderr: []string{open.Ref("demo/missing:1")}},
+		{name: "basic auth with the password on stdin works", ref: locked.Ref("demo/app:1"),
+			flags: []string{"--username", "scanner", "--password-stdin"}, stdin: "s3cret-pw\n", wantCode: 0},
+		{name: "missing credentials fail as unauthorized", ref: locked.Ref("demo/app:1"),
+			wantCode: 1, wantStderr: []string{locked.Ref("demo/app:1")}, wantUnauthorized: true},
+		{name: "a wrong password fails as unauthorized", ref: locked.Ref("demo/app:1"),
+			flags: []string{"--username", "scanner", "--password-stdin"}, stdin: "wrong\n",
+			wantCode: 1, wantStderr: []string{locked.Ref("demo/app:1")}, wantUnauthorized: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"scan", tt.ref, "--advisories", advisories, "--format", "json"}, tt.flags...)
+			r := runCLI(t, tt.stdin, args...)
+			if r.code != tt.wantCode {
+				t.Fatalf("exit code = %d, want %d; stderr:\n%s", r.code, tt.wantCode, r.stderr)
+			}
+			if tt.wantCode != 0 {
+				if strings.Contains(r.stdout, `"findings"`) {
+					t.Errorf("printed a result despite failing:\n%s", r.stdout)
+				}
+				for _, s := range tt.wantStderr {
+					if !strings.Contains(r.stderr, s) {
+						t.Errorf("stderr does not mention %q:\n%s", s, r.stderr)
+					}
+				}
+				if tt.wantUnauthorized && !mentionsUnauthorized(r.stderr) {
+					t.Errorf("stderr does not mention 401/unauthorized:\n%s", r.stderr)
+				}
+				if strings.Contains(r.stderr, "s3cret-pw") {
+					t.Errorf("stderr leaks the password:\n%s", r.stderr)
+				}
+				t.Logf("stderr: %s", r.stderr)
+				return
+			}
+			got := decodeScan(t, r)
+			digests := map[string]string{}
+			for _, p := range got.Platforms {
+				digests[p.Platform] = p.Digest
+				if len(p.Findings) == 0 {
+					t.Errorf("%s: no findings", p.Platform)
+				}
+			}
+			if diff := cmp.Diff(truth.manifestDigests(), digests); diff != "" {
+				t.Errorf("platform -> digest (-sidecar +scan):\n%s", diff)
+			}
+		})
+	}
+}
+
+func mentionsUnauthorized(s string) bool {
+	l := strings.ToLower(s)
+	return strings.Contains(l, "401") || strings.Contains(l, "unauthorized")
+}
+
+// pushArchive unpacks an OCI-layout tar and pushes the single image its index.json
+// names, unchanged, to ref (a plain-HTTP loopback registry).
+func pushArchive(t *testing.T, archive, refStr string, auth authn.Authenticator) {
+	t.Helper()
+	dir := t.TempDir()
+	untar(t, archive, dir)
+	ii, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatalf("reading OCI layout of %s: %v", archive, err)
+	}
+	im, err := ii.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 1 || im.Manifests[0].MediaType.IsIndex() {
+		t.Fatalf("%s: index.json does not name exactly one image", archive)
+	}
+	img, err := ii.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(refStr, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth == nil {
+		auth = authn.Anonymous
+	}
+	if err := remote.Write(ref, img, remote.WithContext(t.Context()), remote.WithAuth(auth)); err != nil {
+		t.Fatalf("pushing %s to %s: %v", archive, refStr, err)
+	}
+}
+
+// untar extracts the regular files and directories of archive under dir.
+func untar(t *testing.T, archive, dir string) {
+	t.Helper()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("reading %s: %v", archive, err)
+		}
+		target := filepath.Join(dir, filepath.Clean("/"+h.Name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			out, err := os.Create(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = io.Copy(out, tr)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Fatalf("extracting %s from %s: %v", h.Name, archive, err)
+			}
+		}
 	}
 }

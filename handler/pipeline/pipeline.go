@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
 	"github.com/tidewatch/tidewatch/handler/advisory"
 	"github.com/tidewatch/tidewatch/handler/config"
 	"github.com/tidewatch/tidewatch/handler/host"
@@ -53,8 +55,12 @@ func New(cfg *config.Config, st *store.Store, version string, opts ...Option) (*
 	for _, o := range opts {
 		o(p)
 	}
+	// One managed identity for every acr registry, built only if one is configured.
+	acrCredential := sync.OnceValues(func() (azcore.TokenCredential, error) {
+		return store.NewCredential(cfg.AzureClientID)
+	})
 	for _, r := range cfg.Registries {
-		c, err := newRegistryClient(r, version, p.registryOpts...)
+		c, err := newRegistryClient(r, version, acrCredential, p.registryOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("configuring registry %s: %w", r.Host, err)
 		}

@@ -148,6 +148,9 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 func (p *Pipeline) resolveReplaced(ctx context.Context, log *slog.Logger, task store.ScanTask, res *scanner.Result, now time.Time) error {
 	for _, tag := range task.Tags {
 		t, err := p.store.GetTag(ctx, task.Registry, task.Repository, tag)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // a tag never observed (e.g. from an event) has no previous digest
+		}
 		if err != nil {
 			return fmt.Errorf("reading tag %s: %w", tag, err)
 		}

@@ -59,8 +59,13 @@ func New(host string, opts ...Option) (*Client, error) {
 	}
 	clock := cfg.retry.withDefaults().Now
 	network := &retryAfterTransport{inner: cfg.transport, now: clock}
+	withUserAgent := transport.NewUserAgent(network, cfg.userAgent)
+	auth, err := cfg.authenticator(reg, withUserAgent, clock)
+	if err != nil {
+		return nil, fmt.Errorf("registry client for %s: %w", host, err)
+	}
 	puller, err := remote.NewPuller(
-		remote.WithAuth(cfg.auth),
+		remote.WithAuth(auth),
 		remote.WithUserAgent(cfg.userAgent),
 		remote.WithTransport(network),
 		remote.WithPageSize(cfg.pageSize),
@@ -76,10 +81,10 @@ func New(host string, opts ...Option) (*Client, error) {
 	return &Client{
 		reg:       reg,
 		nameOpts:  nameOpts,
-		auth:      cfg.auth,
+		auth:      auth,
 		pageSize:  cfg.pageSize,
 		retry:     cfg.retry,
-		transport: transport.NewUserAgent(network, cfg.userAgent),
+		transport: withUserAgent,
 		puller:    puller,
 	}, nil
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"net/http"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
@@ -10,7 +11,8 @@ import (
 type Option func(*config)
 
 type config struct {
-	auth      authn.Authenticator
+	auth      authn.Authenticator // nil: WithACRCredential came last
+	acrCred   azcore.TokenCredential
 	userAgent string
 	pageSize  int
 	retry     RetryPolicy
@@ -29,6 +31,20 @@ func WithBasicAuth(username, password string) Option {
 // WithAnonymous sends no credentials. It is the default.
 func WithAnonymous() Option {
 	return func(c *config) { c.auth = authn.Anonymous }
+}
+
+// WithACRCredential authenticates to Azure Container Registry with an Entra ID
+// credential (in Azure, the app's managed identity, which needs AcrPull). The
+// Client exchanges the credential's token for an ACR refresh token at
+// /oauth2/exchange through its own transport and User-Agent, caches it until
+// shortly before it expires (judged by the RetryPolicy clock), and
+// go-containerregistry trades it for scoped access tokens at /oauth2/token. As with
+// the other authentication options, the last one given wins.
+func WithACRCredential(cred azcore.TokenCredential) Option {
+	return func(c *config) {
+		c.auth = nil
+		c.acrCred = cred
+	}
 }
 
 // WithUserAgent sets the User-Agent product, which must start with "tidewatch/"
