@@ -112,11 +112,10 @@ func scan(ctx context.Context, env Env, o scanOptions, positional []string, pass
 	if o.advisories == "" {
 		return nil, fmt.Errorf("no advisory source: pass --advisories DIR or set TIDEWATCH_ADVISORIES_URL (%w)", advisory.ErrNoAdvisories)
 	}
-	idx, err := advisory.Load(ctx, o.advisories, []string{"Debian"})
-	if err != nil {
-		return nil, fmt.Errorf("loading advisories: %w", err)
-	}
-	var target *image.Target
+	var (
+		target *image.Target
+		err    error
+	)
 	var scanOpts []scanner.Option
 	if o.archive != "" {
 		target, err = image.FromArchive(o.archive)
@@ -133,6 +132,11 @@ func scan(ctx context.Context, env Env, o scanOptions, positional []string, pass
 			return nil, err
 		}
 		scanOpts = append(scanOpts, scanner.WithRetry(client.Retry))
+	}
+	// Advisories load after the image resolves, so a bad reference fails fast.
+	idx, err := advisory.Load(ctx, o.advisories, []string{"Debian"})
+	if err != nil {
+		return nil, err
 	}
 	s, err := scanner.New(idx, scanOpts...)
 	if err != nil {

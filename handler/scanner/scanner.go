@@ -120,9 +120,9 @@ func (s *Scanner) ScanPlatform(ctx context.Context, p image.PlatformImage) (Plat
 
 func unsupportedReason(inv *inventory.Inventory) string {
 	if inv.OS.ID == "" {
-		return fmt.Sprintf("no supported OS detected (no os-release); %d OS packages not matched", len(inv.Packages))
+		return fmt.Sprintf("no os-release found: OS packages not matched (%d dpkg packages inventoried)", len(inv.Packages))
 	}
-	return fmt.Sprintf("distribution %q %q is not supported; %d packages not matched", inv.OS.ID, inv.OS.VersionID, len(inv.Packages))
+	return fmt.Sprintf("distribution %s %s is not supported yet: its OS packages were not matched", inv.OS.ID, inv.OS.VersionID)
 }
 
 // inventory builds the merged inventory, analyzing each layer at most once per
