@@ -1,30 +1,19 @@
 package cli
 
 import (
-	"archive/tar"
-	"archive/zip"
 	"context"
-	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/tidewatch/tidewatch/handler/config"
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
@@ -121,238 +110,18 @@ func (r *runTestHost) queueLengths(t *testing.T) map[string]int {
 	return out
 }
 
-// fixture is the part of a shared image's ground-truth fixture these tests read.
-type fixture struct {
-	ManifestDigest string `json:"manifestDigest"`
-	IndexDigest    string `json:"indexDigest"`
-	Manifests      []struct {
-		Platform       string `json:"platform"`
-		ManifestDigest string `json:"manifestDigest"`
-	} `json:"manifests"`
-	DpkgInventory map[string]struct {
-		Packages []struct {
-			Package       string `json:"package"`
-			Version       string `json:"version"`
-			SourcePackage string `json:"sourcePackage"`
-			SourceVersion string `json:"sourceVersion"`
-		} `json:"packages"`
-		RemovedPackages []struct {
-			Package string `json:"package"`
-		} `json:"removedPackages"`
-	} `json:"dpkgInventory"`
-}
-
-func loadFixture(t *testing.T, image string) fixture {
+// independentFindings is the set of (vulnerability id, package) the Debian oracle
+// expects on one platform of a fixture, matched without Tidewatch.
+func independentFindings(t *testing.T, oracle *testenv.DebianOracle, fx testenv.Sidecar, platform string) map[[2]string]bool {
 	t.Helper()
-	raw, err := os.ReadFile(strings.TrimSuffix(testenv.Image(t, image), ".tar") + ".json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f fixture
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatalf("decoding sidecar of %s: %v", image, err)
-	}
-	return f
-}
-
-// installed is the set of "package version" pairs of platform.
-func (f fixture) installed(platform string) map[string]bool {
-	out := map[string]bool{}
-	for _, p := range f.DpkgInventory[platform].Packages {
-		out[p.Package+" "+p.Version] = true
-	}
-	return out
-}
-
-// pushFixture pushes a shared OCI-layout fixture, image or index, unchanged to ref.
-func pushFixture(t *testing.T, image, ref string) {
-	t.Helper()
-	dir := t.TempDir()
-	unpack(t, testenv.Image(t, image), dir)
-	ii, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(im.Manifests) != 1 {
-		t.Fatalf("%s: index.json names %d manifests, want 1", image, len(im.Manifests))
-	}
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := im.Manifests[0]
-	if d.MediaType.IsIndex() {
-		var idx v1.ImageIndex
-		if idx, err = ii.ImageIndex(d.Digest); err == nil {
-			err = remote.WriteIndex(r, idx, remote.WithContext(t.Context()))
-		}
-	} else {
-		var img v1.Image
-		if img, err = ii.Image(d.Digest); err == nil {
-			err = remote.Write(r, img, remote.WithContext(t.Context()))
-		}
-	}
-	if err != nil {
-		t.Fatalf("pushing %s to %s: %v", image, ref, err)
-	}
-}
-
-// unpack extracts the directories and regular files of an OCI-layout tar under dir.
-func unpack(t *testing.T, archive, dir string) {
-	t.Helper()
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			t.Fatalf("reading %s: %v", archive, err)
-		}
-		target := filepath.Join(dir, filepath.Clean("/"+h.Name))
-		if h.Typeflag == tar.TypeDir || h.Typeflag == tar.TypeReg {
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		data, err := io.ReadAll(tr)
-		if err == nil {
-			err = os.WriteFile(target, data, 0o644)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// osvDebian is a Debian OSV record as the independent matcher reads it.
-type osvDebian struct {
-	ID        string   `json:"id"`
-	Withdrawn string   `json:"withdrawn"`
-	Aliases   []string `json:"aliases"`
-	Upstream  []string `json:"upstream"`
-	Affected  []struct {
-		Package struct{ Ecosystem, Name string } `json:"package"`
-		Ranges  []struct {
-			Type   string              `json:"type"`
-			Events []map[string]string `json:"events"`
-		} `json:"ranges"`
-	} `json:"affected"`
-}
-
-// independentFindings matches a platform's sidecar inventory against the shared Debian
-// OSV export without Tidewatch: Debian:12 records of each source package whose
-// ECOSYSTEM ranges cover the source version (compared by dpkg), keyed by the CVE the
-// record names (else its id) and the binary package.
-func independentFindings(t *testing.T, fx fixture, platform string) map[[2]string]bool {
-	t.Helper()
-	zr, err := zip.OpenReader(filepath.Join(testenv.Advisories(t), "Debian", "all.zip"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	sources := map[string][]string{} // source "name version" → binary packages
-	for _, p := range fx.DpkgInventory[platform].Packages {
-		sources[p.SourcePackage+" "+p.SourceVersion] = append(sources[p.SourcePackage+" "+p.SourceVersion], p.Package)
-	}
-	want, dpkg := map[[2]string]bool{}, dpkgOrder{}
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r osvDebian
-		err = json.NewDecoder(rc).Decode(&r)
-		rc.Close()
-		if err != nil {
-			t.Fatalf("decoding %s: %v", f.Name, err)
-		}
-		if r.Withdrawn != "" {
-			continue
-		}
-		id := r.ID
-		for _, a := range append(append([]string{}, r.Aliases...), r.Upstream...) {
-			if strings.HasPrefix(a, "CVE-") {
-				id = a
-				break
-			}
-		}
-		for src, binaries := range sources {
-			name, version, _ := strings.Cut(src, " ")
-			if affects(t, dpkg, r, name, version) {
-				for _, b := range binaries {
-					want[[2]string{id, b}] = true
-				}
-			}
-		}
+	want := map[[2]string]bool{}
+	for _, f := range oracle.Findings(t, fx.DpkgInventory[platform].Packages) {
+		want[[2]string{f.ID, f.Package}] = true
 	}
 	if len(want) == 0 {
 		t.Fatalf("independent match of %s found nothing; the fixture or the advisory data changed", platform)
 	}
 	return want
-}
-
-// affects reports whether r's Debian:12 ranges for source cover version.
-func affects(t *testing.T, dpkg dpkgOrder, r osvDebian, source, version string) bool {
-	for _, a := range r.Affected {
-		if a.Package.Ecosystem != "Debian:12" || a.Package.Name != source {
-			continue
-		}
-		for _, rg := range a.Ranges {
-			if rg.Type != "ECOSYSTEM" {
-				continue
-			}
-			introduced, fixed := "", ""
-			for _, ev := range rg.Events {
-				if v, ok := ev["introduced"]; ok {
-					introduced = v
-				}
-				if v, ok := ev["fixed"]; ok {
-					fixed = v
-				}
-			}
-			if introduced != "" && introduced != "0" && dpkg.less(t, version, introduced) {
-				continue
-			}
-			if fixed == "" || dpkg.less(t, version, fixed) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// dpkgOrder caches answers of `dpkg --compare-versions a lt b`.
-type dpkgOrder map[[2]string]bool
-
-func (d dpkgOrder) less(t *testing.T, a, b string) bool {
-	t.Helper()
-	if v, ok := d[[2]string{a, b}]; ok {
-		return v
-	}
-	err := exec.Command("dpkg", "--compare-versions", a, "lt", b).Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		d[[2]string{a, b}] = true
-	case errors.As(err, &exit) && exit.ExitCode() == 1:
-		d[[2]string{a, b}] = false
-	default:
-		t.Fatalf("dpkg --compare-versions %q lt %q: %v", a, b, err)
-	}
-	return d[[2]string{a, b}]
 }
 
 // startOfTest is a fixed time close to now (the advisory fixtures must not look
@@ -377,9 +146,10 @@ func imageRows(imgs []store.Image) map[string]imageRow {
 // tasks, through the host protocol) over a layered image and a multi-arch index.
 func TestRunScansEveryPushedPlatform(t *testing.T) {
 	reg := testenv.StartRegistry(t)
-	app, multi := loadFixture(t, "debian12-layered"), loadFixture(t, "debian12-multiarch")
-	pushFixture(t, "debian12-layered", reg.Ref("demo/app:1"))
-	pushFixture(t, "debian12-multiarch", reg.Ref("demo/multi:1"))
+	app, multi := testenv.ReadSidecar(t, "debian12-layered"), testenv.ReadSidecar(t, "debian12-multiarch")
+	reg.Push(t, "debian12-layered", "demo/app:1")
+	reg.Push(t, "debian12-multiarch", "demo/multi:1")
+	oracle := testenv.NewDebianOracle(t)
 	now := startOfTest()
 	h := startRunTestHost(t, reg.Host, func() time.Time { return now })
 
@@ -392,7 +162,7 @@ func TestRunScansEveryPushedPlatform(t *testing.T) {
 	want := map[string]imageRow{}
 	for _, fx := range []struct {
 		repo, index string
-		truth       fixture
+		truth       testenv.Sidecar
 	}{{"demo/app", "", app}, {"demo/multi", multi.IndexDigest, multi}} {
 		for _, m := range fx.truth.Manifests {
 			want[fx.repo+"@"+m.ManifestDigest] = imageRow{fx.repo, m.ManifestDigest, m.Platform, fx.index, store.StatusScanned, []string{"1"}}
@@ -405,11 +175,11 @@ func TestRunScansEveryPushedPlatform(t *testing.T) {
 
 	for _, fx := range []struct {
 		repo  string
-		truth fixture
+		truth testenv.Sidecar
 	}{{"demo/app", app}, {"demo/multi", multi}} {
 		for _, m := range fx.truth.Manifests {
 			t.Run(fx.repo+" "+m.Platform+" has exactly the independently matched findings, all installed", func(t *testing.T) {
-				installed := fx.truth.installed(m.Platform)
+				installed := fx.truth.Installed(m.Platform)
 				removed := map[string]bool{}
 				for _, p := range fx.truth.DpkgInventory[m.Platform].RemovedPackages {
 					removed[p.Package] = true
@@ -427,7 +197,7 @@ func TestRunScansEveryPushedPlatform(t *testing.T) {
 						t.Errorf("finding %s of %s: State %q Registry %q, want active on %s", f.VulnerabilityID, f.Package, f.State, f.Registry, reg.Host)
 					}
 				}
-				if diff := cmp.Diff(independentFindings(t, fx.truth, m.Platform), got); diff != "" {
+				if diff := cmp.Diff(independentFindings(t, oracle, fx.truth, m.Platform), got); diff != "" {
 					t.Errorf("(id, package) findings of %s (-independent +stored):\n%s", m.ManifestDigest, diff)
 				}
 			})
@@ -456,7 +226,7 @@ func TestRunScansEveryPushedPlatform(t *testing.T) {
 // those minbase still has stay active on the old digest.
 func TestRunResolvesFindingsOfAReplacedTag(t *testing.T) {
 	reg := testenv.StartRegistry(t)
-	oldFx, newFx := loadFixture(t, "debian12-layered"), loadFixture(t, "debian12-minbase")
+	oldFx, newFx := testenv.ReadSidecar(t, "debian12-layered"), testenv.ReadSidecar(t, "debian12-minbase")
 	oldDigest, newDigest := oldFx.ManifestDigest, newFx.ManifestDigest
 	first := startOfTest()
 	second := first.Add(30 * time.Minute)
@@ -464,9 +234,9 @@ func TestRunResolvesFindingsOfAReplacedTag(t *testing.T) {
 	now.Store(first)
 	h := startRunTestHost(t, reg.Host, func() time.Time { return now.Load().(time.Time) })
 
-	pushFixture(t, "debian12-layered", reg.Ref("demo/app:1"))
+	reg.Push(t, "debian12-layered", "demo/app:1")
 	h.run(t)
-	pushFixture(t, "debian12-minbase", reg.Ref("demo/app:1"))
+	reg.Push(t, "debian12-minbase", "demo/app:1")
 	now.Store(second)
 	if stats := h.run(t); stats.completed != 3 || stats.retried != 0 {
 		t.Errorf("second run stats %+v, want sweep, one listing and one scan, nothing retried", stats)
@@ -482,7 +252,7 @@ func TestRunResolvesFindingsOfAReplacedTag(t *testing.T) {
 
 	// Expected state of each old finding, from the sidecars: a package minbase
 	// installs at the same version keeps its findings; any other is remediated.
-	stillInstalled := newFx.installed("linux/amd64")
+	stillInstalled := newFx.Installed("linux/amd64")
 	type state struct {
 		State, ResolvedBy string
 		ResolvedAt        time.Time
@@ -519,8 +289,8 @@ func TestRunResolvesFindingsOfAReplacedTag(t *testing.T) {
 // scan-tasks-poison, and the image is recorded failed on the last delivery.
 func TestRunMovesAPersistentlyFailingScanToPoison(t *testing.T) {
 	reg := testenv.StartRegistry(t)
-	fx := loadFixture(t, "debian12-minbase")
-	pushFixture(t, "debian12-minbase", reg.Ref("demo/base:1"))
+	fx := testenv.ReadSidecar(t, "debian12-minbase")
+	reg.Push(t, "debian12-minbase", "demo/base:1")
 	target, err := url.Parse("http://" + reg.Host)
 	if err != nil {
 		t.Fatal(err)

@@ -1,230 +1,24 @@
 package cli_test
 
 import (
-	"archive/tar"
-	"archive/zip"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
 
-// ---- ground truth, read without Tidewatch ----
-
-// sidecar is the ground-truth JSON written next to each fixture image when it was built.
-type sidecar struct {
-	ManifestDigest string   `json:"manifestDigest"`
-	Platforms      []string `json:"platforms"`
-	Manifests      []struct {
-		Platform       string `json:"platform"`
-		ManifestDigest string `json:"manifestDigest"`
-	} `json:"manifests"`
-	DpkgInventory map[string]struct {
-		Packages        []sidecarPackage `json:"packages"`
-		RemovedPackages []struct {
-			Package string `json:"package"`
-			Version string `json:"version"`
-		} `json:"removedPackages"`
-	} `json:"dpkgInventory"`
-}
-
-// sidecarPackage is one dpkg-query line of a sidecar's inventory.
-type sidecarPackage struct {
-	Package       string `json:"package"`
-	Version       string `json:"version"`
-	SourcePackage string `json:"sourcePackage"`
-	SourceVersion string `json:"sourceVersion"`
-	Layer         int    `json:"introducedInLayer"`
-	LayerDiffID   string `json:"introducedInLayerDiffID"`
-}
-
-func readSidecar(t *testing.T, image string) sidecar {
+// readSidecar reads a fixture's ground truth (also used by output_test.go).
+func readSidecar(t *testing.T, image string) testenv.Sidecar {
 	t.Helper()
-	raw, err := os.ReadFile(strings.TrimSuffix(testenv.Image(t, image), ".tar") + ".json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s sidecar
-	if err := json.Unmarshal(raw, &s); err != nil {
-		t.Fatalf("decoding sidecar of %s: %v", image, err)
-	}
-	return s
-}
-
-// manifestDigests maps each platform of the sidecar to its OCI manifest digest.
-func (s sidecar) manifestDigests() map[string]string {
-	out := map[string]string{}
-	for _, m := range s.Manifests {
-		out[m.Platform] = m.ManifestDigest
-	}
-	return out
-}
-
-// osvRecord is a Debian OSV record as this test reads it.
-type osvRecord struct {
-	ID        string   `json:"id"`
-	Withdrawn string   `json:"withdrawn"`
-	Aliases   []string `json:"aliases"`
-	Upstream  []string `json:"upstream"`
-	Affected  []struct {
-		Package struct {
-			Ecosystem string `json:"ecosystem"`
-			Name      string `json:"name"`
-		} `json:"package"`
-		Ranges []struct {
-			Type   string              `json:"type"`
-			Events []map[string]string `json:"events"`
-		} `json:"ranges"`
-	} `json:"affected"`
-}
-
-// cve returns the CVE the record is about, or its own id.
-func (r *osvRecord) cve() string {
-	for _, a := range append(append([]string{}, r.Aliases...), r.Upstream...) {
-		if strings.HasPrefix(a, "CVE-") {
-			return a
-		}
-	}
-	return r.ID
-}
-
-// debianRecords is the shared Debian OSV export, by id and by Debian:12 source package.
-type debianRecords struct {
-	byID     map[string]*osvRecord
-	bySource map[string][]*osvRecord
-}
-
-// recordCache reads each Debian export once per test binary.
-type recordCache struct {
-	mu   sync.Mutex
-	recs map[string]*debianRecords
-}
-
-var debianExports = &recordCache{recs: map[string]*debianRecords{}}
-
-func (c *recordCache) load(advisories string) (*debianRecords, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if r, ok := c.recs[advisories]; ok {
-		return r, nil
-	}
-	path := filepath.Join(advisories, "Debian", "all.zip")
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		return nil, err
-	}
-	defer zr.Close()
-	recs := &debianRecords{byID: map[string]*osvRecord{}, bySource: map[string][]*osvRecord{}}
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			return nil, fmt.Errorf("opening %s in %s: %w", f.Name, path, err)
-		}
-		var r osvRecord
-		err = json.NewDecoder(rc).Decode(&r)
-		rc.Close()
-		if err != nil {
-			return nil, fmt.Errorf("decoding %s in %s: %w", f.Name, path, err)
-		}
-		recs.byID[r.ID] = &r
-		seen := map[string]bool{}
-		for _, a := range r.Affected {
-			if a.Package.Ecosystem == "Debian:12" && !seen[a.Package.Name] {
-				seen[a.Package.Name] = true
-				recs.bySource[a.Package.Name] = append(recs.bySource[a.Package.Name], &r)
-			}
-		}
-	}
-	c.recs[advisories] = recs
-	return recs, nil
-}
-
-func debianAdvisories(t *testing.T) *debianRecords {
-	t.Helper()
-	recs, err := debianExports.load(testenv.Advisories(t))
-	if err != nil {
-		t.Fatalf("reading the Debian OSV export: %v", err)
-	}
-	if len(recs.byID) == 0 {
-		t.Fatal("the Debian OSV export holds no records")
-	}
-	return recs
-}
-
-// dpkgVersions compares Debian versions with dpkg itself, caching each answer.
-type dpkgVersions struct {
-	mu   sync.Mutex
-	less map[[2]string]bool
-}
-
-var dpkg = &dpkgVersions{less: map[[2]string]bool{}}
-
-// lessThan reports whether a < b per `dpkg --compare-versions a lt b`.
-func (d *dpkgVersions) lessThan(t *testing.T, a, b string) bool {
-	t.Helper()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	key := [2]string{a, b}
-	if v, ok := d.less[key]; ok {
-		return v
-	}
-	err := exec.Command("dpkg", "--compare-versions", a, "lt", b).Run()
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-		d.less[key] = true
-	case errors.As(err, &exitErr) && exitErr.ExitCode() == 1:
-		d.less[key] = false
-	default:
-		t.Fatalf("dpkg --compare-versions %q lt %q: %v", a, b, err)
-	}
-	return d.less[key]
-}
-
-// affects reports whether the record's Debian:12 ranges for source cover version.
-func (r *osvRecord) affects(t *testing.T, source, version string) bool {
-	for _, a := range r.Affected {
-		if a.Package.Ecosystem != "Debian:12" || a.Package.Name != source {
-			continue
-		}
-		for _, rg := range a.Ranges {
-			if rg.Type != "ECOSYSTEM" {
-				continue
-			}
-			introduced, fixed := "", ""
-			for _, ev := range rg.Events {
-				if v, ok := ev["introduced"]; ok {
-					introduced = v
-				}
-				if v, ok := ev["fixed"]; ok {
-					fixed = v
-				}
-			}
-			if introduced != "0" && introduced != "" && dpkg.lessThan(t, version, introduced) {
-				continue
-			}
-			if fixed == "" || dpkg.lessThan(t, version, fixed) {
-				return true
-			}
-		}
-	}
-	return false
+	return testenv.ReadSidecar(t, image)
 }
 
 // ---- Tidewatch's JSON, decoded by this test ----
@@ -309,7 +103,7 @@ func scanArchive(t *testing.T, image string, extra ...string) cliRun {
 // ---- tests ----
 
 func TestScanArchiveReportsSidecarPlatformsAndPackages(t *testing.T) {
-	recs := debianAdvisories(t)
+	oracle := testenv.NewDebianOracle(t)
 	for _, image := range []string{"debian12-minbase", "debian12-layered", "debian12-multiarch", "distroless-style"} {
 		t.Run(image, func(t *testing.T) {
 			truth := readSidecar(t, image)
@@ -324,7 +118,7 @@ func TestScanArchiveReportsSidecarPlatformsAndPackages(t *testing.T) {
 				for _, p := range got.Platforms {
 					gotDigests[p.Platform] = p.Digest
 				}
-				if diff := cmp.Diff(truth.manifestDigests(), gotDigests); diff != "" {
+				if diff := cmp.Diff(truth.ManifestDigests(), gotDigests); diff != "" {
 					t.Errorf("platform -> digest (-sidecar +scan):\n%s", diff)
 				}
 				var gotNames []string
@@ -347,7 +141,7 @@ func TestScanArchiveReportsSidecarPlatformsAndPackages(t *testing.T) {
 					if len(p.Findings) == 0 {
 						t.Fatal("no findings; every Debian fixture has packages below a bookworm-security fix")
 					}
-					inv := map[string]sidecarPackage{}
+					inv := map[string]testenv.DpkgPackage{}
 					for _, pkg := range truth.DpkgInventory[p.Platform].Packages {
 						inv[pkg.Package] = pkg
 					}
@@ -358,8 +152,10 @@ func TestScanArchiveReportsSidecarPlatformsAndPackages(t *testing.T) {
 							t.Errorf("%s reported for %q, which the sidecar does not list as installed", f.ID, f.Package)
 							continue
 						}
-						gotPkg := sidecarPackage{Package: f.Package, Version: f.InstalledVersion, SourcePackage: f.SourcePackage,
-							SourceVersion: want.SourceVersion, Layer: f.Layer.Index, LayerDiffID: f.Layer.DiffID}
+						// The JSON has no architecture and no source version: those come from the sidecar.
+						gotPkg := testenv.DpkgPackage{Package: f.Package, Version: f.InstalledVersion, Architecture: want.Architecture,
+							SourcePackage: f.SourcePackage, SourceVersion: want.SourceVersion,
+							IntroducedInLayer: f.Layer.Index, IntroducedInLayerDiffID: f.Layer.DiffID}
 						if diff := cmp.Diff(want, gotPkg); diff != "" {
 							t.Errorf("%s on %s (-sidecar +scan):\n%s", f.ID, f.Package, diff)
 						}
@@ -372,7 +168,7 @@ func TestScanArchiveReportsSidecarPlatformsAndPackages(t *testing.T) {
 								t.Errorf("%s on %s: empty %s", f.ID, f.Package, field)
 							}
 						}
-						if f.FixStatus == "fixed" && !dpkg.lessThan(t, f.InstalledVersion, f.FixedVersion) {
+						if f.FixStatus == "fixed" && !oracle.Dpkg().Less(t, f.InstalledVersion, f.FixedVersion) {
 							t.Errorf("%s on %s: fixedVersion %q is not above installed %q per dpkg",
 								f.ID, f.Package, f.FixedVersion, f.InstalledVersion)
 						}
@@ -387,8 +183,7 @@ func TestScanArchiveReportsSidecarPlatformsAndPackages(t *testing.T) {
 						if !strings.HasPrefix(f.ID, "CVE-") {
 							continue
 						}
-						rec, ok := recs.byID["DEBIAN-"+f.ID]
-						if ok && slices.Contains(f.Aliases, rec.ID) {
+						if rec := "DEBIAN-" + f.ID; oracle.HasRecord(rec) && slices.Contains(f.Aliases, rec) {
 							return
 						}
 					}
@@ -456,15 +251,11 @@ func TestScanArchiveOmitsPackagesAbsentFromThePlatform(t *testing.T) {
 }
 
 func TestScanLayeredFindingsEqualIndependentMatch(t *testing.T) {
-	recs := debianAdvisories(t)
 	type key struct{ ID, Package string }
 	want := map[key]bool{}
-	for _, pkg := range readSidecar(t, "debian12-layered").DpkgInventory["linux/amd64"].Packages {
-		for _, r := range recs.bySource[pkg.SourcePackage] {
-			if r.Withdrawn == "" && r.affects(t, pkg.SourcePackage, pkg.SourceVersion) {
-				want[key{r.cve(), pkg.Package}] = true
-			}
-		}
+	layered := readSidecar(t, "debian12-layered").DpkgInventory["linux/amd64"].Packages
+	for _, f := range testenv.NewDebianOracle(t).Findings(t, layered) {
+		want[key{f.ID, f.Package}] = true
 	}
 	if len(want) == 0 {
 		t.Fatal("independent match found nothing; the fixture or the advisory data changed")
@@ -586,10 +377,9 @@ func TestScanRegistryReference(t *testing.T) {
 	truth := readSidecar(t, "debian12-minbase")
 	advisories := testenv.Advisories(t)
 	open := testenv.StartRegistry(t)
-	pushArchive(t, testenv.Image(t, "debian12-minbase"), open.Ref("demo/app:1"), nil)
+	open.Push(t, "debian12-minbase", "demo/app:1")
 	locked := testenv.StartRegistry(t, testenv.WithBasicAuth("scanner", "s3cret-pw"))
-	pushArchive(t, testenv.Image(t, "debian12-minbase"), locked.Ref("demo/app:1"),
-		&authn.Basic{Username: "scanner", Password: "s3cret-pw"})
+	locked.Push(t, "debian12-minbase", "demo/app:1")
 
 	tests := []struct {
 		name       string
@@ -645,7 +435,7 @@ func TestScanRegistryReference(t *testing.T) {
 					t.Errorf("%s: no findings", p.Platform)
 				}
 			}
-			if diff := cmp.Diff(truth.manifestDigests(), digests); diff != "" {
+			if diff := cmp.Diff(truth.ManifestDigests(), digests); diff != "" {
 				t.Errorf("platform -> digest (-sidecar +scan):\n%s", diff)
 			}
 		})
@@ -655,79 +445,4 @@ func TestScanRegistryReference(t *testing.T) {
 func mentionsUnauthorized(s string) bool {
 	l := strings.ToLower(s)
 	return strings.Contains(l, "401") || strings.Contains(l, "unauthorized")
-}
-
-// pushArchive unpacks an OCI-layout tar and pushes the single image its index.json
-// names, unchanged, to ref (a plain-HTTP loopback registry).
-func pushArchive(t *testing.T, archive, refStr string, auth authn.Authenticator) {
-	t.Helper()
-	dir := t.TempDir()
-	untar(t, archive, dir)
-	ii, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatalf("reading OCI layout of %s: %v", archive, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(im.Manifests) != 1 || im.Manifests[0].MediaType.IsIndex() {
-		t.Fatalf("%s: index.json does not name exactly one image", archive)
-	}
-	img, err := ii.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(refStr, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if auth == nil {
-		auth = authn.Anonymous
-	}
-	if err := remote.Write(ref, img, remote.WithContext(t.Context()), remote.WithAuth(auth)); err != nil {
-		t.Fatalf("pushing %s to %s: %v", archive, refStr, err)
-	}
-}
-
-// untar extracts the regular files and directories of archive under dir.
-func untar(t *testing.T, archive, dir string) {
-	t.Helper()
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			t.Fatalf("reading %s: %v", archive, err)
-		}
-		target := filepath.Join(dir, filepath.Clean("/"+h.Name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			out, err := os.Create(target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = io.Copy(out, tr)
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				t.Fatalf("extracting %s from %s: %v", h.Name, archive, err)
-			}
-		}
-	}
 }

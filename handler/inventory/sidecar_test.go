@@ -3,9 +3,6 @@ package inventory_test
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,57 +14,15 @@ import (
 	"github.com/tidewatch/tidewatch/handler/inventory"
 )
 
-// sidecar is the ground truth written next to each fixture image, produced with
-// dpkg-query on the merged root filesystem rather than by any scanner.
-type sidecar struct {
-	IndexDigest   string `json:"indexDigest"`
-	DpkgInventory map[string]struct {
-		Packages        []sidecarPackage `json:"packages"`
-		RemovedPackages []struct {
-			Package string `json:"package"`
-			Version string `json:"version"`
-		} `json:"removedPackages"`
-	} `json:"dpkgInventory"`
-	Manifests []struct {
-		Platform       string `json:"platform"`
-		ManifestDigest string `json:"manifestDigest"`
-		Layers         []struct {
-			DiffID string `json:"diffID"`
-			Digest string `json:"digest"`
-		} `json:"layers"`
-	} `json:"manifests"`
+// readSidecarB reads a fixture's ground truth for benchmarks (bench_test.go).
+func readSidecarB(tb testing.TB, name string) testenv.Sidecar {
+	tb.Helper()
+	return testenv.ReadSidecar(tb, name)
 }
 
-// sidecarPackage doubles as the comparison form of a scanned package.
-type sidecarPackage struct {
-	Package                 string `json:"package"`
-	Version                 string `json:"version"`
-	Architecture            string `json:"architecture"`
-	SourcePackage           string `json:"sourcePackage"`
-	SourceVersion           string `json:"sourceVersion"`
-	IntroducedInLayer       int    `json:"introducedInLayer"`
-	IntroducedInLayerDiffID string `json:"introducedInLayerDiffID"`
-}
-
-func readSidecar(t *testing.T, name string) sidecar { return readSidecarB(t, name) }
-
-func readSidecarB(t testing.TB, name string) sidecar {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testenv.Shared(t), "images", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s sidecar
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatalf("decoding sidecar %s: %v", name, err)
-	}
-	return s
-}
-
-func sortPackages(ps []sidecarPackage) {
-	slices.SortFunc(ps, func(a, b sidecarPackage) int {
-		return cmp.Or(cmp.Compare(a.Package, b.Package), cmp.Compare(a.Architecture, b.Architecture))
-	})
+// byNameAndArch orders packages as Scan must report them.
+func byNameAndArch(a, b testenv.DpkgPackage) int {
+	return cmp.Or(cmp.Compare(a.Package, b.Package), cmp.Compare(a.Architecture, b.Architecture))
 }
 
 var debianImages = []string{"debian12-minbase", "debian12-layered", "debian12-multiarch", "distroless-style"}
@@ -75,7 +30,7 @@ var debianImages = []string{"debian12-minbase", "debian12-layered", "debian12-mu
 func TestScanMatchesSidecarInventory(t *testing.T) {
 	for _, name := range debianImages {
 		t.Run(name+" inventory equals dpkg-query ground truth per platform", func(t *testing.T) {
-			want := readSidecar(t, name)
+			want := testenv.ReadSidecar(t, name)
 			target, err := image.FromArchive(testenv.Image(t, name))
 			if err != nil {
 				t.Fatal(err)
@@ -109,7 +64,7 @@ func TestScanMatchesSidecarInventory(t *testing.T) {
 	}
 }
 
-func checkPlatform(t *testing.T, want sidecar, p image.PlatformImage, inv *inventory.Inventory) {
+func checkPlatform(t *testing.T, want testenv.Sidecar, p image.PlatformImage, inv *inventory.Inventory) {
 	t.Helper()
 	platform := p.Platform.String()
 	for _, m := range want.Manifests {
@@ -135,21 +90,19 @@ func checkPlatform(t *testing.T, want sidecar, p image.PlatformImage, inv *inven
 	}
 
 	wantPkgs := want.DpkgInventory[platform].Packages
-	var got []sidecarPackage
+	var got []testenv.DpkgPackage
 	for _, pkg := range inv.Packages {
 		if pkg.Type != "deb" {
 			t.Errorf("%s: package %s has type %q, want deb", platform, pkg.Name, pkg.Type)
 		}
-		got = append(got, sidecarPackage{
+		got = append(got, testenv.DpkgPackage{
 			Package: pkg.Name, Version: pkg.Version, Architecture: pkg.Arch,
 			SourcePackage: pkg.SourceName, SourceVersion: pkg.SourceVersion,
 			IntroducedInLayer: pkg.LayerIndex, IntroducedInLayerDiffID: pkg.LayerDiffID,
 		})
 	}
-	sortPackages(wantPkgs)
-	if !slices.IsSortedFunc(got, func(a, b sidecarPackage) int {
-		return cmp.Or(cmp.Compare(a.Package, b.Package), cmp.Compare(a.Architecture, b.Architecture))
-	}) {
+	slices.SortFunc(wantPkgs, byNameAndArch)
+	if !slices.IsSortedFunc(got, byNameAndArch) {
 		t.Errorf("%s: packages are not sorted by name and arch", platform)
 	}
 	if diff := gocmp.Diff(wantPkgs, got); diff != "" {

@@ -1,0 +1,213 @@
+package testenv
+
+import (
+	"archive/zip"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// debianEcosystem is the OSV ecosystem of the Debian fixtures (bookworm).
+const debianEcosystem = "Debian:12"
+
+// DebianOracle derives the findings a scanner must report for Debian packages
+// independently of Tidewatch: it reads the shared OSV Debian export with archive/zip
+// and encoding/json and decides every range with dpkg (DpkgVersions), never with
+// Tidewatch's advisory or match packages.
+//
+// It evaluates only what the shared data holds: ECOSYSTEM ranges of
+// introduced/fixed events, no explicit version lists, one CVE per record. A record
+// outside that shape fails the test rather than being skipped.
+type DebianOracle struct {
+	dpkg *DpkgVersions
+	// ids holds the id of every record, withdrawn ones included.
+	ids map[string]bool
+	// bySource holds the records in force, by the Debian:12 source package they name.
+	bySource map[string][]*osvRecord
+}
+
+// ExpectedFinding is one finding the oracle expects: a vulnerability of a binary
+// package, collapsed over the records that name the same CVE.
+type ExpectedFinding struct {
+	// ID is the CVE the records name.
+	ID string
+	// Package is the binary package name.
+	Package string
+	// FixedVersion is the highest fix of the records, empty if any record has none.
+	FixedVersion string
+	// LayerDiffID is the layer that introduced the package.
+	LayerDiffID string
+}
+
+// osvRecord is an OSV record as the oracle reads it.
+type osvRecord struct {
+	ID        string   `json:"id"`
+	Withdrawn string   `json:"withdrawn"`
+	Aliases   []string `json:"aliases"`
+	Upstream  []string `json:"upstream"`
+	Affected  []struct {
+		Package struct {
+			Ecosystem string `json:"ecosystem"`
+			Name      string `json:"name"`
+		} `json:"package"`
+		Ranges []struct {
+			Type   string              `json:"type"`
+			Events []map[string]string `json:"events"`
+		} `json:"ranges"`
+		Versions []string `json:"versions"`
+	} `json:"affected"`
+}
+
+// NewDebianOracle reads <Advisories>/Debian/all.zip. An unreadable or empty export,
+// or a missing dpkg, fails the test.
+func NewDebianOracle(t testing.TB) *DebianOracle {
+	t.Helper()
+	path := filepath.Join(Advisories(t), "Debian", "all.zip")
+	o := &DebianOracle{dpkg: NewDpkgVersions(t), ids: make(map[string]bool), bySource: make(map[string][]*osvRecord)}
+	if err := o.load(path); err != nil {
+		t.Fatalf("reading the Debian OSV export: %v", err)
+	}
+	if len(o.ids) == 0 {
+		t.Fatalf("the Debian OSV export %s holds no records", path)
+	}
+	return o
+}
+
+func (o *DebianOracle) load(path string) error {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			return fmt.Errorf("opening %s in %s: %w", f.Name, path, err)
+		}
+		rec := new(osvRecord)
+		err = json.NewDecoder(rc).Decode(rec)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("decoding %s in %s: %w", f.Name, path, err)
+		}
+		o.ids[rec.ID] = true
+		if rec.Withdrawn != "" {
+			continue
+		}
+		seen := make(map[string]bool)
+		for _, a := range rec.Affected {
+			if a.Package.Ecosystem == debianEcosystem && !seen[a.Package.Name] {
+				seen[a.Package.Name] = true
+				o.bySource[a.Package.Name] = append(o.bySource[a.Package.Name], rec)
+			}
+		}
+	}
+	return nil
+}
+
+// HasRecord reports whether the export holds a record with this id, withdrawn or not.
+func (o *DebianOracle) HasRecord(id string) bool { return o.ids[id] }
+
+// Dpkg returns the oracle's version comparer, for checks of single versions.
+func (o *DebianOracle) Dpkg() *DpkgVersions { return o.dpkg }
+
+// Findings returns the findings of one platform's packages, sorted by ID, Package
+// and LayerDiffID: every record in force for a package's source whose range covers
+// the source version, per dpkg.
+func (o *DebianOracle) Findings(t testing.TB, pkgs []DpkgPackage) []ExpectedFinding {
+	t.Helper()
+	fixes := make(map[ExpectedFinding][]string) // keyed with FixedVersion unset
+	for _, p := range pkgs {
+		for _, rec := range o.bySource[p.SourcePackage] {
+			cve := recordCVE(t, rec)
+			for _, a := range rec.Affected {
+				if a.Package.Ecosystem != debianEcosystem || a.Package.Name != p.SourcePackage {
+					continue
+				}
+				if len(a.Versions) > 0 {
+					t.Fatalf("%s lists versions; the oracle does not evaluate them", rec.ID)
+				}
+				for _, r := range a.Ranges {
+					if fixed, affected := o.covers(t, rec.ID, r.Type, r.Events, p.SourceVersion); affected {
+						key := ExpectedFinding{ID: cve, Package: p.Package, LayerDiffID: p.IntroducedInLayerDiffID}
+						fixes[key] = append(fixes[key], fixed)
+					}
+				}
+			}
+		}
+	}
+	out := make([]ExpectedFinding, 0, len(fixes))
+	for key, versions := range fixes {
+		out = append(out, o.collapse(t, key, versions))
+	}
+	slices.SortFunc(out, func(a, b ExpectedFinding) int {
+		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Package, b.Package), strings.Compare(a.LayerDiffID, b.LayerDiffID))
+	})
+	return out
+}
+
+// collapse gives a finding named by several records the highest fix, and none if
+// any record lacks one.
+func (o *DebianOracle) collapse(t testing.TB, f ExpectedFinding, fixes []string) ExpectedFinding {
+	t.Helper()
+	for _, v := range fixes {
+		if v == "" {
+			f.FixedVersion = ""
+			break
+		}
+		if f.FixedVersion == "" || o.dpkg.Compare(t, v, f.FixedVersion) > 0 {
+			f.FixedVersion = v
+		}
+	}
+	return f
+}
+
+// covers reports whether a range "introduced X [, fixed Y]" covers version, and Y.
+func (o *DebianOracle) covers(t testing.TB, id, typ string, events []map[string]string, version string) (fixed string, affected bool) {
+	t.Helper()
+	if typ != "ECOSYSTEM" {
+		t.Fatalf("%s has a %s range; the oracle evaluates ECOSYSTEM only", id, typ)
+	}
+	var introduced string
+	for _, e := range events {
+		for k, v := range e {
+			switch k {
+			case "introduced":
+				introduced = v
+			case "fixed":
+				fixed = v
+			default:
+				t.Fatalf("%s has a %s event; the oracle evaluates introduced/fixed only", id, k)
+			}
+		}
+	}
+	if introduced == "" || len(events) > 2 {
+		t.Fatalf("%s has a range of unexpected shape %v", id, events)
+	}
+	if introduced != "0" && !o.dpkg.Holds(t, version, "ge", introduced) {
+		return "", false
+	}
+	if fixed != "" && !o.dpkg.Holds(t, version, "lt", fixed) {
+		return "", false
+	}
+	return fixed, true
+}
+
+// recordCVE returns the one CVE a record names in its aliases or upstream ids.
+func recordCVE(t testing.TB, rec *osvRecord) string {
+	t.Helper()
+	var cves []string
+	for _, id := range slices.Concat(rec.Aliases, rec.Upstream) {
+		if strings.HasPrefix(id, "CVE-") && !slices.Contains(cves, id) {
+			cves = append(cves, id)
+		}
+	}
+	if len(cves) != 1 {
+		t.Fatalf("%s names %d CVEs; the oracle expects exactly one", rec.ID, len(cves))
+	}
+	return cves[0]
+}
