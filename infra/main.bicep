@@ -63,8 +63,8 @@ param privateEndpointSubnetPrefix string = '10.60.1.0/24'
 @description('OSV bulk export base URL.')
 param advisoriesUrl string = 'https://osv-vulnerabilities.storage.googleapis.com'
 
-@description('Comma list of OSV ecosystems to sync; empty means every ecosystem Tidewatch supports.')
-param ecosystems string = ''
+@description('Comma list of OSV ecosystems to load (OSV export directory names).')
+param ecosystems string = 'Debian'
 
 @description('NCRONTAB (six fields) for the registry sweep.')
 param sweepSchedule string = '0 0 */6 * * *'
@@ -81,10 +81,10 @@ param pushDays int = 90
 param pullDays int = 30
 
 @description('Advisory index older than this marks scans failed (Go duration).')
-param maxDbAge string = '72h'
+param maxDbAge string = '48h'
 
 @description('Time one scan invocation may spend before handing the task back to the queue (Go duration).')
-param scanBudget string = '8m'
+param scanBudget string = '9m'
 
 @allowed([
   'debug'
