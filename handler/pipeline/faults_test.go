@@ -147,4 +147,22 @@ func TestRegistryFaults(t *testing.T) {
 			t.Errorf("a scan without advisories wrote %d findings", n)
 		}
 	})
+
+	t.Run("stale advisories fail the scan instead of matching old data", func(t *testing.T) {
+		h := newHarness(t, proxy.Host)
+		// The shared zips were written at checkout; three days later they are past the
+		// default TIDEWATCH_MAX_DB_AGE of 48h.
+		h.clock.Set(time.Now().Add(72 * time.Hour))
+		env := delivery(pipeline.FuncScan, h.scanTask(t, "demo/base", digest, "1"), 1, host.HostEncoding)
+		if status := h.call(t, pipeline.FuncScan, env); status != http.StatusInternalServerError {
+			t.Fatalf("HTTP %d, want %d", status, http.StatusInternalServerError)
+		}
+		img := h.images(t, "demo/base")[digest]
+		if img.Status != store.StatusFailed || !strings.Contains(img.Error, "stale") {
+			t.Errorf("images row of %s = %+v, want Status failed with an Error saying the data is stale", digest, img)
+		}
+		if n := len(h.findings(t, digest)); n != 0 {
+			t.Errorf("a scan with stale advisories wrote %d findings", n)
+		}
+	})
 }

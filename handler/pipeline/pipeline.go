@@ -20,9 +20,9 @@ import (
 
 // Function names: the folder names under functions/ and the routes the host calls.
 const (
-	FuncSweep    = "sweep"
-	FuncListRepo = "listrepo"
-	FuncScan     = "scan"
+	FuncSweep    = host.FunctionSweep
+	FuncListRepo = host.FunctionListRepo
+	FuncScan     = host.FunctionScan
 )
 
 // Pipeline holds the clients every invocation shares. Build it once per process.
@@ -35,7 +35,7 @@ type Pipeline struct {
 	registryOpts []registry.Option
 
 	mu    sync.Mutex
-	index *advisory.Index // loaded on first use; reloaded when stale
+	index *advisory.Index // loaded on first use, kept for the process; staleness checked per use
 }
 
 // Option configures a Pipeline.
