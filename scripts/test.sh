@@ -18,6 +18,9 @@ command -v curl >/dev/null || apt_install curl
 work=$(mktemp -d -t tidewatch-test.XXXXXX)
 trap 'stop_services; rm -rf "$work"' EXIT
 start_azurite "$work/azurite"
+# Tests start a fresh docker-registry per test (isolated pagination, auth, faults);
+# this preflight fails loudly here if the registry cannot start on this machine.
+start_registry "$work/registry-preflight"
 
 export TIDEWATCH_TEST_STORAGE="$AZURITE_CONNECTION"
 export TIDEWATCH_TEST_REQUIRE_SERVICES=1
