@@ -3,59 +3,25 @@ package main
 import (
 	"archive/tar"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/tidewatch/tidewatch/handler/internal/ocilayout"
 )
 
-// pushArchive unpacks an OCI-layout tar into a temporary directory and pushes the
-// image or index that index.json names.
+// pushArchive pushes the image or index an OCI-layout tar names, unchanged.
 func pushArchive(ctx context.Context, archive, refStr string) error {
 	ref, err := parseRef(refStr)
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "demoimage-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	if err := untar(archive, dir); err != nil {
-		return fmt.Errorf("unpacking %s: %w", archive, err)
-	}
-	ii, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		return fmt.Errorf("reading OCI layout of %s: %w", archive, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return err
-	}
-	if len(im.Manifests) != 1 {
-		return fmt.Errorf("%s: index.json lists %d manifests, want 1", archive, len(im.Manifests))
-	}
-	d := im.Manifests[0]
-	if d.MediaType.IsIndex() {
-		idx, err := ii.ImageIndex(d.Digest)
-		if err != nil {
-			return err
-		}
-		return remote.WriteIndex(ref, idx, remoteOpts(ctx)...)
-	}
-	img, err := ii.Image(d.Digest)
-	if err != nil {
-		return err
-	}
-	return remote.Write(ref, img, remoteOpts(ctx)...)
+	return ocilayout.Push(ctx, archive, ref, remoteOpts(ctx)...)
 }
 
 // pushRootfs pushes a one-layer image holding the directory tree dir.
@@ -73,49 +39,6 @@ func pushRootfs(ctx context.Context, dir, refStr string) error {
 		return err
 	}
 	return remote.Write(ref, img, remoteOpts(ctx)...)
-}
-
-func untar(archive, dir string) error {
-	f, err := os.Open(archive)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dir, filepath.Clean("/"+h.Name))
-		if !strings.HasPrefix(target, dir) {
-			return fmt.Errorf("entry %q escapes the archive", h.Name)
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			out, err := os.Create(target)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(out, tr)
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
 }
 
 // tarDir streams dir as an uncompressed tar (regular files, dirs, symlinks).
