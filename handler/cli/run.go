@@ -22,14 +22,10 @@ type pipelineHandler struct {
 	store *store.Store
 }
 
-// maxDequeueCount mirrors host.json: after this many failed deliveries the host moves
-// a message to "<queue>-poison".
-const maxDequeueCount = 5
-
 // runPipeline plays the Functions host locally: one timer tick to /sweep, then it
 // drains list-tasks and scan-tasks by POSTing each message to /listrepo and /scan with
 // the host's envelopes, deleting on 200 and leaving the message for redelivery on any
-// other status (poison after maxDequeueCount), exactly as the queue trigger does.
+// other status (poison after host.MaxDequeueCount), exactly as the queue trigger does.
 func runPipeline(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
@@ -176,7 +172,7 @@ func (r *localHost) deliver(ctx context.Context, q *store.Queue, function string
 			if err := q.Delete(ctx, m); err != nil {
 				return 0, fmt.Errorf("deleting message %s: %w", m.ID, err)
 			}
-		case m.DequeueCount >= maxDequeueCount:
+		case m.DequeueCount >= host.MaxDequeueCount:
 			st.poisoned++
 			r.log.Error("moving message to poison queue", "function", function, "messageId", m.ID, "dequeueCount", m.DequeueCount)
 			if err := q.MoveToPoison(ctx, m); err != nil {

@@ -171,13 +171,11 @@ func parseSeverities(s string) ([]string, error) {
 	}
 	var out []string
 	for _, part := range strings.Split(s, ",") {
-		sev := strings.ToUpper(strings.TrimSpace(part))
-		switch sev {
-		case match.SeverityCritical, match.SeverityHigh, match.SeverityMedium, match.SeverityLow, match.SeverityUnknown:
-			out = append(out, sev)
-		default:
+		sev, err := match.ParseSeverity(part)
+		if err != nil {
 			return nil, fmt.Errorf("unknown severity %q in --severity (CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN)", part)
 		}
+		out = append(out, sev)
 	}
 	return out, nil
 }

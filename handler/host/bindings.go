@@ -15,6 +15,10 @@ const (
 	QueueBinding = "task"
 )
 
+// MaxDequeueCount is host.json's extensions.queues.maxDequeueCount: after this many
+// failed deliveries the host moves a message to "<queue>-poison".
+const MaxDequeueCount = 5
+
 // StorageConnection is the app-setting prefix that queue triggers use as their connection.
 const StorageConnection = "TIDEWATCH_STORAGE"
 

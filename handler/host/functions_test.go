@@ -110,7 +110,7 @@ func TestHostJSON(t *testing.T) {
 	})
 	t.Run("queue messages are base64 and poisoned after five dequeues", func(t *testing.T) {
 		q := got.Extensions.Queues
-		if q.MaxDequeueCount != 5 || q.MessageEncoding != "base64" || q.BatchSize < 1 || q.NewBatchThreshold == nil || q.VisibilityTimeout == "" {
+		if q.MaxDequeueCount != MaxDequeueCount || q.MessageEncoding != "base64" || q.BatchSize < 1 || q.NewBatchThreshold == nil || q.VisibilityTimeout == "" {
 			t.Errorf("extensions.queues = %+v", q)
 		}
 		if _, err := parseTimeSpan(q.VisibilityTimeout); err != nil {

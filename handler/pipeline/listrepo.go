@@ -72,9 +72,13 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 		// Send before claiming: a failed send leaves the day unclaimed, so the retried
 		// list task sends again (nothing lost); two racing listers may both send, which
 		// the idempotent scan absorbs.
-		scan := store.ScanTask{V: 1, Registry: task.Registry, Repository: task.Repository, Digest: digest,
+		scan := store.ScanTask{Registry: task.Registry, Repository: task.Repository, Digest: digest,
 			Tags: byDigest[digest], Reason: reason, RunID: task.RunID}
-		if err := p.send(ctx, p.store.ScanTasks(), scan); err != nil {
+		msg, err := store.EncodeScanTask(scan)
+		if err == nil {
+			err = p.store.ScanTasks().Send(ctx, msg)
+		}
+		if err != nil {
 			return fmt.Errorf("enqueueing scan of %s: %w", digest, err)
 		}
 		if _, err := p.store.ClaimScan(ctx, task.Registry, task.Repository, digest, now); err != nil {

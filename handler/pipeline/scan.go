@@ -53,8 +53,13 @@ func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Log
 	if err != nil {
 		return p.scanFailure(ctx, log, inv, task, err, now)
 	}
+	// Push and pull times belong to the digest the task names, shared by its platforms.
+	act, err := p.store.GetActivity(ctx, task.Registry, task.Repository, task.Digest)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("reading activity of %s: %w", task.Digest, err)
+	}
 	for _, pr := range res.Platforms {
-		if err := p.writePlatform(ctx, task, res, pr, idx.Generation(), now); err != nil {
+		if err := p.writePlatform(ctx, task, res, pr, act, idx.Generation(), now); err != nil {
 			return fmt.Errorf("writing results of %s (%s): %w", pr.Digest, pr.Platform, err)
 		}
 		log.Info("scanned platform", "platform", pr.Platform, "platformDigest", pr.Digest,
@@ -73,7 +78,7 @@ func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Log
 func (p *Pipeline) scanFailure(ctx context.Context, log *slog.Logger, inv *host.Invocation, task store.ScanTask, err error, now time.Time) error {
 	if isTransient(err) {
 		log.Warn("scan failed, will retry", "error", err, "dequeueCount", inv.DequeueCount())
-		if inv.DequeueCount() >= maxDequeueCount {
+		if inv.DequeueCount() >= host.MaxDequeueCount {
 			p.recordFailedImage(ctx, log, task, fmt.Errorf("giving up after %d tries: %w", inv.DequeueCount(), err), now)
 		}
 		p.addToRun(ctx, log, now, task.RunID, store.RunDelta{Retried: 1})
@@ -85,9 +90,6 @@ func (p *Pipeline) scanFailure(ctx context.Context, log *slog.Logger, inv *host.
 	return host.Permanent(err)
 }
 
-// maxDequeueCount is host.json's extensions.queues.maxDequeueCount.
-const maxDequeueCount = 5
-
 func (p *Pipeline) recordFailedImage(ctx context.Context, log *slog.Logger, task store.ScanTask, cause error, now time.Time) {
 	img := store.Image{
 		Registry: task.Registry, Repository: task.Repository, Digest: task.Digest,
@@ -98,12 +100,13 @@ func (p *Pipeline) recordFailedImage(ctx context.Context, log *slog.Logger, task
 	}
 }
 
-func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *scanner.Result, pr scanner.PlatformResult, generation string, now time.Time) error {
+func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *scanner.Result, pr scanner.PlatformResult, act store.Activity, generation string, now time.Time) error {
 	findings := make([]store.Finding, 0, len(pr.Findings))
 	img := store.Image{
 		Registry: task.Registry, Repository: task.Repository, Digest: pr.Digest, Tags: task.Tags,
 		IndexDigest: res.IndexDigest, Platform: pr.Platform, OS: pr.OS.ID, OSVersion: pr.OS.VersionID,
 		LastScannedAt: now, Generation: generation, Status: pr.Status, Error: pr.Error,
+		PushedAt: act.LastPushedAt, LastPulledAt: act.LastPulledAt,
 	}
 	for _, f := range pr.Findings {
 		findings = append(findings, store.NewFinding(task.Registry, task.Repository, f))
@@ -135,11 +138,6 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 			return err
 		}
 	}
-	act, err := p.store.GetActivity(ctx, task.Registry, task.Repository, task.Digest)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	img.PushedAt, img.LastPulledAt = act.LastPushedAt, act.LastPulledAt
 	return p.store.PutImage(ctx, img)
 }
 

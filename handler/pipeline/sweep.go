@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 
@@ -45,9 +44,13 @@ func (p *Pipeline) sweepRegistry(ctx context.Context, registryHost, runID string
 		return 0, fmt.Errorf("listing repositories of %s: %w", registryHost, err)
 	}
 	for _, repo := range repos {
-		task := store.ListTask{V: 1, Registry: registryHost, Repository: repo, RunID: runID,
+		task := store.ListTask{Registry: registryHost, Repository: repo, RunID: runID,
 			Window: store.Window{PushDays: p.cfg.PushDays, PullDays: p.cfg.PullDays}}
-		if err := p.send(ctx, p.store.ListTasks(), task); err != nil {
+		msg, err := store.EncodeListTask(task)
+		if err == nil {
+			err = p.store.ListTasks().Send(ctx, msg)
+		}
+		if err != nil {
 			return 0, fmt.Errorf("enqueueing list task for %s/%s: %w", registryHost, repo, err)
 		}
 	}
@@ -56,12 +59,4 @@ func (p *Pipeline) sweepRegistry(ctx context.Context, registryHost, runID string
 		return len(repos), fmt.Errorf("recording run %s: %w", runID, err)
 	}
 	return len(repos), nil
-}
-
-func (p *Pipeline) send(ctx context.Context, q *store.Queue, msg any) error {
-	b, err := json.Marshal(msg)
-	if err != nil {
-		return err
-	}
-	return q.Send(ctx, b)
 }
