@@ -66,10 +66,24 @@ func Merge(layers []*LayerResult) (*Inventory, error) {
 		inv.Packages[n].LayerDiffID = layers[introduced].DiffID
 	}
 	if release, ok := resolveOSRelease(osFiles); ok {
-		inv.OS = release
-		inv.Ecosystem = ecosystem(release)
+		inv.OS = &OS{OSRelease: release, Ecosystem: ecosystem(release)}
+	}
+	for n := range inv.Packages {
+		if isOSPackage(inv.Packages[n]) && inv.OS != nil {
+			inv.Packages[n].Ecosystem = inv.OS.Ecosystem
+		}
 	}
 	return inv, nil
+}
+
+// isOSPackage reports whether p was read from the distribution's package database,
+// whose advisories are the distribution's.
+func isOSPackage(p Package) bool {
+	switch p.Type {
+	case "deb", "opkg":
+		return true
+	}
+	return false
 }
 
 // finalPackages lists the packages of the surviving database files once each,

@@ -192,8 +192,12 @@ func TestMergeDetectsDistribution(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if inv.Ecosystem != tt.wantEcosystem || inv.OS.ID != tt.wantID {
-				t.Errorf("Ecosystem, OS.ID = %q, %q; want %q, %q", inv.Ecosystem, inv.OS.ID, tt.wantEcosystem, tt.wantID)
+			var gotEcosystem, gotID string
+			if inv.OS != nil {
+				gotEcosystem, gotID = inv.OS.Ecosystem, inv.OS.ID
+			}
+			if gotEcosystem != tt.wantEcosystem || gotID != tt.wantID {
+				t.Errorf("Ecosystem, OS.ID = %q, %q; want %q, %q", gotEcosystem, gotID, tt.wantEcosystem, tt.wantID)
 			}
 		})
 	}

@@ -15,7 +15,15 @@ type Package struct {
 	Arch string `json:"arch,omitempty"`
 	// Type is the package manager: "deb" (later "apk", "rpm", "golang", "npm").
 	Type string `json:"type"`
-	// Location is the path (no leading slash) of the database file it was read from.
+	// Ecosystem is the OSV ecosystem whose advisories apply to this package
+	// ("Debian:12", "Go", "npm"). It is "" for OS packages of a distribution that
+	// has no advisory source (or of an image without os-release): such packages are
+	// inventoried but cannot be matched, and the scan says so.
+	Ecosystem string `json:"ecosystem"`
+	// PURL is the package URL ("pkg:deb/debian/openssl@3.0.11-1?arch=amd64").
+	PURL string `json:"purl,omitempty"`
+	// Location is the path (no leading slash) of the file it was read from: a
+	// package database, a binary, a lockfile.
 	Location string `json:"location"`
 	// LayerIndex is the 0-based index of the layer that introduced the installed
 	// version; set only in a merged Inventory.
@@ -38,14 +46,35 @@ type Layer struct {
 	DiffID string `json:"diffID"`
 }
 
+// OS is the distribution an image is built on and where its advisories come from.
+type OS struct {
+	OSRelease
+	// Ecosystem is the OSV ecosystem of its OS packages ("Debian:12",
+	// "Ubuntu:22.04:LTS"), "" when Tidewatch knows no advisory source for it.
+	Ecosystem string `json:"ecosystem"`
+}
+
+// SkippedFile is a file an extractor wanted but could not read whole (too large,
+// sparse, a link leading outside the image): the inventory is incomplete there, and
+// a scan must say so instead of reporting the packages it would have listed as absent.
+type SkippedFile struct {
+	// Path is the file's path in the image, no leading slash.
+	Path string `json:"path"`
+	// LayerIndex is the layer the skipped copy of the file is in.
+	LayerIndex int `json:"layerIndex"`
+	// Reason says why it was skipped ("larger than the 100 MiB cap").
+	Reason string `json:"reason"`
+}
+
 // Inventory is the merged result for one platform image: what is installed in the
 // final filesystem and which layer introduced each package.
 type Inventory struct {
-	// OS is the detected distribution; zero when no os-release file exists.
-	OS OSRelease `json:"os"`
-	// Ecosystem is the OSV ecosystem for OS packages ("Debian:12"), empty when the
-	// distribution is unknown or unsupported.
-	Ecosystem string `json:"ecosystem"`
+	// OS is the detected distribution; nil when the image has no os-release file.
+	// Packages of any ecosystem are inventoried either way.
+	OS *OS `json:"os,omitempty"`
+	// Skipped lists files that were wanted but not inventoried; non-empty means the
+	// inventory is incomplete.
+	Skipped []SkippedFile `json:"skipped,omitempty"`
 	// Layers lists the image's layers bottom first.
 	Layers []Layer `json:"layers"`
 	// Packages are sorted by Type, Name, Arch.

@@ -85,8 +85,8 @@ func checkPlatform(t *testing.T, want testenv.Sidecar, p image.PlatformImage, in
 			t.Errorf("%s: layer diffIDs (-sidecar +scanned):\n%s", platform, diff)
 		}
 	}
-	if inv.Ecosystem != "Debian:12" {
-		t.Errorf("%s: Ecosystem = %q, want Debian:12", platform, inv.Ecosystem)
+	if inv.OS == nil || inv.OS.Ecosystem != "Debian:12" {
+		t.Errorf("%s: OS = %+v, want ecosystem Debian:12", platform, inv.OS)
 	}
 
 	wantPkgs := want.DpkgInventory[platform].Packages

@@ -126,14 +126,17 @@ func TestScanAppliesWhiteoutsOfARealImage(t *testing.T) {
 	}
 	want := []inventory.Package{{
 		Name: "a", Version: "1.0", SourceName: "asrc", SourceVersion: "0.9", Arch: "amd64",
-		Type: "deb", Location: "var/lib/dpkg/status", LayerIndex: 0, LayerDiffID: base.String(),
+		Type: "deb", Ecosystem: "Debian:12", Location: "var/lib/dpkg/status", LayerIndex: 0, LayerDiffID: base.String(),
 	}}
 	if diff := cmp.Diff(want, inv.Packages); diff != "" {
 		t.Errorf("packages (-want +got):\n%s", diff)
 	}
-	wantOS := inventory.OSRelease{ID: "debian", VersionID: "12", PrettyName: "Debian GNU/Linux 12 (bookworm)"}
-	if diff := cmp.Diff(wantOS, inv.OS); diff != "" || inv.Ecosystem != "Debian:12" {
-		t.Errorf("OS (-want +got):\n%s\nEcosystem %q, want Debian:12", diff, inv.Ecosystem)
+	wantOS := &inventory.OS{
+		OSRelease: inventory.OSRelease{ID: "debian", VersionID: "12", PrettyName: "Debian GNU/Linux 12 (bookworm)"},
+		Ecosystem: "Debian:12",
+	}
+	if diff := cmp.Diff(wantOS, inv.OS); diff != "" {
+		t.Errorf("OS (-want +got):\n%s", diff)
 	}
 }
 
@@ -195,8 +198,8 @@ func TestScanOfAnUnknownDistributionHasNoEcosystem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inv.Ecosystem != "" || inv.OS.ID != "alpine" {
-		t.Errorf("Ecosystem, OS.ID = %q, %q; want \"\", alpine", inv.Ecosystem, inv.OS.ID)
+	if inv.OS == nil || inv.OS.Ecosystem != "" || inv.OS.ID != "alpine" {
+		t.Errorf("OS = %+v; want alpine with no ecosystem", inv.OS)
 	}
 }
 

@@ -32,7 +32,12 @@ type Finding struct {
 	Severity     string `json:"severity"`
 	CVSS         *CVSS  `json:"cvss,omitempty"`
 	Layer        Layer  `json:"layer"`
-	Remediation  string `json:"remediation"`
+	// Location is the file the package was read from (no leading slash): a package
+	// database, a binary, a manifest. Part of a finding's identity.
+	Location string `json:"location"`
+	// PURL is the package URL of the installed package, when the extractor gave one.
+	PURL        string `json:"purl,omitempty"`
+	Remediation string `json:"remediation"`
 	// Summary is a one-line description from the advisory.
 	Summary string `json:"summary,omitempty"`
 }

@@ -20,6 +20,8 @@ func newFinding(id string, hits []hit, pkg inventory.Package, source, ecosystem 
 		Ecosystem:        ecosystem,
 		InstalledVersion: pkg.Version,
 		Layer:            Layer{DiffID: pkg.LayerDiffID, Index: pkg.LayerIndex},
+		Location:         pkg.Location,
+		PURL:             pkg.PURL,
 		Summary:          summary(id, hits),
 	}
 	f.FixedVersion, f.FixStatus = fixOf(ecosystem, hits)

@@ -104,9 +104,12 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 	findings := make([]store.Finding, 0, len(pr.Findings))
 	img := store.Image{
 		Registry: task.Registry, Repository: task.Repository, Digest: pr.Digest, Tags: task.Tags,
-		IndexDigest: res.IndexDigest, Platform: pr.Platform, OS: pr.OS.ID, OSVersion: pr.OS.VersionID,
+		IndexDigest: res.IndexDigest, Platform: pr.Platform,
 		LastScannedAt: now, Generation: generation, Status: pr.Status, Error: pr.Error,
 		PushedAt: act.LastPushedAt, LastPulledAt: act.LastPulledAt,
+	}
+	if pr.OS != nil {
+		img.OS, img.OSVersion = pr.OS.ID, pr.OS.VersionID
 	}
 	for _, f := range pr.Findings {
 		findings = append(findings, store.NewFinding(task.Registry, task.Repository, f))

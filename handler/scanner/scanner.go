@@ -64,11 +64,11 @@ type Result struct {
 
 // PlatformResult is the outcome for one platform manifest.
 type PlatformResult struct {
-	Platform  string              `json:"platform"`
-	Digest    string              `json:"digest"`
-	Status    string              `json:"status"`
-	OS        inventory.OSRelease `json:"os"`
-	Ecosystem string              `json:"ecosystem"`
+	Platform  string        `json:"platform"`
+	Digest    string        `json:"digest"`
+	Status    string        `json:"status"`
+	OS        *inventory.OS `json:"os"`
+	Ecosystem string        `json:"ecosystem"`
 	// Error explains an unsupported or failed platform.
 	Error    string          `json:"error,omitempty"`
 	Findings []match.Finding `json:"findings"`
@@ -98,20 +98,21 @@ func (s *Scanner) ScanPlatform(ctx context.Context, p image.PlatformImage) (Plat
 	if err != nil {
 		return pr, err
 	}
-	pr.Inventory, pr.OS, pr.Ecosystem = inv, inv.OS, inv.Ecosystem
-	if inv.Ecosystem == "" {
+	pr.Inventory, pr.OS = inv, inv.OS
+	if inv.OS == nil || inv.OS.Ecosystem == "" {
 		pr.Status = StatusUnsupported
 		pr.Error = unsupportedReason(inv)
 		return pr, nil
 	}
-	findings, err := match.Match(s.index, inv.Ecosystem, inv.Packages)
+	pr.Ecosystem = inv.OS.Ecosystem
+	findings, err := match.Match(s.index, pr.Ecosystem, inv.Packages)
 	if errors.Is(err, match.ErrEcosystemNotLoaded) {
 		pr.Status = StatusUnsupported
 		pr.Error = err.Error()
 		return pr, nil
 	}
 	if err != nil {
-		return pr, fmt.Errorf("matching %s packages: %w", inv.Ecosystem, err)
+		return pr, fmt.Errorf("matching %s packages: %w", pr.Ecosystem, err)
 	}
 	pr.Status = StatusScanned
 	pr.Findings = findings
@@ -119,7 +120,7 @@ func (s *Scanner) ScanPlatform(ctx context.Context, p image.PlatformImage) (Plat
 }
 
 func unsupportedReason(inv *inventory.Inventory) string {
-	if inv.OS.ID == "" {
+	if inv.OS == nil || inv.OS.ID == "" {
 		return fmt.Sprintf("no os-release found: OS packages not matched (%d dpkg packages inventoried)", len(inv.Packages))
 	}
 	return fmt.Sprintf("distribution %s %s is not supported yet: its OS packages were not matched", inv.OS.ID, inv.OS.VersionID)
