@@ -1,6 +1,9 @@
 package image
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // ErrMalformed marks a permanent failure: the input is not an image, is truncated,
 // or a blob does not match its digest. Retrying cannot help.
@@ -9,3 +12,8 @@ var ErrMalformed = errors.New("malformed image")
 // ErrLimitExceeded marks a layer rejected by a safety cap (total uncompressed bytes,
 // entry count, or bytes read from one file). Errors carrying it also match ErrMalformed.
 var ErrLimitExceeded = errors.New("limit exceeded")
+
+// ErrDiffIDMismatch marks a layer whose uncompressed stream does not hash to the
+// diffID its image config claims: a results cache keyed by that diffID must not
+// trust it. Errors carrying it also match ErrMalformed.
+var ErrDiffIDMismatch = fmt.Errorf("layer does not match the diffID its config claims: %w", ErrMalformed)

@@ -4,8 +4,11 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"path"
 	"strings"
@@ -32,6 +35,9 @@ type WalkStats struct {
 	Bytes int64 `json:"bytes"`
 	// CompressedBytes is the size of the blob as read.
 	CompressedBytes int64 `json:"compressedBytes"`
+	// DiffID is the digest of the whole uncompressed stream, set once it has been
+	// checked against the diffID the image config claims.
+	DiffID v1.Hash `json:"diffID"`
 }
 
 // Default safety caps of WalkLayer.
@@ -60,13 +66,16 @@ func WithMaxEntries(n int) WalkOption { return func(c *walkConfig) { c.maxEntrie
 func WithMaxFileBytes(n int64) WalkOption { return func(c *walkConfig) { c.maxFileBytes = n } }
 
 // WalkLayer streams layer's compressed blob once, decompresses it (gzip, zstd or
-// none, by magic bytes), and calls visit for every tar entry in order. The blob is
-// read to its end and checked against the layer digest. Memory use does not grow with
-// the layer's size.
+// none, by magic bytes), and calls visit for every tar entry in order. Both streams
+// are read to their ends, bytes after the tar's end-of-archive included (within the
+// WithMaxBytes cap): the blob is checked against the layer digest and the
+// uncompressed stream against the diffID the layer claims (from the image config).
+// Memory use does not grow with the layer's size.
 //
 // Errors from reading the blob are returned wrapped, unclassified, so callers can
 // retry them; malformed content, a digest mismatch and exceeded caps match
-// ErrMalformed. An error from visit stops the walk and is returned wrapped.
+// ErrMalformed, a diffID mismatch ErrDiffIDMismatch too. An error from visit stops
+// the walk and is returned wrapped.
 func WalkLayer(ctx context.Context, layer v1.Layer, visit func(Entry) error, opts ...WalkOption) (WalkStats, error) {
 	cfg := walkConfig{maxBytes: DefaultMaxBytes, maxEntries: DefaultMaxEntries, maxFileBytes: DefaultMaxFileBytes}
 	for _, o := range opts {
@@ -75,6 +84,13 @@ func WalkLayer(ctx context.Context, layer v1.Layer, visit func(Entry) error, opt
 	digest, err := layer.Digest()
 	if err != nil {
 		return WalkStats{}, fmt.Errorf("digesting layer: %w", err)
+	}
+	claimed, err := layer.DiffID()
+	if err != nil {
+		return WalkStats{}, fmt.Errorf("reading the claimed diffID of layer %s: %w", digest, err)
+	}
+	if claimed.Algorithm != "sha256" {
+		return WalkStats{}, fmt.Errorf("layer %s claims diffID %s: unsupported algorithm: %w", digest, claimed, ErrMalformed)
 	}
 	wantSize, err := layer.Size()
 	if err != nil {
@@ -86,13 +102,17 @@ func WalkLayer(ctx context.Context, layer v1.Layer, visit func(Entry) error, opt
 	}
 	defer rc.Close()
 
-	w := &layerWalk{ctx: ctx, cfg: cfg, digest: digest, wantSize: wantSize}
+	w := &layerWalk{ctx: ctx, cfg: cfg, digest: digest, wantSize: wantSize, claimed: claimed}
 	w.source = newSourceReader(rc, digest)
 	err = w.run(visit)
-	stats := WalkStats{Files: w.files, Bytes: w.uncompressed.n, CompressedBytes: w.source.n}
+	stats := WalkStats{Files: w.files, CompressedBytes: w.source.n}
+	if w.uncompressed != nil {
+		stats.Bytes = w.uncompressed.n
+	}
 	if err != nil {
 		return stats, fmt.Errorf("walking layer %s: %w", digest, w.classify(err))
 	}
+	stats.DiffID = claimed
 	return stats, nil
 }
 
@@ -102,7 +122,9 @@ type layerWalk struct {
 	cfg          walkConfig
 	digest       v1.Hash
 	wantSize     int64
+	claimed      v1.Hash // the diffID the image config claims
 	source       *sourceReader
+	diffID       hash.Hash // of the uncompressed stream
 	uncompressed *countingReader
 	files        int
 	// contentErr is the first error a visitor met reading an entry, which a visitor
@@ -117,7 +139,8 @@ func (w *layerWalk) run(visit func(Entry) error) error {
 		return err
 	}
 	defer decompressed.Close()
-	w.uncompressed = &countingReader{r: decompressed, limit: w.cfg.maxBytes}
+	w.diffID = sha256.New()
+	w.uncompressed = &countingReader{r: io.TeeReader(decompressed, w.diffID), limit: w.cfg.maxBytes}
 	tr := tar.NewReader(w.uncompressed)
 	for {
 		if err := w.ctx.Err(); err != nil {
@@ -147,15 +170,22 @@ func (w *layerWalk) run(visit func(Entry) error) error {
 			return visitError{fmt.Errorf("visiting %s: %w", p, err)}
 		}
 	}
-	// Read both streams to their ends: the decompressor checks its trailer, and the
-	// blob reader (ours and, remotely, go-containerregistry's) checks the digest.
+	// Read both streams to their ends: the decompressor checks its trailer, the blob
+	// reader (ours and, remotely, go-containerregistry's) checks the digest, and the
+	// diffID covers every uncompressed byte, not only the tar entries.
 	if _, err := io.Copy(io.Discard, w.uncompressed); err != nil {
 		return fmt.Errorf("reading past the end of the tar: %w", err)
 	}
 	if _, err := io.Copy(io.Discard, buffered); err != nil {
 		return fmt.Errorf("reading past the end of the compressed stream: %w", err)
 	}
-	return w.source.verify(w.wantSize)
+	if err := w.source.verify(w.wantSize); err != nil {
+		return err
+	}
+	if actual := "sha256:" + hex.EncodeToString(w.diffID.Sum(nil)); actual != w.claimed.String() {
+		return fmt.Errorf("uncompressed stream has diffID %s, config claims %s: %w", actual, w.claimed, ErrDiffIDMismatch)
+	}
+	return nil
 }
 
 // visitError marks an error returned by the visitor, which is passed on unclassified.

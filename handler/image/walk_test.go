@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"testing"
@@ -102,16 +104,65 @@ func TestWalkLayerDecompressesByMagic(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, stats, err := walkAll(t, static.NewLayer(tt.blob, types.OCILayer))
+			got, stats, err := walkAll(t, claimLayer{static.NewLayer(tt.blob, types.OCILayer), sha256Hash(raw)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("entries (-want +got):\n%s", diff)
 			}
-			wantStats := image.WalkStats{Files: 3, Bytes: int64(len(raw)), CompressedBytes: int64(len(tt.blob))}
+			wantStats := image.WalkStats{Files: 3, Bytes: int64(len(raw)), CompressedBytes: int64(len(tt.blob)), DiffID: sha256Hash(raw)}
 			if diff := cmp.Diff(wantStats, stats); diff != "" {
 				t.Errorf("stats (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// claimLayer is a blob with the diffID a config claims for it.
+type claimLayer struct {
+	v1.Layer
+	diffID v1.Hash
+}
+
+func (l claimLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
+
+// sha256Hash is the sha256 digest of b, computed without the code under test.
+func sha256Hash(b []byte) v1.Hash {
+	sum := sha256.Sum256(b)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+}
+
+func TestWalkLayerVerifiesTheDiffIDOfTheWholeStream(t *testing.T) {
+	raw := tarBytes(t, []tarFile{{name: "etc/hostname", body: "box\n"}})
+	trailing := append(append([]byte(nil), raw...), bytes.Repeat([]byte("after the end of the archive "), 100)...)
+	other := tarBytes(t, []tarFile{{name: "etc/other", body: "x"}})
+	tests := []struct {
+		name         string
+		blob         []byte
+		claim        v1.Hash
+		wantMismatch bool
+	}{
+		{name: "a gzip layer whose config claims its tar's digest walks", blob: gzipBytes(t, raw), claim: sha256Hash(raw)},
+		{name: "bytes after the tar's end-of-archive are part of the diffID", blob: gzipBytes(t, trailing), claim: sha256Hash(trailing)},
+		{name: "a claim that leaves out the bytes after the end-of-archive fails", blob: gzipBytes(t, trailing), claim: sha256Hash(raw), wantMismatch: true},
+		{name: "a claim of another layer's diffID fails", blob: zstdBytes(t, raw), claim: sha256Hash(other), wantMismatch: true},
+		{name: "an uncompressed layer claiming its compressed digest is its own diffID", blob: raw, claim: sha256Hash(raw)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stats, err := walkAll(t, claimLayer{static.NewLayer(tt.blob, types.OCILayer), tt.claim})
+			if tt.wantMismatch {
+				if !errors.Is(err, image.ErrDiffIDMismatch) || !errors.Is(err, image.ErrMalformed) {
+					t.Fatalf("WalkLayer error = %v, want ErrDiffIDMismatch matching ErrMalformed", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stats.DiffID != tt.claim {
+				t.Errorf("stats.DiffID = %s, want the verified %s", stats.DiffID, tt.claim)
 			}
 		})
 	}
@@ -150,7 +201,7 @@ func TestWalkLayerErrors(t *testing.T) {
 		many[i] = tarFile{name: "f" + string(rune('a'+i)), body: string(bytes.Repeat([]byte{'x'}, 1000))}
 	}
 	blob := gzipBytes(t, tarBytes(t, many))
-	good := static.NewLayer(blob, types.OCILayer)
+	good := claimLayer{static.NewLayer(blob, types.OCILayer), sha256Hash(tarBytes(t, many))}
 	otherDigest, _, _ := v1.SHA256(bytes.NewReader([]byte("something else")))
 	errReset := errors.New("connection reset by peer")
 
