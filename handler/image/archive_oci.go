@@ -72,17 +72,7 @@ func (a *archive) image(h v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading config of %s: %w", h, err)
 	}
-	var config v1.ConfigFile
-	if err := decodeJSON("config of "+h.String(), rawConfig, &config); err != nil {
-		return nil, err
-	}
-	if len(config.RootFS.DiffIDs) != len(m.Layers) {
-		return nil, fmt.Errorf("image %s lists %d layers but %d diffIDs: %w",
-			h, len(m.Layers), len(config.RootFS.DiffIDs), ErrMalformed)
-	}
-	return partial.CompressedToImage(&archiveImage{
-		archive: a, rawManifest: raw, manifest: &m, rawConfig: rawConfig, config: &config,
-	})
+	return partial.CompressedToImage(&archiveImage{archive: a, rawManifest: raw, manifest: &m, rawConfig: rawConfig})
 }
 
 // archiveImage is the minimal core of an image stored in an OCI layout archive;
@@ -92,7 +82,6 @@ type archiveImage struct {
 	rawManifest []byte
 	manifest    *v1.Manifest
 	rawConfig   []byte
-	config      *v1.ConfigFile
 }
 
 var _ partial.CompressedImageCore = (*archiveImage)(nil)
@@ -117,9 +106,19 @@ func (i *archiveImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error)
 		return &archiveLayer{archive: i.archive, desc: i.manifest.Config}, nil
 	}
 	for n, desc := range i.manifest.Layers {
-		if desc.Digest == h {
-			return &archiveLayer{archive: i.archive, desc: desc, diffID: i.config.RootFS.DiffIDs[n]}, nil
+		if desc.Digest != h {
+			continue
 		}
+		// The config is decoded here, not when the image is opened, so that an
+		// artifact whose config is not an image config can still be recognised.
+		var config v1.ConfigFile
+		if err := decodeJSON("image config", i.rawConfig, &config); err != nil {
+			return nil, err
+		}
+		if n >= len(config.RootFS.DiffIDs) {
+			return nil, fmt.Errorf("layer %d has no diffID in the config: %w", n, ErrMalformed)
+		}
+		return &archiveLayer{archive: i.archive, desc: desc, diffID: config.RootFS.DiffIDs[n]}, nil
 	}
 	return nil, fmt.Errorf("image has no layer %s: %w", h, ErrMalformed)
 }

@@ -17,3 +17,8 @@ var ErrLimitExceeded = errors.New("limit exceeded")
 // diffID its image config claims: a results cache keyed by that diffID must not
 // trust it. Errors carrying it also match ErrMalformed.
 var ErrDiffIDMismatch = fmt.Errorf("layer does not match the diffID its config claims: %w", ErrMalformed)
+
+// ErrNothingToScan marks a reference that resolves to no platform image: every entry
+// of its index is an artifact, an attestation, an unknown platform or not an image
+// manifest. Errors carrying it also match ErrMalformed.
+var ErrNothingToScan = fmt.Errorf("nothing to scan: %w", ErrMalformed)

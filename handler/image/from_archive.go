@@ -70,14 +70,11 @@ func fromLayout(a *archive, path string) (*Target, error) {
 		}
 		return FromIndex(ref, nested)
 	}
-	platforms, err := indexPlatforms(top, 0)
-	if err != nil {
+	r := newResolver(ref, nil)
+	if err := r.walk(top, 0); err != nil {
 		return nil, err
 	}
-	if len(platforms) == 0 {
-		return nil, fmt.Errorf("index.json lists no image: %w", ErrMalformed)
-	}
-	return &Target{Reference: ref, Platforms: platforms}, nil
+	return r.result()
 }
 
 // fromDockerSave loads the first image of a docker-save tarball through

@@ -1,7 +1,9 @@
 package image
 
 import (
+	"cmp"
 	"fmt"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -13,115 +15,259 @@ type Target struct {
 	Reference string
 	// IndexDigest is the digest of the image index, "" for a single manifest.
 	IndexDigest string
-	// Platforms holds one entry per platform image, in index order.
+	// Platforms holds one entry per platform image, in index order, each digest once.
 	Platforms []PlatformImage
+	// Skipped lists the index entries that are not scanned, in index order:
+	// artifacts (SBOMs, signatures), attestations, unknown platforms and media types
+	// that are not image manifests.
+	Skipped []SkippedManifest
 }
 
 // PlatformImage is one platform's image of a Target.
 type PlatformImage struct {
-	Platform Platform
+	// Platform is from the index entry, or from the image config when the entry
+	// has none; its String() is "os/arch[/variant]".
+	Platform v1.Platform
 	// Digest is the platform manifest digest ("sha256:…").
 	Digest string
-	Image  v1.Image
+	// Image is the platform image; its config has been read.
+	Image v1.Image
 }
 
-// dockerReferenceType is the annotation BuildKit puts on attestation manifests.
-const dockerReferenceType = "vnd.docker.reference.type"
+// SkippedManifest is an index entry that resolution did not scan, and why.
+type SkippedManifest struct {
+	Digest       string `json:"digest"`
+	MediaType    string `json:"mediaType"`
+	ArtifactType string `json:"artifactType,omitempty"`
+	Reason       string `json:"reason"`
+}
+
+func (s SkippedManifest) String() string {
+	what := s.MediaType
+	if s.ArtifactType != "" {
+		what += ", " + s.ArtifactType
+	}
+	return fmt.Sprintf("%s (%s): %s", s.Digest, what, s.Reason)
+}
+
+// Bounds of index resolution, so a small hostile index cannot expand into a huge scan.
+const (
+	// maxPlatforms caps the platform images one reference resolves to.
+	maxPlatforms = 256
+	// maxIndexEntries caps the distinct index entries visited, skipped ones included.
+	maxIndexEntries = 4 * maxPlatforms
+	// maxIndexDepth bounds nested indexes.
+	maxIndexDepth = 4
+)
+
+// ResolveOption tunes FromIndex.
+type ResolveOption func(*resolver)
+
+// WithRetry runs every fetch of resolution (a child manifest, an image config)
+// through retry, each attempt opening the child afresh, so a registry fault does
+// not fail the target. The caller binds its context and policy, e.g.
+// func(op func() error) error { return client.Retry(ctx, func(context.Context) error { return op() }) }.
+func WithRetry(retry func(op func() error) error) ResolveOption {
+	return func(r *resolver) { r.retry = retry }
+}
 
 // FromImage resolves a single-manifest image; the platform comes from its config.
+// An artifact (an SBOM, a signature) is ErrNothingToScan. A caller that retries
+// FromImage should pass a freshly opened img each time: go-containerregistry keeps
+// a config body cut short by a broken connection as if it were whole.
 func FromImage(ref string, img v1.Image) (*Target, error) {
-	pi, err := platformImage(img, nil)
+	r := newResolver(ref, nil)
+	digest, err := img.Digest()
 	if err != nil {
-		return nil, fmt.Errorf("resolving %s: %w", ref, err)
+		return nil, fmt.Errorf("resolving %s: digesting image manifest: %w", ref, err)
 	}
-	return &Target{Reference: ref, Platforms: []PlatformImage{pi}}, nil
+	desc := v1.Descriptor{Digest: digest}
+	if mt, err := img.MediaType(); err == nil {
+		desc.MediaType = mt
+	}
+	pi, skip, err := r.inspect(img, desc)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("resolving %s: %w", ref, err)
+	case skip != nil:
+		r.target.Skipped = append(r.target.Skipped, *skip)
+	default:
+		r.target.Platforms = append(r.target.Platforms, pi)
+	}
+	return r.result()
 }
 
-// FromIndex resolves an image index to every platform image it lists, skipping
-// attestation manifests and unknown platforms. Nested indexes are followed.
-func FromIndex(ref string, idx v1.ImageIndex) (*Target, error) {
+// FromIndex resolves an image index to every platform image it lists, following
+// nested indexes, visiting each digest once, and listing what it skips in
+// Target.Skipped. More than 256 platforms, or nesting deeper than four
+// levels, is ErrMalformed; an index with nothing to scan is ErrNothingToScan.
+func FromIndex(ref string, idx v1.ImageIndex, opts ...ResolveOption) (*Target, error) {
 	digest, err := idx.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("digesting index %s: %w", ref, err)
 	}
-	platforms, err := indexPlatforms(idx, 0)
-	if err != nil {
+	r := newResolver(ref, opts)
+	r.target.IndexDigest = digest.String()
+	r.seen[digest] = true
+	if err := r.walk(idx, 0); err != nil {
 		return nil, fmt.Errorf("resolving index %s: %w", ref, err)
 	}
-	return &Target{Reference: ref, IndexDigest: digest.String(), Platforms: platforms}, nil
+	return r.result()
 }
 
-// maxIndexDepth bounds nested indexes so a cyclic archive cannot recurse forever.
-const maxIndexDepth = 4
+// resolver is the state of one resolution.
+type resolver struct {
+	retry   func(op func() error) error
+	seen    map[v1.Hash]bool
+	entries int
+	target  *Target
+}
 
-func indexPlatforms(idx v1.ImageIndex, depth int) ([]PlatformImage, error) {
+func newResolver(ref string, opts []ResolveOption) *resolver {
+	r := &resolver{
+		retry:  func(op func() error) error { return op() },
+		seen:   map[v1.Hash]bool{},
+		target: &Target{Reference: ref},
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// result is the target, or ErrNothingToScan naming what was skipped.
+func (r *resolver) result() (*Target, error) {
+	if len(r.target.Platforms) > 0 {
+		return r.target, nil
+	}
+	const listed = 8
+	var parts []string
+	for i, s := range r.target.Skipped {
+		if i == listed {
+			parts = append(parts, fmt.Sprintf("and %d more", len(r.target.Skipped)-listed))
+			break
+		}
+		parts = append(parts, s.String())
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("%s lists no manifest: %w", r.target.Reference, ErrNothingToScan)
+	}
+	return nil, fmt.Errorf("%s has no platform image, skipped %s: %w", r.target.Reference, strings.Join(parts, "; "), ErrNothingToScan)
+}
+
+func (r *resolver) walk(idx v1.ImageIndex, depth int) error {
 	if depth > maxIndexDepth {
-		return nil, fmt.Errorf("indexes nested deeper than %d: %w", maxIndexDepth, ErrMalformed)
+		return fmt.Errorf("indexes nested deeper than %d: %w", maxIndexDepth, ErrMalformed)
 	}
 	manifest, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("reading index manifest: %w", err)
+		return fmt.Errorf("reading index manifest: %w", err)
 	}
-	var platforms []PlatformImage
 	for _, desc := range manifest.Manifests {
-		if isAttestation(desc) {
+		if r.seen[desc.Digest] {
 			continue
 		}
-		switch {
-		case desc.MediaType.IsIndex():
-			nested, err := idx.ImageIndex(desc.Digest)
+		r.seen[desc.Digest] = true
+		if r.entries++; r.entries > maxIndexEntries {
+			return fmt.Errorf("more than %d distinct index entries: %w: %w", maxIndexEntries, ErrMalformed, ErrLimitExceeded)
+		}
+		if reason := descriptorSkipReason(desc); reason != "" {
+			r.skip(desc, "", reason)
+			continue
+		}
+		if desc.MediaType.IsIndex() {
+			var nested v1.ImageIndex
+			err := r.retry(func() error {
+				var err error
+				nested, err = idx.ImageIndex(desc.Digest)
+				if err == nil {
+					_, err = nested.IndexManifest()
+				}
+				return err
+			})
 			if err != nil {
-				return nil, fmt.Errorf("opening nested index %s: %w", desc.Digest, err)
+				return fmt.Errorf("opening nested index %s: %w", desc.Digest, err)
 			}
-			more, err := indexPlatforms(nested, depth+1)
-			if err != nil {
-				return nil, fmt.Errorf("in nested index %s: %w", desc.Digest, err)
+			if err := r.walk(nested, depth+1); err != nil {
+				return fmt.Errorf("in nested index %s: %w", desc.Digest, err)
 			}
-			platforms = append(platforms, more...)
-		case desc.MediaType.IsImage() || desc.MediaType == "":
-			img, err := idx.Image(desc.Digest)
-			if err != nil {
-				return nil, fmt.Errorf("opening image %s: %w", desc.Digest, err)
-			}
-			pi, err := platformImage(img, desc.Platform)
-			if err != nil {
-				return nil, err
-			}
-			if pi.Platform.OS == "unknown" || pi.Platform.Architecture == "unknown" {
-				continue
-			}
-			platforms = append(platforms, pi)
+			continue
+		}
+		if err := r.image(idx, desc); err != nil {
+			return err
 		}
 	}
-	return platforms, nil
+	return nil
 }
 
-// isAttestation reports whether an index entry is a BuildKit attestation or names
-// the unknown platform, neither of which is a runnable image.
-func isAttestation(desc v1.Descriptor) bool {
-	if _, ok := desc.Annotations[dockerReferenceType]; ok {
-		return true
+// image opens the image manifest desc names and adds it as a platform, or skips it.
+func (r *resolver) image(idx v1.ImageIndex, desc v1.Descriptor) error {
+	var (
+		pi   PlatformImage
+		skip *SkippedManifest
+	)
+	err := r.retry(func() error {
+		img, err := idx.Image(desc.Digest)
+		if err != nil {
+			return fmt.Errorf("opening image %s: %w", desc.Digest, err)
+		}
+		pi, skip, err = r.inspect(img, desc)
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case skip != nil:
+		r.target.Skipped = append(r.target.Skipped, *skip)
+		return nil
+	case pi.Platform.OS == "" || pi.Platform.OS == "unknown" || pi.Platform.Architecture == "unknown":
+		r.skip(desc, "", "unknown platform "+pi.Platform.String())
+		return nil
 	}
-	p := desc.Platform
-	return p != nil && (p.OS == "unknown" || p.Architecture == "unknown")
+	if len(r.target.Platforms) == maxPlatforms {
+		return fmt.Errorf("more than %d platform images, the most one reference may resolve to: %w: %w", maxPlatforms, ErrMalformed, ErrLimitExceeded)
+	}
+	r.target.Platforms = append(r.target.Platforms, pi)
+	return nil
 }
 
-// platformImage pairs img with its platform: from the index descriptor when given,
-// else from the image config.
-func platformImage(img v1.Image, fromIndex *v1.Platform) (PlatformImage, error) {
-	digest, err := img.Digest()
+// inspect reads img's manifest and config: an artifact is returned as skipped, an
+// image with its platform (from desc when the index gives one, else the config).
+func (r *resolver) inspect(img v1.Image, desc v1.Descriptor) (PlatformImage, *SkippedManifest, error) {
+	m, err := img.Manifest()
 	if err != nil {
-		return PlatformImage{}, fmt.Errorf("digesting image manifest: %w", err)
+		return PlatformImage{}, nil, fmt.Errorf("reading manifest %s: %w", desc.Digest, err)
 	}
-	pi := PlatformImage{Digest: digest.String(), Image: img}
-	if fromIndex != nil && fromIndex.OS != "" {
-		pi.Platform = Platform{OS: fromIndex.OS, Architecture: fromIndex.Architecture, Variant: fromIndex.Variant}
-		return pi, nil
+	if artifactType, reason := manifestSkipReason(m); reason != "" {
+		return PlatformImage{}, &SkippedManifest{
+			Digest: desc.Digest.String(), MediaType: string(cmp.Or(desc.MediaType, m.MediaType)),
+			ArtifactType: artifactType, Reason: reason,
+		}, nil
+	}
+	if m.Config.Size > maxMetadataBlob {
+		return PlatformImage{}, nil, fmt.Errorf("config of %s is %d bytes, more than %d: %w", desc.Digest, m.Config.Size, maxMetadataBlob, ErrMalformed)
 	}
 	config, err := img.ConfigFile()
 	if err != nil {
-		return PlatformImage{}, fmt.Errorf("reading config of %s: %w", digest, err)
+		return PlatformImage{}, nil, fmt.Errorf("reading config of %s: %w", desc.Digest, err)
 	}
-	pi.Platform = Platform{OS: config.OS, Architecture: config.Architecture, Variant: config.Variant}
-	return pi, nil
+	if len(config.RootFS.DiffIDs) != len(m.Layers) {
+		return PlatformImage{}, nil, fmt.Errorf("image %s lists %d layers but its config %d diffIDs: %w",
+			desc.Digest, len(m.Layers), len(config.RootFS.DiffIDs), ErrMalformed)
+	}
+	pi := PlatformImage{Digest: desc.Digest.String(), Image: img}
+	if p := desc.Platform; p != nil && p.OS != "" {
+		pi.Platform = *p
+	} else if p := config.Platform(); p != nil {
+		pi.Platform = *p
+	}
+	return pi, nil, nil
+}
+
+// skip records desc as skipped.
+func (r *resolver) skip(desc v1.Descriptor, artifactType, reason string) {
+	r.target.Skipped = append(r.target.Skipped, SkippedManifest{
+		Digest: desc.Digest.String(), MediaType: string(desc.MediaType),
+		ArtifactType: cmp.Or(artifactType, desc.ArtifactType), Reason: reason,
+	})
 }

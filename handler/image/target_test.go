@@ -66,7 +66,14 @@ func TestFromIndexListsRunnablePlatforms(t *testing.T) {
 }
 
 func TestFromImageTakesPlatformFromConfig(t *testing.T) {
-	img, err := mutate.ConfigFile(randomImage(t), &v1.ConfigFile{OS: "linux", Architecture: "arm", Variant: "v7"})
+	base := randomImage(t)
+	config, err := base.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	config = config.DeepCopy()
+	config.OS, config.Architecture, config.Variant = "linux", "arm", "v7"
+	img, err := mutate.ConfigFile(base, config)
 	if err != nil {
 		t.Fatal(err)
 	}

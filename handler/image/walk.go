@@ -42,9 +42,9 @@ type WalkStats struct {
 
 // Default safety caps of WalkLayer.
 const (
-	DefaultMaxBytes     int64 = 16 << 30
-	DefaultMaxEntries         = 2_000_000
-	DefaultMaxFileBytes int64 = 256 << 20
+	defaultMaxBytes     int64 = 16 << 30
+	defaultMaxEntries         = 2_000_000
+	defaultMaxFileBytes int64 = 256 << 20
 )
 
 // WalkOption tunes WalkLayer.
@@ -77,7 +77,7 @@ func WithMaxFileBytes(n int64) WalkOption { return func(c *walkConfig) { c.maxFi
 // ErrMalformed, a diffID mismatch ErrDiffIDMismatch too. An error from visit stops
 // the walk and is returned wrapped.
 func WalkLayer(ctx context.Context, layer v1.Layer, visit func(Entry) error, opts ...WalkOption) (WalkStats, error) {
-	cfg := walkConfig{maxBytes: DefaultMaxBytes, maxEntries: DefaultMaxEntries, maxFileBytes: DefaultMaxFileBytes}
+	cfg := walkConfig{maxBytes: defaultMaxBytes, maxEntries: defaultMaxEntries, maxFileBytes: defaultMaxFileBytes}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -90,7 +90,7 @@ func TestEveryRequestCarriesTheTidewatchUserAgent(t *testing.T) {
 	if _, err := c.Resolve(ctx, "team/api", "1"); err != nil {
 		t.Fatal(err)
 	}
-	img, err := c.Image(ctx, "team/api:1")
+	img, err := firstImage(ctx, c, "team/api:1")
 	if err != nil {
 		t.Fatal(err)
 	}

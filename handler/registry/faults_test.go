@@ -166,8 +166,8 @@ func TestPermanentFaultsAreNotRetried(t *testing.T) {
 			wantStatus: http.StatusNotFound,
 		},
 		{
-			name:       "fetching a missing manifest fails once with MANIFEST_UNKNOWN",
-			call:       func() error { _, err := c.Fetch(ctx, "team/api:missing"); return err },
+			name:       "resolving a missing manifest to its platforms fails once with MANIFEST_UNKNOWN",
+			call:       func() error { _, err := c.Target(ctx, "team/api:missing"); return err },
 			kind:       "GET manifest",
 			wantStatus: http.StatusNotFound,
 			wantText:   "MANIFEST_UNKNOWN",
@@ -182,7 +182,7 @@ func TestPermanentFaultsAreNotRetried(t *testing.T) {
 		{
 			name: "a blob corrupted in transit fails its digest check once",
 			call: func() error {
-				img, err := c.Image(ctx, "team/api:1")
+				img, err := firstImage(ctx, c, "team/api:1")
 				if err != nil {
 					return err
 				}
@@ -249,7 +249,7 @@ func TestTruncatedBlobIsRetriedFromTheStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	remoteImg, err := c.Image(ctx, "team/api:1")
+	remoteImg, err := firstImage(ctx, c, "team/api:1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,15 @@ func pushRandom(t *testing.T, reg *testenv.Registry, ref string) v1.Image {
 	return img
 }
 
+// firstImage resolves ref with c and returns its first platform image.
+func firstImage(ctx context.Context, c *registry.Client, ref string) (v1.Image, error) {
+	target, err := c.Target(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return target.Platforms[0].Image, nil
+}
+
 // tagImage adds tag to the image already pushed at ref.
 func tagImage(t *testing.T, reg *testenv.Registry, ref string, img v1.Image, tag string) {
 	t.Helper()

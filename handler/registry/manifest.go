@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -22,9 +21,6 @@ type Manifest struct {
 	// Size is the manifest's length in bytes.
 	Size int64
 }
-
-// IsIndex reports whether the manifest is an OCI index or Docker manifest list.
-func (m Manifest) IsIndex() bool { return m.MediaType.IsIndex() }
 
 // Resolve returns the digest and media type that repo's tag or digest points at,
 // with a HEAD request (which registries do not count as a pull), falling back to
@@ -53,10 +49,10 @@ func (c *Client) Resolve(ctx context.Context, repo, tagOrDigest string) (Manifes
 	return m, newError("resolve", ref.String(), err)
 }
 
-// Fetch GETs the manifest or index ref points at ("repo:tag", "repo@sha256:…", with
-// or without this registry's host in front). The returned descriptor reads blobs
-// lazily with ctx; those reads are the caller's to retry (see the package doc).
-func (c *Client) Fetch(ctx context.Context, ref string) (*remote.Descriptor, error) {
+// fetch GETs the manifest or index ref points at ("repo:tag", "repo@sha256:…", with
+// or without this registry's host in front). The returned descriptor reads child
+// manifests and blobs lazily with ctx.
+func (c *Client) fetch(ctx context.Context, ref string) (*remote.Descriptor, error) {
 	r, err := c.reference(ref)
 	if err != nil {
 		return nil, newError("fetch", ref, err)
@@ -67,30 +63,6 @@ func (c *Client) Fetch(ctx context.Context, ref string) (*remote.Descriptor, err
 		return err
 	})
 	return desc, newError("fetch", r.String(), err)
-}
-
-// Image fetches ref as a single-platform image. An index is refused rather than
-// narrowed to one platform: Tidewatch scans every platform, so use Index.
-func (c *Client) Image(ctx context.Context, ref string) (v1.Image, error) {
-	desc, err := c.Fetch(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	if desc.MediaType.IsIndex() {
-		return nil, newError("fetch image", c.qualify(ref), fmt.Errorf("%s is an index; use Index", desc.MediaType))
-	}
-	img, err := desc.Image()
-	return img, newError("fetch image", c.qualify(ref), err)
-}
-
-// Index fetches ref as an image index.
-func (c *Client) Index(ctx context.Context, ref string) (v1.ImageIndex, error) {
-	desc, err := c.Fetch(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	idx, err := desc.ImageIndex()
-	return idx, newError("fetch index", c.qualify(ref), err)
 }
 
 // reference parses ref relative to this registry; a leading "host/" is accepted.

@@ -9,26 +9,37 @@ import (
 )
 
 // Target fetches ref and resolves it to every platform it holds: an index yields
-// each platform image, a single manifest yields itself.
+// each platform image (artifacts, attestations and unknown platforms are listed in
+// Target.Skipped), a single manifest yields itself. Every fetch — the manifest, each
+// child manifest, each image config — runs under the client's retry policy; layer
+// blobs are left to the caller (see the package doc).
 func (c *Client) Target(ctx context.Context, ref string) (*image.Target, error) {
-	desc, err := c.Fetch(ctx, ref)
+	desc, err := c.fetch(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	qualified := c.qualify(ref)
+	retry := func(op func() error) error {
+		return c.Retry(ctx, func(context.Context) error { return op() })
+	}
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {
 			return nil, newError("fetch index", qualified, err)
 		}
-		t, err := image.FromIndex(qualified, idx)
+		t, err := image.FromIndex(qualified, idx, image.WithRetry(retry))
 		return t, newError("resolve platforms", qualified, err)
 	}
-	img, err := desc.Image()
-	if err != nil {
-		return nil, newError("fetch image", qualified, err)
-	}
-	t, err := image.FromImage(qualified, img)
+	var t *image.Target
+	err = retry(func() error {
+		// A fresh image per attempt: a config read cut short stays cached in the old one.
+		img, err := desc.Image()
+		if err != nil {
+			return err
+		}
+		t, err = image.FromImage(qualified, img)
+		return err
+	})
 	return t, newError("resolve image", qualified, err)
 }
 
