@@ -179,7 +179,9 @@ func addIndexBlobs(t *testing.T, idx v1.ImageIndex, blobs map[v1.Hash][]byte) {
 				addLayerBlob(t, l, blobs)
 			}
 		default:
-			l, err := idx.(interface{ Layer(v1.Hash) (v1.Layer, error) }).Layer(d.Digest)
+			l, err := idx.(interface {
+				Layer(v1.Hash) (v1.Layer, error)
+			}).Layer(d.Digest)
 			if err != nil {
 				t.Fatal(err)
 			}
