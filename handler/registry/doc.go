@@ -26,7 +26,8 @@
 //
 // # Retrying a blob stream
 //
-// Listing, Resolve and Fetch are retried inside the Client. Reading a layer is not:
+// Listing, Resolve and Target (the manifest, each child manifest of an index, each
+// image config) are retried inside the Client. Reading a layer is not:
 // the bytes are consumed by the caller, so the caller retries the whole stream,
 // from the first byte, around its own processing:
 //
