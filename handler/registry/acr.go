@@ -19,8 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
-// ACRScope is the Entra ID scope of the token ACR's /oauth2/exchange accepts.
-const ACRScope = "https://containerregistry.azure.net/.default"
+// acrScope is the Entra ID scope of the token ACR's /oauth2/exchange accepts.
+const acrScope = "https://containerregistry.azure.net/.default"
 
 const (
 	// acrTokenUsername is the null GUID ACR expects beside a refresh token.
@@ -106,7 +106,7 @@ func (a *acrAuthenticator) AuthorizationContext(ctx context.Context) (*authn.Aut
 // exchange gets an Entra ID token from the credential and trades it for an ACR
 // refresh token.
 func (a *acrAuthenticator) exchange(ctx context.Context) (string, error) {
-	aad, err := a.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{ACRScope}})
+	aad, err := a.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{acrScope}})
 	if err != nil {
 		return "", fmt.Errorf("getting an Entra ID token for ACR %s: %w", a.service, err)
 	}

@@ -38,7 +38,6 @@ func New(host string, opts ...Option) (*Client, error) {
 		auth:      authn.Anonymous,
 		userAgent: UserAgentProduct + "/" + moduleVersion(),
 		pageSize:  MaxPageSize,
-		transport: remote.DefaultTransport,
 	}
 	for _, opt := range opts {
 		opt(&cfg)
@@ -58,7 +57,7 @@ func New(host string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("registry client for %s: %w", host, err)
 	}
 	clock := cfg.retry.withDefaults().Now
-	network := &retryAfterTransport{inner: cfg.transport, now: clock}
+	network := &retryAfterTransport{inner: remote.DefaultTransport, now: clock}
 	withUserAgent := transport.NewUserAgent(network, cfg.userAgent)
 	auth, err := cfg.authenticator(reg, withUserAgent, clock)
 	if err != nil {

@@ -1,8 +1,6 @@
 package registry
 
 import (
-	"net/http"
-
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
@@ -16,7 +14,6 @@ type config struct {
 	userAgent string
 	pageSize  int
 	retry     RetryPolicy
-	transport http.RoundTripper
 	insecure  bool
 }
 
@@ -64,12 +61,6 @@ func WithPageSize(n int) Option {
 // WithRetry sets the policy every Client operation is retried with.
 func WithRetry(p RetryPolicy) Option {
 	return func(c *config) { c.retry = p }
-}
-
-// WithTransport sets the HTTP transport under the Client's own layers (default
-// go-containerregistry's remote.DefaultTransport).
-func WithTransport(rt http.RoundTripper) Option {
-	return func(c *config) { c.transport = rt }
 }
 
 // WithInsecure talks plain HTTP to the registry. Loopback and private addresses use
