@@ -158,9 +158,9 @@ func TestMergeDetectsDistribution(t *testing.T) {
 			wantEcosystem: "Debian:11", wantID: "debian",
 		},
 		{
-			name:          "ubuntu keeps its full VERSION_ID",
+			name:          "ubuntu LTS is named as OSV names it",
 			layers:        layers(inventory.LayerResult{OSReleaseFiles: map[string]inventory.OSReleaseFile{"etc/os-release": file(release("ubuntu", "22.04"))}}),
-			wantEcosystem: "Ubuntu:22.04", wantID: "ubuntu",
+			wantEcosystem: "Ubuntu:22.04:LTS", wantID: "ubuntu",
 		},
 		{
 			name:          "usr/lib/os-release is the fallback when etc/os-release is absent",
