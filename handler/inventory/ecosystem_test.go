@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	purlecosystem "github.com/google/osv-scalibr/purl/ecosystem"
 	"github.com/google/osv-scalibr/purl"
+	purlecosystem "github.com/google/osv-scalibr/purl/ecosystem"
 
 	"github.com/tidewatch/tidewatch/handler/inventory"
 )
