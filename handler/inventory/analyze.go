@@ -50,8 +50,9 @@ func analyzeLayer(ctx context.Context, layer v1.Layer, ps []plugin) (*LayerResul
 		return nil, fmt.Errorf("reading layer digest: %w", err)
 	}
 	a := &layerAnalysis{
-		ctx:     ctx,
-		plugins: ps,
+		ctx:      ctx,
+		plugins:  ps,
+		symlinks: map[string]string{},
 		result: &LayerResult{
 			DiffID:         diffID.String(),
 			Analyzer:       analyzerVersion(ps),
@@ -95,6 +96,10 @@ type layerAnalysis struct {
 	// targets maps each regular file to read in the second walk to the links (at
 	// package-database paths) that resolve to it.
 	targets map[string][]string
+	// symlinks holds every link of the layer (path → root-relative target), up to
+	// maxLayerLinks, to resolve package-database links through other links and
+	// linked directories of the same layer.
+	symlinks map[string]string
 	// buf is reused for buffered entries.
 	buf bytes.Buffer
 }
@@ -114,6 +119,7 @@ func (a *layerAnalysis) visit(e image.Entry) error {
 	switch e.Header.Typeflag {
 	case tar.TypeSymlink, tar.TypeLink:
 		target := linkTarget(e)
+		a.recordLink(e.Path, target)
 		if osRelease {
 			a.result.OSReleaseFiles[e.Path] = OSReleaseFile{LinkTarget: osReleaseLinkTarget(e)}
 		} else if a.wantsLink(e.Path) {

@@ -29,22 +29,56 @@ func osReleaseLinkTarget(e image.Entry) string {
 	return e.Header.Linkname
 }
 
-// linksWithinLayer resolves the layer's package-database links through one another
-// (at most maxLinkHops) and returns the regular files still to read, each with the
-// links that lead to it. A link whose target is a database this layer already read
-// needs nothing more: Merge finds the target's packages at the target's path.
-func (a *layerAnalysis) linksWithinLayer() map[string][]string {
-	targets := map[string][]string{}
-	for link, target := range a.result.Links {
-		for hop := 0; hop < maxLinkHops; hop++ {
-			next, ok := a.result.Links[target]
-			if !ok {
+// maxLayerLinks bounds how many of a layer's links are remembered for resolving
+// package-database links; a link past it is resolved as if absent (and reported).
+const maxLayerLinks = 100_000
+
+// recordLink remembers a link of the layer for resolving others through it.
+func (a *layerAnalysis) recordLink(p, target string) {
+	if len(a.symlinks) < maxLayerLinks {
+		a.symlinks[p] = target
+	}
+}
+
+// resolveInLayer follows p through the layer's links, both a link at p itself and
+// links at its parent directories, at most maxLinkHops times; the result stays
+// inside the image's root.
+func (a *layerAnalysis) resolveInLayer(p string) string {
+	for hop := 0; hop < maxLinkHops; hop++ {
+		if target, ok := a.symlinks[p]; ok {
+			p = target
+			continue
+		}
+		resolved := false
+		for dir := path.Dir(p); dir != "." && dir != "/"; dir = path.Dir(dir) {
+			if target, ok := a.symlinks[dir]; ok {
+				p = strings.TrimPrefix(path.Join("/", target, strings.TrimPrefix(p, dir+"/")), "/")
+				resolved = true
 				break
 			}
-			target = next
 		}
+		if !resolved {
+			return p
+		}
+	}
+	return p
+}
+
+// linksWithinLayer resolves the layer's package-database links through the layer's
+// links and returns the regular files still to read, each with the links that lead
+// to it. A link whose target is a database this layer already read needs nothing
+// more: Merge finds the target's packages at the target's path. A link resolved
+// this way is recorded by its final target, for Merge to check against lower layers.
+func (a *layerAnalysis) linksWithinLayer() map[string][]string {
+	targets := map[string][]string{}
+	for link := range a.result.Links {
+		target := a.resolveInLayer(link)
+		a.result.Links[link] = target
 		if _, ok := a.result.PackageFiles[target]; ok {
 			continue
+		}
+		if _, ok := a.symlinks[target]; ok {
+			continue // a loop, or more hops than allowed: Merge reports it
 		}
 		targets[target] = append(targets[target], link)
 	}
