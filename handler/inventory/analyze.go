@@ -202,9 +202,23 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 	}
 	a.result.PackageFiles[location] = []Package{}
 	if len(buffered) > 0 && info.Size() > maxBufferedFileBytes {
-		a.skip(location, fmt.Sprintf("%d bytes is more than the %d MiB read whole for %s: not inspected",
-			info.Size(), maxBufferedFileBytes>>20, buffered[0].extractor.Name()))
-		buffered = nil
+		// Too big to hold. Most such executables are not Go binaries at all, which a
+		// stream can tell; a Go binary is reported skipped.
+		if len(streamers) > 0 {
+			a.skip(location, fmt.Sprintf("%d bytes is more than the %d MiB read whole for %s: not inspected",
+				info.Size(), maxBufferedFileBytes>>20, buffered[0].extractor.Name()))
+			buffered = nil
+		} else {
+			goBinary, err := containsGoBuildInfo(head)
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", entryPath, err)
+			}
+			if goBinary {
+				a.skip(location, fmt.Sprintf("a Go binary of %d bytes, more than the %d MiB read whole: its modules were not read",
+					info.Size(), maxBufferedFileBytes>>20))
+			}
+			return nil
+		}
 	}
 	if len(buffered) == 0 && len(streamers) == 1 {
 		return a.extract(streamers[0], location, info, head, nil)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"debug/plan9obj"
 	"encoding/binary"
+	"errors"
+	"io"
 
 	"github.com/google/osv-scalibr/extractor"
 	"github.com/google/osv-scalibr/purl"
@@ -39,6 +41,33 @@ func goPackage(p *extractor.Package, location string) (Package, bool) {
 		pkg.PURL = u.String()
 	}
 	return pkg, true
+}
+
+// goBuildInfoMagic starts the build information section of every Go binary
+// (debug/buildinfo).
+var goBuildInfoMagic = []byte("\xff Go buildinf:")
+
+// containsGoBuildInfo reads r to its end and reports whether Go's build information
+// magic occurs in it.
+func containsGoBuildInfo(r io.Reader) (bool, error) {
+	buf := make([]byte, 1<<20)
+	carry := 0
+	for {
+		n, err := r.Read(buf[carry:])
+		window := buf[:carry+n]
+		if bytes.Contains(window, goBuildInfoMagic) {
+			_, err := io.Copy(io.Discard, r)
+			return true, err
+		}
+		carry = min(len(window), len(goBuildInfoMagic)-1)
+		copy(buf, window[len(window)-carry:])
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
 }
 
 // sniffLen is how many leading bytes a plugin's sniff sees.

@@ -3,6 +3,7 @@ package inventory_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -81,4 +82,41 @@ func TestScanOfAGoBinaryImageWithoutOSReleaseListsItsModules(t *testing.T) {
 	if diff := cmp.Diff(wantSet, got); diff != "" {
 		t.Errorf("Go modules (-sidecar +scanned):\n%s", diff)
 	}
+}
+
+func TestCandidateGoBinariesAreInspectedOrReportedSkipped(t *testing.T) {
+	const big = 65 << 20 // over the 64 MiB read whole
+	executable := func(name, head string, size int64) entry {
+		return entry{name: name, size: size, mode: 0o755, body: func() io.Reader {
+			return io.MultiReader(strings.NewReader(head), io.LimitReader(zeros{}, size-int64(len(head))))
+		}}
+	}
+	tests := []struct {
+		name        string
+		file        entry
+		wantSkipped []string
+	}{
+		{"a Go binary over 64 MiB is reported skipped", executable("usr/bin/huge", "\x7fELF\x02\x01\x01"+strings.Repeat("\x00", 1<<20)+"\xff Go buildinf:", big), []string{"usr/bin/huge"}},
+		{"an ELF file over 64 MiB without Go build information is not a Go binary", executable("usr/bin/huge", "\x7fELF\x02\x01\x01", big), nil},
+		{"a small ELF file that is not a Go binary has no packages and is not skipped", executable("usr/bin/small", "\x7fELF\x02\x01\x01", 4096), nil},
+		{"an executable script over 64 MiB is not a binary and is not skipped", executable("usr/bin/script", "#!/bin/sh\n", big), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := scanLayers(t, newStreamedLayer(t, writeTar(tt.file)))
+			if len(inv.Packages) != 0 {
+				t.Errorf("packages %v, want none", names(inv))
+			}
+			if diff := cmp.Diff(tt.wantSkipped, skippedPaths(inv)); diff != "" {
+				t.Errorf("skipped files (-want +got):\n%s\n%+v", diff, inv.Skipped)
+			}
+		})
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
