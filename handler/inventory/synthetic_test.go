@@ -287,17 +287,22 @@ func TestScanReusesCachedLayers(t *testing.T) {
 
 func TestAnalyzeLayerRejectsALayerThatDoesNotMatchItsDigest(t *testing.T) {
 	good := tarLayer(t, tarFile{name: "var/lib/dpkg/status", body: statusAC})
+	_, err := inventory.AnalyzeLayer(context.Background(), corruptedLayer(t, good))
+	if !errors.Is(err, image.ErrMalformed) {
+		t.Fatalf("AnalyzeLayer error = %v, want ErrMalformed", err)
+	}
+}
+
+// corruptedLayer serves good's blob with one byte flipped under good's digests.
+func corruptedLayer(t *testing.T, good v1.Layer) v1.Layer {
+	t.Helper()
 	blob, err := good.Compressed()
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(blob)
 	b[len(b)/2] ^= 0xff
-	corrupted := lyingDigestLayer{static.NewLayer(b, types.OCILayer), good}
-	_, err = inventory.AnalyzeLayer(context.Background(), corrupted)
-	if !errors.Is(err, image.ErrMalformed) {
-		t.Fatalf("AnalyzeLayer error = %v, want ErrMalformed", err)
-	}
+	return lyingDigestLayer{static.NewLayer(b, types.OCILayer), good}
 }
 
 // lyingDigestLayer serves corrupted bytes under the digests of the original layer.
