@@ -228,6 +228,7 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 	}
 	// Several extractors, or one that needs random access: read the file once.
 	a.buf.Reset()
+	a.buf.Grow(int(min(info.Size(), maxBufferedFileBytes)) + bytes.MinRead)
 	if _, err := a.buf.ReadFrom(io.LimitReader(head, maxBufferedFileBytes+1)); err != nil {
 		return fmt.Errorf("reading %s: %w", entryPath, err)
 	}
