@@ -73,4 +73,3 @@ func (c *MemoryCache) PutLayer(_ context.Context, result *LayerResult) error {
 	c.results[layerCacheKey{result.DiffID, result.Analyzer}] = buf.Bytes()
 	return nil
 }
-
