@@ -256,24 +256,29 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 func (a *layerAnalysis) extract(pl plugin, location string, info fs.FileInfo, stream io.Reader, data []byte) error {
 	var reader io.Reader
 	var source *readTracker
+	var guard guardedReader
 	if data != nil {
 		reader = bytes.NewReader(data) // an io.ReaderAt for extractors that need one
 	} else {
 		source = &readTracker{r: stream}
 		reader = source
 		if pl.guard != nil {
-			reader = pl.guard(reader)
+			guard = pl.guard(reader)
+			reader = guard
 		}
 	}
 	input := &filesystem.ScanInput{FS: entryView(location, info, data), Path: location, Root: virtualRoot, Info: info, Reader: reader}
 	found, err := pl.extractor.Extract(a.ctx, input)
-	if err != nil {
-		if ctxErr := a.ctx.Err(); ctxErr != nil {
-			return ctxErr
-		}
-		if source != nil && source.err != nil {
-			return fmt.Errorf("extracting %s with %s: %w", location, pl.extractor.Name(), source.err)
-		}
+	// Extractors may swallow read errors (dpkg does for status.d files), so the
+	// readers are asked, not just the extractor's error.
+	switch {
+	case a.ctx.Err() != nil:
+		return a.ctx.Err()
+	case source != nil && source.err != nil:
+		return fmt.Errorf("extracting %s with %s: %w", location, pl.extractor.Name(), source.err)
+	case guard != nil && guard.Err() != nil:
+		a.skip(location, fmt.Sprintf("%s stopped reading it: %v", pl.extractor.Name(), guard.Err()))
+	case err != nil:
 		a.skip(location, fmt.Sprintf("%s could not read it whole: %v", pl.extractor.Name(), err))
 	}
 	pkgs := a.result.PackageFiles[location]

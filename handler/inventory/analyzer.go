@@ -39,7 +39,7 @@ type plugin struct {
 	sniff func(head []byte) bool
 	// guard, when set, wraps the stream the extractor reads, bounding what a
 	// hostile file can make it hold in memory.
-	guard func(r io.Reader) io.Reader
+	guard func(r io.Reader) guardedReader
 	// followLinks says a symlink or hard link at a path this extractor wants is a
 	// package database to follow (not, say, one more link to an executable).
 	followLinks bool
@@ -64,6 +64,13 @@ func plugins() ([]plugin, error) {
 		{extractor: dpkgExtractor, convert: debPackage, guard: newStanzaGuard, followLinks: true},
 		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat},
 	}, nil
+}
+
+// guardedReader is a stream that may stop a read when its contents exceed a bound;
+// Err says whether it did, whatever the extractor made of the error.
+type guardedReader interface {
+	io.Reader
+	Err() error
 }
 
 // analyzerVersion computes the analyzer string for a set of plugins.

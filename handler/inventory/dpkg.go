@@ -77,8 +77,9 @@ var errStanzaBounds = errors.New("dpkg database exceeds the parser's bounds")
 
 // stanzaGuard passes a dpkg database through, failing once a stanza (the text
 // between blank lines) grows past maxStanzaBytes or the file holds more than
-// maxStanzas stanzas. The extractor then returns the packages it had parsed and the
-// error, and the file is reported as skipped.
+// maxStanzas stanzas. The extractor then returns the packages it had parsed (the
+// dpkg extractor swallows the error for a status.d file, which is why Err exists),
+// and the file is reported as skipped.
 type stanzaGuard struct {
 	r        io.Reader
 	inStanza int64
@@ -87,7 +88,10 @@ type stanzaGuard struct {
 	err      error
 }
 
-func newStanzaGuard(r io.Reader) io.Reader { return &stanzaGuard{r: r, lastLF: true} }
+func newStanzaGuard(r io.Reader) guardedReader { return &stanzaGuard{r: r, lastLF: true} }
+
+// Err returns the bound the stream exceeded, nil if none.
+func (g *stanzaGuard) Err() error { return g.err }
 
 func (g *stanzaGuard) Read(p []byte) (int, error) {
 	if g.err != nil {

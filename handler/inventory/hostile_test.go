@@ -5,16 +5,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/tidewatch/tidewatch/handler/image"
 	"github.com/tidewatch/tidewatch/handler/inventory"
 )
 
@@ -220,6 +223,13 @@ func TestHostileDpkgDatabasesAreNeverSilentlyClean(t *testing.T) {
 			wantSkipped: []string{status},
 		},
 		{
+			name: "a distroless status.d entry past the parser's bounds is incomplete, although the extractor swallows the error",
+			layers: [][]entry{{file("etc/os-release", debianRelease), file("var/lib/dpkg/status.d/openssl", opensslStanza),
+				entry{name: "var/lib/dpkg/status.d/huge", size: 8 << 20, body: func() io.Reader { return io.LimitReader(zeros{}, 8<<20) }}}},
+			wantPkgs:    []string{"openssl=3.0.0-1"},
+			wantSkipped: []string{"var/lib/dpkg/status.d/huge"},
+		},
+		{
 			name:     "a status that is a symlink to a file of the same layer is followed",
 			layers:   [][]entry{{file("etc/os-release", debianRelease), symlink(status, "../../../opt/dpkg/status"), file("opt/dpkg/status", opensslStanza)}},
 			wantPkgs: []string{"openssl=3.0.0-1"},
@@ -343,5 +353,34 @@ func TestASparseDpkgStatusIsReadNotIgnored(t *testing.T) {
 	// read whole, and the platform must say so.
 	if diff := cmp.Diff([]string{"var/lib/dpkg/status"}, skippedPaths(inv)); diff != "" {
 		t.Errorf("skipped files (-want +got):\n%s", diff)
+	}
+}
+
+// breakingLayer is a streamedLayer whose blob stream fails after n bytes, as a
+// registry connection reset mid-blob does.
+type breakingLayer struct {
+	*streamedLayer
+	n int64
+}
+
+var errReset = errors.New("connection reset by peer")
+
+func (l breakingLayer) Compressed() (io.ReadCloser, error) {
+	rc, _ := l.streamedLayer.Compressed()
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(io.LimitReader(rc, l.n), iotest.ErrReader(errReset)), rc}, nil
+}
+
+func TestABrokenBlobStreamFailsTheLayerInsteadOfEmptyingADatabase(t *testing.T) {
+	for _, path := range []string{"var/lib/dpkg/status", "var/lib/dpkg/status.d/openssl"} {
+		t.Run("a stream broken inside "+path+" is a retryable error", func(t *testing.T) {
+			layer := newStreamedLayer(t, writeTar(file(path, opensslStanza+strings.Repeat(stanza("filler", 1000), 64))))
+			_, err := inventory.AnalyzeLayer(context.Background(), breakingLayer{layer, 4096})
+			if !errors.Is(err, errReset) || errors.Is(err, image.ErrMalformed) {
+				t.Fatalf("AnalyzeLayer error = %v, want the reset, not ErrMalformed", err)
+			}
+		})
 	}
 }
