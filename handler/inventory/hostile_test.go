@@ -250,10 +250,44 @@ func TestHostileDpkgDatabasesAreNeverSilentlyClean(t *testing.T) {
 			wantPkgs: []string{"openssl=3.0.0-1"},
 		},
 		{
-			name: "a status linked to a file of a lower layer is incomplete, not clean",
+			name: "a status linked to a file of a lower layer is followed through the merged view",
 			layers: [][]entry{
 				{file("etc/os-release", debianRelease), file("opt/dpkg/status", opensslStanza)},
 				{symlink(status, "/opt/dpkg/status")},
+			},
+			wantPkgs: []string{"openssl=3.0.0-1"},
+		},
+		{
+			name: "a status linked to a file of an upper layer is followed",
+			layers: [][]entry{
+				{file("etc/os-release", debianRelease), symlink(status, "/opt/dpkg/status")},
+				{file("opt/dpkg/status", opensslStanza)},
+			},
+			wantPkgs: []string{"openssl=3.0.0-1"},
+		},
+		{
+			name: "a status hard-linked to a file of a lower layer is followed",
+			layers: [][]entry{
+				{file("etc/os-release", debianRelease), file("opt/dpkg/status", opensslStanza)},
+				{hardlink(status, "opt/dpkg/status")},
+			},
+			wantPkgs: []string{"openssl=3.0.0-1"},
+		},
+		{
+			name: "the merged view's copy of the target counts, not a lower one",
+			layers: [][]entry{
+				{file("etc/os-release", debianRelease), file("opt/dpkg/status", stanza("old", 200))},
+				{symlink(status, "/opt/dpkg/status")},
+				{file("opt/dpkg/status", opensslStanza)},
+			},
+			wantPkgs: []string{"openssl=3.0.0-1"},
+		},
+		{
+			name: "a status linked to a lower-layer file that a middle layer deletes is incomplete",
+			layers: [][]entry{
+				{file("etc/os-release", debianRelease), file("opt/dpkg/status", opensslStanza)},
+				{symlink(status, "/opt/dpkg/status")},
+				{file("opt/.wh.dpkg", "")},
 			},
 			wantSkipped: []string{status},
 		},

@@ -2,10 +2,14 @@ package inventory
 
 import (
 	"archive/tar"
+	"context"
+	"fmt"
 	"io/fs"
 	"path"
 	"strings"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/tidewatch/tidewatch/handler/image"
 )
@@ -123,3 +127,91 @@ func (i regularFileInfo) Mode() fs.FileMode  { return 0o644 }
 func (i regularFileInfo) ModTime() time.Time { return time.Time{} }
 func (i regularFileInfo) IsDir() bool        { return false }
 func (i regularFileInfo) Sys() any           { return nil }
+
+// followCrossLayerLinks reads, for each package-database link whose target lies in
+// another layer, that target as the final image has it: the topmost layer holding
+// the path as a regular file, unless a layer above deletes it. Such images are rare
+// and what is found depends on several layers, so it is not cached: each scan walks
+// the layers again, top down, until the target is found. Each walk reads the whole
+// layer, so the blob's digest is checked before its contents count.
+func followCrossLayerLinks(ctx context.Context, layers []v1.Layer, m *Merger, ps []plugin, cfg scanConfig) error {
+	for _, link := range m.crossLayerLinks() {
+		found := false
+		for j := len(layers) - 1; j >= 0 && !found; j-- {
+			var r targetSearch
+			err := cfg.retry(ctx, func(ctx context.Context) error {
+				var err error
+				r, err = searchLayer(ctx, layers[j], link, ps)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("following /%s to /%s in layer %d: %w", link.path, link.target, j, err)
+			}
+			switch {
+			case r.pkgs != nil:
+				m.resolveLink(link, max(j, link.layer), r.pkgs, r.skipped)
+				found = true
+			case r.deleted:
+				found = true
+			}
+		}
+		// Absent from every layer, or deleted: the link stays, and Inventory
+		// reports it skipped.
+	}
+	return nil
+}
+
+// targetSearch is what one layer says about a cross-layer link's target.
+type targetSearch struct {
+	// pkgs is non-nil when the layer holds the target as a regular file.
+	pkgs    []Package
+	skipped string
+	// deleted says the layer whites out the target or a directory above it.
+	deleted bool
+}
+
+// searchLayer walks one layer for a link's target and, if it is there, extracts it
+// as the database at the link's path.
+func searchLayer(ctx context.Context, layer v1.Layer, link crossLayerLink, ps []plugin) (targetSearch, error) {
+	a := &layerAnalysis{ctx: ctx, plugins: ps, symlinks: map[string]string{}, result: &LayerResult{
+		PackageFiles: map[string][]Package{}, Skipped: map[string]string{}, Links: map[string]string{},
+	}}
+	var r targetSearch
+	within := func(dir string) bool {
+		return dir == "" || link.target == dir || strings.HasPrefix(link.target, dir+"/")
+	}
+	_, err := image.WalkLayer(ctx, layer, func(e image.Entry) error {
+		if deleted, ok := e.Whiteout(); ok && within(deleted) {
+			r.deleted = true
+		}
+		if dir, ok := e.OpaqueDir(); ok && within(dir) && dir != link.target {
+			r.deleted = true
+		}
+		if e.Path != link.target || (e.Header.Typeflag != tar.TypeReg && e.Header.Typeflag != tar.TypeGNUSparse) {
+			return nil
+		}
+		info := e.Header.FileInfo()
+		var wanting []plugin
+		for _, pl := range a.wanting(link.path, info) {
+			if pl.followLinks {
+				wanting = append(wanting, pl)
+			}
+		}
+		if err := a.extractEntry(e.Path, link.path, info, e.Reader, wanting); err != nil {
+			return err
+		}
+		r.pkgs = a.result.PackageFiles[link.path]
+		if r.pkgs == nil {
+			r.pkgs = []Package{}
+		}
+		r.skipped = a.result.Skipped[link.path]
+		return nil
+	}, image.WithMaxFileBytes(image.DefaultMaxBytes))
+	if err != nil {
+		return targetSearch{}, err
+	}
+	if r.pkgs != nil {
+		r.deleted = false // the layer's own file is above its whiteouts
+	}
+	return r, nil
+}

@@ -190,20 +190,71 @@ func (m *Merger) skippedFiles() []SkippedFile {
 // maxLinkHops links, never outside the image's root) and explains why it does not
 // end at a database the layers' analysis read, or reports false when it does.
 func (m *Merger) unresolvedLink(p, target string) (string, bool) {
+	end, ok := m.linkEnd(target)
+	if !ok {
+		return fmt.Sprintf("more than %d links to follow from /%s", maxLinkHops, p), true
+	}
+	if _, ok := m.files[end]; ok {
+		return "", false
+	}
+	if _, ok := m.skipped[end]; ok {
+		return "", false // reported as skipped itself
+	}
+	return fmt.Sprintf("links to /%s, which no layer holds as a regular file", end), true
+}
+
+// linkEnd follows target through the merged view's package-database links and
+// returns the first path that is not one of them; false after maxLinkHops.
+func (m *Merger) linkEnd(target string) (string, bool) {
 	for hop := 0; hop < maxLinkHops; hop++ {
-		if _, ok := m.files[target]; ok {
-			return "", false
-		}
-		if _, ok := m.skipped[target]; ok {
-			return "", false // reported as skipped itself
-		}
 		next, ok := m.links[target]
 		if !ok {
-			return fmt.Sprintf("links to /%s, which is in another layer or absent: a package database behind a cross-layer link is not read", target), true
+			return target, true
 		}
 		target = next.target
 	}
-	return fmt.Sprintf("more than %d links to follow from /%s", maxLinkHops, p), true
+	return "", false
+}
+
+// crossLayerLink is a package-database link whose target is a file that no layer
+// result holds: a path no extractor wants, in a layer other than the link's.
+type crossLayerLink struct {
+	path, target string
+	layer        int
+}
+
+// crossLayerLinks lists the links Scan should follow into other layers.
+func (m *Merger) crossLayerLinks() []crossLayerLink {
+	var out []crossLayerLink
+	for _, p := range slices.Sorted(maps.Keys(m.links)) {
+		end, ok := m.linkEnd(m.links[p].target)
+		if !ok {
+			continue
+		}
+		_, isFile := m.files[end]
+		_, isSkipped := m.skipped[end]
+		if !isFile && !isSkipped {
+			out = append(out, crossLayerLink{path: p, target: end, layer: m.links[p].layer})
+		}
+	}
+	return out
+}
+
+// resolveLink records what following a cross-layer link found: the packages of its
+// target, read as the database at the link's path, present since layer, or why it
+// could not be read.
+func (m *Merger) resolveLink(l crossLayerLink, layer int, pkgs []Package, skipped string) {
+	delete(m.links, l.path)
+	m.files[l.path] = pkgs
+	top := len(m.inv.Layers) - 1
+	for _, pkg := range pkgs {
+		if _, ok := m.since[keyOf(pkg)]; !ok {
+			m.since[keyOf(pkg)] = presence{since: layer, seen: top}
+		}
+	}
+	if skipped != "" {
+		m.skipped[l.path] = SkippedFile{Path: l.path, LayerIndex: layer, Reason: skipped}
+	}
 }
 
 // isOSPackage reports whether p was read from the distribution's package database,

@@ -55,6 +55,15 @@ func Scan(ctx context.Context, img image.PlatformImage, cache LayerCache, opts .
 			return nil, fmt.Errorf("merging %s: %w", img.Digest, err)
 		}
 	}
+	if len(m.crossLayerLinks()) > 0 {
+		ps, err := plugins()
+		if err != nil {
+			return nil, err
+		}
+		if err := followCrossLayerLinks(ctx, layers, m, ps, newScanConfig(opts)); err != nil {
+			return nil, fmt.Errorf("scanning %s: %w", img.Digest, err)
+		}
+	}
 	return m.Inventory(), nil
 }
 
