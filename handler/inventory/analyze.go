@@ -2,13 +2,14 @@ package inventory
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"path"
-	"testing/fstest"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/osv-scalibr/extractor/filesystem"
@@ -19,46 +20,88 @@ import (
 // maxOSReleaseBytes caps how much of an os-release file is read.
 const maxOSReleaseBytes = 64 << 10
 
-// AnalyzeLayer walks one layer once and records its package-database files, its
-// os-release files and its whiteouts. Errors keep the chain of image.WalkLayer, so
-// callers can tell a failed blob read (retry) from image.ErrMalformed (permanent).
+// AnalyzeLayer walks one layer once and records its package-database files (and the
+// packages in them), its os-release files, its links to package databases and its
+// whiteouts. A layer with a package database linked to a file elsewhere in the
+// same layer is walked a second time to read that file.
+//
+// Every consumer of an entry bounds what it holds (os-release 64 KiB, buffered
+// binaries maxBufferedFileBytes, dpkg databases stanzaGuard), so the walk's own
+// per-file cap is lifted to the layer cap and a large database is read as a stream.
+// What cannot be read whole is recorded in LayerResult.Skipped, never dropped.
+//
+// Errors keep the chain of image.WalkLayer, so callers can tell a failed blob read
+// (retry) from image.ErrMalformed (permanent).
 func AnalyzeLayer(ctx context.Context, layer v1.Layer) (*LayerResult, error) {
-	diffID, err := layer.DiffID()
-	if err != nil {
-		return nil, fmt.Errorf("reading layer diffID: %w", err)
-	}
 	ps, err := plugins()
 	if err != nil {
 		return nil, err
 	}
+	return analyzeLayer(ctx, layer, ps)
+}
+
+func analyzeLayer(ctx context.Context, layer v1.Layer, ps []plugin) (*LayerResult, error) {
+	diffID, err := layer.DiffID()
+	if err != nil {
+		return nil, fmt.Errorf("reading layer diffID: %w", err)
+	}
+	digest, err := layer.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("reading layer digest: %w", err)
+	}
 	a := &layerAnalysis{
-		ctx:     ctx,
-		plugins: ps,
-		// The dpkg extractor looks up os-release in ScanInput.FS to annotate its
-		// packages; a layer is not a filesystem, so give it an empty os-release
-		// (Merge detects the distribution) rather than a nil FS or a logged miss.
-		fsys: fstest.MapFS{"etc/os-release": &fstest.MapFile{}},
+		ctx:      ctx,
+		plugins:  ps,
+		symlinks: map[string]string{},
 		result: &LayerResult{
 			DiffID:         diffID.String(),
-			Analyzer:       Analyzer,
+			Analyzer:       analyzerVersion(ps),
 			PackageFiles:   map[string][]Package{},
+			Skipped:        map[string]string{},
+			Links:          map[string]string{},
 			OSReleaseFiles: map[string]OSReleaseFile{},
+			Digests:        []string{digest.String()},
 		},
 	}
-	stats, err := image.WalkLayer(ctx, layer, a.visit)
+	stats, err := image.WalkLayer(ctx, layer, a.visit, image.WithMaxFileBytes(image.DefaultMaxBytes))
 	if err != nil {
 		return nil, fmt.Errorf("analyzing layer %s: %w", diffID, err)
 	}
 	a.result.Files, a.result.Bytes = stats.Files, stats.Bytes
+	if targets := a.linksWithinLayer(); len(targets) > 0 {
+		a.targets = targets
+		if _, err := image.WalkLayer(ctx, layer, a.visitTarget, image.WithMaxFileBytes(image.DefaultMaxBytes)); err != nil {
+			return nil, fmt.Errorf("analyzing layer %s for link targets: %w", diffID, err)
+		}
+	}
+	a.result.compact()
 	return a.result, nil
+}
+
+// compact drops empty maps so results compare and serialise as before.
+func (r *LayerResult) compact() {
+	if len(r.Skipped) == 0 {
+		r.Skipped = nil
+	}
+	if len(r.Links) == 0 {
+		r.Links = nil
+	}
 }
 
 // layerAnalysis is the state of one AnalyzeLayer call.
 type layerAnalysis struct {
 	ctx     context.Context
 	plugins []plugin
-	fsys    fstest.MapFS
 	result  *LayerResult
+	// targets maps each regular file to read in the second walk to the links (at
+	// package-database paths) that resolve to it.
+	targets map[string][]string
+	// symlinks holds every link of the layer (path → root-relative target), up to
+	// maxLayerLinks, to resolve package-database links through other links and
+	// linked directories of the same layer.
+	symlinks map[string]string
+	// buf is reused for buffered entries.
+	buf bytes.Buffer
 }
 
 func (a *layerAnalysis) visit(e image.Entry) error {
@@ -70,84 +113,204 @@ func (a *layerAnalysis) visit(e image.Entry) error {
 		a.result.OpaqueDirs = append(a.result.OpaqueDirs, dir)
 		return nil
 	}
+	// A later entry for the same path in this layer replaces an earlier one.
+	a.forget(e.Path)
 	osRelease := path.Base(e.Path) == "os-release"
 	switch e.Header.Typeflag {
-	case tar.TypeSymlink:
+	case tar.TypeSymlink, tar.TypeLink:
+		target := linkTarget(e)
+		a.recordLink(e.Path, target)
 		if osRelease {
-			a.result.OSReleaseFiles[e.Path] = OSReleaseFile{LinkTarget: e.Header.Linkname}
+			a.result.OSReleaseFiles[e.Path] = OSReleaseFile{LinkTarget: osReleaseLinkTarget(e)}
+		} else if a.wantsLink(e.Path) {
+			a.result.Links[e.Path] = target
 		}
 		return nil
-	case tar.TypeLink:
-		if osRelease {
-			a.result.OSReleaseFiles[e.Path] = OSReleaseFile{LinkTarget: "/" + path.Clean(e.Header.Linkname)}
-		}
-		return nil
-	case tar.TypeReg:
+	case tar.TypeReg, tar.TypeGNUSparse:
+		// Go's tar reader presents a sparse entry's holes as zeros, so a sparse file
+		// is read like any other.
 	default:
 		return nil
 	}
-
-	api := entryFileAPI{path: e.Path, info: e.Header.FileInfo()}
-	var wanting []plugin
-	for _, p := range a.plugins {
-		if p.extractor.FileRequired(api) {
-			wanting = append(wanting, p)
-		}
-	}
-	if !osRelease && len(wanting) == 0 {
-		return nil
-	}
-	if len(wanting) > 0 {
-		// A later entry for the same path in this layer replaces an earlier one.
-		a.result.PackageFiles[e.Path] = []Package{}
-	}
-	if !osRelease && len(wanting) == 1 {
-		return a.extract(wanting[0], e, api.info, e.Reader)
-	}
-	// Several readers want the file: read it once.
-	limit := int64(-1)
-	if len(wanting) == 0 {
-		limit = maxOSReleaseBytes
-	}
-	contents, err := readAll(e.Reader, limit)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", e.Path, err)
-	}
 	if osRelease {
+		contents, err := io.ReadAll(io.LimitReader(e.Reader, maxOSReleaseBytes))
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", e.Path, err)
+		}
 		release := parseOSRelease(contents)
 		a.result.OSReleaseFiles[e.Path] = OSReleaseFile{Release: &release}
+		return nil
 	}
-	for _, p := range wanting {
-		if err := a.extract(p, e, api.info, bytes.NewReader(contents)); err != nil {
+	info := e.Header.FileInfo()
+	return a.extractEntry(e.Path, e.Path, info, e.Reader, a.wanting(e.Path, info))
+}
+
+// forget drops what an earlier entry at p in this layer recorded.
+func (a *layerAnalysis) forget(p string) {
+	delete(a.result.PackageFiles, p)
+	delete(a.result.Skipped, p)
+	delete(a.result.Links, p)
+	delete(a.result.OSReleaseFiles, p)
+}
+
+// wanting returns the plugins that want the file at p.
+func (a *layerAnalysis) wanting(p string, info fs.FileInfo) []plugin {
+	api := entryFileAPI{path: p, info: info}
+	var out []plugin
+	for _, pl := range a.plugins {
+		if pl.extractor.FileRequired(api) {
+			out = append(out, pl)
+		}
+	}
+	return out
+}
+
+// wantsLink reports whether a link at p stands for a package database.
+func (a *layerAnalysis) wantsLink(p string) bool {
+	for _, pl := range a.wanting(p, regularFileInfo{name: path.Base(p)}) {
+		if pl.followLinks {
+			return true
+		}
+	}
+	return false
+}
+
+// extractEntry runs the wanting plugins over one file, read from contents, and
+// records its packages under location (the path package managers read: the entry's
+// own, or the link's that led to it).
+func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInfo, contents io.Reader, wanting []plugin) error {
+	if len(wanting) == 0 {
+		return nil
+	}
+	head := bufio.NewReaderSize(contents, 64<<10)
+	peeked, err := head.Peek(sniffLen)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading %s: %w", entryPath, err)
+	}
+	var streamers, buffered []plugin
+	for _, pl := range wanting {
+		switch {
+		case pl.sniff != nil && !pl.sniff(peeked):
+		case pl.randomAccess:
+			buffered = append(buffered, pl)
+		default:
+			streamers = append(streamers, pl)
+		}
+	}
+	if len(streamers)+len(buffered) == 0 {
+		return nil
+	}
+	a.result.PackageFiles[location] = []Package{}
+	if len(buffered) > 0 && info.Size() > maxBufferedFileBytes {
+		// Too big to hold. Most such executables are not Go binaries at all, which a
+		// stream can tell; a Go binary is reported skipped.
+		if len(streamers) > 0 {
+			a.skip(location, fmt.Sprintf("%d bytes is more than the %d MiB read whole for %s: not inspected",
+				info.Size(), maxBufferedFileBytes>>20, buffered[0].extractor.Name()))
+			buffered = nil
+		} else {
+			goBinary, err := containsGoBuildInfo(head)
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", entryPath, err)
+			}
+			if goBinary {
+				a.skip(location, fmt.Sprintf("a Go binary of %d bytes, more than the %d MiB read whole: its modules were not read",
+					info.Size(), maxBufferedFileBytes>>20))
+			}
+			return nil
+		}
+	}
+	if len(buffered) == 0 && len(streamers) == 1 {
+		return a.extract(streamers[0], location, info, head, nil)
+	}
+	if len(buffered) == 0 && len(streamers) == 0 {
+		return nil
+	}
+	// Several extractors, or one that needs random access: read the file once.
+	a.buf.Reset()
+	a.buf.Grow(int(min(info.Size(), maxBufferedFileBytes)) + bytes.MinRead)
+	if _, err := a.buf.ReadFrom(io.LimitReader(head, maxBufferedFileBytes+1)); err != nil {
+		return fmt.Errorf("reading %s: %w", entryPath, err)
+	}
+	if a.buf.Len() > maxBufferedFileBytes {
+		a.skip(location, fmt.Sprintf("more than %d MiB: not inspected", maxBufferedFileBytes>>20))
+		return nil
+	}
+	data := a.buf.Bytes()
+	for _, pl := range append(streamers, buffered...) {
+		if err := a.extract(pl, location, info, nil, data); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// extract runs one extractor over one file and records the packages it lists.
-func (a *layerAnalysis) extract(p plugin, e image.Entry, info fs.FileInfo, contents io.Reader) error {
-	input := &filesystem.ScanInput{FS: a.fsys, Path: e.Path, Root: "/", Info: info, Reader: contents}
-	found, err := p.extractor.Extract(a.ctx, input)
-	if err != nil {
-		return fmt.Errorf("extracting %s with %s: %w", e.Path, p.extractor.Name(), err)
+// extract runs one extractor over one file, read from stream or, when buffered, from
+// data, and records the packages it lists. The extractor sees only the file
+// (ScanInput.Reader, and ScanInput.FS when buffered, see entryView) and a Root that
+// does not resolve on the host (virtualRoot).
+//
+// A failure to read the layer is returned for the walk to classify (and the caller
+// to retry); a file the extractor cannot parse, or that exceeds a bound, keeps the
+// packages read before the problem and becomes a skipped file.
+func (a *layerAnalysis) extract(pl plugin, location string, info fs.FileInfo, stream io.Reader, data []byte) error {
+	var reader io.Reader
+	var source *readTracker
+	var guard guardedReader
+	if data != nil {
+		reader = bytes.NewReader(data) // an io.ReaderAt for extractors that need one
+	} else {
+		source = &readTracker{r: stream}
+		reader = source
+		if pl.guard != nil {
+			guard = pl.guard(reader)
+			reader = guard
+		}
 	}
-	pkgs := a.result.PackageFiles[e.Path]
+	input := &filesystem.ScanInput{FS: entryView(location, info, data), Path: location, Root: virtualRoot, Info: info, Reader: reader}
+	found, err := pl.extractor.Extract(a.ctx, input)
+	// Extractors may swallow read errors (dpkg does for status.d files), so the
+	// readers are asked, not just the extractor's error.
+	switch {
+	case a.ctx.Err() != nil:
+		return a.ctx.Err()
+	case source != nil && source.err != nil:
+		return fmt.Errorf("extracting %s with %s: %w", location, pl.extractor.Name(), source.err)
+	case guard != nil && guard.Err() != nil:
+		a.skip(location, fmt.Sprintf("%s stopped reading it: %v", pl.extractor.Name(), guard.Err()))
+	case err != nil:
+		a.skip(location, fmt.Sprintf("%s could not read it whole: %v", pl.extractor.Name(), err))
+	}
+	pkgs := a.result.PackageFiles[location]
 	for _, found := range found.Packages {
-		if pkg, ok := p.convert(found, e.Path); ok {
+		if pkg, ok := pl.convert(found, location); ok {
 			pkgs = append(pkgs, pkg)
 		}
 	}
-	a.result.PackageFiles[e.Path] = pkgs
+	a.result.PackageFiles[location] = pkgs
 	return nil
 }
 
-// readAll reads r whole, or its first limit bytes when limit >= 0.
-func readAll(r io.Reader, limit int64) ([]byte, error) {
-	if limit >= 0 {
-		r = io.LimitReader(r, limit)
+// skip records why the file at p was not read whole; the first reason stays.
+func (a *layerAnalysis) skip(p, reason string) {
+	if _, ok := a.result.Skipped[p]; !ok {
+		a.result.Skipped[p] = reason
 	}
-	return io.ReadAll(r)
+}
+
+// readTracker remembers the first error reading the layer itself, which is the
+// walk's to classify, as opposed to an extractor's complaint about the contents.
+type readTracker struct {
+	r   io.Reader
+	err error
+}
+
+func (t *readTracker) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && t.err == nil {
+		t.err = err
+	}
+	return n, err
 }
 
 // entryFileAPI is the filesystem.FileAPI of a tar entry.

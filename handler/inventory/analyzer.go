@@ -2,13 +2,17 @@ package inventory
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/google/osv-scalibr/extractor"
 	"github.com/google/osv-scalibr/extractor/filesystem"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
+
+	"github.com/tidewatch/tidewatch/handler/image"
 )
 
 // Analyzer names the version of the per-layer analysis: Tidewatch's own layer
@@ -16,28 +20,57 @@ import (
 // only for the Analyzer that made it, so changing an extractor (or bumping
 // osv-scalibr to a release that changes one) must change this string; a test checks
 // it against the extractors actually in use.
-const Analyzer = "tidewatch-layer/1 os/dpkg@0"
+const Analyzer = "tidewatch-layer/2 os/dpkg@0 go/binary@0"
 
 // analyzerBase is the part of Analyzer that Tidewatch's own code owns; bump it when
-// the walk, whiteout handling or package mapping changes.
-const analyzerBase = "tidewatch-layer/1"
+// the walk, whiteout handling, link following, caps or package mapping change.
+const analyzerBase = "tidewatch-layer/2"
 
-// plugin is one extractor and how its packages become inventory Packages.
+// plugin is one extractor and how Tidewatch feeds it and maps its packages.
 type plugin struct {
 	extractor filesystem.Extractor
 	// convert maps one extracted package read from location; false drops it.
 	convert func(p *extractor.Package, location string) (Package, bool)
+	// randomAccess extractors need an io.ReaderAt: their file is buffered in memory,
+	// up to maxBufferedFileBytes. The others read the entry as a stream.
+	randomAccess bool
+	// sniff, when set, is asked about a file's first sniffLen bytes before the file
+	// is read: false means the file is not this extractor's after all.
+	sniff func(head []byte) bool
+	// guard, when set, wraps the stream the extractor reads, bounding what a
+	// hostile file can make it hold in memory.
+	guard func(r io.Reader) guardedReader
+	// followLinks says a symlink or hard link at a path this extractor wants is a
+	// package database to follow (not, say, one more link to an executable).
+	followLinks bool
 }
 
 // plugins returns a fresh set of the extractors Tidewatch runs over every layer.
 func plugins() ([]plugin, error) {
-	dpkgExtractor, err := dpkg.New(&cpb.PluginConfig{})
+	// The dpkg extractor streams, so its own 100 MiB size cap (which makes it
+	// silently decline a bigger status file) is raised to the layer cap; stanzaGuard
+	// bounds its memory instead.
+	dpkgExtractor, err := dpkg.New(&cpb.PluginConfig{MaxFileSizeBytes: image.DefaultMaxBytes})
 	if err != nil {
 		return nil, fmt.Errorf("creating dpkg extractor: %w", err)
 	}
+	// No size cap in the Go binary extractor: Tidewatch buffers candidates itself
+	// and reports a bigger one as skipped instead of declining it silently.
+	goExtractor, err := gobinary.New(&cpb.PluginConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("creating Go binary extractor: %w", err)
+	}
 	return []plugin{
-		{extractor: dpkgExtractor, convert: debPackage},
+		{extractor: dpkgExtractor, convert: debPackage, guard: newStanzaGuard, followLinks: true},
+		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat},
 	}, nil
+}
+
+// guardedReader is a stream that may stop a read when its contents exceed a bound;
+// Err says whether it did, whatever the extractor made of the error.
+type guardedReader interface {
+	io.Reader
+	Err() error
 }
 
 // analyzerVersion computes the analyzer string for a set of plugins.

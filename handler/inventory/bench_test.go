@@ -2,11 +2,22 @@ package inventory_test
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/tidewatch/tidewatch/handler/image"
@@ -91,4 +102,105 @@ func BenchmarkScanCold(b *testing.B) {
 			}
 		})
 	}
+}
+
+// Shape of the many-layers benchmark: every layer rewrites the whole dpkg status, as
+// an image built by one apt-get per Dockerfile step does.
+const (
+	manyLayers         = 60
+	packagesPerLayer   = 2000
+	manyLayersRSSLimit = 120 // MB, issue 7
+)
+
+// manyLayersImage builds the synthetic image: layer i's status lists the same
+// packages as the layer below except package i, upgraded.
+func manyLayersImage(b *testing.B) image.PlatformImage {
+	b.Helper()
+	var layers []v1.Layer
+	for i := range manyLayers {
+		var status strings.Builder
+		for p := range packagesPerLayer {
+			version := "1.0-1"
+			if p <= i {
+				version = "1.0-2"
+			}
+			fmt.Fprintf(&status, "Package: package-%04d\nStatus: install ok installed\nPriority: optional\nSection: libs\n"+
+				"Installed-Size: 1234\nMaintainer: Debian Maintainers <debian@example.org>\nArchitecture: amd64\n"+
+				"Source: source-%04d\nVersion: %s\nDepends: libc6 (>= 2.36)\nDescription: synthetic package %d\n"+
+				" A package of the many-layers benchmark, described at about the length\n of a real description.\n\n",
+				p, p/4, version, p)
+		}
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		body := status.String()
+		if err := tw.WriteHeader(&tar.Header{Name: "var/lib/dpkg/status", Mode: 0o644, Size: int64(len(body))}); err != nil {
+			b.Fatal(err)
+		}
+		io.WriteString(tw, body)
+		tw.Close()
+		raw := buf.Bytes()
+		layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Compress once, so the benchmark holds gzip blobs as a registry would.
+		compressed, err := layer.Compressed()
+		if err != nil {
+			b.Fatal(err)
+		}
+		blob, err := io.ReadAll(compressed)
+		if err != nil {
+			b.Fatal(err)
+		}
+		layers = append(layers, static.NewLayer(blob, types.OCILayer))
+	}
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	target, err := image.FromImage("many-layers", img)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return target.Platforms[0]
+}
+
+// BenchmarkScanManyLayers scans a 60-layer image whose every layer rewrites a
+// 2,000-package dpkg status, through a MemoryCache as the CLI does, and reports the
+// process's peak RSS (VmHWM) in MB: memory must follow the packages of the image and
+// one layer's result, not layers × packages. scripts/bench.sh runs it alone in its
+// process and compares the number with manyLayersRSSLimit.
+func BenchmarkScanManyLayers(b *testing.B) {
+	img := manyLayersImage(b)
+	runtime.GC()
+	for b.Loop() {
+		inv, err := inventory.Scan(context.Background(), img, inventory.NewMemoryCache())
+		if err != nil {
+			b.Fatal(err)
+		}
+		// package-0030 was upgraded by layer 30; package-0060 never was.
+		if len(inv.Packages) != packagesPerLayer || inv.Packages[30].LayerIndex != 30 || inv.Packages[manyLayers].LayerIndex != 0 {
+			b.Fatalf("inventory of %d packages, want %d with package-0030 from layer 30 and package-0060 from layer 0",
+				len(inv.Packages), packagesPerLayer)
+		}
+	}
+	if rss, ok := peakRSSMB(); ok {
+		b.ReportMetric(rss, "peak-RSS-MB")
+		b.ReportMetric(manyLayersRSSLimit, "limit-MB")
+	}
+}
+
+// peakRSSMB reads the process's peak resident set size from /proc (Linux only).
+func peakRSSMB() (float64, bool) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024, err == nil
+		}
+	}
+	return 0, false
 }

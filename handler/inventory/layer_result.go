@@ -11,6 +11,14 @@ type LayerResult struct {
 	// without leading slash, e.g. "var/lib/dpkg/status") to the installed packages it
 	// lists, possibly none: the file's presence still replaces lower copies.
 	PackageFiles map[string][]Package `json:"packageFiles,omitempty"`
+	// Skipped maps each wanted file of this layer that was not read whole (too large,
+	// unparseable, an unreadable kind of entry) to the reason; any packages read
+	// before the problem are still in PackageFiles.
+	Skipped map[string]string `json:"skipped,omitempty"`
+	// Links maps each symlink or hard link at a package-database path whose target
+	// this layer does not hold to that target (root-relative, no leading slash); the
+	// merge resolves it against lower layers.
+	Links map[string]string `json:"links,omitempty"`
 	// OSReleaseFiles maps each os-release file or symlink in this layer to its content.
 	OSReleaseFiles map[string]OSReleaseFile `json:"osReleaseFiles,omitempty"`
 	// Whiteouts are the paths this layer deletes from lower layers.
@@ -18,6 +26,10 @@ type LayerResult struct {
 	// OpaqueDirs are directories whose lower-layer contents this layer hides ("" is
 	// the root).
 	OpaqueDirs []string `json:"opaqueDirs,omitempty"`
+	// Digests are the compressed layer digests whose verified walk produced exactly
+	// this result. A cached result is trusted only for a layer whose Digest is among
+	// them, so a layer that merely claims this DiffID cannot borrow it.
+	Digests []string `json:"digests,omitempty"`
 	// Files is the number of tar entries in the layer.
 	Files int `json:"files"`
 	// Bytes is the uncompressed size of the layer.

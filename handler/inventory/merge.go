@@ -3,77 +3,258 @@ package inventory
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
 
-// packageKey identifies an installed version of a package across layers.
+// packageKey identifies an installed version of a package across layers. OS packages
+// are one per (name, arch, version) whichever database file lists them; application
+// packages are per file too, so the same module in two binaries stays two findings.
 type packageKey struct {
-	Type, Name, Arch, Version string
+	Type, Name, Arch, Version, Location string
 }
 
 func keyOf(p Package) packageKey {
-	return packageKey{Type: p.Type, Name: p.Name, Arch: p.Arch, Version: p.Version}
+	k := packageKey{Type: p.Type, Name: p.Name, Arch: p.Arch, Version: p.Version}
+	if !isOSPackage(p) {
+		k.Location = p.Location
+	}
+	return k
 }
 
-// Merge applies layers bottom-up with OCI semantics (a later file replaces, a
-// whiteout deletes a path and everything below it, an opaque directory hides lower
-// contents) and returns the final packages, each attributed to the lowest layer from
-// which its installed version stays present up to the top, plus the detected
-// distribution and its advisory ecosystem ("" when unsupported).
+// Merge applies layers bottom-up with OCI semantics; see Merger.
 func Merge(layers []*LayerResult) (*Inventory, error) {
-	inv := &Inventory{Layers: make([]Layer, len(layers)), Packages: []Package{}}
-	pkgFiles := map[string][]Package{}
-	osFiles := map[string]OSReleaseFile{}
-	// present[i] is the set of packages installed after applying layers 0..i.
-	present := make([]map[packageKey]bool, len(layers))
-	for i, l := range layers {
-		if l == nil {
-			return nil, fmt.Errorf("merging layers: layer %d has no result", i)
+	m := NewMerger()
+	for _, l := range layers {
+		if err := m.Add(l); err != nil {
+			return nil, err
 		}
-		if inv.Analyzer == "" {
-			inv.Analyzer = l.Analyzer
-		} else if l.Analyzer != inv.Analyzer {
-			return nil, fmt.Errorf("merging layers: layer %d was analyzed by %q, layer 0 by %q", i, l.Analyzer, inv.Analyzer)
-		}
-		inv.Layers[i] = Layer{Index: i, DiffID: l.DiffID}
-		for _, dir := range l.OpaqueDirs {
-			deleteBelow(pkgFiles, dir)
-			deleteBelow(osFiles, dir)
-		}
-		for _, p := range l.Whiteouts {
-			deleteTree(pkgFiles, p)
-			deleteTree(osFiles, p)
-		}
-		for p, pkgs := range l.PackageFiles {
-			pkgFiles[p] = pkgs
-		}
-		for p, f := range l.OSReleaseFiles {
-			osFiles[p] = f
-		}
-		present[i] = map[packageKey]bool{}
-		for _, pkgs := range pkgFiles {
-			for _, pkg := range pkgs {
-				present[i][keyOf(pkg)] = true
+	}
+	return m.Inventory(), nil
+}
+
+// Merger applies layer results bottom-up, one at a time, with OCI semantics (a later
+// file replaces, a whiteout deletes a path and everything below it, an opaque
+// directory hides lower contents). Its memory is the merged view of package files
+// plus, per live package, the layer since which it has been continuously present: a
+// caller that drops each LayerResult after Add holds O(packages of the image), not
+// O(layers × packages).
+type Merger struct {
+	inv     *Inventory
+	files   map[string][]Package
+	skipped map[string]SkippedFile
+	links   map[string]linkAt
+	osFiles map[string]OSReleaseFile
+	// since maps each package present after the last Add to the lowest layer index
+	// from which it has been present in every layer since.
+	since map[packageKey]presence
+}
+
+// linkAt is a link to a package database that its layer could not follow.
+type linkAt struct {
+	target string
+	layer  int
+}
+
+// presence records from which layer a package has been present (since) and the last
+// layer it was seen in (seen).
+type presence struct{ since, seen int }
+
+// NewMerger returns a Merger with no layers.
+func NewMerger() *Merger {
+	return &Merger{
+		inv:     &Inventory{Layers: []Layer{}, Packages: []Package{}},
+		files:   map[string][]Package{},
+		skipped: map[string]SkippedFile{},
+		links:   map[string]linkAt{},
+		osFiles: map[string]OSReleaseFile{},
+		since:   map[packageKey]presence{},
+	}
+}
+
+// Add applies the next layer's result on top of the ones added before.
+func (m *Merger) Add(l *LayerResult) error {
+	i := len(m.inv.Layers)
+	if l == nil {
+		return fmt.Errorf("merging layers: layer %d has no result", i)
+	}
+	if i == 0 {
+		m.inv.Analyzer = l.Analyzer
+	} else if l.Analyzer != m.inv.Analyzer {
+		return fmt.Errorf("merging layers: layer %d was analyzed by %q, layer 0 by %q", i, l.Analyzer, m.inv.Analyzer)
+	}
+	m.inv.Layers = append(m.inv.Layers, Layer{Index: i, DiffID: l.DiffID})
+	for _, dir := range l.OpaqueDirs {
+		m.deleteBelow(dir)
+	}
+	for _, p := range l.Whiteouts {
+		m.delete(p)
+		m.deleteBelow(p)
+	}
+	for p, pkgs := range l.PackageFiles {
+		m.delete(p)
+		m.files[p] = pkgs
+	}
+	for p, target := range l.Links {
+		m.delete(p)
+		m.links[p] = linkAt{target: target, layer: i}
+	}
+	for p, reason := range l.Skipped {
+		m.skipped[p] = SkippedFile{Path: p, LayerIndex: i, Reason: reason}
+	}
+	maps.Copy(m.osFiles, l.OSReleaseFiles)
+	m.updatePresence(i)
+	return nil
+}
+
+// updatePresence advances since to layer i: packages seen in layer i-1 keep their
+// layer, new ones start at i, and those no longer present are forgotten.
+func (m *Merger) updatePresence(i int) {
+	for _, pkgs := range m.files {
+		for _, pkg := range pkgs {
+			k := keyOf(pkg)
+			p, ok := m.since[k]
+			switch {
+			case ok && p.seen == i:
+			case ok && p.seen == i-1:
+				m.since[k] = presence{since: p.since, seen: i}
+			default:
+				m.since[k] = presence{since: i, seen: i}
 			}
 		}
 	}
-
-	inv.Packages = finalPackages(pkgFiles)
-	for n := range inv.Packages {
-		introduced := introducedIn(present, keyOf(inv.Packages[n]))
-		inv.Packages[n].LayerIndex = introduced
-		inv.Packages[n].LayerDiffID = layers[introduced].DiffID
+	for k, p := range m.since {
+		if p.seen != i {
+			delete(m.since, k)
+		}
 	}
-	if release, ok := resolveOSRelease(osFiles); ok {
+}
+
+// delete removes whatever the merged view holds at path p.
+func (m *Merger) delete(p string) {
+	delete(m.files, p)
+	delete(m.skipped, p)
+	delete(m.links, p)
+	delete(m.osFiles, p)
+}
+
+// deleteBelow removes everything strictly below dir ("" is the root).
+func (m *Merger) deleteBelow(dir string) {
+	deleteBelow(m.files, dir)
+	deleteBelow(m.skipped, dir)
+	deleteBelow(m.links, dir)
+	deleteBelow(m.osFiles, dir)
+}
+
+// Inventory returns the merged inventory of the layers added so far: the final
+// packages, each attributed to the lowest layer from which its installed version
+// stays present up to the top; the detected distribution, whose advisory ecosystem
+// and PURL namespace OS packages take; and every wanted file that was not fully read.
+func (m *Merger) Inventory() *Inventory {
+	inv := *m.inv
+	inv.Layers = slices.Clone(m.inv.Layers)
+	inv.Packages = finalPackages(m.files)
+	if release, ok := resolveOSRelease(m.osFiles); ok {
 		inv.OS = &OS{OSRelease: release, Ecosystem: ecosystem(release)}
 	}
 	for n := range inv.Packages {
-		if isOSPackage(inv.Packages[n]) && inv.OS != nil {
-			inv.Packages[n].Ecosystem = inv.OS.Ecosystem
+		pkg := &inv.Packages[n]
+		introduced := m.since[keyOf(*pkg)].since
+		pkg.LayerIndex, pkg.LayerDiffID = introduced, inv.Layers[introduced].DiffID
+		if isOSPackage(*pkg) {
+			pkg.Ecosystem, pkg.PURL = "", osPackagePURL(*pkg, inv.OS)
+			if inv.OS != nil {
+				pkg.Ecosystem = inv.OS.Ecosystem
+			}
 		}
 	}
-	return inv, nil
+	inv.Skipped = m.skippedFiles()
+	return &inv
+}
+
+// skippedFiles lists the files not fully read, plus links to package databases that
+// do not resolve to one the analysis read, sorted by path.
+func (m *Merger) skippedFiles() []SkippedFile {
+	out := slices.Collect(maps.Values(m.skipped))
+	for p, l := range m.links {
+		if reason, ok := m.unresolvedLink(p, l.target); ok {
+			out = append(out, SkippedFile{Path: p, LayerIndex: l.layer, Reason: reason})
+		}
+	}
+	slices.SortFunc(out, func(a, b SkippedFile) int { return cmp.Compare(a.Path, b.Path) })
+	return out
+}
+
+// unresolvedLink follows a package-database link through the merged view (at most
+// maxLinkHops links, never outside the image's root) and explains why it does not
+// end at a database the layers' analysis read, or reports false when it does.
+func (m *Merger) unresolvedLink(p, target string) (string, bool) {
+	end, ok := m.linkEnd(target)
+	if !ok {
+		return fmt.Sprintf("more than %d links to follow from /%s", maxLinkHops, p), true
+	}
+	if _, ok := m.files[end]; ok {
+		return "", false
+	}
+	if _, ok := m.skipped[end]; ok {
+		return "", false // reported as skipped itself
+	}
+	return fmt.Sprintf("links to /%s, which no layer holds as a regular file", end), true
+}
+
+// linkEnd follows target through the merged view's package-database links and
+// returns the first path that is not one of them; false after maxLinkHops.
+func (m *Merger) linkEnd(target string) (string, bool) {
+	for hop := 0; hop < maxLinkHops; hop++ {
+		next, ok := m.links[target]
+		if !ok {
+			return target, true
+		}
+		target = next.target
+	}
+	return "", false
+}
+
+// crossLayerLink is a package-database link whose target is a file that no layer
+// result holds: a path no extractor wants, in a layer other than the link's.
+type crossLayerLink struct {
+	path, target string
+	layer        int
+}
+
+// crossLayerLinks lists the links Scan should follow into other layers.
+func (m *Merger) crossLayerLinks() []crossLayerLink {
+	var out []crossLayerLink
+	for _, p := range slices.Sorted(maps.Keys(m.links)) {
+		end, ok := m.linkEnd(m.links[p].target)
+		if !ok {
+			continue
+		}
+		_, isFile := m.files[end]
+		_, isSkipped := m.skipped[end]
+		if !isFile && !isSkipped {
+			out = append(out, crossLayerLink{path: p, target: end, layer: m.links[p].layer})
+		}
+	}
+	return out
+}
+
+// resolveLink records what following a cross-layer link found: the packages of its
+// target, read as the database at the link's path, present since layer, or why it
+// could not be read.
+func (m *Merger) resolveLink(l crossLayerLink, layer int, pkgs []Package, skipped string) {
+	delete(m.links, l.path)
+	m.files[l.path] = pkgs
+	top := len(m.inv.Layers) - 1
+	for _, pkg := range pkgs {
+		if _, ok := m.since[keyOf(pkg)]; !ok {
+			m.since[keyOf(pkg)] = presence{since: layer, seen: top}
+		}
+	}
+	if skipped != "" {
+		m.skipped[l.path] = SkippedFile{Path: l.path, LayerIndex: layer, Reason: skipped}
+	}
 }
 
 // isOSPackage reports whether p was read from the distribution's package database,
@@ -89,11 +270,7 @@ func isOSPackage(p Package) bool {
 // finalPackages lists the packages of the surviving database files once each,
 // sorted by Type, Name, Arch (then Version, Location for a stable order).
 func finalPackages(pkgFiles map[string][]Package) []Package {
-	paths := make([]string, 0, len(pkgFiles))
-	for p := range pkgFiles {
-		paths = append(paths, p)
-	}
-	slices.Sort(paths)
+	paths := slices.Sorted(maps.Keys(pkgFiles))
 	seen := map[packageKey]bool{}
 	out := []Package{}
 	for _, p := range paths {
@@ -114,22 +291,6 @@ func finalPackages(pkgFiles map[string][]Package) []Package {
 		)
 	})
 	return out
-}
-
-// introducedIn returns the lowest layer index from which k is present in every
-// layer up to the top.
-func introducedIn(present []map[packageKey]bool, k packageKey) int {
-	i := len(present) - 1
-	for i > 0 && present[i-1][k] {
-		i--
-	}
-	return i
-}
-
-// deleteTree removes p and everything below it.
-func deleteTree[V any](files map[string]V, p string) {
-	delete(files, p)
-	deleteBelow(files, p)
 }
 
 // deleteBelow removes everything strictly below dir ("" is the root).

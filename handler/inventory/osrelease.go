@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"path"
+	"strconv"
 	"strings"
+
+	"github.com/ossf/osv-schema/bindings/go/osvconstants"
 )
 
 // maxLinkHops bounds symlink resolution.
@@ -83,6 +86,8 @@ func resolveLink(linkPath, target string) string {
 }
 
 // ecosystem returns the OSV ecosystem of the OS packages, "" when unsupported.
+// Names follow OSV: "Debian:<major>", and "Ubuntu:<YY.MM>" with ":LTS" appended for
+// long-term-support releases (Canonical's rule: an April release of an even year).
 func ecosystem(r OSRelease) string {
 	switch r.ID {
 	case "debian":
@@ -90,12 +95,18 @@ func ecosystem(r OSRelease) string {
 		if major == "" {
 			return ""
 		}
-		return "Debian:" + major
+		return string(osvconstants.EcosystemDebian) + ":" + major
 	case "ubuntu":
-		if r.VersionID == "" {
+		year, month, ok := strings.Cut(r.VersionID, ".")
+		n, err := strconv.Atoi(year)
+		if !ok || err != nil || len(month) != 2 {
 			return ""
 		}
-		return "Ubuntu:" + r.VersionID
+		name := string(osvconstants.EcosystemUbuntu) + ":" + r.VersionID
+		if n%2 == 0 && month == "04" {
+			name += ":LTS"
+		}
+		return name
 	default:
 		return ""
 	}

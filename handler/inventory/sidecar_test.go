@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/osv-scalibr/purl"
 
 	"github.com/tidewatch/tidewatch/handler/image"
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
@@ -101,6 +102,9 @@ func checkPlatform(t *testing.T, want testenv.Sidecar, p image.PlatformImage, in
 			IntroducedInLayer: pkg.LayerIndex, IntroducedInLayerDiffID: pkg.LayerDiffID,
 		})
 	}
+	for _, pkg := range inv.Packages {
+		checkDebPURL(t, platform, pkg)
+	}
 	slices.SortFunc(wantPkgs, byNameAndArch)
 	if !slices.IsSortedFunc(got, byNameAndArch) {
 		t.Errorf("%s: packages are not sorted by name and arch", platform)
@@ -117,5 +121,26 @@ func checkPlatform(t *testing.T, want testenv.Sidecar, p image.PlatformImage, in
 	}
 	if strings.TrimSpace(inv.Analyzer) == "" {
 		t.Errorf("%s: inventory names no analyzer", platform)
+	}
+}
+
+// checkDebPURL checks a Debian package's URL against the purl-spec deb type: the
+// namespace is the distribution, name, version and arch are the package's, distro the
+// release codename (every fixture is bookworm).
+func checkDebPURL(t *testing.T, platform string, pkg inventory.Package) {
+	t.Helper()
+	u, err := purl.FromString(pkg.PURL)
+	if err != nil {
+		t.Errorf("%s: package %s has PURL %q: %v", platform, pkg.Name, pkg.PURL, err)
+		return
+	}
+	q := map[string]string{}
+	for _, kv := range u.Qualifiers {
+		q[kv.Key] = kv.Value
+	}
+	got := []string{u.Type, u.Namespace, u.Name, u.Version, q["arch"], q["distro"]}
+	want := []string{"deb", "debian", pkg.Name, pkg.Version, pkg.Arch, "bookworm"}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("%s: PURL %q of %s (-want +got):\n%s", platform, pkg.PURL, pkg.Name, diff)
 	}
 }

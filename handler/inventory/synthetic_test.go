@@ -127,6 +127,8 @@ func TestScanAppliesWhiteoutsOfARealImage(t *testing.T) {
 	want := []inventory.Package{{
 		Name: "a", Version: "1.0", SourceName: "asrc", SourceVersion: "0.9", Arch: "amd64",
 		Type: "deb", Ecosystem: "Debian:12", Location: "var/lib/dpkg/status", LayerIndex: 0, LayerDiffID: base.String(),
+		// The os-release names no codename, so the distro qualifier is VERSION_ID.
+		PURL: "pkg:deb/debian/a@1.0?arch=amd64&distro=12&source=asrc&sourceversion=0.9",
 	}}
 	if diff := cmp.Diff(want, inv.Packages); diff != "" {
 		t.Errorf("packages (-want +got):\n%s", diff)
@@ -243,14 +245,18 @@ func TestScanReusesCachedLayers(t *testing.T) {
 		t.Errorf("warm scan differs (-cold +warm):\n%s", diff)
 	}
 
-	t.Run("a cached result is used instead of the layer's bytes", func(t *testing.T) {
-		layers, _ := img.Image.Layers()
-		top, _ := layers[3].DiffID()
-		planted := deb("planted", "9", "var/lib/dpkg/status.d/planted")
-		cache.PutLayer(context.Background(), &inventory.LayerResult{
-			DiffID: top.String(), Analyzer: inventory.Analyzer,
+	layers, _ := img.Image.Layers()
+	top, _ := layers[3].DiffID()
+	topDigest, _ := layers[3].Digest()
+	planted := deb("planted", "9", "var/lib/dpkg/status.d/planted")
+	plantedResult := func(digests ...string) *inventory.LayerResult {
+		return &inventory.LayerResult{
+			DiffID: top.String(), Analyzer: inventory.Analyzer, Digests: digests,
 			PackageFiles: map[string][]inventory.Package{planted.Location: {planted}},
-		})
+		}
+	}
+	scanNames := func(t *testing.T) []string {
+		t.Helper()
 		inv, err := inventory.Scan(context.Background(), img, cache)
 		if err != nil {
 			t.Fatal(err)
@@ -259,25 +265,44 @@ func TestScanReusesCachedLayers(t *testing.T) {
 		for _, p := range inv.Packages {
 			names = append(names, p.Name)
 		}
-		if diff := cmp.Diff([]string{"a", "planted", "y"}, names); diff != "" {
+		return names
+	}
+	t.Run("a cached result is used instead of the layer's bytes when its digest was verified", func(t *testing.T) {
+		cache.PutLayer(context.Background(), plantedResult(topDigest.String()))
+		if diff := cmp.Diff([]string{"a", "planted", "y"}, scanNames(t)); diff != "" {
 			t.Errorf("packages (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("a cached result made from another compressed blob is not trusted", func(t *testing.T) {
+		cache.PutLayer(context.Background(), plantedResult("sha256:0000000000000000000000000000000000000000000000000000000000000000"))
+		if diff := cmp.Diff([]string{"a"}, scanNames(t)); diff != "" {
+			t.Errorf("packages (-want +got):\n%s", diff)
+		}
+		r, _, _ := cache.GetLayer(context.Background(), top.String(), inventory.Analyzer)
+		if diff := cmp.Diff([]string{topDigest.String()}, r.Digests); diff != "" {
+			t.Errorf("re-analyzed result's digests (-want +got):\n%s", diff)
 		}
 	})
 }
 
 func TestAnalyzeLayerRejectsALayerThatDoesNotMatchItsDigest(t *testing.T) {
 	good := tarLayer(t, tarFile{name: "var/lib/dpkg/status", body: statusAC})
+	_, err := inventory.AnalyzeLayer(context.Background(), corruptedLayer(t, good))
+	if !errors.Is(err, image.ErrMalformed) {
+		t.Fatalf("AnalyzeLayer error = %v, want ErrMalformed", err)
+	}
+}
+
+// corruptedLayer serves good's blob with one byte flipped under good's digests.
+func corruptedLayer(t *testing.T, good v1.Layer) v1.Layer {
+	t.Helper()
 	blob, err := good.Compressed()
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(blob)
 	b[len(b)/2] ^= 0xff
-	corrupted := lyingDigestLayer{static.NewLayer(b, types.OCILayer), good}
-	_, err = inventory.AnalyzeLayer(context.Background(), corrupted)
-	if !errors.Is(err, image.ErrMalformed) {
-		t.Fatalf("AnalyzeLayer error = %v, want ErrMalformed", err)
-	}
+	return lyingDigestLayer{static.NewLayer(b, types.OCILayer), good}
 }
 
 // lyingDigestLayer serves corrupted bytes under the digests of the original layer.

@@ -127,43 +127,12 @@ func unsupportedReason(inv *inventory.Inventory) string {
 }
 
 // inventory builds the merged inventory, analyzing each layer at most once per
-// analyzer version (cache) and retrying a layer's whole stream on transient errors.
+// analyzer version and verified layer digest (cache) and retrying a layer's whole
+// stream on transient errors.
 func (s *Scanner) inventory(ctx context.Context, p image.PlatformImage) (*inventory.Inventory, error) {
-	layers, err := p.Image.Layers()
+	inv, err := inventory.Scan(ctx, p, s.cache, inventory.WithRetry(s.retry))
 	if err != nil {
-		return nil, fmt.Errorf("listing layers: %w", err)
-	}
-	results := make([]*inventory.LayerResult, 0, len(layers))
-	for i, l := range layers {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		diffID, err := l.DiffID()
-		if err != nil {
-			return nil, fmt.Errorf("reading diffID of layer %d: %w", i, err)
-		}
-		r, ok, err := s.cache.GetLayer(ctx, diffID.String(), inventory.Analyzer)
-		if err != nil {
-			return nil, fmt.Errorf("reading cached layer %s: %w", diffID, err)
-		}
-		if !ok {
-			err = s.retry(ctx, func(ctx context.Context) error {
-				var aerr error
-				r, aerr = inventory.AnalyzeLayer(ctx, l)
-				return aerr
-			})
-			if err != nil {
-				return nil, fmt.Errorf("analyzing layer %d (%s): %w", i, diffID, err)
-			}
-			if err := s.cache.PutLayer(ctx, r); err != nil {
-				return nil, fmt.Errorf("caching layer %s: %w", diffID, err)
-			}
-		}
-		results = append(results, r)
-	}
-	inv, err := inventory.Merge(results)
-	if err != nil {
-		return nil, fmt.Errorf("merging layers: %w", err)
+		return nil, fmt.Errorf("inventorying: %w", err)
 	}
 	return inv, nil
 }
