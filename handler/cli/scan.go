@@ -95,7 +95,7 @@ func runScan(ctx context.Context, env Env, args []string) int {
 		return exitError
 	}
 	for _, p := range res.Platforms {
-		if p.Status != scanner.StatusScanned {
+		if p.Status != scanner.StatusScanned || p.Error != "" {
 			fmt.Fprintf(env.Stderr, "tidewatch scan: %s: %s: %s\n", p.Platform, p.Status, p.Error)
 		}
 	}

@@ -73,12 +73,12 @@ func packageCounts(pkgs []inventory.Package) map[string]int {
 func unmatchedNotes(inv *inventory.Inventory, withoutEcosystem int, gaps []match.EcosystemGap) []string {
 	var notes []string
 	if inv.OS != nil && inv.OS.Ecosystem == "" {
-		notes = append(notes, fmt.Sprintf("OS %s: no advisory source (%d OS packages not matched)", osName(inv.OS), withoutEcosystem))
+		notes = append(notes, fmt.Sprintf("OS %s: no advisory source (%s not matched)", osName(inv.OS), count(withoutEcosystem, "OS package")))
 	} else if withoutEcosystem > 0 {
-		notes = append(notes, fmt.Sprintf("%d packages have no advisory ecosystem and were not matched", withoutEcosystem))
+		notes = append(notes, fmt.Sprintf("%s without an advisory ecosystem not matched", count(withoutEcosystem, "package")))
 	}
 	for _, g := range gaps {
-		notes = append(notes, fmt.Sprintf("%s: %d packages not matched: %s", g.Ecosystem, g.Packages, g.Reason))
+		notes = append(notes, fmt.Sprintf("%s: %s not matched: %s", g.Ecosystem, count(g.Packages, "package"), g.Reason))
 	}
 	return notes
 }
@@ -110,9 +110,17 @@ func skippedNote(skipped []inventory.SkippedFile) string {
 	for _, f := range listed {
 		parts = append(parts, fmt.Sprintf("%s (layer %d: %s)", f.Path, f.LayerIndex, f.Reason))
 	}
-	note := fmt.Sprintf("%d files not inventoried: %s", len(skipped), strings.Join(parts, ", "))
+	note := fmt.Sprintf("%s not inventoried: %s", count(len(skipped), "file"), strings.Join(parts, ", "))
 	if more := len(skipped) - len(listed); more > 0 {
 		note += fmt.Sprintf(" and %d more", more)
 	}
 	return note
+}
+
+// count is "1 file", "2 files".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
