@@ -98,7 +98,3 @@ func (x *Index) Covers(ecosystem string) bool { return x.entries[ecosystem] > 0 
 func (x *Index) Affected(ecosystem, name string) []*Affected {
 	return x.packages[packageKey{ecosystem, name}]
 }
-
-// Age is how long before now the newest record was modified; callers enforce
-// TIDEWATCH_MAX_DB_AGE with it.
-func (x *Index) Age(now time.Time) time.Duration { return now.Sub(x.newest) }

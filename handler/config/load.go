@@ -99,7 +99,7 @@ func (e environment) has(name string) bool {
 func unknownSettings(env environment) []error {
 	var names []string
 	for name := range env {
-		if strings.HasPrefix(name, prefix) && !Known(name) && !harnessVariable(name) {
+		if strings.HasPrefix(name, prefix) && !known(name) && !harnessVariable(name) {
 			names = append(names, name)
 		}
 	}

@@ -108,7 +108,7 @@ type PlatformResult struct {
 func (s *Scanner) Scan(ctx context.Context, t *image.Target) (*Result, error) {
 	res := &Result{Image: t.Reference, IndexDigest: t.IndexDigest, Platforms: []PlatformResult{}, Skipped: skippedManifests(t)}
 	for _, p := range t.Platforms {
-		pr, err := s.ScanPlatform(ctx, p)
+		pr, err := s.scanPlatform(ctx, p)
 		if err != nil {
 			return nil, fmt.Errorf("scanning %s (%s): %w", t.Reference, p.Platform, err)
 		}
@@ -121,9 +121,9 @@ func (s *Scanner) Scan(ctx context.Context, t *image.Target) (*Result, error) {
 // does not record them yet; once it does, they are copied here.
 func skippedManifests(*image.Target) []SkippedManifest { return []SkippedManifest{} }
 
-// ScanPlatform inventories one platform image and matches every package in its
+// scanPlatform inventories one platform image and matches every package in its
 // own ecosystem; the status says how far the result can be trusted (see Status*).
-func (s *Scanner) ScanPlatform(ctx context.Context, p image.PlatformImage) (PlatformResult, error) {
+func (s *Scanner) scanPlatform(ctx context.Context, p image.PlatformImage) (PlatformResult, error) {
 	inv, err := s.inventory(ctx, p)
 	if err != nil {
 		return PlatformResult{Platform: p.Platform.String(), Digest: p.Digest}, err
