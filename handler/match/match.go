@@ -35,6 +35,7 @@ type EcosystemGap struct {
 const (
 	GapNotLoaded   = "no advisories loaded for it"
 	GapNoSemantics = "its versions cannot be compared"
+	GapBadVersion  = "installed version does not parse"
 )
 
 // hit is one affected entry that affects an installed package.
@@ -49,8 +50,8 @@ type hit struct {
 // (vulnerability, ecosystem, package, location); it is reported once.
 //
 // Packages with no ecosystem are not matched. An ecosystem the index holds no
-// advisories for is a gap in the result, not an error. A package whose version its
-// ecosystem cannot parse is not matched. A nil index matches nothing.
+// advisories for is a gap in the result, not an error; so are the packages whose
+// installed version their ecosystem cannot parse. A nil index matches nothing.
 func Match(idx *advisory.Index, pkgs []inventory.Package) Result {
 	byEcosystem := make(map[string][]inventory.Package)
 	for _, p := range pkgs {
@@ -65,8 +66,12 @@ func Match(idx *advisory.Index, pkgs []inventory.Package) Result {
 			res.Gaps = append(res.Gaps, EcosystemGap{Ecosystem: eco, Packages: len(group), Reason: reason})
 			continue
 		}
-		res.MatchedPackages += len(group)
-		res.Findings = append(res.Findings, matchEcosystem(idx, eco, group)...)
+		findings, unparsable := matchEcosystem(idx, eco, group)
+		res.Findings = append(res.Findings, findings...)
+		res.MatchedPackages += len(group) - unparsable
+		if unparsable > 0 {
+			res.Gaps = append(res.Gaps, EcosystemGap{Ecosystem: eco, Packages: unparsable, Reason: GapBadVersion})
+		}
 	}
 	addRemediation(res.Findings)
 	slices.SortFunc(res.Findings, func(a, b Finding) int {
@@ -87,23 +92,35 @@ func gapReason(idx *advisory.Index, ecosystem string) string {
 	return ""
 }
 
-// matchEcosystem matches packages of one loaded ecosystem. Packages sharing a match
-// key (the binaries of one source) share one evaluation and one set of
-// per-vulnerability facts, so work and memory stay linear in findings.
-func matchEcosystem(idx *advisory.Index, ecosystem string, pkgs []inventory.Package) []Finding {
+// matchEcosystem matches packages of one loaded ecosystem and counts those whose
+// version does not parse. Packages sharing a match key (the binaries of one source)
+// share one evaluation and one set of per-vulnerability facts, so work and memory
+// stay linear in findings.
+func matchEcosystem(idx *advisory.Index, ecosystem string, pkgs []inventory.Package) ([]Finding, int) {
 	type key struct{ name, version string }
-	evaluated := make(map[key][]Finding)
+	type evaluation struct {
+		templates []Finding
+		parsed    bool
+	}
+	evaluated := make(map[key]evaluation)
 	reported := make(map[[3]string]bool)
-	var findings []Finding
+	var (
+		findings   []Finding
+		unparsable int
+	)
 	for _, pkg := range pkgs {
 		name, version := matchKey(ecosystem, pkg)
 		k := key{name, version}
-		templates, ok := evaluated[k]
+		e, ok := evaluated[k]
 		if !ok {
-			templates = vulnerabilities(idx, ecosystem, name, version)
-			evaluated[k] = templates
+			e.templates, e.parsed = vulnerabilities(idx, ecosystem, name, version)
+			evaluated[k] = e
 		}
-		for _, tmpl := range templates {
+		if !e.parsed {
+			unparsable++
+			continue
+		}
+		for _, tmpl := range e.templates {
 			id := [3]string{tmpl.ID, pkg.Name, pkg.Location}
 			if reported[id] {
 				continue
@@ -112,19 +129,20 @@ func matchEcosystem(idx *advisory.Index, ecosystem string, pkgs []inventory.Pack
 			findings = append(findings, withPackage(tmpl, pkg))
 		}
 	}
-	return findings
+	return findings, unparsable
 }
 
 // vulnerabilities returns one finding template per vulnerability affecting version
-// of the package the ecosystem's advisories call name, sorted by ID.
-func vulnerabilities(idx *advisory.Index, ecosystem, name, version string) []Finding {
-	entries := idx.Affected(ecosystem, name)
-	if len(entries) == 0 {
-		return nil
-	}
+// of the package the ecosystem's advisories call name, sorted by ID, and false when
+// version does not parse in the ecosystem.
+func vulnerabilities(idx *advisory.Index, ecosystem, name, version string) ([]Finding, bool) {
 	installed, err := semantic.Parse(version, ecosystem)
 	if err != nil {
-		return nil
+		return nil, false
+	}
+	entries := idx.Affected(ecosystem, name)
+	if len(entries) == 0 {
+		return nil, true
 	}
 	byVuln := hitsByVulnerability(versionComparer{ecosystem, installed}, entries)
 	out := make([]Finding, 0, len(byVuln))
@@ -132,7 +150,7 @@ func vulnerabilities(idx *advisory.Index, ecosystem, name, version string) []Fin
 		out = append(out, newFinding(id, hits, name, ecosystem))
 	}
 	slices.SortFunc(out, func(a, b Finding) int { return cmp.Compare(a.ID, b.ID) })
-	return out
+	return out, true
 }
 
 // matchKey is the (name, version) the ecosystem's advisories name a package by:

@@ -165,6 +165,14 @@ func TestMatchReportsEcosystemsWithoutDataAsGaps(t *testing.T) {
 			want: match.Result{Gaps: []match.EcosystemGap{{Ecosystem: "Plan9:4", Packages: 1, Reason: match.GapNoSemantics}}},
 		},
 		{
+			name: "a package whose version does not parse is a gap, the others are matched",
+			idx:  idx, pkgs: []inventory.Package{foo, deb("bar", "a:1.0", "bar", "a:1.0")},
+			want: match.Result{
+				MatchedPackages: 1,
+				Gaps:            []match.EcosystemGap{{Ecosystem: "Debian:12", Packages: 1, Reason: match.GapBadVersion}},
+			},
+		},
+		{
 			name: "a nil index leaves every ecosystem unmatched",
 			idx:  nil, pkgs: []inventory.Package{foo},
 			want: match.Result{Gaps: []match.EcosystemGap{{Ecosystem: "Debian:12", Packages: 1, Reason: match.GapNotLoaded}}},
