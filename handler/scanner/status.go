@@ -72,9 +72,12 @@ func packageCounts(pkgs []inventory.Package) map[string]int {
 // unmatchedNotes says which packages were not matched and why, the OS first.
 func unmatchedNotes(inv *inventory.Inventory, withoutEcosystem int, gaps []match.EcosystemGap) []string {
 	var notes []string
-	if inv.OS != nil && inv.OS.Ecosystem == "" {
+	switch {
+	case inv.OS != nil && inv.OS.Ecosystem == "" && withoutEcosystem == 0:
+		notes = append(notes, fmt.Sprintf("OS %s: no advisory source", osName(inv.OS)))
+	case inv.OS != nil && inv.OS.Ecosystem == "":
 		notes = append(notes, fmt.Sprintf("OS %s: no advisory source (%s not matched)", osName(inv.OS), count(withoutEcosystem, "OS package")))
-	} else if withoutEcosystem > 0 {
+	case withoutEcosystem > 0:
 		notes = append(notes, fmt.Sprintf("%s without an advisory ecosystem not matched", count(withoutEcosystem, "package")))
 	}
 	for _, g := range gaps {

@@ -134,6 +134,12 @@ func TestAssessStatuses(t *testing.T) {
 				Error: "OS alpine 3.4.0: no advisory source (1 OS package not matched)"},
 		},
 		{
+			name: "an OS without an advisory source and nothing inventoried says so without a count",
+			idx:  all, inv: inventory.Inventory{OS: alpine34},
+			want: assessment{Status: StatusUnsupported, OS: alpine34, Packages: map[string]int{},
+				Error: "OS alpine 3.4.0: no advisory source"},
+		},
+		{
 			name: "an OS without an advisory source next to matched Go packages is scanned, with a note",
 			idx:  all, inv: inventory.Inventory{OS: alpine34, Packages: []inventory.Package{musl, xtext}},
 			want: assessment{Status: StatusScanned, OS: alpine34, Packages: map[string]int{"none": 1, "Go": 1},
