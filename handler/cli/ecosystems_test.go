@@ -64,3 +64,25 @@ func TestScanLoadsTheConfiguredEcosystems(t *testing.T) {
 		})
 	}
 }
+
+func TestScanJSONNeverPrintsNullArrays(t *testing.T) {
+	for _, tt := range []struct {
+		image string
+		want  []string
+	}{
+		{"alpine-3.4", []string{`"findings": []`, `"skipped": []`, `"unmatched": []`}},
+		{"go-app", []string{`"os": null`, `"skipped": []`}},
+	} {
+		t.Run(tt.image+" prints "+strings.Join(tt.want, " and "), func(t *testing.T) {
+			r := scanArchive(t, tt.image, "--format", "json")
+			for _, s := range tt.want {
+				if !strings.Contains(r.stdout, s) {
+					t.Errorf("JSON lacks %s:\n%s", s, r.stdout)
+				}
+			}
+			if strings.Contains(r.stdout, "null") && tt.image != "go-app" {
+				t.Errorf("JSON holds a null:\n%s", r.stdout)
+			}
+		})
+	}
+}
