@@ -101,7 +101,7 @@ func severitySummary(findings []match.Finding) string {
 		counts[f.Severity]++
 	}
 	parts := []string{fmt.Sprintf("Total: %d", len(findings))}
-	for _, s := range match.Severities {
+	for _, s := range match.Severities() {
 		parts = append(parts, fmt.Sprintf("%s: %d", s, counts[s]))
 	}
 	return strings.Join(parts, ", ")

@@ -6,15 +6,19 @@ import (
 	"strings"
 )
 
-// Severities lists the severities highest first; UNKNOWN is last, so a minimum of
+// severities lists the severities highest first; UNKNOWN is last, so a minimum of
 // LOW or above leaves it out.
-var Severities = []string{SeverityCritical, SeverityHigh, SeverityMedium, SeverityLow, SeverityUnknown}
+var severities = [...]string{SeverityCritical, SeverityHigh, SeverityMedium, SeverityLow, SeverityUnknown}
+
+// Severities returns the severity names highest first, UNKNOWN last: the one order
+// every report and filter uses.
+func Severities() []string { return slices.Clone(severities[:]) }
 
 // severityRank orders severities: higher is more severe; an unknown name ranks as
 // UNKNOWN.
 func severityRank(s string) int {
-	if i := slices.Index(Severities, s); i >= 0 {
-		return len(Severities) - i
+	if i := slices.Index(severities[:], s); i >= 0 {
+		return len(severities) - i
 	}
 	return 1
 }
@@ -23,7 +27,7 @@ func severityRank(s string) int {
 // the Severity constants.
 func ParseSeverity(s string) (string, error) {
 	name := strings.ToUpper(strings.TrimSpace(s))
-	if !slices.Contains(Severities, name) {
+	if !slices.Contains(severities[:], name) {
 		return "", fmt.Errorf("severity %q (want critical, high, medium, low or unknown): %w", s, ErrUnknownSeverity)
 	}
 	return name, nil
@@ -33,11 +37,11 @@ func ParseSeverity(s string) (string, error) {
 // ("HIGH" gives CRITICAL, HIGH). The name is matched case-insensitively; an unknown
 // min gives nil.
 func SeveritiesAtLeast(min string) []string {
-	i := slices.IndexFunc(Severities, func(s string) bool { return strings.EqualFold(s, strings.TrimSpace(min)) })
+	i := slices.IndexFunc(severities[:], func(s string) bool { return strings.EqualFold(s, strings.TrimSpace(min)) })
 	if i < 0 {
 		return nil
 	}
-	return slices.Clone(Severities[:i+1])
+	return slices.Clone(severities[:i+1])
 }
 
 // scoreSeverity maps a CVSS base score to its qualitative band (CVSS v3.1

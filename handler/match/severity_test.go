@@ -49,10 +49,12 @@ func TestSeveritiesAtLeast(t *testing.T) {
 			}
 		})
 	}
-	t.Run("the result is a copy the caller may change", func(t *testing.T) {
+	t.Run("results are copies the caller may change", func(t *testing.T) {
 		match.SeveritiesAtLeast("HIGH")[0] = "changed"
-		if match.Severities[0] != match.SeverityCritical {
-			t.Errorf("Severities[0] = %q after changing a result", match.Severities[0])
+		match.Severities()[1] = "changed"
+		want := []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}
+		if diff := cmp.Diff(want, match.Severities()); diff != "" {
+			t.Errorf("Severities() after changing results (-want +got):\n%s", diff)
 		}
 	})
 }
