@@ -16,6 +16,7 @@ require (
 	github.com/tree-sitter-grammars/tree-sitter-bicep v1.1.0
 	github.com/tree-sitter/go-tree-sitter v0.25.0
 	golang.org/x/crypto v0.55.0
+	golang.org/x/mod v0.39.0
 	golang.org/x/sync v0.22.0
 )
 
