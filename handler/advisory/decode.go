@@ -10,9 +10,9 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/klauspost/compress/flate"
+	"golang.org/x/sync/errgroup"
 )
 
 // decodeArchive decodes every JSON member of an OSV all.zip on all cores. The result
@@ -26,41 +26,31 @@ func decodeArchive(ctx context.Context, data []byte) ([]*osvRecord, error) {
 	}
 	zr.RegisterDecompressor(zip.Deflate, newInflaterPool().open)
 	out := make([]*osvRecord, len(zr.File))
-	var (
-		next     atomic.Int64
-		firstErr error
-		errOnce  sync.Once
-		failed   atomic.Bool
-		wg       sync.WaitGroup
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err })
-		failed.Store(true)
-	}
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
+	workers := runtime.GOMAXPROCS(0)
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	// Each worker takes a contiguous share of the members, reusing one buffer;
+	// a goroutine per ~1 KiB member would cost more than decoding it.
+	share := (len(zr.File) + workers - 1) / workers
+	for start := 0; start < len(zr.File); start += share {
+		members := zr.File[start:min(start+share, len(zr.File))]
+		g.Go(func() error {
 			var buf bytes.Buffer
-			for !failed.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= len(zr.File) {
-					return
-				}
+			for i, f := range members {
 				if i%256 == 0 && ctx.Err() != nil {
-					fail(ctx.Err())
-					return
+					return ctx.Err()
 				}
-				rec, err := decodeMember(zr.File[i], &buf)
+				rec, err := decodeMember(f, &buf)
 				if err != nil {
-					fail(err)
-					return
+					return err
 				}
-				out[i] = rec
+				out[start+i] = rec
 			}
+			return nil
 		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -94,11 +94,8 @@ func (x *Index) Records(ecosystemDir string) int { return x.records[ecosystemDir
 func (x *Index) Covers(ecosystem string) bool { return x.entries[ecosystem] > 0 }
 
 // Affected returns the affected entries for a package of an ecosystem
-// ("Debian:12", "openssl"). The slice is shared: callers must not modify it.
+// ("Debian:12", "openssl"); PyPI names match PEP 503-normalized. The slice is
+// shared: callers must not modify it.
 func (x *Index) Affected(ecosystem, name string) []*Affected {
-	return x.packages[packageKey{ecosystem, name}]
+	return x.packages[packageKey{ecosystem, packageName(ecosystem, name)}]
 }
-
-// Age is how long before now the newest record was modified; callers enforce
-// TIDEWATCH_MAX_DB_AGE with it.
-func (x *Index) Age(now time.Time) time.Duration { return now.Sub(x.newest) }

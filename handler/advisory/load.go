@@ -80,7 +80,7 @@ func (x *Index) add(r *osvRecord, dir string, strs interner) {
 		x.newest = rec.Modified
 	}
 	for _, e := range entries {
-		key := packageKey{e.Ecosystem, e.Package}
+		key := packageKey{e.Ecosystem, packageName(e.Ecosystem, e.Package)}
 		x.packages[key] = append(x.packages[key], e)
 		x.entries[e.Ecosystem]++
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -328,4 +329,57 @@ func TestLoadStopsWhenCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Load() error = %v, want context.Canceled", err)
 	}
+}
+
+func TestLoadReadsEverySharedEcosystemTheCLIDefaultsCanName(t *testing.T) {
+	dirs := []string{"Debian", "Go", "npm", "PyPI", "Alpine", "AlmaLinux"}
+	idx, err := advisory.Load(context.Background(), testenv.Advisories(t), dirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range dirs {
+		t.Run(dir+" loads every record its modified_id.csv lists that is not withdrawn", func(t *testing.T) {
+			listed, _ := modifiedIDs(t, filepath.Join(testenv.Advisories(t), dir, "modified_id.csv"))
+			want := listed - withdrawnRecords(t, filepath.Join(testenv.Advisories(t), dir, "all.zip"))
+			if got := idx.Records(dir); got != want || want == 0 {
+				t.Errorf("Records(%s) = %d, want %d", dir, got, want)
+			}
+		})
+	}
+	for _, eco := range []string{"Debian:12", "Go", "npm", "PyPI", "Alpine:v3.4", "AlmaLinux:9"} {
+		t.Run("the index covers "+eco, func(t *testing.T) {
+			if !idx.Covers(eco) {
+				t.Errorf("Covers(%s) = false", eco)
+			}
+		})
+	}
+}
+
+// withdrawnRecords counts the members of an OSV all.zip that carry "withdrawn".
+func withdrawnRecords(t *testing.T, path string) int {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	n := 0
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct {
+			Withdrawn string `json:"withdrawn"`
+		}
+		err = json.NewDecoder(rc).Decode(&rec)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("%s in %s: %v", f.Name, path, err)
+		}
+		if rec.Withdrawn != "" {
+			n++
+		}
+	}
+	return n
 }

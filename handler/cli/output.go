@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/tidewatch/tidewatch/handler/inventory"
 	"github.com/tidewatch/tidewatch/handler/match"
 	"github.com/tidewatch/tidewatch/handler/scanner"
 )
@@ -20,21 +23,26 @@ func writeResult(w io.Writer, format string, res *scanner.Result) error {
 	return writeTable(w, res)
 }
 
-// writeTable prints one block per platform: a summary line, then the findings.
+// writeTable prints the skipped index entries, then one block per platform: a
+// summary line, the package counts, any note, then the findings.
 func writeTable(w io.Writer, res *scanner.Result) error {
 	fmt.Fprintf(w, "%s\n", res.Image)
 	if res.IndexDigest != "" {
 		fmt.Fprintf(w, "index %s\n", res.IndexDigest)
 	}
+	for _, m := range res.Skipped {
+		fmt.Fprintf(w, "skipped %s  %s\n", m.Digest, m.Reason)
+	}
 	for _, p := range res.Platforms {
-		fmt.Fprintf(w, "\n%s  %s  %s", p.Platform, p.Digest, p.Status)
-		if p.Ecosystem != "" {
-			fmt.Fprintf(w, "  %s", p.Ecosystem)
-		}
+		fmt.Fprintf(w, "\n%s  %s  %s  OS: %s\n", p.Platform, p.Digest, p.Status, osLabel(p.OS))
+		fmt.Fprintf(w, "Packages: %s\n", packageCounts(p.Packages))
 		if p.Error != "" {
-			fmt.Fprintf(w, "  (%s)", p.Error)
+			fmt.Fprintf(w, "Note: %s\n", p.Error)
 		}
-		fmt.Fprintf(w, "\n%s\n", severitySummary(p.Findings))
+		for _, f := range p.Skipped {
+			fmt.Fprintf(w, "Skipped file: %s (layer %d: %s)\n", f.Path, f.LayerIndex, f.Reason)
+		}
+		fmt.Fprintf(w, "%s\n", severitySummary(p.Findings))
 		if len(p.Findings) == 0 {
 			continue
 		}
@@ -45,9 +53,33 @@ func writeTable(w io.Writer, res *scanner.Result) error {
 	return nil
 }
 
+// osLabel names the distribution and its advisory ecosystem, "none" without one.
+func osLabel(os *inventory.OS) string {
+	if os == nil {
+		return "none"
+	}
+	label := strings.TrimSpace(os.ID + " " + os.VersionID)
+	if os.Ecosystem != "" {
+		label += " (" + os.Ecosystem + ")"
+	}
+	return label
+}
+
+// packageCounts prints per-ecosystem counts sorted by ecosystem: "Debian:12 88, Go 16".
+func packageCounts(counts map[string]int) string {
+	if len(counts) == 0 {
+		return "none found"
+	}
+	parts := make([]string, 0, len(counts))
+	for _, eco := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%s %d", eco, counts[eco]))
+	}
+	return strings.Join(parts, ", ")
+}
+
 func writeFindings(w io.Writer, findings []match.Finding) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSEVERITY\tPACKAGE\tINSTALLED\tFIXED\tSTATUS\tLAYER")
+	fmt.Fprintln(tw, "ID\tSEVERITY\tPACKAGE\tINSTALLED\tFIXED\tSTATUS\tLAYER\tLOCATION")
 	for _, f := range findings {
 		pkg := f.Package
 		if f.SourcePackage != "" && f.SourcePackage != f.Package {
@@ -57,8 +89,8 @@ func writeFindings(w io.Writer, findings []match.Finding) error {
 		if fixed == "" {
 			fixed = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d %s\n", f.ID, f.Severity, pkg, f.InstalledVersion,
-			fixed, f.FixStatus, f.Layer.Index, shortDigest(f.Layer.DiffID))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d %s\t%s\n", f.ID, f.Severity, pkg, f.InstalledVersion,
+			fixed, f.FixStatus, f.Layer.Index, shortDigest(f.Layer.DiffID), f.Location)
 	}
 	return tw.Flush()
 }
@@ -69,7 +101,7 @@ func severitySummary(findings []match.Finding) string {
 		counts[f.Severity]++
 	}
 	parts := []string{fmt.Sprintf("Total: %d", len(findings))}
-	for _, s := range []string{match.SeverityCritical, match.SeverityHigh, match.SeverityMedium, match.SeverityLow, match.SeverityUnknown} {
+	for _, s := range match.Severities() {
 		parts = append(parts, fmt.Sprintf("%s: %d", s, counts[s]))
 	}
 	return strings.Join(parts, ", ")

@@ -16,7 +16,7 @@ func TestScanTableListsEveryPlatformAndFinding(t *testing.T) {
 		t.Fatalf("exit code = %d, want 0; stderr:\n%s", table.code, table.stderr)
 	}
 	lines := strings.Split(table.stdout, "\n")
-	header := regexp.MustCompile(`^ID\s+SEVERITY\s+PACKAGE\s+INSTALLED\s+FIXED\s+STATUS\s+LAYER\s*$`)
+	header := regexp.MustCompile(`^ID\s+SEVERITY\s+PACKAGE\s+INSTALLED\s+FIXED\s+STATUS\s+LAYER\s+LOCATION\s*$`)
 
 	for _, m := range truth.Manifests {
 		t.Run(m.Platform+" has a summary line with its digest", func(t *testing.T) {

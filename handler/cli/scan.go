@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/tidewatch/tidewatch/handler/advisory"
+	"github.com/tidewatch/tidewatch/handler/config"
 	"github.com/tidewatch/tidewatch/handler/image"
 	"github.com/tidewatch/tidewatch/handler/match"
 	"github.com/tidewatch/tidewatch/handler/registry"
@@ -21,6 +23,7 @@ import (
 type scanOptions struct {
 	archive       string
 	advisories    string
+	ecosystems    []string
 	format        string
 	severities    []string
 	exitCode      int
@@ -37,12 +40,14 @@ func runScan(ctx context.Context, env Env, args []string) int {
 		fs.PrintDefaults()
 	}
 	var o scanOptions
-	var severity string
+	var severity, ecosystems string
 	fs.StringVar(&o.archive, "archive", "", "scan an image archive (OCI layout tar or docker save tar) instead of a registry reference")
 	fs.StringVar(&o.advisories, "advisories", env.getenv("TIDEWATCH_ADVISORIES_URL"), "OSV advisory source: a directory in OSV bulk-export layout (`<Ecosystem>/all.zip`)")
+	fs.StringVar(&ecosystems, "ecosystems", cmp.Or(env.getenv(config.EnvEcosystems), config.DefaultEcosystems),
+		"comma-separated OSV ecosystems to load from the advisory source (default from "+config.EnvEcosystems+")")
 	fs.StringVar(&o.format, "format", "table", "output format: table or json")
 	fs.StringVar(&severity, "severity", "", "comma-separated severities to report (CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN); default all")
-	fs.IntVar(&o.exitCode, "exit-code", 0, "exit code when findings (after --severity) are reported, or a platform could not be matched")
+	fs.IntVar(&o.exitCode, "exit-code", 0, "exit code when findings (after --severity) are reported, or a platform is not plainly scanned (incomplete, unsupported)")
 	fs.StringVar(&o.username, "username", "", "registry username (basic auth)")
 	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the registry password from standard input")
 	fs.BoolVar(&o.insecure, "insecure", false, "use plain HTTP for the registry (implied for 127.0.0.1 and localhost)")
@@ -56,6 +61,10 @@ func runScan(ctx context.Context, env Env, args []string) int {
 	}
 	if o.format != "table" && o.format != "json" {
 		fmt.Fprintf(env.Stderr, "tidewatch scan: unknown --format %q (table or json)\n", o.format)
+		return exitUsage
+	}
+	if o.ecosystems, err = config.ParseEcosystems(ecosystems); err != nil {
+		fmt.Fprintf(env.Stderr, "tidewatch scan: --ecosystems: %v\n", err)
 		return exitUsage
 	}
 	if o.severities, err = parseSeverities(severity); err != nil {
@@ -86,7 +95,7 @@ func runScan(ctx context.Context, env Env, args []string) int {
 		return exitError
 	}
 	for _, p := range res.Platforms {
-		if p.Status != scanner.StatusScanned {
+		if p.Status != scanner.StatusScanned || p.Error != "" {
 			fmt.Fprintf(env.Stderr, "tidewatch scan: %s: %s: %s\n", p.Platform, p.Status, p.Error)
 		}
 	}
@@ -133,8 +142,11 @@ func scan(ctx context.Context, env Env, o scanOptions, positional []string, pass
 		}
 		scanOpts = append(scanOpts, scanner.WithRetry(client.Retry))
 	}
+	if len(target.Platforms) == 0 {
+		return nil, fmt.Errorf("%s: nothing to scan: no image manifest of a known platform", target.Reference)
+	}
 	// Advisories load after the image resolves, so a bad reference fails fast.
-	idx, err := advisory.Load(ctx, o.advisories, []string{"Debian"})
+	idx, err := advisory.Load(ctx, o.advisories, o.ecosystems)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +215,8 @@ func filterSeverities(res *scanner.Result, severities []string) {
 }
 
 // needsAttention reports whether --exit-code applies: findings remain, or a platform
-// could not be matched (an unmatched platform is not known to be clean).
+// is not plainly scanned (an incomplete or unsupported platform is not known to be
+// clean).
 func needsAttention(res *scanner.Result) bool {
 	for _, p := range res.Platforms {
 		if len(p.Findings) > 0 || p.Status != scanner.StatusScanned {

@@ -26,13 +26,21 @@ func readSidecar(t *testing.T, image string) testenv.Sidecar {
 type scanJSON struct {
 	Image     string `json:"image"`
 	Platforms []struct {
-		Platform  string            `json:"platform"`
-		Digest    string            `json:"digest"`
-		Status    string            `json:"status"`
-		Ecosystem string            `json:"ecosystem"`
+		Platform string `json:"platform"`
+		Digest   string `json:"digest"`
+		Status   string `json:"status"`
+		OS       *struct {
+			ID        string `json:"id"`
+			VersionID string `json:"versionId"`
+			Ecosystem string `json:"ecosystem"`
+		} `json:"os"`
+		Packages  map[string]int    `json:"packages"`
+		Unmatched []json.RawMessage `json:"unmatched"`
+		Skipped   []json.RawMessage `json:"skipped"`
 		Error     string            `json:"error"`
 		Findings  []json.RawMessage `json:"findings"`
 	} `json:"platforms"`
+	Skipped []json.RawMessage `json:"skipped"`
 }
 
 type findingJSON struct {
@@ -135,8 +143,11 @@ func TestScanArchiveReportsSidecarPlatformsAndPackages(t *testing.T) {
 
 			for _, p := range got.Platforms {
 				t.Run(p.Platform+" findings describe sidecar packages", func(t *testing.T) {
-					if p.Status != "scanned" || p.Ecosystem != "Debian:12" {
-						t.Errorf("status %q ecosystem %q, want scanned Debian:12 (%s)", p.Status, p.Ecosystem, p.Error)
+					if p.Status != "scanned" || p.OS == nil || p.OS.Ecosystem != "Debian:12" {
+						t.Errorf("status %q os %+v, want scanned Debian:12 (%s)", p.Status, p.OS, p.Error)
+					}
+					if want := len(truth.DpkgInventory[p.Platform].Packages); p.Packages["Debian:12"] != want {
+						t.Errorf("packages %v, want Debian:12 %d (the sidecar's count)", p.Packages, want)
 					}
 					if len(p.Findings) == 0 {
 						t.Fatal("no findings; every Debian fixture has packages below a bookworm-security fix")

@@ -26,7 +26,7 @@ func Load(environ []string) (*Config, error) {
 	if cfg.AdvisoriesURL, err = parseAdvisoriesURL(env.get(EnvAdvisoriesURL, DefaultAdvisoriesURL)); err != nil {
 		errs = append(errs, err)
 	}
-	if cfg.Ecosystems, err = parseEcosystems(env.get(EnvEcosystems, DefaultEcosystems)); err != nil {
+	if cfg.Ecosystems, err = ParseEcosystems(env.get(EnvEcosystems, DefaultEcosystems)); err != nil {
 		errs = append(errs, err)
 	}
 	if cfg.SweepSchedule, err = parseSchedule(EnvSweepSchedule, env.get(EnvSweepSchedule, DefaultSweepSchedule)); err != nil {
@@ -99,7 +99,7 @@ func (e environment) has(name string) bool {
 func unknownSettings(env environment) []error {
 	var names []string
 	for name := range env {
-		if strings.HasPrefix(name, prefix) && !Known(name) && !harnessVariable(name) {
+		if strings.HasPrefix(name, prefix) && !known(name) && !harnessVariable(name) {
 			names = append(names, name)
 		}
 	}

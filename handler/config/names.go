@@ -56,11 +56,11 @@ func Patterns() []string {
 	return []string{PatternRegistryUsername, PatternRegistryPassword}
 }
 
-// RegistryUsername returns the username setting of the n-th (1-based) registry.
-func RegistryUsername(n int) string { return registrySetting(PatternRegistryUsername, n) }
+// registryUsername returns the username setting of the n-th (1-based) registry.
+func registryUsername(n int) string { return registrySetting(PatternRegistryUsername, n) }
 
-// RegistryPassword returns the password setting of the n-th (1-based) registry.
-func RegistryPassword(n int) string { return registrySetting(PatternRegistryPassword, n) }
+// registryPassword returns the password setting of the n-th (1-based) registry.
+func registryPassword(n int) string { return registrySetting(PatternRegistryPassword, n) }
 
 func registrySetting(pattern string, n int) string {
 	return strings.Replace(pattern, "<N>", itoa(n), 1)
@@ -69,8 +69,8 @@ func registrySetting(pattern string, n int) string {
 // registrySettingRE matches a per-registry setting: a positive index without leading zeros.
 var registrySettingRE = regexp.MustCompile(`^TIDEWATCH_REGISTRY_([1-9][0-9]*)_(USERNAME|PASSWORD)$`)
 
-// Known reports whether name is a setting Load reads (for any registry index).
-func Known(name string) bool {
+// known reports whether name is a setting Load reads (for any registry index).
+func known(name string) bool {
 	return slices.Contains(Names(), name) || registrySettingRE.MatchString(name)
 }
 

@@ -38,7 +38,7 @@ func TestNames(t *testing.T) {
 			t.Errorf("Patterns() (-want +got):\n%s", diff)
 		}
 	})
-	known := map[string]bool{
+	wantKnown := map[string]bool{
 		"TIDEWATCH_REGISTRIES":            true,
 		"AZURE_CLIENT_ID":                 true,
 		"TIDEWATCH_REGISTRY_1_USERNAME":   true,
@@ -51,15 +51,15 @@ func TestNames(t *testing.T) {
 		"tidewatch_registries":            false,
 		"TIDEWATCH_REGISTRY_<N>_USERNAME": false,
 	}
-	for name, want := range known {
-		t.Run("Known("+name+") is "+map[bool]string{true: "true", false: "false"}[want], func(t *testing.T) {
-			if got := Known(name); got != want {
-				t.Errorf("Known(%q) = %v, want %v", name, got, want)
+	for name, want := range wantKnown {
+		t.Run("known("+name+") is "+map[bool]string{true: "true", false: "false"}[want], func(t *testing.T) {
+			if got := known(name); got != want {
+				t.Errorf("known(%q) = %v, want %v", name, got, want)
 			}
 		})
 	}
 	t.Run("the per-registry helpers fill in the index", func(t *testing.T) {
-		got := []string{RegistryUsername(3), RegistryPassword(10)}
+		got := []string{registryUsername(3), registryPassword(10)}
 		if diff := cmp.Diff([]string{"TIDEWATCH_REGISTRY_3_USERNAME", "TIDEWATCH_REGISTRY_10_PASSWORD"}, got); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)
 		}

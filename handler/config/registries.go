@@ -101,7 +101,7 @@ func defaultAuth(host string) AuthMode {
 // credentials reads the n-th registry's username and password: both required for
 // basic auth and refused otherwise, so a forgotten "=basic" is caught.
 func (r *Registry) credentials(n int, env environment) error {
-	userName, passName := RegistryUsername(n), RegistryPassword(n)
+	userName, passName := registryUsername(n), registryPassword(n)
 	if r.Auth != AuthBasic {
 		var errs []error
 		for _, name := range []string{userName, passName} {

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/ossf/osv-schema/bindings/go/osvconstants"
 )
 
 // parseAdvisoriesURL accepts an http(s) URL or an existing local directory.
@@ -28,29 +30,41 @@ func parseAdvisoriesURL(value string) (string, error) {
 	return value, nil
 }
 
-// osvEcosystems are the ecosystem names of the OSV schema (osv-schema 1.7.5), which
-// are also the directory names of the bulk export.
-var osvEcosystems = []string{
-	"AlmaLinux", "Alpaquita", "Alpine", "Android", "Azure Linux", "BellSoft Hardened Containers",
-	"Bioconductor", "Bitnami", "Chainguard", "CleanStart", "ConanCenter", "CRAN", "crates.io",
-	"Debian", "Docker Hardened Images", "Echo", "FreeBSD", "GHC", "GitHub Actions", "Go",
-	"Hackage", "Hex", "Julia", "Kubernetes", "Linux", "Mageia", "Maven", "MinimOS", "npm",
-	"NuGet", "opam", "openEuler", "openSUSE", "OSS-Fuzz", "Packagist", "Photon OS", "Pub",
-	"PyPI", "Red Hat", "Rocky Linux", "Root", "RubyGems", "SUSE", "SwiftURL", "TuxCare",
-	"Ubuntu", "VSCode", "Wolfi",
+// osvEcosystems are the ecosystems of the OSV schema (osvconstants.SchemaVersion),
+// which are also the directory names of the bulk export. The spellings are
+// osv-schema's own; a test checks that every constant of the package is listed.
+var osvEcosystems = []osvconstants.Ecosystem{
+	osvconstants.EcosystemAlmaLinux, osvconstants.EcosystemAlpaquita, osvconstants.EcosystemAlpine,
+	osvconstants.EcosystemAndroid, osvconstants.EcosystemAzureLinux, osvconstants.EcosystemBellSoftHardenedContainers,
+	osvconstants.EcosystemBioconductor, osvconstants.EcosystemBitnami, osvconstants.EcosystemChainguard,
+	osvconstants.EcosystemCleanStart, osvconstants.EcosystemConanCenter, osvconstants.EcosystemCRAN,
+	osvconstants.EcosystemCratesIO, osvconstants.EcosystemDebian, osvconstants.EcosystemDockerHardenedImages,
+	osvconstants.EcosystemEcho, osvconstants.EcosystemFreeBSD, osvconstants.EcosystemGHC,
+	osvconstants.EcosystemGitHubActions, osvconstants.EcosystemGo, osvconstants.EcosystemHackage,
+	osvconstants.EcosystemHex, osvconstants.EcosystemJulia, osvconstants.EcosystemKubernetes,
+	osvconstants.EcosystemLinux, osvconstants.EcosystemMageia, osvconstants.EcosystemMaven,
+	osvconstants.EcosystemMinimOS, osvconstants.EcosystemNPM, osvconstants.EcosystemNuGet,
+	osvconstants.EcosystemOpam, osvconstants.EcosystemOpenEuler, osvconstants.EcosystemOpenSUSE,
+	osvconstants.EcosystemOSSFuzz, osvconstants.EcosystemPackagist, osvconstants.EcosystemPhotonOS,
+	osvconstants.EcosystemPub, osvconstants.EcosystemPyPI, osvconstants.EcosystemRedHat,
+	osvconstants.EcosystemRockyLinux, osvconstants.EcosystemRoot, osvconstants.EcosystemRubyGems,
+	osvconstants.EcosystemSUSE, osvconstants.EcosystemSwiftURL, osvconstants.EcosystemTuxCare,
+	osvconstants.EcosystemUbuntu, osvconstants.EcosystemVSCode, osvconstants.EcosystemWolfi,
 }
 
-// parseEcosystems reads a comma list of OSV ecosystem names, exact case.
-func parseEcosystems(value string) ([]string, error) {
+// ParseEcosystems reads a comma list of OSV ecosystem names, exact case, as
+// TIDEWATCH_ECOSYSTEMS holds it: the CLI and the pipeline load the same set. Errors
+// are *SettingError naming TIDEWATCH_ECOSYSTEMS.
+func ParseEcosystems(value string) ([]string, error) {
 	var ecosystems []string
 	for _, part := range strings.Split(value, ",") {
 		name := strings.TrimSpace(part)
-		switch i := slices.IndexFunc(osvEcosystems, func(e string) bool { return strings.EqualFold(e, name) }); {
+		switch i := slices.IndexFunc(osvEcosystems, func(e osvconstants.Ecosystem) bool { return strings.EqualFold(string(e), name) }); {
 		case name == "":
 			return nil, problem(EnvEcosystems, "empty entry in %q", value)
 		case i < 0:
 			return nil, problem(EnvEcosystems, "%q is not an OSV ecosystem", name)
-		case osvEcosystems[i] != name:
+		case string(osvEcosystems[i]) != name:
 			return nil, problem(EnvEcosystems, "%q is spelled %q in OSV", name, osvEcosystems[i])
 		case slices.Contains(ecosystems, name):
 			return nil, problem(EnvEcosystems, "%q is listed twice", name)

@@ -1,10 +1,14 @@
 // Package match matches an image's installed packages against an advisory index and
-// turns the hits into findings: one per (vulnerability, binary package), with
-// severity, fix status and remediation text.
+// turns the hits into findings: one per (vulnerability, ecosystem, package,
+// location), with severity, fix status and remediation text.
 //
-// Rules (Debian; Ubuntu and Alpine follow the same source-package rule):
-//   - Packages are matched by SOURCE name and SOURCE version, compared with the
-//     ecosystem's own ordering (osv-scalibr semantic), using OSV range semantics.
+// Rules:
+//   - Each package is matched in its own ecosystem (Package.Ecosystem: "Debian:12",
+//     "Go", "npm"); packages without one are not matched, and an ecosystem the
+//     index holds nothing for is reported as a gap, never as "no findings".
+//   - Debian, Ubuntu and Alpine packages are matched by SOURCE name and SOURCE
+//     version, the others by name and version, compared with the ecosystem's own
+//     ordering (osv-scalibr semantic), using OSV range semantics.
 //   - A record's vulnerability ids are the CVE ids among its id, aliases and
 //     upstream; a record naming none is its own id. Records sharing a vulnerability
 //     id for the same package collapse into one finding keyed by that id; the other
@@ -19,4 +23,6 @@
 //     vector; else the distribution's rating (ecosystem_specific.urgency, Ubuntu's
 //     severity entry); else UNKNOWN. CVSS v4 vectors are not scored (no vetted Go
 //     library is available); a numeric v4 score stated by the record is used.
+//   - Remediation names the source package, the fix and at most five installed
+//     binaries, so output stays linear in packages × matching advisories.
 package match

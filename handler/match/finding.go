@@ -7,7 +7,7 @@ const (
 	FixStatusWontFix  = "wont-fix"  // the distribution will not fix it
 )
 
-// Severities, highest first.
+// Severity names, highest first (see Severities).
 const (
 	SeverityCritical = "CRITICAL"
 	SeverityHigh     = "HIGH"
@@ -16,16 +16,20 @@ const (
 	SeverityUnknown  = "UNKNOWN"
 )
 
-// Finding is one vulnerability affecting one installed binary package.
+// Finding is one vulnerability affecting one installed package. Its identity is
+// (ID, Ecosystem, Package, Location).
 type Finding struct {
 	// ID is the CVE where the records name one, else the advisory id.
 	ID string `json:"id"`
 	// Aliases are the other ids of the collapsed records (DSA-, DLA-, DEBIAN-CVE-…), sorted.
-	Aliases          []string `json:"aliases"`
-	Package          string   `json:"package"`
-	SourcePackage    string   `json:"sourcePackage"`
-	Ecosystem        string   `json:"ecosystem"`
-	InstalledVersion string   `json:"installedVersion"`
+	Aliases []string `json:"aliases"`
+	Package string   `json:"package"`
+	// SourcePackage is the name the advisories know the package by: the source
+	// package of a Debian binary, else Package itself.
+	SourcePackage string `json:"sourcePackage"`
+	// Ecosystem is the package's OSV ecosystem ("Debian:12", "Go").
+	Ecosystem        string `json:"ecosystem"`
+	InstalledVersion string `json:"installedVersion"`
 	// FixedVersion is empty when no fix exists.
 	FixedVersion string `json:"fixedVersion"`
 	FixStatus    string `json:"fixStatus"`

@@ -8,24 +8,33 @@ import (
 	"github.com/tidewatch/tidewatch/handler/inventory"
 )
 
-// newFinding collapses the hits of one vulnerability on one package into a Finding.
-// Remediation is filled in later, when every binary of the source is known.
-func newFinding(id string, hits []hit, pkg inventory.Package, source, ecosystem string) Finding {
+// newFinding collapses the hits of one vulnerability on the package the ecosystem's
+// advisories call source into a Finding template without the installed package's
+// fields (see withPackage). Remediation is filled in later, when every binary of the
+// source is known.
+func newFinding(id string, hits []hit, source, ecosystem string) Finding {
 	slices.SortFunc(hits, func(a, b hit) int { return strings.Compare(a.entry.Record.ID, b.entry.Record.ID) })
 	f := Finding{
-		ID:               id,
-		Aliases:          aliases(id, hits),
-		Package:          pkg.Name,
-		SourcePackage:    source,
-		Ecosystem:        ecosystem,
-		InstalledVersion: pkg.Version,
-		Layer:            Layer{DiffID: pkg.LayerDiffID, Index: pkg.LayerIndex},
-		Location:         pkg.Location,
-		PURL:             pkg.PURL,
-		Summary:          summary(id, hits),
+		ID:            id,
+		Aliases:       aliases(id, hits),
+		SourcePackage: source,
+		Ecosystem:     ecosystem,
+		Summary:       summary(id, hits),
 	}
 	f.FixedVersion, f.FixStatus = fixOf(ecosystem, hits)
 	f.Severity, f.CVSS = severityOf(hits)
+	return f
+}
+
+// withPackage is the finding of template on one installed package. Findings of one
+// template share its Aliases and CVSS, which nobody modifies.
+func withPackage(template Finding, pkg inventory.Package) Finding {
+	f := template
+	f.Package = pkg.Name
+	f.InstalledVersion = pkg.Version
+	f.Layer = Layer{DiffID: pkg.LayerDiffID, Index: pkg.LayerIndex}
+	f.Location = pkg.Location
+	f.PURL = pkg.PURL
 	return f
 }
 
@@ -145,7 +154,7 @@ func statedV4(hits []hit) *CVSS {
 }
 
 func higher(a, b string) string {
-	if severityRank[b] > severityRank[a] {
+	if severityRank(b) > severityRank(a) {
 		return b
 	}
 	return a

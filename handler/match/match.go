@@ -2,7 +2,7 @@ package match
 
 import (
 	"cmp"
-	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -11,62 +11,146 @@ import (
 	"github.com/tidewatch/tidewatch/handler/inventory"
 )
 
+// Result is what matching one image's packages found.
+type Result struct {
+	// Findings are sorted by ID, Package, Ecosystem, Location.
+	Findings []Finding
+	// Gaps lists, sorted by ecosystem, the ecosystems whose packages could not be
+	// matched. Packages without an ecosystem are in no gap: they have no advisory
+	// source at all, and the caller reports them with the OS.
+	Gaps []EcosystemGap
+	// MatchedPackages counts the packages matched against loaded advisories, with
+	// or without findings.
+	MatchedPackages int
+}
+
+// EcosystemGap says how many packages of one ecosystem were not matched, and why.
+type EcosystemGap struct {
+	Ecosystem string `json:"ecosystem"`
+	Packages  int    `json:"packages"`
+	Reason    string `json:"reason"`
+}
+
+// Reasons of an EcosystemGap.
+const (
+	GapNotLoaded   = "no advisories loaded for it"
+	GapNoSemantics = "its versions cannot be compared"
+	GapBadVersion  = "installed version does not parse"
+)
+
 // hit is one affected entry that affects an installed package.
 type hit struct {
 	entry   *advisory.Affected
 	verdict verdict
 }
 
-// Match returns the findings for pkgs, installed in an image of ecosystem
-// ("Debian:12"), sorted by ID then Package. It fails with ErrEcosystemNotLoaded when
-// the index holds no data for ecosystem.
+// Match matches each package in its own Package.Ecosystem: Debian, Ubuntu and
+// Alpine packages by source (origin) name and version, the others by name and
+// version, compared with the ecosystem's ordering. A finding's identity is
+// (vulnerability, ecosystem, package, location); it is reported once.
 //
-// A package whose version the ecosystem cannot parse is not matched.
-func Match(idx *advisory.Index, ecosystem string, pkgs []inventory.Package) ([]Finding, error) {
-	if err := checkEcosystem(idx, ecosystem); err != nil {
-		return nil, err
-	}
-	var findings []Finding
-	reported := make(map[[2]string]bool)
-	for _, pkg := range pkgs {
-		name, version := matchKey(ecosystem, pkg)
-		entries := idx.Affected(ecosystem, name)
-		if len(entries) == 0 {
-			continue
-		}
-		installed, err := semantic.Parse(version, ecosystem)
-		if err != nil {
-			continue
-		}
-		byVuln := hitsByVulnerability(versionComparer{ecosystem, installed}, entries)
-		for id, hits := range byVuln {
-			key := [2]string{id, pkg.Name}
-			if reported[key] {
-				continue
-			}
-			reported[key] = true
-			findings = append(findings, newFinding(id, hits, pkg, name, ecosystem))
+// Packages with no ecosystem are not matched. An ecosystem the index holds no
+// advisories for is a gap in the result, not an error; so are the packages whose
+// installed version their ecosystem cannot parse. A nil index matches nothing.
+func Match(idx *advisory.Index, pkgs []inventory.Package) Result {
+	byEcosystem := make(map[string][]inventory.Package)
+	for _, p := range pkgs {
+		if p.Ecosystem != "" {
+			byEcosystem[p.Ecosystem] = append(byEcosystem[p.Ecosystem], p)
 		}
 	}
-	addRemediation(findings)
-	slices.SortFunc(findings, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Package, b.Package))
+	var res Result
+	for _, eco := range slices.Sorted(maps.Keys(byEcosystem)) {
+		group := byEcosystem[eco]
+		if reason := gapReason(idx, eco); reason != "" {
+			res.Gaps = append(res.Gaps, EcosystemGap{Ecosystem: eco, Packages: len(group), Reason: reason})
+			continue
+		}
+		findings, unparsable := matchEcosystem(idx, eco, group)
+		res.Findings = append(res.Findings, findings...)
+		res.MatchedPackages += len(group) - unparsable
+		if unparsable > 0 {
+			res.Gaps = append(res.Gaps, EcosystemGap{Ecosystem: eco, Packages: unparsable, Reason: GapBadVersion})
+		}
+	}
+	addRemediation(res.Findings)
+	slices.SortFunc(res.Findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Package, b.Package),
+			cmp.Compare(a.Ecosystem, b.Ecosystem), cmp.Compare(a.Location, b.Location))
 	})
-	return findings, nil
+	return res
 }
 
-// checkEcosystem refuses an ecosystem the index cannot answer for.
-func checkEcosystem(idx *advisory.Index, ecosystem string) error {
-	if ecosystem == "" {
-		return fmt.Errorf("matching packages: no ecosystem given: %w", ErrEcosystemNotLoaded)
-	}
+// gapReason says why packages of ecosystem cannot be matched, "" when they can.
+func gapReason(idx *advisory.Index, ecosystem string) string {
 	if _, err := semantic.Parse("0", ecosystem); err != nil {
-		return fmt.Errorf("matching packages of %s: %w: %w", ecosystem, ErrEcosystemNotLoaded, err)
+		return GapNoSemantics
 	}
 	if idx == nil || !idx.Covers(ecosystem) {
-		return fmt.Errorf("matching packages of %s: no advisories for it in the index: %w", ecosystem, ErrEcosystemNotLoaded)
+		return GapNotLoaded
 	}
-	return nil
+	return ""
+}
+
+// matchEcosystem matches packages of one loaded ecosystem and counts those whose
+// version does not parse. Packages sharing a match key (the binaries of one source)
+// share one evaluation and one set of per-vulnerability facts, so work and memory
+// stay linear in findings.
+func matchEcosystem(idx *advisory.Index, ecosystem string, pkgs []inventory.Package) ([]Finding, int) {
+	type key struct{ name, version string }
+	type evaluation struct {
+		templates []Finding
+		parsed    bool
+	}
+	evaluated := make(map[key]evaluation)
+	reported := make(map[[3]string]bool)
+	var (
+		findings   []Finding
+		unparsable int
+	)
+	for _, pkg := range pkgs {
+		name, version := matchKey(ecosystem, pkg)
+		k := key{name, version}
+		e, ok := evaluated[k]
+		if !ok {
+			e.templates, e.parsed = vulnerabilities(idx, ecosystem, name, version)
+			evaluated[k] = e
+		}
+		if !e.parsed {
+			unparsable++
+			continue
+		}
+		for _, tmpl := range e.templates {
+			id := [3]string{tmpl.ID, pkg.Name, pkg.Location}
+			if reported[id] {
+				continue
+			}
+			reported[id] = true
+			findings = append(findings, withPackage(tmpl, pkg))
+		}
+	}
+	return findings, unparsable
+}
+
+// vulnerabilities returns one finding template per vulnerability affecting version
+// of the package the ecosystem's advisories call name, sorted by ID, and false when
+// version does not parse in the ecosystem.
+func vulnerabilities(idx *advisory.Index, ecosystem, name, version string) ([]Finding, bool) {
+	installed, err := semantic.Parse(version, ecosystem)
+	if err != nil {
+		return nil, false
+	}
+	entries := idx.Affected(ecosystem, name)
+	if len(entries) == 0 {
+		return nil, true
+	}
+	byVuln := hitsByVulnerability(versionComparer{ecosystem, installed}, entries)
+	out := make([]Finding, 0, len(byVuln))
+	for id, hits := range byVuln {
+		out = append(out, newFinding(id, hits, name, ecosystem))
+	}
+	slices.SortFunc(out, func(a, b Finding) int { return cmp.Compare(a.ID, b.ID) })
+	return out, true
 }
 
 // matchKey is the (name, version) the ecosystem's advisories name a package by:

@@ -1,19 +1,28 @@
 package match_test
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tidewatch/tidewatch/handler/advisory"
 	"github.com/tidewatch/tidewatch/handler/inventory"
 	"github.com/tidewatch/tidewatch/handler/match"
 )
 
+// deb is a Debian 12 binary package read from the dpkg status.
 func deb(name, version, source, sourceVersion string) inventory.Package {
 	return inventory.Package{
 		Name: name, Version: version, SourceName: source, SourceVersion: sourceVersion,
-		Type: "deb", LayerIndex: 1, LayerDiffID: "sha256:" + name,
+		Type: "deb", Ecosystem: "Debian:12", Location: "var/lib/dpkg/status",
+		LayerIndex: 1, LayerDiffID: "sha256:" + name,
 	}
+}
+
+// ubuntu is deb for Ubuntu 22.04 LTS.
+func ubuntu(name, version, source, sourceVersion string) inventory.Package {
+	p := deb(name, version, source, sourceVersion)
+	p.Ecosystem = "Ubuntu:22.04:LTS"
+	return p
 }
 
 func TestMatchSyntheticDebianRecords(t *testing.T) {
@@ -28,10 +37,7 @@ func TestMatchSyntheticDebianRecords(t *testing.T) {
 		// Named like a source with records, but built from another source.
 		deb("libx", "0.1-1", "libx-compat", "0.1-1"),
 	}
-	got, err := match.Match(idx, "Debian:12", pkgs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := match.Match(idx, pkgs)
 	layer := func(name string) match.Layer { return match.Layer{DiffID: "sha256:" + name, Index: 1} }
 	log4shell := &match.CVSS{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", Score: 10}
 	heartbleed := &match.CVSS{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", Score: 7.5}
@@ -39,8 +45,8 @@ func TestMatchSyntheticDebianRecords(t *testing.T) {
 		return match.Finding{
 			ID: id, Aliases: aliases, Package: pkg, SourcePackage: "libx", Ecosystem: "Debian:12",
 			InstalledVersion: "1.2-1", FixedVersion: fixed, FixStatus: match.FixStatusFixed,
-			Severity: sev, CVSS: cvss, Layer: layer(pkg), Summary: summary,
-			Remediation: "upgrade libx-bin, libx1 (source libx) to " + fixed,
+			Severity: sev, CVSS: cvss, Layer: layer(pkg), Location: "var/lib/dpkg/status", Summary: summary,
+			Remediation: "upgrade source libx to " + fixed + " (installed: libx-bin, libx1)",
 		}
 	}
 	want := []match.Finding{
@@ -51,102 +57,134 @@ func TestMatchSyntheticDebianRecords(t *testing.T) {
 		{
 			ID: "CVE-2024-1000", Aliases: []string{"DEBIAN-CVE-2024-1000"}, Package: "foo", SourcePackage: "foo",
 			Ecosystem: "Debian:12", InstalledVersion: "1.0-2", FixStatus: match.FixStatusNotFixed,
-			Severity: match.SeverityLow, Layer: layer("foo"), Summary: "foo: unfixed flaw",
-			Remediation: "no fix available for foo yet (installed: foo)",
+			Severity: match.SeverityLow, Layer: layer("foo"), Location: "var/lib/dpkg/status", Summary: "foo: unfixed flaw",
+			Remediation: "no fix available for foo yet",
 		},
 		{
 			ID: "CVE-2024-1002", Aliases: []string{"DEBIAN-CVE-2024-1002"}, Package: "foo", SourcePackage: "foo",
 			Ecosystem: "Debian:12", InstalledVersion: "1.0-2", FixStatus: match.FixStatusNotFixed,
-			Severity: match.SeverityMedium, Layer: layer("foo"), Summary: "foo: last_affected equal to the installed version",
-			Remediation: "no fix available for foo yet (installed: foo)",
+			Severity: match.SeverityMedium, Layer: layer("foo"), Location: "var/lib/dpkg/status", Summary: "foo: last_affected equal to the installed version",
+			Remediation: "no fix available for foo yet",
 		},
 		{
 			ID: "CVE-2024-1100", Aliases: []string{"DEBIAN-CVE-2024-1100"}, Package: "bar-utils", SourcePackage: "bar",
 			Ecosystem: "Debian:12", InstalledVersion: "2.1-1", FixedVersion: "2.3-1", FixStatus: match.FixStatusFixed,
-			Severity: match.SeverityUnknown, Layer: layer("bar-utils"), Summary: "bar: two ranges, listed out of order",
-			Remediation: "upgrade bar-utils, libbar2 (source bar) to 2.3-1",
+			Severity: match.SeverityUnknown, Layer: layer("bar-utils"), Location: "var/lib/dpkg/status", Summary: "bar: two ranges, listed out of order",
+			Remediation: "upgrade source bar to 2.3-1 (installed: bar-utils, libbar2)",
 		},
 		{
 			ID: "CVE-2024-1100", Aliases: []string{"DEBIAN-CVE-2024-1100"}, Package: "libbar2", SourcePackage: "bar",
 			Ecosystem: "Debian:12", InstalledVersion: "2.1-1+b1", FixedVersion: "2.3-1", FixStatus: match.FixStatusFixed,
-			Severity: match.SeverityUnknown, Layer: layer("libbar2"), Summary: "bar: two ranges, listed out of order",
-			Remediation: "upgrade bar-utils, libbar2 (source bar) to 2.3-1",
+			Severity: match.SeverityUnknown, Layer: layer("libbar2"), Location: "var/lib/dpkg/status", Summary: "bar: two ranges, listed out of order",
+			Remediation: "upgrade source bar to 2.3-1 (installed: bar-utils, libbar2)",
 		},
 		{
 			ID: "CVE-2024-1200", Aliases: []string{"DEBIAN-CVE-2024-1200"}, Package: "qux", SourcePackage: "qux",
 			Ecosystem: "Debian:12", InstalledVersion: "1.5-1", FixStatus: match.FixStatusNotFixed,
-			Severity: match.SeverityUnknown, Layer: layer("qux"), Summary: "qux: explicit versions list only",
-			Remediation: "no fix available for qux yet (installed: qux)",
+			Severity: match.SeverityUnknown, Layer: layer("qux"), Location: "var/lib/dpkg/status", Summary: "qux: explicit versions list only",
+			Remediation: "no fix available for qux yet",
 		},
 		{
 			ID: "CVE-2024-3000", Aliases: []string{"DEBIAN-CVE-2024-3000"}, Package: "foo", SourcePackage: "foo",
 			Ecosystem: "Debian:12", InstalledVersion: "1.0-2", FixStatus: match.FixStatusWontFix,
-			Severity: match.SeverityLow, Layer: layer("foo"), Summary: "foo: the tracker calls it unimportant",
-			Remediation: "no fix planned for foo: the distribution will not fix it in this release (installed: foo)",
+			Severity: match.SeverityLow, Layer: layer("foo"), Location: "var/lib/dpkg/status", Summary: "foo: the tracker calls it unimportant",
+			Remediation: "no fix planned for foo: the distribution will not fix it in this release",
 		},
 		libx("CVE-2024-3094", "libx-bin", "1.2-1+deb12u3", match.SeverityHigh, heartbleed, "libx: two vulnerabilities", "DSA-5601-1"),
 		libx("CVE-2024-3094", "libx1", "1.2-1+deb12u3", match.SeverityHigh, heartbleed, "libx: two vulnerabilities", "DSA-5601-1"),
 		{
 			ID: "CVE-2024-6000", Aliases: []string{"DEBIAN-CVE-2024-6000"}, Package: "bar-utils", SourcePackage: "bar",
 			Ecosystem: "Debian:12", InstalledVersion: "2.1-1", FixedVersion: "2.1-1+deb12u1", FixStatus: match.FixStatusFixed,
-			Severity: match.SeverityUnknown, Layer: layer("bar-utils"), Summary: "bar: CVSS v4 vector only",
-			Remediation: "upgrade bar-utils, libbar2 (source bar) to 2.1-1+deb12u1",
+			Severity: match.SeverityUnknown, Layer: layer("bar-utils"), Location: "var/lib/dpkg/status", Summary: "bar: CVSS v4 vector only",
+			Remediation: "upgrade source bar to 2.1-1+deb12u1 (installed: bar-utils, libbar2)",
 		},
 		{
 			ID: "CVE-2024-6000", Aliases: []string{"DEBIAN-CVE-2024-6000"}, Package: "libbar2", SourcePackage: "bar",
 			Ecosystem: "Debian:12", InstalledVersion: "2.1-1+b1", FixedVersion: "2.1-1+deb12u1", FixStatus: match.FixStatusFixed,
-			Severity: match.SeverityUnknown, Layer: layer("libbar2"), Summary: "bar: CVSS v4 vector only",
-			Remediation: "upgrade bar-utils, libbar2 (source bar) to 2.1-1+deb12u1",
+			Severity: match.SeverityUnknown, Layer: layer("libbar2"), Location: "var/lib/dpkg/status", Summary: "bar: CVSS v4 vector only",
+			Remediation: "upgrade source bar to 2.1-1+deb12u1 (installed: bar-utils, libbar2)",
 		},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(match.Result{Findings: want, MatchedPackages: len(pkgs)}, got); diff != "" {
 		t.Errorf("Match() (-want +got):\n%s", diff)
 	}
 }
 
 func TestMatchUbuntuStyleEcosystem(t *testing.T) {
 	idx := loadTestdata(t, "Debian", "Ubuntu")
-	got, err := match.Match(idx, "Ubuntu:22.04:LTS", []inventory.Package{
-		deb("libssl3", "3.0.2-0ubuntu1.9", "openssl", "3.0.2-0ubuntu1.9"),
-		deb("openssl", "3.0.2-0ubuntu1.10", "openssl", "3.0.2-0ubuntu1.10"),
+	got := match.Match(idx, []inventory.Package{
+		ubuntu("libssl3", "3.0.2-0ubuntu1.9", "openssl", "3.0.2-0ubuntu1.9"),
+		ubuntu("openssl", "3.0.2-0ubuntu1.10", "openssl", "3.0.2-0ubuntu1.10"),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := []match.Finding{{
 		ID: "CVE-2024-5000", Aliases: []string{"UBUNTU-CVE-2024-5000"}, Package: "libssl3", SourcePackage: "openssl",
 		Ecosystem: "Ubuntu:22.04:LTS", InstalledVersion: "3.0.2-0ubuntu1.9", FixedVersion: "3.0.2-0ubuntu1.10",
 		FixStatus: match.FixStatusFixed, Severity: match.SeverityMedium,
-		Layer:       match.Layer{DiffID: "sha256:libssl3", Index: 1},
-		Remediation: "upgrade libssl3 (source openssl) to 3.0.2-0ubuntu1.10", Summary: "openssl: Ubuntu priority only",
+		Layer: match.Layer{DiffID: "sha256:libssl3", Index: 1}, Location: "var/lib/dpkg/status",
+		Remediation: "upgrade source openssl to 3.0.2-0ubuntu1.10 (installed: libssl3)", Summary: "openssl: Ubuntu priority only",
 	}}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(match.Result{Findings: want, MatchedPackages: 2}, got); diff != "" {
 		t.Errorf("Match() (-want +got):\n%s", diff)
 	}
 }
 
-func TestMatchRefusesEcosystemsWithoutData(t *testing.T) {
+func TestMatchReportsEcosystemsWithoutDataAsGaps(t *testing.T) {
 	idx := loadTestdata(t, "Debian")
-	pkgs := []inventory.Package{deb("foo", "1.0-2", "foo", "1.0-2")}
-	for _, tt := range []struct{ name, ecosystem string }{
-		{"an empty ecosystem is refused", ""},
-		{"a release the index has no records for is refused", "Debian:11"},
-		{"an ecosystem that was not loaded is refused", "Ubuntu:22.04:LTS"},
-		{"an ecosystem without version semantics is refused", "Plan9:4"},
-	} {
+	foo := deb("foo", "1.0-2", "foo", "1.0-2")
+	in := func(ecosystem string, p inventory.Package) inventory.Package {
+		p.Ecosystem = ecosystem
+		return p
+	}
+	tests := []struct {
+		name string
+		idx  *advisory.Index
+		pkgs []inventory.Package
+		want match.Result
+	}{
+		{
+			name: "a package without an ecosystem is neither matched nor a gap",
+			idx:  idx, pkgs: []inventory.Package{in("", foo)},
+			want: match.Result{},
+		},
+		{
+			name: "a release the index has no records for is a gap",
+			idx:  idx, pkgs: []inventory.Package{in("Debian:11", foo), in("Debian:11", deb("bar", "1", "bar", "1"))},
+			want: match.Result{Gaps: []match.EcosystemGap{{Ecosystem: "Debian:11", Packages: 2, Reason: match.GapNotLoaded}}},
+		},
+		{
+			name: "an ecosystem that was not loaded is a gap while the loaded one is matched",
+			idx:  idx, pkgs: []inventory.Package{foo, in("Go", inventory.Package{Name: "golang.org/x/text", Version: "0.3.7"})},
+			want: match.Result{
+				MatchedPackages: 1,
+				Gaps:            []match.EcosystemGap{{Ecosystem: "Go", Packages: 1, Reason: match.GapNotLoaded}},
+			},
+		},
+		{
+			name: "an ecosystem without version semantics is a gap",
+			idx:  idx, pkgs: []inventory.Package{in("Plan9:4", foo)},
+			want: match.Result{Gaps: []match.EcosystemGap{{Ecosystem: "Plan9:4", Packages: 1, Reason: match.GapNoSemantics}}},
+		},
+		{
+			name: "a package whose version does not parse is a gap, the others are matched",
+			idx:  idx, pkgs: []inventory.Package{foo, deb("bar", "a:1.0", "bar", "a:1.0")},
+			want: match.Result{
+				MatchedPackages: 1,
+				Gaps:            []match.EcosystemGap{{Ecosystem: "Debian:12", Packages: 1, Reason: match.GapBadVersion}},
+			},
+		},
+		{
+			name: "a nil index leaves every ecosystem unmatched",
+			idx:  nil, pkgs: []inventory.Package{foo},
+			want: match.Result{Gaps: []match.EcosystemGap{{Ecosystem: "Debian:12", Packages: 1, Reason: match.GapNotLoaded}}},
+		},
+	}
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := match.Match(idx, tt.ecosystem, pkgs)
-			if !errors.Is(err, match.ErrEcosystemNotLoaded) {
-				t.Fatalf("Match(%q) error = %v, want ErrEcosystemNotLoaded", tt.ecosystem, err)
-			}
-			if got != nil {
-				t.Errorf("Match(%q) returned findings along with an error", tt.ecosystem)
+			got := match.Match(tt.idx, tt.pkgs)
+			got.Findings = nil // the Debian findings of foo are TestMatchSyntheticDebianRecords' business
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Match() (-want +got):\n%s", diff)
 			}
 		})
 	}
-	t.Run("a nil index is refused", func(t *testing.T) {
-		if _, err := match.Match(nil, "Debian:12", pkgs); !errors.Is(err, match.ErrEcosystemNotLoaded) {
-			t.Fatalf("Match(nil) error = %v, want ErrEcosystemNotLoaded", err)
-		}
-	})
 }

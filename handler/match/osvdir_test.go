@@ -12,7 +12,7 @@ import (
 
 // loadTestdata zips testdata/osv/<Ecosystem>/*.json into an OSV bulk-export layout
 // in a temporary directory and loads it.
-func loadTestdata(t *testing.T, ecosystems ...string) *advisory.Index {
+func loadTestdata(t testing.TB, ecosystems ...string) *advisory.Index {
 	t.Helper()
 	dir := t.TempDir()
 	for _, eco := range ecosystems {

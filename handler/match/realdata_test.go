@@ -32,13 +32,11 @@ func TestMatchAgreesWithDpkgOnSharedImages(t *testing.T) {
 				for _, p := range sidecar {
 					pkgs = append(pkgs, inventory.Package{
 						Name: p.Package, Version: p.Version, SourceName: p.SourcePackage, SourceVersion: p.SourceVersion,
-						Arch: p.Architecture, Type: "deb", LayerIndex: p.IntroducedInLayer, LayerDiffID: p.IntroducedInLayerDiffID,
+						Arch: p.Architecture, Type: "deb", Ecosystem: "Debian:12",
+						LayerIndex: p.IntroducedInLayer, LayerDiffID: p.IntroducedInLayerDiffID,
 					})
 				}
-				findings, err := match.Match(idx, "Debian:12", pkgs)
-				if err != nil {
-					t.Fatal(err)
-				}
+				findings := matchDebian12(t, idx, pkgs)
 				got := make([]testenv.ExpectedFinding, 0, len(findings))
 				for _, f := range findings {
 					got = append(got, testenv.ExpectedFinding{ID: f.ID, Package: f.Package, FixedVersion: f.FixedVersion, LayerDiffID: f.Layer.DiffID})

@@ -2,33 +2,46 @@ package match
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
-// severityRank orders severities; UNKNOWN ranks lowest, so a minimum of LOW or above
-// filters it out.
-var severityRank = map[string]int{
-	SeverityUnknown:  0,
-	SeverityLow:      1,
-	SeverityMedium:   2,
-	SeverityHigh:     3,
-	SeverityCritical: 4,
+// severities lists the severities highest first; UNKNOWN is last, so a minimum of
+// LOW or above leaves it out.
+var severities = [...]string{SeverityCritical, SeverityHigh, SeverityMedium, SeverityLow, SeverityUnknown}
+
+// Severities returns the severity names highest first, UNKNOWN last: the one order
+// every report and filter uses.
+func Severities() []string { return slices.Clone(severities[:]) }
+
+// severityRank orders severities: higher is more severe; an unknown name ranks as
+// UNKNOWN.
+func severityRank(s string) int {
+	if i := slices.Index(severities[:], s); i >= 0 {
+		return len(severities) - i
+	}
+	return 1
 }
 
 // ParseSeverity turns a user-supplied severity name ("high", "Critical") into one of
 // the Severity constants.
 func ParseSeverity(s string) (string, error) {
 	name := strings.ToUpper(strings.TrimSpace(s))
-	if _, ok := severityRank[name]; !ok {
+	if !slices.Contains(severities[:], name) {
 		return "", fmt.Errorf("severity %q (want critical, high, medium, low or unknown): %w", s, ErrUnknownSeverity)
 	}
 	return name, nil
 }
 
-// SeverityAtLeast reports whether severity s is at or above min. Both are Severity
-// constants; an unrecognised s ranks as UNKNOWN.
-func SeverityAtLeast(s, min string) bool {
-	return severityRank[s] >= severityRank[min]
+// SeveritiesAtLeast returns min and every severity above it, highest first
+// ("HIGH" gives CRITICAL, HIGH). The name is matched case-insensitively; an unknown
+// min gives nil.
+func SeveritiesAtLeast(min string) []string {
+	i := slices.IndexFunc(severities[:], func(s string) bool { return strings.EqualFold(s, strings.TrimSpace(min)) })
+	if i < 0 {
+		return nil
+	}
+	return slices.Clone(severities[:i+1])
 }
 
 // scoreSeverity maps a CVSS base score to its qualitative band (CVSS v3.1

@@ -2,7 +2,10 @@ package match_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/tidewatch/tidewatch/handler/match"
 )
@@ -28,13 +31,30 @@ func TestParseSeverity(t *testing.T) {
 	}
 }
 
-func TestSeverityAtLeast(t *testing.T) {
-	order := []string{match.SeverityUnknown, match.SeverityLow, match.SeverityMedium, match.SeverityHigh, match.SeverityCritical}
-	for i, s := range order {
-		for j, min := range order {
-			if got, want := match.SeverityAtLeast(s, min), i >= j; got != want {
-				t.Errorf("SeverityAtLeast(%s, %s) = %v, want %v", s, min, got, want)
+func TestSeveritiesAtLeast(t *testing.T) {
+	for _, tt := range []struct {
+		min  string
+		want []string
+	}{
+		{"CRITICAL", []string{"CRITICAL"}},
+		{"high", []string{"CRITICAL", "HIGH"}},
+		{"Medium", []string{"CRITICAL", "HIGH", "MEDIUM"}},
+		{"LOW", []string{"CRITICAL", "HIGH", "MEDIUM", "LOW"}},
+		{"UNKNOWN", []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}},
+		{"severe", nil},
+	} {
+		t.Run("at least "+tt.min+" is "+strings.Join(tt.want, ","), func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, match.SeveritiesAtLeast(tt.min)); diff != "" {
+				t.Errorf("SeveritiesAtLeast(%q) (-want +got):\n%s", tt.min, diff)
 			}
-		}
+		})
 	}
+	t.Run("results are copies the caller may change", func(t *testing.T) {
+		match.SeveritiesAtLeast("HIGH")[0] = "changed"
+		match.Severities()[1] = "changed"
+		want := []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}
+		if diff := cmp.Diff(want, match.Severities()); diff != "" {
+			t.Errorf("Severities() after changing results (-want +got):\n%s", diff)
+		}
+	})
 }

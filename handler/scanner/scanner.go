@@ -2,7 +2,6 @@ package scanner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/tidewatch/tidewatch/handler/advisory"
@@ -11,11 +10,20 @@ import (
 	"github.com/tidewatch/tidewatch/handler/match"
 )
 
-// Statuses of a platform scan, as stored in the images table.
+// Statuses of a platform scan, as stored in the images table and printed by the
+// CLI. Every status but StatusScanned counts for `tidewatch scan --exit-code`.
 const (
-	StatusScanned     = "scanned"
+	// StatusScanned: the packages found were matched; findings are complete for
+	// the ecosystems loaded (Error notes any packages left unmatched).
+	StatusScanned = "scanned"
+	// StatusIncomplete: files an extractor wanted were skipped (Error and Skipped
+	// list them); the findings reported are real but may not be all.
+	StatusIncomplete = "incomplete"
+	// StatusUnsupported: no package could be matched: the OS has no advisory
+	// source and no application package was matched (Error says which).
 	StatusUnsupported = "unsupported"
-	StatusFailed      = "failed"
+	// StatusFailed: the platform could not be scanned at all.
+	StatusFailed = "failed"
 )
 
 // Scanner scans resolved images. It is safe for concurrent use when its layer cache is.
@@ -60,16 +68,35 @@ type Result struct {
 	Image       string           `json:"image"`
 	IndexDigest string           `json:"indexDigest,omitempty"`
 	Platforms   []PlatformResult `json:"platforms"`
+	// Skipped lists the index entries that were not scanned (artifacts such as
+	// SBOMs, signatures and attestations), never null.
+	Skipped []SkippedManifest `json:"skipped"`
+}
+
+// SkippedManifest is an index entry that was not scanned, and why.
+type SkippedManifest struct {
+	Digest       string `json:"digest"`
+	MediaType    string `json:"mediaType,omitempty"`
+	ArtifactType string `json:"artifactType,omitempty"`
+	Reason       string `json:"reason"`
 }
 
 // PlatformResult is the outcome for one platform manifest.
 type PlatformResult struct {
-	Platform  string        `json:"platform"`
-	Digest    string        `json:"digest"`
-	Status    string        `json:"status"`
-	OS        *inventory.OS `json:"os"`
-	Ecosystem string        `json:"ecosystem"`
-	// Error explains an unsupported or failed platform.
+	Platform string `json:"platform"`
+	Digest   string `json:"digest"`
+	Status   string `json:"status"`
+	// OS is the detected distribution, null when the image has no os-release.
+	OS *inventory.OS `json:"os"`
+	// Packages counts the inventoried packages per ecosystem ("Debian:12", "Go");
+	// packages with no advisory ecosystem count under "none".
+	Packages map[string]int `json:"packages"`
+	// Unmatched lists the ecosystems whose packages were not matched, and why.
+	Unmatched []match.EcosystemGap `json:"unmatched"`
+	// Skipped lists the files that were wanted but not inventoried.
+	Skipped []inventory.SkippedFile `json:"skipped"`
+	// Error explains a status other than scanned, and notes packages a scanned
+	// platform left unmatched.
 	Error    string          `json:"error,omitempty"`
 	Findings []match.Finding `json:"findings"`
 	// Inventory is the merged inventory, kept for storage and rematching.
@@ -79,9 +106,9 @@ type PlatformResult struct {
 // Scan scans every platform of t. It fails as a whole on the first platform error, so
 // callers never mistake a partial result for a complete one.
 func (s *Scanner) Scan(ctx context.Context, t *image.Target) (*Result, error) {
-	res := &Result{Image: t.Reference, IndexDigest: t.IndexDigest}
+	res := &Result{Image: t.Reference, IndexDigest: t.IndexDigest, Platforms: []PlatformResult{}, Skipped: skippedManifests(t)}
 	for _, p := range t.Platforms {
-		pr, err := s.ScanPlatform(ctx, p)
+		pr, err := s.scanPlatform(ctx, p)
 		if err != nil {
 			return nil, fmt.Errorf("scanning %s (%s): %w", t.Reference, p.Platform, err)
 		}
@@ -90,40 +117,20 @@ func (s *Scanner) Scan(ctx context.Context, t *image.Target) (*Result, error) {
 	return res, nil
 }
 
-// ScanPlatform inventories one platform image and matches it. An image whose distro
-// has no advisory ecosystem is StatusUnsupported with the reason in Error, never clean.
-func (s *Scanner) ScanPlatform(ctx context.Context, p image.PlatformImage) (PlatformResult, error) {
-	pr := PlatformResult{Platform: p.Platform.String(), Digest: p.Digest, Findings: []match.Finding{}}
+// skippedManifests lists the index entries the resolution of t skipped. image.Target
+// does not record them yet; once it does, they are copied here.
+func skippedManifests(*image.Target) []SkippedManifest { return []SkippedManifest{} }
+
+// scanPlatform inventories one platform image and matches every package in its
+// own ecosystem; the status says how far the result can be trusted (see Status*).
+func (s *Scanner) scanPlatform(ctx context.Context, p image.PlatformImage) (PlatformResult, error) {
 	inv, err := s.inventory(ctx, p)
 	if err != nil {
-		return pr, err
+		return PlatformResult{Platform: p.Platform.String(), Digest: p.Digest}, err
 	}
-	pr.Inventory, pr.OS = inv, inv.OS
-	if inv.OS == nil || inv.OS.Ecosystem == "" {
-		pr.Status = StatusUnsupported
-		pr.Error = unsupportedReason(inv)
-		return pr, nil
-	}
-	pr.Ecosystem = inv.OS.Ecosystem
-	findings, err := match.Match(s.index, pr.Ecosystem, inv.Packages)
-	if errors.Is(err, match.ErrEcosystemNotLoaded) {
-		pr.Status = StatusUnsupported
-		pr.Error = err.Error()
-		return pr, nil
-	}
-	if err != nil {
-		return pr, fmt.Errorf("matching %s packages: %w", pr.Ecosystem, err)
-	}
-	pr.Status = StatusScanned
-	pr.Findings = findings
+	pr := assess(inv, match.Match(s.index, inv.Packages))
+	pr.Platform, pr.Digest = p.Platform.String(), p.Digest
 	return pr, nil
-}
-
-func unsupportedReason(inv *inventory.Inventory) string {
-	if inv.OS == nil || inv.OS.ID == "" {
-		return fmt.Sprintf("no os-release found: OS packages not matched (%d dpkg packages inventoried)", len(inv.Packages))
-	}
-	return fmt.Sprintf("distribution %s %s is not supported yet: its OS packages were not matched", inv.OS.ID, inv.OS.VersionID)
 }
 
 // inventory builds the merged inventory, analyzing each layer at most once per
