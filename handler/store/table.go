@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -151,13 +152,22 @@ func submitActions(ctx context.Context, t *aztables.Client, actions []tableActio
 			batch = append(batch, ta)
 		}
 		if _, err := t.SubmitTransaction(ctx, batch, nil); err != nil {
-			if hasStatus(err, 412) || hasStatus(err, 409) {
+			if hasStatus(err, 412) || hasStatus(err, 409) || batchRefused(err, 412) || batchRefused(err, 409) {
 				err = fmt.Errorf("%w: %w", ErrConflict, err)
 			}
 			return fmt.Errorf("submitting transaction of %d entities: %w", len(batch), err)
 		}
 	}
 	return nil
+}
+
+// batchRefused reports whether a transaction failed because one of its operations
+// got status: the service answers 202 and the SDK's error carries the multipart
+// body, in which the failed operation's status line is the only structured trace.
+func batchRefused(err error, status int) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == 202 &&
+		strings.Contains(err.Error(), fmt.Sprintf("HTTP/1.1 %d ", status))
 }
 
 // listRows returns every entity matching filter (OData), optionally only the
