@@ -157,14 +157,16 @@ func (l *Lifecycle) replaceOne(ctx context.Context, registry, repository string,
 }
 
 // counterpart finds the platform of replacement that takes old's place: the one
-// with the same platform string, else the only one of a single-platform image.
+// with the same platform string; else, when old or the replacement is a
+// single-platform image (a manifest, not an index), the replacement's only platform.
+// A platform an index drops has none.
 func counterpart(old store.Image, replacement []store.Image) (store.Image, bool) {
 	for _, r := range replacement {
 		if r.Platform == old.Platform {
 			return r, true
 		}
 	}
-	if len(replacement) == 1 {
+	if len(replacement) == 1 && (old.IndexDigest == "" || replacement[0].IndexDigest == "") {
 		return replacement[0], true
 	}
 	return store.Image{}, false

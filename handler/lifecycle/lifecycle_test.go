@@ -169,6 +169,23 @@ func TestReconcile(t *testing.T) {
 			},
 		},
 		{
+			name:   "an index reduced to one platform resolves the dropped one untracked",
+			before: rows{"sha256:old-arm": {finding("CVE-1", "HIGH")}, "sha256:new-amd": {}},
+			images: []store.Image{
+				image("sha256:old-arm", "sha256:old", "linux/arm64", "scanned", 1),
+				image("sha256:new-amd", "sha256:new", "linux/amd64", "scanned", 0),
+			},
+			view: []store.Tag{tag("1", "sha256:new", "sha256:old")},
+			want: map[string]map[string]string{"sha256:old-arm": {key("CVE-1"): "resolved/untracked"}},
+		},
+		{
+			name:   "a single-platform image replaced by another platform's image is still replaced",
+			before: rows{"sha256:a": {finding("CVE-1", "HIGH")}, "sha256:b": {}},
+			images: []store.Image{image("sha256:a", "", "linux/amd64", "scanned", 1), image("sha256:b", "", "linux/arm64", "scanned", 0)},
+			view:   []store.Tag{tag("1", "sha256:b", "sha256:a")},
+			want:   map[string]map[string]string{"sha256:a": {key("CVE-1"): "resolved/fixed/sha256:b"}},
+		},
+		{
 			name:   "a platform shared by the old and the new index is left alone",
 			before: rows{"sha256:shared": {finding("CVE-1", "HIGH")}},
 			images: []store.Image{image("sha256:shared", "sha256:new", "linux/amd64", "scanned", 1)},
