@@ -54,6 +54,7 @@ type harness struct {
 type harnessConfig struct {
 	advisories string
 	shared     *harness
+	storeOpts  []store.Option
 	opts       []pipeline.Option
 }
 
@@ -68,6 +69,11 @@ func withAdvisories(dir string) harnessOption {
 // (e.g. with other advisories); other's test cleans them up.
 func sharingStorageWith(other *harness) harnessOption {
 	return func(c *harnessConfig) { c.shared = other }
+}
+
+// withStoreOptions adds store options (e.g. a request-counting policy).
+func withStoreOptions(opts ...store.Option) harnessOption {
+	return func(c *harnessConfig) { c.storeOpts = append(c.storeOpts, opts...) }
 }
 
 // withPipelineOptions adds pipeline options.
@@ -97,7 +103,7 @@ func newHarness(t *testing.T, registryHost string, opts ...harnessOption) *harne
 	if hc.shared != nil {
 		suffix = hc.shared.suffix
 	}
-	st, err := store.Open(ctx, store.Config{ConnectionString: cs}, store.WithNameSuffix(suffix))
+	st, err := store.Open(ctx, store.Config{ConnectionString: cs}, append([]store.Option{store.WithNameSuffix(suffix)}, hc.storeOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,19 @@
 package pipeline_test
 
 import (
+	"net/http"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
+	"github.com/tidewatch/tidewatch/handler/pipeline"
+	"github.com/tidewatch/tidewatch/handler/store"
 )
 
 // replacedStates is what the old digest's rows must show once a tag moved from old
@@ -293,4 +300,66 @@ func TestAnAdvisoryOutageAfterAGoodScanKeepsTheRowAndRecordsTheError(t *testing.
 		t.Errorf("findings after the outage (-before +after):\n%s", diff)
 	}
 	assertCountsMatchActiveFindings(t, outage)
+}
+
+// requestCounter counts the storage requests a store sends.
+type requestCounter struct{ n atomic.Int64 }
+
+func (c *requestCounter) Do(req *policy.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return req.Next()
+}
+
+func TestAScanTaskCarrying300000TagsReadsTheTagsPartitionOnce(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	base := loadSidecar(t, minbase)
+	push(t, minbase, reg.Ref("big/app:1"))
+	counter := &requestCounter{}
+	h := newHarness(t, reg.Host, withStoreOptions(store.WithPerCallPolicy(counter)))
+	tags := make([]string, 300_000)
+	for i := range tags {
+		tags[i] = strconv.FormatInt(int64(i), 36)
+	}
+	counter.n.Store(0)
+	env := delivery(pipeline.FuncScan, h.scanTask(t, "big/app", base.ManifestDigest, tags...), 1, host.DocsEncoding)
+	if status := h.call(t, pipeline.FuncScan, env); status != okStatus {
+		t.Fatalf("scan: HTTP %d", status)
+	}
+	t.Logf("the scan sent %d storage requests", counter.n.Load())
+	// One platform: layer cache, findings, inventory, images, tags, runs. Far below one
+	// request per tag.
+	if n := counter.n.Load(); n > 60 {
+		t.Errorf("the scan sent %d storage requests, want at most 60", n)
+	}
+	assertCountsMatchActiveFindings(t, h)
+}
+
+func TestAScanThatFailedSinceTheLastGoodScanIsDueAgainTheNextDay(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	app, base := loadSidecar(t, layered), loadSidecar(t, minbase)
+	push(t, layered, reg.Ref("due/app:1"))
+	push(t, minbase, reg.Ref("due/app:2"))
+	h := newHarness(t, reg.Host)
+	noon := h.clock.Now().Truncate(24 * time.Hour).Add(12 * time.Hour)
+	h.clock.Set(noon)
+	h.sweep(t, "due/app")
+	if imgs := h.images(t, "due/app"); len(imgs) != 2 {
+		t.Fatalf("first sweep wrote %d images rows, want 2", len(imgs))
+	}
+
+	outage := newHarness(t, reg.Host, sharingStorageWith(h), withAdvisories(t.TempDir()))
+	outage.clock.Set(noon.Add(time.Hour))
+	if status := outage.scan(t, "due/app", base.ManifestDigest, "2"); status == okStatus {
+		t.Fatalf("scan without advisories: HTTP %d, want a failure", status)
+	}
+
+	h.clock.Set(noon.Add(12*time.Hour + 5*time.Minute)) // the next UTC day, 12 h after the good scans
+	list := delivery(pipeline.FuncListRepo, h.listTask(t, "due/app"), 1, host.HostEncoding)
+	if status := h.call(t, pipeline.FuncListRepo, list); status != okStatus {
+		t.Fatalf("listrepo: HTTP %d", status)
+	}
+	want := []queued{{Digest: base.ManifestDigest, Tags: []string{"2"}}}
+	if diff := cmp.Diff(want, queuedOf(h.scanTasks(t))); diff != "" {
+		t.Errorf("scan tasks (-want +got), %s scanned cleanly must not be due:\n%s", app.ManifestDigest, diff)
+	}
 }
