@@ -40,7 +40,7 @@ func (l *Lifecycle) Record(ctx context.Context, registry, repository, digest str
 	if err := l.store.PutFindings(ctx, registry, repository, digest, changed); err != nil {
 		return store.Counts{}, fmt.Errorf("recording result of %s/%s@%s: %w", registry, repository, digest, err)
 	}
-	return CountActive(after), nil
+	return countActive(after), nil
 }
 
 // Resolve resolves every active finding of platform digest in registry/repository
@@ -50,6 +50,19 @@ func (l *Lifecycle) Resolve(ctx context.Context, registry, repository, digest, r
 	return l.resolve(ctx, registry, repository, digest, now, func(store.Finding) (string, string, bool) {
 		return reason, "", true
 	})
+}
+
+// ResolveDigest resolves with reason every platform of digest in
+// registry/repository: the images row keyed by it, or the rows of an index's
+// platforms, among images (the repository's rows, read once by the caller). It is
+// what a manifest-delete event calls, with [ReasonDeleted].
+func (l *Lifecycle) ResolveDigest(ctx context.Context, registry, repository, digest string, images []store.Image, reason string, now time.Time) error {
+	for _, img := range platformsOf(images, digest) {
+		if err := l.Resolve(ctx, registry, repository, img.Digest, reason, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (l *Lifecycle) resolve(ctx context.Context, registry, repository, digest string, now time.Time,
@@ -64,7 +77,7 @@ func (l *Lifecycle) resolve(ctx context.Context, registry, repository, digest st
 	}
 	// Always written, even with nothing changed: a retry after a failure between the
 	// two writes must still correct the counts.
-	if err := l.store.SetImageCounts(ctx, registry, repository, digest, CountActive(after)); err != nil {
+	if err := l.store.SetImageCounts(ctx, registry, repository, digest, countActive(after)); err != nil {
 		return fmt.Errorf("resolving findings of %s/%s@%s: %w", registry, repository, digest, err)
 	}
 	return nil
@@ -74,7 +87,7 @@ func (l *Lifecycle) resolve(ctx context.Context, registry, repository, digest st
 // the platform now shipped in its place: those absent from replacement's active
 // findings are [ReasonFixed] by replacement.Digest, those still present
 // [ReasonUntracked] (they live on in replacement's rows).
-func (l *Lifecycle) Replace(ctx context.Context, registry, repository string, old, replacement store.Image, now time.Time) error {
+func (l *Lifecycle) replace(ctx context.Context, registry, repository string, old, replacement store.Image, now time.Time) error {
 	current, err := l.store.FindingsOf(ctx, registry, repository, replacement.Digest)
 	if err != nil {
 		return fmt.Errorf("replacing %s by %s: %w", old.Digest, replacement.Digest, err)
@@ -92,8 +105,8 @@ func (l *Lifecycle) Replace(ctx context.Context, registry, repository string, ol
 // current tag references any more, from the repository's tag view and its images
 // rows (each read once by the caller): a digest whose last tag was deleted resolves
 // [ReasonDeleted]; one whose last tag moved to a digest R that has been scanned is
-// replaced by R platform by platform (see [Lifecycle.Replace]; a platform R does not
-// have resolves [ReasonUntracked]). Until R is scanned nothing is resolved: R's scan
+// replaced by R platform by platform (a platform R does not have resolves
+// [ReasonUntracked]). Until R is scanned nothing is resolved: R's scan
 // calls Reconcile again. Platforms still referenced through another tag, and rows
 // with no active findings, are left alone, so repeating it changes nothing.
 func (l *Lifecycle) Reconcile(ctx context.Context, registry, repository string, view []store.Tag, images []store.Image, now time.Time) error {
@@ -106,7 +119,7 @@ func (l *Lifecycle) Reconcile(ctx context.Context, registry, repository string, 
 			tracked[img.Digest] = true
 		}
 	}
-	for _, r := range Releases(view) {
+	for _, r := range releases(view) {
 		var old []store.Image
 		for _, img := range platformsOf(images, r.Digest) {
 			if !tracked[img.Digest] && img.Counts != (store.Counts{}) {
@@ -153,7 +166,7 @@ func (l *Lifecycle) replaceOne(ctx context.Context, registry, repository string,
 		// Nothing was matched in the replacement: whether a finding is fixed is unknown.
 		return l.Resolve(ctx, registry, repository, old.Digest, ReasonUntracked, now)
 	}
-	return l.Replace(ctx, registry, repository, old, r, now)
+	return l.replace(ctx, registry, repository, old, r, now)
 }
 
 // counterpart finds the platform of replacement that takes old's place: the one

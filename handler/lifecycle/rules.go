@@ -81,9 +81,9 @@ func resolved(f store.Finding, reason, by string, now time.Time) store.Finding {
 	return f
 }
 
-// CountActive returns the counts of the active rows among rows, the counts an images
+// countActive returns the counts of the active rows among rows, the counts an images
 // row must show.
-func CountActive(rows []store.Finding) store.Counts {
+func countActive(rows []store.Finding) store.Counts {
 	var c store.Counts
 	for _, f := range rows {
 		if f.State != StateActive {

@@ -7,10 +7,10 @@ import (
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
-// MaxTagHistory bounds how many previous digests a tag row remembers. Older moves
+// maxTagHistory bounds how many previous digests a tag row remembers. Older moves
 // were resolved when they happened; the history only has to bridge the moves between
 // two listings (A→B→C with B never observed) and a few retries.
-const MaxTagHistory = 16
+const maxTagHistory = 16
 
 // TagChanges is what a registry listing changes in a repository's tag view.
 type TagChanges struct {
@@ -68,8 +68,8 @@ func ReconcileTags(view []store.Tag, listing map[string]string, now time.Time) T
 
 func appendHistory(h []store.TagMove, m store.TagMove) []store.TagMove {
 	h = append(slices.Clone(h), m)
-	if len(h) > MaxTagHistory {
-		h = h[len(h)-MaxTagHistory:]
+	if len(h) > maxTagHistory {
+		h = h[len(h)-maxTagHistory:]
 	}
 	return h
 }
@@ -94,9 +94,9 @@ func TagsByDigest(view []store.Tag) map[string][]string {
 	return out
 }
 
-// Release says that a digest is no longer referenced by any current tag, and what
+// release says that a digest is no longer referenced by any current tag, and what
 // the tag that referenced it last did: moved to By, or was deleted.
-type Release struct {
+type release struct {
 	Digest string
 	Tag    string
 	At     time.Time
@@ -105,13 +105,13 @@ type Release struct {
 	Deleted bool
 }
 
-// Releases returns, for every digest in the view's histories and deleted tags that
+// releases returns, for every digest in the view's histories and deleted tags that
 // no current tag points at, its release: the latest time a tag left it. A digest
 // still tagged elsewhere has no release.
-func Releases(view []store.Tag) []Release {
+func releases(view []store.Tag) []release {
 	current := TagsByDigest(view)
-	latest := map[string]Release{}
-	consider := func(r Release) {
+	latest := map[string]release{}
+	consider := func(r release) {
 		if _, tagged := current[r.Digest]; tagged {
 			return
 		}
@@ -121,17 +121,17 @@ func Releases(view []store.Tag) []Release {
 	}
 	for _, t := range view {
 		for _, m := range t.History {
-			r := Release{Digest: m.Digest, Tag: t.Name, At: m.Until, By: t.Digest}
+			r := release{Digest: m.Digest, Tag: t.Name, At: m.Until, By: t.Digest}
 			if t.Deleted {
-				r = Release{Digest: m.Digest, Tag: t.Name, At: m.Until, Deleted: true}
+				r = release{Digest: m.Digest, Tag: t.Name, At: m.Until, Deleted: true}
 			}
 			consider(r)
 		}
 		if t.Deleted {
-			consider(Release{Digest: t.Digest, Tag: t.Name, At: t.DeletedAt, Deleted: true})
+			consider(release{Digest: t.Digest, Tag: t.Name, At: t.DeletedAt, Deleted: true})
 		}
 	}
-	out := make([]Release, 0, len(latest))
+	out := make([]release, 0, len(latest))
 	for _, d := range sortedNames(latest) {
 		out = append(out, latest[d])
 	}

@@ -76,12 +76,12 @@ func TestReconcileTags(t *testing.T) {
 	}
 	t.Run("history is bounded", func(t *testing.T) {
 		view := []store.Tag{{Name: "1", Digest: "sha256:0"}}
-		for i := 1; i <= MaxTagHistory+5; i++ {
+		for i := 1; i <= maxTagHistory+5; i++ {
 			view = ReconcileTags(view, map[string]string{"1": fmt.Sprintf("sha256:%d", i)}, at).View
 		}
 		h := view[0].History
-		if len(h) != MaxTagHistory || h[len(h)-1].Digest != fmt.Sprintf("sha256:%d", MaxTagHistory+4) {
-			t.Errorf("history of %d entries ending %v, want %d ending sha256:%d", len(h), h[len(h)-1], MaxTagHistory, MaxTagHistory+4)
+		if len(h) != maxTagHistory || h[len(h)-1].Digest != fmt.Sprintf("sha256:%d", maxTagHistory+4) {
+			t.Errorf("history of %d entries ending %v, want %d ending sha256:%d", len(h), h[len(h)-1], maxTagHistory, maxTagHistory+4)
 		}
 	})
 }
@@ -90,28 +90,28 @@ func TestReleases(t *testing.T) {
 	tests := []struct {
 		name string
 		view []store.Tag
-		want []Release
+		want []release
 	}{
 		{"a digest left by its only tag is released to the tag's digest",
 			[]store.Tag{tag("1", "sha256:c", "sha256:a", "sha256:b")},
-			[]Release{{Digest: "sha256:a", Tag: "1", At: t0.Add(time.Minute), By: "sha256:c"},
+			[]release{{Digest: "sha256:a", Tag: "1", At: t0.Add(time.Minute), By: "sha256:c"},
 				{Digest: "sha256:b", Tag: "1", At: t0.Add(2 * time.Minute), By: "sha256:c"}}},
 		{"a digest another tag still points at is not released",
-			[]store.Tag{tag("1", "sha256:b", "sha256:a"), tag("2", "sha256:a")}, []Release{}},
+			[]store.Tag{tag("1", "sha256:b", "sha256:a"), tag("2", "sha256:a")}, []release{}},
 		{"the tag that left a digest last decides",
 			[]store.Tag{tag("1", "sha256:b", "sha256:a"), tag("2", "sha256:c", "sha256:x", "sha256:a")},
-			[]Release{{Digest: "sha256:a", Tag: "2", At: t0.Add(2 * time.Minute), By: "sha256:c"},
+			[]release{{Digest: "sha256:a", Tag: "2", At: t0.Add(2 * time.Minute), By: "sha256:c"},
 				{Digest: "sha256:x", Tag: "2", At: t0.Add(time.Minute), By: "sha256:c"}}},
 		{"a deleted tag releases its digest as deleted",
 			[]store.Tag{deleted(tag("1", "sha256:a"), t0.Add(time.Hour))},
-			[]Release{{Digest: "sha256:a", Tag: "1", At: t0.Add(time.Hour), Deleted: true}}},
+			[]release{{Digest: "sha256:a", Tag: "1", At: t0.Add(time.Hour), Deleted: true}}},
 		{"moving back to a digest makes it tracked again",
 			[]store.Tag{tag("1", "sha256:a", "sha256:a", "sha256:b")},
-			[]Release{{Digest: "sha256:b", Tag: "1", At: t0.Add(2 * time.Minute), By: "sha256:a"}}},
+			[]release{{Digest: "sha256:b", Tag: "1", At: t0.Add(2 * time.Minute), By: "sha256:a"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, Releases(tt.view), cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(tt.want, releases(tt.view), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("releases (-want +got):\n%s", diff)
 			}
 		})
