@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/tidewatch/tidewatch/handler/config"
+	"github.com/tidewatch/tidewatch/handler/lifecycle"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
@@ -19,14 +20,20 @@ func runFindings(ctx context.Context, env Env, args []string) int {
 	var severity, format string
 	fs.StringVar(&f.Registry, "registry", "", "only this registry host")
 	fs.StringVar(&f.Repository, "repository", "", "only this repository")
-	fs.StringVar(&f.State, "state", "active", "active, resolved or all")
+	fs.StringVar(&f.Digest, "digest", "", "only this platform digest")
+	fs.StringVar(&f.State, "state", lifecycle.StateActive, "active, resolved or all")
 	fs.StringVar(&severity, "severity", "", "comma-separated severities (CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN)")
 	fs.StringVar(&format, "format", "table", "table or json")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if f.State == "all" {
+	switch f.State {
+	case "all":
 		f.State = ""
+	case lifecycle.StateActive, lifecycle.StateResolved:
+	default:
+		fmt.Fprintf(env.Stderr, "tidewatch findings: --state %q: want active, resolved or all\n", f.State)
+		return exitUsage
 	}
 	var err error
 	if f.Severities, err = parseSeverities(severity); err != nil {
@@ -63,16 +70,24 @@ func runFindings(ctx context.Context, env Env, args []string) int {
 		if fixed == "" {
 			fixed = "-"
 		}
-		state := x.State
-		if x.State == "resolved" {
-			state += " by " + shortDigest(x.ResolvedByDigest)
-		}
 		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.Registry, x.Repository, shortDigest(x.Digest),
-			x.VulnerabilityID, x.Severity, x.Package, x.InstalledVersion, fixed, state)
+			x.VulnerabilityID, x.Severity, x.Package, x.InstalledVersion, fixed, describeState(x))
 	}
 	if err := tw.Flush(); err != nil {
 		return exitError
 	}
 	fmt.Fprintf(env.Stdout, "%d findings\n", len(findings))
 	return exitOK
+}
+
+// describeState says "active", or "resolved: <reason>" and the digest that fixed it.
+func describeState(f store.Finding) string {
+	if f.State != lifecycle.StateResolved {
+		return f.State
+	}
+	state := f.State + ": " + f.ResolvedReason
+	if f.ResolvedByDigest != "" {
+		state += " by " + shortDigest(f.ResolvedByDigest)
+	}
+	return state
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 	"github.com/tidewatch/tidewatch/handler/pipeline"
 	"github.com/tidewatch/tidewatch/handler/registry"
+	"github.com/tidewatch/tidewatch/handler/scanner"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
@@ -165,7 +166,7 @@ func TestRunScansEveryPushedPlatform(t *testing.T) {
 		truth       testenv.Sidecar
 	}{{"demo/app", "", app}, {"demo/multi", multi.IndexDigest, multi}} {
 		for _, m := range fx.truth.Manifests {
-			want[fx.repo+"@"+m.ManifestDigest] = imageRow{fx.repo, m.ManifestDigest, m.Platform, fx.index, store.StatusScanned, []string{"1"}}
+			want[fx.repo+"@"+m.ManifestDigest] = imageRow{fx.repo, m.ManifestDigest, m.Platform, fx.index, scanner.StatusScanned, []string{"1"}}
 		}
 	}
 	got := imageRows(append(h.images(t, "demo/app"), h.images(t, "demo/multi")...))
@@ -193,7 +194,7 @@ func TestRunScansEveryPushedPlatform(t *testing.T) {
 					if removed[f.Package] {
 						t.Errorf("finding %s names %s, purged by the top layer", f.VulnerabilityID, f.Package)
 					}
-					if f.State != store.StateActive || f.Registry != reg.Host {
+					if f.State != "active" || f.Registry != reg.Host {
 						t.Errorf("finding %s of %s: State %q Registry %q, want active on %s", f.VulnerabilityID, f.Package, f.State, f.Registry, reg.Host)
 					}
 				}
@@ -222,8 +223,9 @@ func TestRunScansEveryPushedPlatform(t *testing.T) {
 
 // TestRunResolvesFindingsOfAReplacedTag moves demo/app:1 from the layered image to
 // minbase between two runs: the old digest's findings that minbase no longer has are
-// resolved by the new digest (DESIGN.md: a replaced image confirms remediation);
-// those minbase still has stay active on the old digest.
+// resolved "fixed" by the new digest (DESIGN.md: a replaced image confirms
+// remediation); those minbase still has resolve "untracked" on the old digest (they
+// live on in the new digest's rows).
 func TestRunResolvesFindingsOfAReplacedTag(t *testing.T) {
 	reg := testenv.StartRegistry(t)
 	oldFx, newFx := testenv.ReadSidecar(t, "debian12-layered"), testenv.ReadSidecar(t, "debian12-minbase")
@@ -246,38 +248,38 @@ func TestRunResolvesFindingsOfAReplacedTag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tag.Digest != newDigest || tag.PreviousDigest != oldDigest || !tag.ChangedAt.Equal(second) {
-		t.Errorf("tags row = %+v, want Digest %s PreviousDigest %s ChangedAt %v", tag, newDigest, oldDigest, second)
+	if want := []store.TagMove{{Digest: oldDigest, Until: second}}; tag.Digest != newDigest || !cmp.Equal(tag.History, want) || !tag.ChangedAt.Equal(second) {
+		t.Errorf("tags row = %+v, want Digest %s History %v ChangedAt %v", tag, newDigest, want, second)
 	}
 
 	// Expected state of each old finding, from the sidecars: a package minbase
 	// installs at the same version keeps its findings; any other is remediated.
 	stillInstalled := newFx.Installed("linux/amd64")
 	type state struct {
-		State, ResolvedBy string
-		ResolvedAt        time.Time
+		State, Reason, ResolvedBy string
+		ResolvedAt                time.Time
 	}
 	want, got := map[string]state{}, map[string]state{}
 	for _, f := range h.findings(t, oldDigest) {
 		key := f.VulnerabilityID + " " + f.Package + " " + f.InstalledVersion
-		want[key] = state{State: store.StateResolved, ResolvedBy: newDigest, ResolvedAt: second}
+		want[key] = state{State: "resolved", Reason: "fixed", ResolvedBy: newDigest, ResolvedAt: second}
 		if stillInstalled[f.Package+" "+f.InstalledVersion] {
-			want[key] = state{State: store.StateActive}
+			want[key] = state{State: "resolved", Reason: "untracked", ResolvedAt: second}
 		}
-		got[key] = state{f.State, f.ResolvedByDigest, f.ResolvedAt}
+		got[key] = state{f.State, f.ResolvedReason, f.ResolvedByDigest, f.ResolvedAt}
 	}
 	counts := map[string]int{}
 	for _, s := range want {
-		counts[s.State]++
+		counts[s.Reason]++
 	}
-	if counts[store.StateActive] == 0 || counts[store.StateResolved] == 0 {
+	if counts["fixed"] == 0 || counts["untracked"] == 0 {
 		t.Fatalf("old digest has %v findings by expected state; the test needs both kinds", counts)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("findings of the replaced digest %s (-want +got):\n%s", oldDigest, diff)
 	}
 	for _, f := range h.findings(t, newDigest) {
-		if f.State != store.StateActive {
+		if f.State != "active" {
 			t.Errorf("finding %s of %s on the new digest is %s, want active", f.VulnerabilityID, f.Package, f.State)
 		}
 	}
@@ -330,7 +332,7 @@ func TestRunMovesAPersistentlyFailingScanToPoison(t *testing.T) {
 		}
 	}
 	imgs := imageRows(h.images(t, "demo/base"))
-	if img := imgs["demo/base@"+fx.ManifestDigest]; img.Status != store.StatusFailed {
+	if img := imgs["demo/base@"+fx.ManifestDigest]; img.Status != scanner.StatusFailed {
 		t.Errorf("images row of %s = %+v, want Status failed", fx.ManifestDigest, img)
 	}
 	run, err := h.store.GetRun(context.Background(), now.Format(time.DateOnly), now.Format("20060102T150405Z"))

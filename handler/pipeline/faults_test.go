@@ -13,7 +13,7 @@ import (
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 	"github.com/tidewatch/tidewatch/handler/pipeline"
-	"github.com/tidewatch/tidewatch/handler/store"
+	"github.com/tidewatch/tidewatch/handler/scanner"
 )
 
 // TestRejectedMessagesAreRecorded sends messages that can never be processed: each is
@@ -67,7 +67,7 @@ func TestRegistryFaults(t *testing.T) {
 			t.Fatalf("HTTP %d, want %d", status, okStatus)
 		}
 		img, ok := h.images(t, "demo/base")[missing]
-		if !ok || img.Status != store.StatusFailed || !strings.Contains(img.Error, missing) {
+		if !ok || img.Status != scanner.StatusFailed || !strings.Contains(img.Error, missing) {
 			t.Errorf("images row of %s = %+v, want Status failed and an Error naming the digest", missing, img)
 		}
 	})
@@ -91,7 +91,7 @@ func TestRegistryFaults(t *testing.T) {
 				t.Fatalf("last delivery: HTTP %d, want %d", status, http.StatusInternalServerError)
 			}
 			img := h.images(t, "demo/base")[digest]
-			if img.Status != store.StatusFailed || !strings.Contains(img.Error, strconv.Itoa(f.status)) {
+			if img.Status != scanner.StatusFailed || !strings.Contains(img.Error, strconv.Itoa(f.status)) {
 				t.Errorf("images row after the last delivery = %+v, want Status failed with an Error naming HTTP %d", img, f.status)
 			}
 		})
@@ -118,7 +118,7 @@ func TestRegistryFaults(t *testing.T) {
 			t.Fatalf("HTTP %d, want %d", status, okStatus)
 		}
 		img := h.images(t, "demo/base")[digest]
-		if img.Status != store.StatusFailed || !strings.Contains(img.Error, layer) {
+		if img.Status != scanner.StatusFailed || !strings.Contains(img.Error, layer) {
 			t.Errorf("images row of %s = %+v, want Status failed with an Error naming blob %s", digest, img, layer)
 		}
 		if n := len(h.findings(t, digest)); n != 0 {
@@ -140,7 +140,7 @@ func TestRegistryFaults(t *testing.T) {
 			t.Fatalf("HTTP %d, want %d", status, http.StatusInternalServerError)
 		}
 		img := h.images(t, "demo/base")[digest]
-		if img.Status != store.StatusFailed || !strings.Contains(img.Error, "advisor") {
+		if img.Status != scanner.StatusFailed || !strings.Contains(img.Error, "advisor") {
 			t.Errorf("images row of %s = %+v, want Status failed with an Error about advisories", digest, img)
 		}
 		if n := len(h.findings(t, digest)); n != 0 {
@@ -158,7 +158,7 @@ func TestRegistryFaults(t *testing.T) {
 			t.Fatalf("HTTP %d, want %d", status, http.StatusInternalServerError)
 		}
 		img := h.images(t, "demo/base")[digest]
-		if img.Status != store.StatusFailed || !strings.Contains(img.Error, "stale") {
+		if img.Status != scanner.StatusFailed || !strings.Contains(img.Error, "stale") {
 			t.Errorf("images row of %s = %+v, want Status failed with an Error saying the data is stale", digest, img)
 		}
 		if n := len(h.findings(t, digest)); n != 0 {

@@ -48,10 +48,13 @@ type harness struct {
 	base     string
 	registry string
 	clock    *clock
+	suffix   string
 }
 
 type harnessConfig struct {
 	advisories string
+	shared     *harness
+	storeOpts  []store.Option
 	opts       []pipeline.Option
 }
 
@@ -60,6 +63,17 @@ type harnessOption func(*harnessConfig)
 // withAdvisories points TIDEWATCH_ADVISORIES_URL at dir.
 func withAdvisories(dir string) harnessOption {
 	return func(c *harnessConfig) { c.advisories = dir }
+}
+
+// sharingStorageWith makes a second pipeline over other's tables, queues and blobs
+// (e.g. with other advisories); other's test cleans them up.
+func sharingStorageWith(other *harness) harnessOption {
+	return func(c *harnessConfig) { c.shared = other }
+}
+
+// withStoreOptions adds store options (e.g. a request-counting policy).
+func withStoreOptions(opts ...store.Option) harnessOption {
+	return func(c *harnessConfig) { c.storeOpts = append(c.storeOpts, opts...) }
 }
 
 // withPipelineOptions adds pipeline options.
@@ -85,18 +99,24 @@ func newHarness(t *testing.T, registryHost string, opts ...harnessOption) *harne
 		t.Fatalf("loading config: %v", err)
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{ConnectionString: cs}, store.WithNameSuffix(testenv.Name(t)))
+	suffix := testenv.Name(t)
+	if hc.shared != nil {
+		suffix = hc.shared.suffix
+	}
+	st, err := store.Open(ctx, store.Config{ConnectionString: cs}, append([]store.Option{store.WithNameSuffix(suffix)}, hc.storeOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := st.EnsureResources(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := st.DeleteResources(context.Background()); err != nil {
-			t.Logf("deleting test resources: %v", err)
-		}
-	})
+	if hc.shared == nil {
+		t.Cleanup(func() {
+			if err := st.DeleteResources(context.Background()); err != nil {
+				t.Logf("deleting test resources: %v", err)
+			}
+		})
+	}
 	clk := &clock{now: startOfTest()}
 	popts := append([]pipeline.Option{
 		pipeline.WithClock(clk.Now),
@@ -112,7 +132,7 @@ func newHarness(t *testing.T, registryHost string, opts ...harnessOption) *harne
 	}
 	srv := httptest.NewServer(host.NewServer(log, p.Functions()))
 	t.Cleanup(srv.Close)
-	return &harness{store: st, base: srv.URL, registry: registryHost, clock: clk}
+	return &harness{store: st, base: srv.URL, registry: registryHost, clock: clk, suffix: suffix}
 }
 
 type testWriter struct{ t *testing.T }

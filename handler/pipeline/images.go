@@ -1,23 +1,71 @@
 package pipeline
 
 import (
-	"context"
+	"slices"
 
+	"github.com/tidewatch/tidewatch/handler/lifecycle"
+	"github.com/tidewatch/tidewatch/handler/match"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
-// imagesOf returns the images rows of digest: the row keyed by it (a single-platform
-// manifest) or the rows of its platforms (an index).
-func (p *Pipeline) imagesOf(ctx context.Context, registry, repository, digest string) ([]store.Image, error) {
-	all, err := p.store.ListImages(ctx, registry, repository)
-	if err != nil {
-		return nil, err
+// findings returns the findings lifecycle over the pipeline's store.
+func (p *Pipeline) findings() *lifecycle.Lifecycle { return lifecycle.New(p.store) }
+
+// findingRows converts matched findings to rows; lifecycle fills in the state.
+func findingRows(fs []match.Finding) []store.Finding {
+	rows := make([]store.Finding, 0, len(fs))
+	for _, f := range fs {
+		row := store.Finding{
+			VulnerabilityID:  f.ID,
+			Aliases:          f.Aliases,
+			Severity:         f.Severity,
+			Package:          f.Package,
+			SourcePackage:    f.SourcePackage,
+			Ecosystem:        f.Ecosystem,
+			InstalledVersion: f.InstalledVersion,
+			FixedVersion:     f.FixedVersion,
+			FixStatus:        f.FixStatus,
+			Remediation:      f.Remediation,
+			LayerDigest:      f.Layer.DiffID,
+			LayerIndex:       f.Layer.Index,
+			Location:         f.Location,
+			Purl:             f.PURL,
+		}
+		if f.CVSS != nil {
+			row.CvssScore = f.CVSS.Score
+		}
+		rows = append(rows, row)
 	}
+	return rows
+}
+
+// imagesOf returns the rows among images of digest: the row keyed by it (a
+// single-platform manifest, or a failure row) or the rows of its platforms (an index).
+func imagesOf(images []store.Image, digest string) []store.Image {
 	var out []store.Image
-	for _, img := range all {
+	for _, img := range images {
 		if img.Digest == digest || img.IndexDigest == digest {
 			out = append(out, img)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// imageTags returns, for each images row whose Tags column differs from what the
+// tag view says now, the tags that reference it (directly or through its index).
+func imageTags(images []store.Image, view []store.Tag) map[string][]string {
+	byDigest := lifecycle.TagsByDigest(view)
+	changed := map[string][]string{}
+	for _, img := range images {
+		tags := slices.Clone(byDigest[img.Digest])
+		if img.IndexDigest != "" && img.IndexDigest != img.Digest {
+			tags = append(tags, byDigest[img.IndexDigest]...)
+		}
+		slices.Sort(tags)
+		tags = slices.Compact(tags)
+		if !slices.Equal(tags, img.Tags) {
+			changed[img.Digest] = tags
+		}
+	}
+	return changed
 }

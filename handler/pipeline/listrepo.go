@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tidewatch/tidewatch/handler/host"
+	"github.com/tidewatch/tidewatch/handler/lifecycle"
+	"github.com/tidewatch/tidewatch/handler/scanner"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
@@ -18,9 +20,12 @@ const activitySourceTags = "tags"
 // rescanAfter is how old a scan may get before an image in the window is due again.
 const rescanAfter = 24 * time.Hour
 
-// ListRepo handles one list task: it observes every tag of the repository (a new or
-// moved digest is a push observed now), then enqueues one scan task per digest that is
-// due, deduped per digest per day.
+// ListRepo handles one list task: it lists every tag of the repository, reconciles
+// the stored tag view with the listing (a new or moved tag is a push observed now, a
+// tag no longer listed is deleted), resolves the findings of digests no tag
+// references any more, then enqueues one scan task per digest that is due, deduped
+// per digest per day. Every write is repeatable, and push activity is recorded before
+// the tag rows that would hide the push from a retry.
 func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
 	text, err := inv.QueueMessage(host.QueueBinding)
 	if err != nil {
@@ -40,29 +45,32 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 		return p.registryFailure(ctx, log, task.RunID, fmt.Errorf("listing tags of %s/%s: %w", task.Registry, task.Repository, err))
 	}
 	now := p.now().UTC()
-	byDigest := map[string][]string{}
+	listing := make(map[string]string, len(tags))
 	for _, tag := range tags {
 		m, err := c.Resolve(ctx, task.Repository, tag)
 		if err != nil {
 			return p.registryFailure(ctx, log, task.RunID, fmt.Errorf("resolving %s/%s:%s: %w", task.Registry, task.Repository, tag, err))
 		}
-		change, err := p.store.ObserveTag(ctx, task.Registry, task.Repository, tag, m.Digest.String(), now)
-		if err != nil {
-			return fmt.Errorf("recording tag %s: %w", tag, err)
-		}
-		if change.New || change.Moved {
-			push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: m.Digest.String(),
-				LastPushedAt: now, Source: activitySourceTags}
-			if err := p.store.RecordActivity(ctx, push, 0); err != nil {
-				return fmt.Errorf("recording push of %s: %w", m.Digest.String(), err)
-			}
-			log.Info("observed push", "tag", tag, "digest", m.Digest.String(), "previousDigest", change.PreviousDigest)
-		}
-		byDigest[m.Digest.String()] = append(byDigest[m.Digest.String()], tag)
+		listing[tag] = m.Digest.String()
 	}
+	view, err := p.reconcileTags(ctx, log, task, listing, now)
+	if err != nil {
+		return err
+	}
+	images, err := p.store.ListImages(ctx, task.Registry, task.Repository)
+	if err != nil {
+		return err
+	}
+	if err := p.findings().Reconcile(ctx, task.Registry, task.Repository, view, images, now); err != nil {
+		return fmt.Errorf("resolving findings of untagged digests: %w", err)
+	}
+	if err := p.store.SetImageTags(ctx, task.Registry, task.Repository, imageTags(images, view)); err != nil {
+		return err
+	}
+	byDigest := lifecycle.TagsByDigest(view)
 	enqueued := 0
 	for _, digest := range sortedKeys(byDigest) {
-		reason, due, err := p.dueForScan(ctx, task, digest, now)
+		reason, due, err := p.dueForScan(ctx, task, digest, imagesOf(images, digest), now)
 		if err != nil {
 			return err
 		}
@@ -90,10 +98,33 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 	return p.store.AddToRun(ctx, runDate(now), task.RunID, store.RunDelta{Manifests: len(byDigest), Enqueued: enqueued, FinishedAt: now})
 }
 
+// reconcileTags applies a full listing to the repository's tag view (one read of the
+// tags partition): pushes first, then the changed tag rows in batches. It returns the
+// view after the listing.
+func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task store.ListTask, listing map[string]string, now time.Time) ([]store.Tag, error) {
+	stored, err := p.store.ListTags(ctx, task.Registry, task.Repository)
+	if err != nil {
+		return nil, err
+	}
+	changes := lifecycle.ReconcileTags(stored, listing, now)
+	for _, digest := range changes.Pushed {
+		push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: digest,
+			LastPushedAt: now, Source: activitySourceTags}
+		if err := p.store.RecordActivity(ctx, push, 0); err != nil {
+			return nil, fmt.Errorf("recording push of %s: %w", digest, err)
+		}
+		log.Info("observed push", "digest", digest)
+	}
+	if err := p.store.PutTags(ctx, task.Registry, task.Repository, changes.Rows); err != nil {
+		return nil, err
+	}
+	return changes.View, nil
+}
+
 // dueForScan decides whether digest needs a scan now, and why: in the push or pull
-// window, and never scanned, scanned with an older advisory generation, or scanned
-// more than a day ago.
-func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest string, now time.Time) (string, bool, error) {
+// window, and never scanned, scanned with an older advisory generation, scanned
+// more than a day ago, or failed since its last good scan. images are its rows.
+func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest string, images []store.Image, now time.Time) (string, bool, error) {
 	act, err := p.store.GetActivity(ctx, task.Registry, task.Repository, digest)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", false, nil
@@ -113,16 +144,15 @@ func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest s
 	if !pushed {
 		reason = "pull"
 	}
-	images, err := p.imagesOf(ctx, task.Registry, task.Repository, digest)
-	if err != nil {
-		return "", false, fmt.Errorf("reading images of %s: %w", digest, err)
-	}
 	if len(images) == 0 {
 		return reason, true, nil
 	}
 	generation := p.currentGeneration()
 	for _, img := range images {
-		if img.Status != "scanned" && img.Status != "unsupported" {
+		if img.Status != scanner.StatusScanned && img.Status != scanner.StatusUnsupported {
+			return "rescan", true, nil
+		}
+		if img.LastErrorAt.After(img.LastScannedAt) {
 			return "rescan", true, nil
 		}
 		if now.Sub(img.LastScannedAt) > rescanAfter || (generation != "" && img.Generation != generation) {

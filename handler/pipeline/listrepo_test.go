@@ -11,6 +11,7 @@ import (
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 	"github.com/tidewatch/tidewatch/handler/pipeline"
+	"github.com/tidewatch/tidewatch/handler/scanner"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
@@ -107,7 +108,7 @@ func TestEnvelopeEncodings(t *testing.T) {
 				t.Fatalf("scan: HTTP %d, want %d", status, okStatus)
 			}
 			img, ok := h.images(t, "demo/base")[truth.ManifestDigest]
-			if !ok || img.Status != store.StatusScanned || img.Platform != truth.Manifests[0].Platform {
+			if !ok || img.Status != scanner.StatusScanned || img.Platform != truth.Manifests[0].Platform {
 				t.Errorf("images row of %s = %+v, want a scanned %s row", truth.ManifestDigest, img, truth.Manifests[0].Platform)
 			}
 		})

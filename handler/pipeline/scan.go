@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/tidewatch/tidewatch/handler/host"
-	"github.com/tidewatch/tidewatch/handler/match"
+	"github.com/tidewatch/tidewatch/handler/lifecycle"
 	"github.com/tidewatch/tidewatch/handler/scanner"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
@@ -90,18 +91,40 @@ func (p *Pipeline) scanFailure(ctx context.Context, log *slog.Logger, inv *host.
 	return host.Permanent(err)
 }
 
+// recordFailedImage records a failed scan of task's digest without losing a good
+// result: rows that exist for the digest (its own, or its platforms') get LastError
+// and LastErrorAt and keep their status, counts and findings; only when there is none
+// is a failed row written, keyed by the task's digest.
 func (p *Pipeline) recordFailedImage(ctx context.Context, log *slog.Logger, task store.ScanTask, cause error, now time.Time) {
+	rows, err := p.store.ImagesOf(ctx, task.Registry, task.Repository, task.Digest)
+	if err != nil {
+		log.Error("recording failed scan: reading images rows", "error", err)
+		return
+	}
+	if len(rows) > 0 {
+		digests := make([]string, 0, len(rows))
+		for _, r := range rows {
+			digests = append(digests, r.Digest)
+		}
+		if err := p.store.SetImageError(ctx, task.Registry, task.Repository, digests, cause.Error(), now); err != nil {
+			log.Error("recording failed scan", "error", err)
+		}
+		return
+	}
 	img := store.Image{
 		Registry: task.Registry, Repository: task.Repository, Digest: task.Digest,
 		Tags: task.Tags, Status: scanner.StatusFailed, Error: cause.Error(), LastScannedAt: now,
+		LastError: cause.Error(), LastErrorAt: now,
 	}
 	if err := p.store.PutImage(ctx, img); err != nil {
 		log.Error("recording failed scan", "error", err)
 	}
 }
 
+// writePlatform writes one platform's result: its findings through the lifecycle
+// (absent ones resolve "rescan"), its inventory, then its images row with the counts
+// of its active findings.
 func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *scanner.Result, pr scanner.PlatformResult, act store.Activity, generation string, now time.Time) error {
-	findings := make([]store.Finding, 0, len(pr.Findings))
 	img := store.Image{
 		Registry: task.Registry, Repository: task.Repository, Digest: pr.Digest, Tags: task.Tags,
 		IndexDigest: res.IndexDigest, Platform: pr.Platform,
@@ -111,27 +134,11 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 	if pr.OS != nil {
 		img.OS, img.OSVersion = pr.OS.ID, pr.OS.VersionID
 	}
-	for _, f := range pr.Findings {
-		findings = append(findings, store.NewFinding(task.Registry, task.Repository, f))
-		switch f.Severity {
-		case match.SeverityCritical:
-			img.Critical++
-		case match.SeverityHigh:
-			img.High++
-		case match.SeverityMedium:
-			img.Medium++
-		case match.SeverityLow:
-			img.Low++
-		default:
-			img.Unknown++
-		}
-		if f.FixStatus == match.FixStatusFixed {
-			img.FixableCount++
-		}
-	}
-	if err := p.store.UpsertFindings(ctx, pr.Digest, findings, now); err != nil {
+	counts, err := p.findings().Record(ctx, task.Registry, task.Repository, pr.Digest, findingRows(pr.Findings), lifecycle.ReasonRescan, now)
+	if err != nil {
 		return err
 	}
+	img.Counts = counts
 	if pr.Inventory != nil {
 		data, err := json.Marshal(pr.Inventory)
 		if err != nil {
@@ -144,37 +151,28 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 	return p.store.PutImage(ctx, img)
 }
 
-// resolveReplaced resolves, for each tag that moved to this digest, the findings of
-// the digest it pointed at before, platform by platform.
+// resolveReplaced runs after every platform of a successful scan is written: it
+// deletes the failure row an earlier failed scan of the task's index digest left (its
+// platforms have their own rows now), then reconciles the repository's findings with
+// its tag view, so digests this one replaced resolve by it. The tags and images
+// partitions are each read once, however many tags the task carries.
 func (p *Pipeline) resolveReplaced(ctx context.Context, log *slog.Logger, task store.ScanTask, res *scanner.Result, now time.Time) error {
-	for _, tag := range task.Tags {
-		t, err := p.store.GetTag(ctx, task.Registry, task.Repository, tag)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // a tag never observed (e.g. from an event) has no previous digest
-		}
-		if err != nil {
-			return fmt.Errorf("reading tag %s: %w", tag, err)
-		}
-		if t.Digest != task.Digest || t.PreviousDigest == "" || t.PreviousDigest == task.Digest {
-			continue
-		}
-		old, err := p.imagesOf(ctx, task.Registry, task.Repository, t.PreviousDigest)
-		if err != nil {
-			return fmt.Errorf("reading images of previous digest %s: %w", t.PreviousDigest, err)
-		}
-		for _, pr := range res.Platforms {
-			for _, o := range old {
-				if o.Platform != pr.Platform || o.Digest == pr.Digest {
-					continue
-				}
-				n, err := p.store.ResolveFindings(ctx, o.Digest, pr.Digest, now)
-				if err != nil {
-					return fmt.Errorf("resolving findings of %s: %w", o.Digest, err)
-				}
-				log.Info("resolved findings of replaced image", "tag", tag, "platform", pr.Platform,
-					"previousDigest", o.Digest, "resolved", n)
-			}
+	if !slices.ContainsFunc(res.Platforms, func(pr scanner.PlatformResult) bool { return pr.Digest == task.Digest }) {
+		if err := p.store.DeleteImage(ctx, task.Registry, task.Repository, task.Digest); err != nil {
+			return fmt.Errorf("deleting failure row of index %s: %w", task.Digest, err)
 		}
 	}
+	view, err := p.store.ListTags(ctx, task.Registry, task.Repository)
+	if err != nil {
+		return err
+	}
+	images, err := p.store.ListImages(ctx, task.Registry, task.Repository)
+	if err != nil {
+		return err
+	}
+	if err := p.findings().Reconcile(ctx, task.Registry, task.Repository, view, images, now); err != nil {
+		return fmt.Errorf("resolving findings of digests replaced by %s: %w", task.Digest, err)
+	}
+	log.Debug("reconciled findings with the tag view", "tags", len(view), "images", len(images))
 	return nil
 }

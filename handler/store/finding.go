@@ -5,24 +5,19 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/tidewatch/tidewatch/handler/match"
 )
 
-// Finding states.
-const (
-	StateActive   = "active"
-	StateResolved = "resolved"
-)
-
-// Finding is one vulnerability in one package of one platform image: a row of the
-// findings table (PartitionKey the platform digest, RowKey
-// "vulnId~ecosystem~package", escaped).
+// Finding is one vulnerability in one package of one platform image of one
+// repository: a row of the findings table. PartitionKey is
+// "registry/repository@digest" and RowKey "vulnId~ecosystem~package~location", both
+// escaped, so the rows of one (repository, digest) form one partition and the same
+// digest in two repositories has two independent sets of rows. States and resolution
+// reasons are decided by package lifecycle; store only keeps them.
 type Finding struct {
-	// Digest is the platform manifest digest (the PartitionKey).
-	Digest     string
 	Registry   string
 	Repository string
+	// Digest is the platform manifest digest.
+	Digest string
 
 	VulnerabilityID  string
 	Aliases          []string
@@ -38,50 +33,36 @@ type Finding struct {
 	LayerDigest      string
 	LayerIndex       int
 	InBaseImage      bool
+	// Location is the file inside the image the package was read from.
+	Location string
+	Purl     string
 
 	FirstSeenAt      time.Time
 	LastSeenAt       time.Time
 	State            string
+	ResolvedReason   string
 	ResolvedAt       time.Time
 	ResolvedByDigest string
 }
 
-// NewFinding makes the row for a matched finding of image registry/repository.
-// Digest and the bookkeeping columns are filled in by [Store.UpsertFindings].
-func NewFinding(registry, repository string, f match.Finding) Finding {
-	row := Finding{
-		Registry:         registry,
-		Repository:       repository,
-		VulnerabilityID:  f.ID,
-		Aliases:          f.Aliases,
-		Severity:         f.Severity,
-		Package:          f.Package,
-		SourcePackage:    f.SourcePackage,
-		Ecosystem:        f.Ecosystem,
-		InstalledVersion: f.InstalledVersion,
-		FixedVersion:     f.FixedVersion,
-		FixStatus:        f.FixStatus,
-		Remediation:      f.Remediation,
-		LayerDigest:      f.Layer.DiffID,
-		LayerIndex:       f.Layer.Index,
-	}
-	if f.CVSS != nil {
-		row.CvssScore = f.CVSS.Score
-	}
-	return row
+// FindingsKey is the PartitionKey of the findings of platform digest in
+// registry/repository: "registry/repository@digest", escaped.
+func FindingsKey(registry, repository, digest string) string {
+	return EscapeKey(registry + "/" + repository + "@" + digest)
 }
 
-// RowKey is the finding's RowKey: "vulnId~ecosystem~package", escaped.
+// RowKey is the finding's RowKey: "vulnId~ecosystem~package~location", escaped.
 func (f Finding) RowKey() string {
-	return EscapeKey(f.VulnerabilityID + "~" + f.Ecosystem + "~" + f.Package)
+	return EscapeKey(f.VulnerabilityID + "~" + f.Ecosystem + "~" + f.Package + "~" + f.Location)
 }
 
-// dataEntity holds the columns a scan determines; bookkeeping columns (FirstSeenAt,
-// State, resolution) are added by the caller that knows whether the row is new.
-func (f Finding) dataEntity() entity {
-	e := newEntity(EscapeKey(f.Digest), f.RowKey())
+// entity is the whole row; it is written with replace semantics, so a column left
+// empty here (a cleared resolution) is removed from the stored row.
+func (f Finding) entity() entity {
+	e := newEntity(FindingsKey(f.Registry, f.Repository, f.Digest), f.RowKey())
 	e.setString("Registry", f.Registry)
 	e.setString("Repository", f.Repository)
+	e.setString("Digest", f.Digest)
 	e.setString("VulnerabilityId", f.VulnerabilityID)
 	e.setString("Aliases", strings.Join(f.Aliases, ","))
 	e.setString("Severity", f.Severity)
@@ -96,19 +77,26 @@ func (f Finding) dataEntity() entity {
 	e.setString("LayerDigest", f.LayerDigest)
 	e.setInt32("LayerIndex", f.LayerIndex)
 	e.setBool("InBaseImage", f.InBaseImage)
+	e.setString("Location", f.Location)
+	e.setString("Purl", f.Purl)
+	e.setTime("FirstSeenAt", f.FirstSeenAt)
 	e.setTime("LastSeenAt", f.LastSeenAt)
+	e.setString("State", f.State)
+	if f.ResolvedReason != "" {
+		e.setString("ResolvedReason", f.ResolvedReason)
+	}
+	e.setTime("ResolvedAt", f.ResolvedAt)
+	if f.ResolvedByDigest != "" {
+		e.setString("ResolvedByDigest", f.ResolvedByDigest)
+	}
 	return e
 }
 
-func findingFromRow(r row) (Finding, error) {
-	digest, err := UnescapeKey(r.partitionKey())
-	if err != nil {
-		return Finding{}, err
-	}
+func findingFromRow(r row) Finding {
 	return Finding{
-		Digest:           digest,
 		Registry:         r.str("Registry"),
 		Repository:       r.str("Repository"),
+		Digest:           r.str("Digest"),
 		VulnerabilityID:  r.str("VulnerabilityId"),
 		Aliases:          splitList(r.str("Aliases")),
 		Severity:         r.str("Severity"),
@@ -123,36 +111,26 @@ func findingFromRow(r row) (Finding, error) {
 		LayerDigest:      r.str("LayerDigest"),
 		LayerIndex:       r.int("LayerIndex"),
 		InBaseImage:      r.bool("InBaseImage"),
+		Location:         r.str("Location"),
+		Purl:             r.str("Purl"),
 		FirstSeenAt:      r.time("FirstSeenAt"),
 		LastSeenAt:       r.time("LastSeenAt"),
 		State:            r.str("State"),
+		ResolvedReason:   r.str("ResolvedReason"),
 		ResolvedAt:       r.time("ResolvedAt"),
 		ResolvedByDigest: r.str("ResolvedByDigest"),
-	}, nil
+	}
 }
 
 // FindingFilter selects findings for [Store.ListFindings]. Empty fields match all.
 type FindingFilter struct {
 	Registry   string
 	Repository string
-	Digest     string
-	// Severities lists the severities to include (see [SeveritiesAtLeast]).
+	// Digest is a platform digest; with Registry and Repository it selects one partition.
+	Digest string
+	// Severities lists the severities to include.
 	Severities []string
 	State      string
-}
-
-// severityOrder lists severities highest first.
-var severityOrder = [...]string{match.SeverityCritical, match.SeverityHigh, match.SeverityMedium, match.SeverityLow, match.SeverityUnknown}
-
-// SeveritiesAtLeast returns min and every severity above it ("HIGH" → CRITICAL, HIGH).
-// An unknown min returns nil (no severity filter).
-func SeveritiesAtLeast(min string) []string {
-	for i, s := range severityOrder {
-		if strings.EqualFold(s, min) {
-			return append([]string(nil), severityOrder[:i+1]...)
-		}
-	}
-	return nil
 }
 
 // odataFilter renders the filter as an OData expression ("" for everything).
@@ -163,11 +141,13 @@ func (ff FindingFilter) odataFilter() string {
 			clauses = append(clauses, column+" eq "+odataQuote(value))
 		}
 	}
-	if ff.Digest != "" {
-		add("PartitionKey", EscapeKey(ff.Digest))
+	if ff.Registry != "" && ff.Repository != "" && ff.Digest != "" {
+		add("PartitionKey", FindingsKey(ff.Registry, ff.Repository, ff.Digest))
+	} else {
+		add("Registry", ff.Registry)
+		add("Repository", ff.Repository)
+		add("Digest", ff.Digest)
 	}
-	add("Registry", ff.Registry)
-	add("Repository", ff.Repository)
 	add("State", ff.State)
 	if len(ff.Severities) > 0 {
 		var any []string
@@ -187,11 +167,7 @@ func (s *Store) ListFindings(ctx context.Context, ff FindingFilter) ([]Finding, 
 	}
 	findings := make([]Finding, 0, len(rows))
 	for _, r := range rows {
-		f, err := findingFromRow(r)
-		if err != nil {
-			return nil, fmt.Errorf("listing findings: %w", err)
-		}
-		findings = append(findings, f)
+		findings = append(findings, findingFromRow(r))
 	}
 	return findings, nil
 }

@@ -4,18 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
-// Scan statuses of an [Image].
-const (
-	StatusScanned     = "scanned"
-	StatusFailed      = "failed"
-	StatusUnsupported = "unsupported"
-)
+// Counts are an images row's severity counts and how many of those findings have a
+// fix: always the counts of the row's active findings (package lifecycle keeps them so).
+type Counts struct {
+	Critical, High, Medium, Low, Unknown int
+	FixableCount                         int
+}
+
+func (c Counts) set(e entity) {
+	e.setInt32("Critical", c.Critical)
+	e.setInt32("High", c.High)
+	e.setInt32("Medium", c.Medium)
+	e.setInt32("Low", c.Low)
+	e.setInt32("Unknown", c.Unknown)
+	e.setInt32("FixableCount", c.FixableCount)
+}
 
 // Image is one platform manifest of a repository and its latest scan: a row of the
 // images table (PartitionKey "registry/repository", RowKey the platform digest).
@@ -38,12 +49,16 @@ type Image struct {
 	// Generation is the advisory index generation the findings were matched against.
 	Generation string
 
-	Critical, High, Medium, Low, Unknown int
-	FixableCount                         int
+	Counts
 
-	// Status is StatusScanned, StatusFailed or StatusUnsupported; Error says why.
+	// Status is the latest completed scan's outcome (scanner.StatusScanned, …); Error
+	// says why a platform is unsupported or failed.
 	Status string
 	Error  string
+	// LastError and LastErrorAt record a scan that failed after this row's last good
+	// result, which the row keeps.
+	LastError   string
+	LastErrorAt time.Time
 	// InventoryRef is the blob reference returned by [Store.PutInventory].
 	InventoryRef string
 }
@@ -61,14 +76,13 @@ func (img Image) entity() entity {
 	e.setTime("LastPulledAt", img.LastPulledAt)
 	e.setTime("LastScannedAt", img.LastScannedAt)
 	e.setString("Generation", img.Generation)
-	e.setInt32("Critical", img.Critical)
-	e.setInt32("High", img.High)
-	e.setInt32("Medium", img.Medium)
-	e.setInt32("Low", img.Low)
-	e.setInt32("Unknown", img.Unknown)
-	e.setInt32("FixableCount", img.FixableCount)
+	img.Counts.set(e)
 	e.setString("Status", img.Status)
 	e.setString("Error", img.Error)
+	if img.LastError != "" {
+		e.setString("LastError", img.LastError)
+	}
+	e.setTime("LastErrorAt", img.LastErrorAt)
 	e.setString("InventoryRef", img.InventoryRef)
 	return e
 }
@@ -91,15 +105,15 @@ func imageFromRow(r row) (Image, error) {
 		LastPulledAt:  r.time("LastPulledAt"),
 		LastScannedAt: r.time("LastScannedAt"),
 		Generation:    r.str("Generation"),
-		Critical:      r.int("Critical"),
-		High:          r.int("High"),
-		Medium:        r.int("Medium"),
-		Low:           r.int("Low"),
-		Unknown:       r.int("Unknown"),
-		FixableCount:  r.int("FixableCount"),
-		Status:        r.str("Status"),
-		Error:         r.str("Error"),
-		InventoryRef:  r.str("InventoryRef"),
+		Counts: Counts{
+			Critical: r.int("Critical"), High: r.int("High"), Medium: r.int("Medium"),
+			Low: r.int("Low"), Unknown: r.int("Unknown"), FixableCount: r.int("FixableCount"),
+		},
+		Status:       r.str("Status"),
+		Error:        r.str("Error"),
+		LastError:    r.str("LastError"),
+		LastErrorAt:  r.time("LastErrorAt"),
+		InventoryRef: r.str("InventoryRef"),
 	}, nil
 }
 
@@ -121,6 +135,71 @@ func (s *Store) GetImage(ctx context.Context, registry, repository, digest strin
 		return Image{}, fmt.Errorf("reading image %s/%s@%s: %w", registry, repository, digest, err)
 	}
 	return imageFromRow(r)
+}
+
+// SetImageCounts sets the counts of an existing images row (merge; other columns are
+// kept). A row that does not exist is not created.
+func (s *Store) SetImageCounts(ctx context.Context, registry, repository, digest string, c Counts) error {
+	e := newEntity(repoKey(registry, repository), EscapeKey(digest))
+	c.set(e)
+	body, err := e.marshal()
+	if err != nil {
+		return err
+	}
+	anyETag := azcore.ETagAny
+	_, err = s.images.UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{IfMatch: &anyETag, UpdateMode: aztables.UpdateModeMerge})
+	if err != nil && !hasStatus(err, 404) {
+		return fmt.Errorf("writing counts of image %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	return nil
+}
+
+// SetImageTags sets the Tags column of existing images rows of one repository
+// (digest → tags), merging in transactions of at most 100.
+func (s *Store) SetImageTags(ctx context.Context, registry, repository string, tags map[string][]string) error {
+	entities := make([]entity, 0, len(tags))
+	for _, digest := range sortedKeys(tags) {
+		e := newEntity(repoKey(registry, repository), EscapeKey(digest))
+		e.setString("Tags", strings.Join(tags[digest], ","))
+		entities = append(entities, e)
+	}
+	if err := submitBatches(ctx, s.images, entities, aztables.TransactionTypeUpdateMerge); err != nil {
+		return fmt.Errorf("writing tags of %d images of %s/%s: %w", len(entities), registry, repository, err)
+	}
+	return nil
+}
+
+// SetImageError records a failed scan on existing images rows of one repository
+// (LastError, LastErrorAt; merge), keeping their status, counts and findings.
+func (s *Store) SetImageError(ctx context.Context, registry, repository string, digests []string, cause string, at time.Time) error {
+	entities := make([]entity, 0, len(digests))
+	for _, digest := range digests {
+		e := newEntity(repoKey(registry, repository), EscapeKey(digest))
+		e.setString("LastError", cause)
+		e.setTime("LastErrorAt", at)
+		entities = append(entities, e)
+	}
+	if err := submitBatches(ctx, s.images, entities, aztables.TransactionTypeUpdateMerge); err != nil {
+		return fmt.Errorf("recording scan error on %d images of %s/%s: %w", len(entities), registry, repository, err)
+	}
+	return nil
+}
+
+// DeleteImage deletes one images row; a row already gone is not an error.
+func (s *Store) DeleteImage(ctx context.Context, registry, repository, digest string) error {
+	_, err := s.images.DeleteEntity(ctx, repoKey(registry, repository), EscapeKey(digest), nil)
+	if err != nil && !hasStatus(err, 404) {
+		return fmt.Errorf("deleting image %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	return nil
+}
+
+// ImagesOf returns the images rows of digest in one repository: the row keyed by it
+// (a single-platform manifest, or a failure row) and the rows of its platforms (an
+// index). One query of the partition.
+func (s *Store) ImagesOf(ctx context.Context, registry, repository, digest string) ([]Image, error) {
+	return s.listImages(ctx, "PartitionKey eq "+odataQuote(repoKey(registry, repository))+
+		" and (RowKey eq "+odataQuote(EscapeKey(digest))+" or IndexDigest eq "+odataQuote(digest)+")")
 }
 
 // ListImages returns every image of one repository.
@@ -186,6 +265,15 @@ func (s *Store) listImages(ctx context.Context, filter string) ([]Image, error) 
 		images = append(images, img)
 	}
 	return images, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // splitList parses a comma list column; empty means none.

@@ -80,8 +80,15 @@ func TestAwkwardRepositoryNamesRoundTripThroughTheTableService(t *testing.T) {
 	for _, repo := range repos {
 		t.Run(repo, func(t *testing.T) {
 			want := Tag{Registry: "reg.example:5000", Repository: repo, Name: "v1#?/%", Digest: "sha256:aa", ChangedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
-			if err := s.PutTag(ctx, want); err != nil {
+			if err := s.PutTags(ctx, want.Registry, repo, []Tag{want}); err != nil {
 				t.Fatal(err)
+			}
+			fs := []Finding{{VulnerabilityID: "CVE-1#?", Ecosystem: "Debian:12", Package: "p/q", Location: `usr\lib`, State: "active"}}
+			if err := s.PutFindings(ctx, want.Registry, repo, "sha256:aa", fs); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.FindingsOf(ctx, want.Registry, repo, "sha256:aa"); err != nil || len(got) != 1 || got[0].Location != fs[0].Location {
+				t.Fatalf("FindingsOf = %+v, %v; want the one finding written", got, err)
 			}
 			got, err := s.GetTag(ctx, want.Registry, repo, want.Name)
 			if err != nil {

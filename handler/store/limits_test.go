@@ -45,7 +45,7 @@ func TestOversizedColumnsAreStoredTruncatedWithAMarker(t *testing.T) {
 	// ASCII on purpose: Azurite garbles a multi-byte character split across its
 	// 64 KiB request chunks; UTF-16 counting is covered by TestLimitString.
 	huge := strings.Repeat("x", 100_000) // 200 KB as UTF-16: over the 64 KB property limit
-	img := Image{Registry: "r.example", Repository: "big", Digest: "sha256:big", Status: StatusFailed, Error: huge}
+	img := Image{Registry: "r.example", Repository: "big", Digest: "sha256:big", Status: "failed", Error: huge}
 	for _, tag := range []string{"a", "b"} {
 		img.Tags = append(img.Tags, strings.Repeat(tag, 40_000))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -111,27 +112,62 @@ func backoff(ctx context.Context, attempt int) error {
 }
 
 // submitBatches writes entities of one partition in transactions of at most maxBatch.
+// Updates (merge, replace) carry If-Match "*": they never resurrect a deleted row.
 func submitBatches(ctx context.Context, t *aztables.Client, entities []entity, action aztables.TransactionType) error {
-	for start := 0; start < len(entities); start += maxBatch {
-		end := min(start+maxBatch, len(entities))
-		actions := make([]aztables.TransactionAction, 0, end-start)
-		for _, e := range entities[start:end] {
-			body, err := e.marshal()
+	actions := make([]tableAction, 0, len(entities))
+	for _, e := range entities {
+		a := tableAction{entity: e, action: action}
+		if action == aztables.TransactionTypeUpdateMerge || action == aztables.TransactionTypeUpdateReplace {
+			a.etag = string(azcore.ETagAny)
+		}
+		actions = append(actions, a)
+	}
+	return submitActions(ctx, t, actions)
+}
+
+// tableAction is one operation of an entity-group transaction; etag, when set, is
+// the If-Match condition of an update or delete.
+type tableAction struct {
+	entity entity
+	action aztables.TransactionType
+	etag   string
+}
+
+// submitActions runs actions of one partition in transactions of at most maxBatch. A
+// transaction refused because a row changed or appeared meanwhile is ErrConflict.
+func submitActions(ctx context.Context, t *aztables.Client, actions []tableAction) error {
+	for start := 0; start < len(actions); start += maxBatch {
+		end := min(start+maxBatch, len(actions))
+		batch := make([]aztables.TransactionAction, 0, end-start)
+		for _, a := range actions[start:end] {
+			body, err := a.entity.marshal()
 			if err != nil {
 				return err
 			}
-			a := aztables.TransactionAction{ActionType: action, Entity: body}
-			if action == aztables.TransactionTypeUpdateMerge || action == aztables.TransactionTypeUpdateReplace {
-				any := azcore.ETagAny // update only: never resurrect a deleted row
-				a.IfMatch = &any
+			ta := aztables.TransactionAction{ActionType: a.action, Entity: body}
+			if a.etag != "" {
+				etag := azcore.ETag(a.etag)
+				ta.IfMatch = &etag
 			}
-			actions = append(actions, a)
+			batch = append(batch, ta)
 		}
-		if _, err := t.SubmitTransaction(ctx, actions, nil); err != nil {
-			return fmt.Errorf("submitting transaction of %d entities: %w", len(actions), err)
+		if _, err := t.SubmitTransaction(ctx, batch, nil); err != nil {
+			if hasStatus(err, 412) || hasStatus(err, 409) || batchRefused(err, 412) || batchRefused(err, 409) {
+				err = fmt.Errorf("%w: %w", ErrConflict, err)
+			}
+			return fmt.Errorf("submitting transaction of %d entities: %w", len(batch), err)
 		}
 	}
 	return nil
+}
+
+// batchRefused reports whether a transaction failed because one of its operations
+// got status: the service answers 202 and the SDK's error carries the multipart
+// body, in which the failed operation's status line is the only structured trace.
+func batchRefused(err error, status int) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == 202 &&
+		strings.Contains(err.Error(), fmt.Sprintf("HTTP/1.1 %d ", status))
 }
 
 // listRows returns every entity matching filter (OData), optionally only the

@@ -2,36 +2,41 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
-// Tag is where a tag points and where it pointed before: a row of the tags table
-// (PartitionKey "registry/repository", RowKey the tag). It drives "replaced image ⇒
-// resolved" and, for generic registries, the push window.
+// Tag is one tag of a repository with its history: a row of the tags table
+// (PartitionKey "registry/repository", RowKey the tag). A deleted tag keeps its row,
+// marked Deleted, so the digest it last named can be resolved as deleted. Package
+// lifecycle decides how rows change; store keeps them.
 type Tag struct {
-	Registry       string
-	Repository     string
-	Name           string
-	Digest         string
-	PreviousDigest string
-	ChangedAt      time.Time
-	// ETag is the entity version this Tag was read at; [Store.PutTag] writes only if the
-	// row is still at that version ("" means the row must not exist yet).
+	Registry   string
+	Repository string
+	Name       string
+	// Digest is what the tag points at now (or pointed at when it was deleted).
+	Digest string
+	// ChangedAt is when the tag was first seen at Digest.
+	ChangedAt time.Time
+	// History lists the digests the tag pointed at before, oldest first, each with
+	// the time the tag was seen to leave it. Stored as "digest@time" comma list.
+	History []TagMove
+	// Deleted is true when the registry no longer lists the tag; DeletedAt says since when.
+	Deleted   bool
+	DeletedAt time.Time
+	// ETag is the entity version this Tag was read at; [Store.PutTags] writes only if
+	// the row is still at that version ("" means the row must not exist yet).
 	ETag string
 }
 
-// TagChange is what [Store.ObserveTag] saw.
-type TagChange struct {
-	// New is true when the tag had never been seen.
-	New bool
-	// Moved is true when the tag pointed at another digest before.
-	Moved bool
-	// PreviousDigest is that other digest when Moved.
-	PreviousDigest string
+// TagMove is one previous digest of a tag.
+type TagMove struct {
+	Digest string
+	// Until is when the tag was seen pointing elsewhere.
+	Until time.Time
 }
 
 func (t Tag) entity() entity {
@@ -39,8 +44,14 @@ func (t Tag) entity() entity {
 	e.setString("Registry", t.Registry)
 	e.setString("Repository", t.Repository)
 	e.setString("Digest", t.Digest)
-	e.setString("PreviousDigest", t.PreviousDigest)
 	e.setTime("ChangedAt", t.ChangedAt)
+	moves := make([]string, 0, len(t.History))
+	for _, m := range t.History {
+		moves = append(moves, m.Digest+"@"+m.Until.UTC().Format(time.RFC3339Nano))
+	}
+	e.setString("History", strings.Join(moves, ","))
+	e.setBool("Deleted", t.Deleted)
+	e.setTime("DeletedAt", t.DeletedAt)
 	return e
 }
 
@@ -49,15 +60,25 @@ func tagFromRow(r row) (Tag, error) {
 	if err != nil {
 		return Tag{}, err
 	}
-	return Tag{
-		Registry:       r.str("Registry"),
-		Repository:     r.str("Repository"),
-		Name:           name,
-		Digest:         r.str("Digest"),
-		PreviousDigest: r.str("PreviousDigest"),
-		ChangedAt:      r.time("ChangedAt"),
-		ETag:           r.etag,
-	}, nil
+	t := Tag{
+		Registry:   r.str("Registry"),
+		Repository: r.str("Repository"),
+		Name:       name,
+		Digest:     r.str("Digest"),
+		ChangedAt:  r.time("ChangedAt"),
+		Deleted:    r.bool("Deleted"),
+		DeletedAt:  r.time("DeletedAt"),
+		ETag:       r.etag,
+	}
+	for _, m := range splitList(r.str("History")) {
+		digest, at, ok := strings.Cut(m, "@")
+		until, err := time.Parse(time.RFC3339Nano, at)
+		if !ok || err != nil {
+			return Tag{}, fmt.Errorf("tag %s: malformed History entry %q", name, m)
+		}
+		t.History = append(t.History, TagMove{Digest: digest, Until: until.UTC()})
+	}
+	return t, nil
 }
 
 // GetTag reads one tag with its ETag; ErrNotFound when absent.
@@ -69,16 +90,8 @@ func (s *Store) GetTag(ctx context.Context, registry, repository, tag string) (T
 	return tagFromRow(r)
 }
 
-// PutTag writes t only if the row is still at t.ETag (or, with an empty ETag, does
-// not exist yet); otherwise it returns ErrConflict and the caller re-reads.
-func (s *Store) PutTag(ctx context.Context, t Tag) error {
-	if err := writeIf(ctx, s.tags, t.entity(), t.ETag, aztables.UpdateModeReplace); err != nil {
-		return fmt.Errorf("writing tag %s/%s:%s: %w", t.Registry, t.Repository, t.Name, err)
-	}
-	return nil
-}
-
-// ListTags returns every tag of one repository.
+// ListTags returns every tag row of one repository, deleted ones included: one
+// query of the partition.
 func (s *Store) ListTags(ctx context.Context, registry, repository string) ([]Tag, error) {
 	rows, err := listRows(ctx, s.tags, "PartitionKey eq "+odataQuote(repoKey(registry, repository)), "")
 	if err != nil {
@@ -95,35 +108,23 @@ func (s *Store) ListTags(ctx context.Context, registry, repository string) ([]Ta
 	return tags, nil
 }
 
-// ObserveTag records that tag points at digest (seen at now) and reports whether that
-// is new or a move. Concurrent observers are serialised by ETag, so each move's
-// PreviousDigest is the digest it actually replaced.
-func (s *Store) ObserveTag(ctx context.Context, registry, repository, tag, digest string, now time.Time) (TagChange, error) {
-	for attempt := 0; attempt < maxConcurrencyAttempts; attempt++ {
-		current, err := s.GetTag(ctx, registry, repository, tag)
-		exists := err == nil
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return TagChange{}, err
+// PutTags writes tag rows of one repository in transactions of at most 100, each
+// only if its row is still at the Tag's ETag (an empty ETag: only if it does not
+// exist yet). A row changed meanwhile fails its transaction with ErrConflict; the
+// caller re-reads and retries (earlier transactions stay written, and are what the
+// re-read sees).
+func (s *Store) PutTags(ctx context.Context, registry, repository string, tags []Tag) error {
+	actions := make([]tableAction, 0, len(tags))
+	for _, t := range tags {
+		t.Registry, t.Repository = registry, repository
+		a := tableAction{entity: t.entity(), action: aztables.TransactionTypeAdd}
+		if t.ETag != "" {
+			a.action, a.etag = aztables.TransactionTypeUpdateReplace, t.ETag
 		}
-		if exists && current.Digest == digest {
-			return TagChange{}, nil
-		}
-		next := Tag{Registry: registry, Repository: repository, Name: tag, Digest: digest, ChangedAt: now, ETag: current.ETag}
-		change := TagChange{New: !exists}
-		if exists {
-			next.PreviousDigest = current.Digest
-			change = TagChange{Moved: true, PreviousDigest: current.Digest}
-		}
-		err = s.PutTag(ctx, next)
-		if err == nil {
-			return change, nil
-		}
-		if !errors.Is(err, ErrConflict) {
-			return TagChange{}, err
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return TagChange{}, err
-		}
+		actions = append(actions, a)
 	}
-	return TagChange{}, fmt.Errorf("observing tag %s/%s:%s: %w", registry, repository, tag, ErrConflict)
+	if err := submitActions(ctx, s.tags, actions); err != nil {
+		return fmt.Errorf("writing %d tags of %s/%s: %w", len(tags), registry, repository, err)
+	}
+	return nil
 }

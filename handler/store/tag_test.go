@@ -3,122 +3,74 @@ package store
 import (
 	"context"
 	"errors"
-	"sort"
-	"sync"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-func TestObserveTag(t *testing.T) {
-	s := newTestStore(t)
+func TestPutTags(t *testing.T) {
+	counter := &batchCounter{}
+	s := newTestStore(t, WithPerCallPolicy(counter))
 	ctx := context.Background()
+	const reg, repo = "r.example", "team/app"
 	t0 := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
-	steps := []struct {
-		name   string
-		digest string
-		want   TagChange
-	}{
-		{"a tag seen for the first time is new", "sha256:a", TagChange{New: true}},
-		{"the same digest again is no change", "sha256:a", TagChange{}},
-		{"another digest is a move from the old one", "sha256:b", TagChange{Moved: true, PreviousDigest: "sha256:a"}},
-		{"moving back is a move too", "sha256:a", TagChange{Moved: true, PreviousDigest: "sha256:b"}},
+	var tags []Tag
+	for i := range 150 {
+		tags = append(tags, Tag{Name: fmt.Sprintf("v%03d", i), Digest: "sha256:b", ChangedAt: t0.Add(time.Hour),
+			History: []TagMove{{Digest: "sha256:a", Until: t0.Add(time.Hour)}}})
 	}
-	for i, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			got, err := s.ObserveTag(ctx, "r.example", "app", "latest", st.digest, t0.Add(time.Duration(i)*time.Hour))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(st.want, got); diff != "" {
-				t.Errorf("change (-want +got):\n%s", diff)
-			}
-		})
+	tags[0].Deleted, tags[0].DeletedAt = true, t0.Add(2*time.Hour)
+	if err := s.PutTags(ctx, reg, repo, tags); err != nil {
+		t.Fatal(err)
 	}
-	t.Run("the row holds the latest move", func(t *testing.T) {
-		got, err := s.GetTag(ctx, "r.example", "app", "latest")
+	t.Run("150 new tags land in two transactions", func(t *testing.T) {
+		if diff := cmp.Diff([]int{100, 50}, counter.take()); diff != "" {
+			t.Errorf("transaction sizes (-want +got):\n%s", diff)
+		}
+	})
+	listed, err := s.ListTags(ctx, reg, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("rows round-trip with history and deletion in one listing", func(t *testing.T) {
+		want := make([]Tag, len(tags))
+		for i, tag := range tags {
+			tag.Registry, tag.Repository = reg, repo
+			want[i] = tag
+		}
+		if diff := cmp.Diff(want, listed, cmpopts.IgnoreFields(Tag{}, "ETag")); diff != "" {
+			t.Errorf("tags (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("a row read at its ETag can be replaced", func(t *testing.T) {
+		next := listed[1]
+		next.History = append(next.History, TagMove{Digest: next.Digest, Until: t0.Add(3 * time.Hour)})
+		next.Digest = "sha256:c"
+		if err := s.PutTags(ctx, reg, repo, []Tag{next}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetTag(ctx, reg, repo, next.Name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got.ETag = ""
-		want := Tag{Registry: "r.example", Repository: "app", Name: "latest", Digest: "sha256:a", PreviousDigest: "sha256:b", ChangedAt: t0.Add(3 * time.Hour)}
-		if diff := cmp.Diff(want, got); diff != "" {
+		if diff := cmp.Diff(next, got, cmpopts.IgnoreFields(Tag{}, "ETag")); diff != "" {
 			t.Errorf("tag (-want +got):\n%s", diff)
 		}
 	})
 	t.Run("a stale ETag is a conflict", func(t *testing.T) {
-		stale, err := s.GetTag(ctx, "r.example", "app", "latest")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.ObserveTag(ctx, "r.example", "app", "latest", "sha256:c", t0); err != nil {
-			t.Fatal(err)
-		}
+		stale := listed[1]
 		stale.Digest = "sha256:d"
-		if err := s.PutTag(ctx, stale); !errors.Is(err, ErrConflict) {
-			t.Fatalf("PutTag with stale ETag: %v, want ErrConflict", err)
-		}
-		stale.ETag = ""
-		if err := s.PutTag(ctx, stale); !errors.Is(err, ErrConflict) {
-			t.Fatalf("PutTag creating an existing row: %v, want ErrConflict", err)
+		if err := s.PutTags(ctx, reg, repo, []Tag{stale}); !errors.Is(err, ErrConflict) {
+			t.Fatalf("PutTags with a stale ETag: %v, want ErrConflict", err)
 		}
 	})
-}
-
-func TestConcurrentTagObserversDoNotLosePreviousDigest(t *testing.T) {
-	s := newTestStore(t)
-	ctx := context.Background()
-	now := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := s.ObserveTag(ctx, "r.example", "app", "v1", "sha256:start", now); err != nil {
-		t.Fatal(err)
-	}
-	digests := []string{"sha256:b", "sha256:c", "sha256:d", "sha256:e"}
-	changes := make([]TagChange, len(digests))
-	var wg sync.WaitGroup
-	for i, d := range digests {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := s.ObserveTag(ctx, "r.example", "app", "v1", d, now)
-			if err != nil {
-				t.Error(err)
-			}
-			changes[i] = c
-		}()
-	}
-	wg.Wait()
-	final, err := s.GetTag(ctx, "r.example", "app", "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Serialised moves form one chain start → x → y → z → final: every observer moved
-	// from a distinct predecessor, and the row's PreviousDigest is the last of them.
-	var prevs []string
-	for i, c := range changes {
-		if !c.Moved {
-			t.Fatalf("observer of %s saw %+v, want a move", digests[i], c)
+	t.Run("creating a row that exists is a conflict", func(t *testing.T) {
+		again := tags[2]
+		if err := s.PutTags(ctx, reg, repo, []Tag{again}); !errors.Is(err, ErrConflict) {
+			t.Fatalf("PutTags creating an existing row: %v, want ErrConflict", err)
 		}
-		prevs = append(prevs, c.PreviousDigest)
-	}
-	var chain []string
-	for _, d := range append([]string{"sha256:start"}, digests...) {
-		if d != final.Digest {
-			chain = append(chain, d)
-		}
-	}
-	sort.Strings(prevs)
-	sort.Strings(chain)
-	if diff := cmp.Diff(chain, prevs); diff != "" {
-		t.Errorf("previous digests are not a chain (-want +got):\n%s", diff)
-	}
-	var finalMove TagChange
-	for i, d := range digests {
-		if d == final.Digest {
-			finalMove = changes[i]
-		}
-	}
-	if final.PreviousDigest != finalMove.PreviousDigest {
-		t.Errorf("row PreviousDigest = %s, but the final move came from %s", final.PreviousDigest, finalMove.PreviousDigest)
-	}
+	})
 }

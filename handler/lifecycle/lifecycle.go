@@ -1,0 +1,198 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tidewatch/tidewatch/handler/scanner"
+	"github.com/tidewatch/tidewatch/handler/store"
+)
+
+// Store is what the lifecycle needs of the findings and images tables: the rows of
+// one (repository, platform digest), written whole, and the images row's counts.
+type Store interface {
+	FindingsOf(ctx context.Context, registry, repository, digest string) ([]store.Finding, error)
+	PutFindings(ctx context.Context, registry, repository, digest string, fs []store.Finding) error
+	SetImageCounts(ctx context.Context, registry, repository, digest string, c store.Counts) error
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Lifecycle applies the rules to the rows of a [Store].
+type Lifecycle struct {
+	store Store
+}
+
+// New returns a Lifecycle over s.
+func New(s Store) *Lifecycle { return &Lifecycle{store: s} }
+
+// Record writes the latest result for platform digest in registry/repository: its
+// findings become or stay active, every other active row resolves with absentReason
+// ([ReasonRescan] for a scan, [ReasonAdvisory] for a rematch). It returns the counts
+// of the active rows, which the caller writes on the images row it writes next.
+func (l *Lifecycle) Record(ctx context.Context, registry, repository, digest string, result []store.Finding, absentReason string, now time.Time) (store.Counts, error) {
+	existing, err := l.store.FindingsOf(ctx, registry, repository, digest)
+	if err != nil {
+		return store.Counts{}, fmt.Errorf("recording result of %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	changed, after := applyResult(existing, result, absentReason, now)
+	if err := l.store.PutFindings(ctx, registry, repository, digest, changed); err != nil {
+		return store.Counts{}, fmt.Errorf("recording result of %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	return countActive(after), nil
+}
+
+// Resolve resolves every active finding of platform digest in registry/repository
+// with reason (e.g. [ReasonDeleted] when its manifest was deleted) and sets the
+// images row's counts. Repeating it changes nothing.
+func (l *Lifecycle) Resolve(ctx context.Context, registry, repository, digest, reason string, now time.Time) error {
+	return l.resolve(ctx, registry, repository, digest, now, func(store.Finding) (string, string, bool) {
+		return reason, "", true
+	})
+}
+
+// ResolveDigest resolves with reason every platform of digest in
+// registry/repository: the images row keyed by it, or the rows of an index's
+// platforms, among images (the repository's rows, read once by the caller). It is
+// what a manifest-delete event calls, with [ReasonDeleted].
+func (l *Lifecycle) ResolveDigest(ctx context.Context, registry, repository, digest string, images []store.Image, reason string, now time.Time) error {
+	for _, img := range platformsOf(images, digest) {
+		if err := l.Resolve(ctx, registry, repository, img.Digest, reason, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Lifecycle) resolve(ctx context.Context, registry, repository, digest string, now time.Time,
+	decide func(store.Finding) (reason, by string, ok bool)) error {
+	existing, err := l.store.FindingsOf(ctx, registry, repository, digest)
+	if err != nil {
+		return fmt.Errorf("resolving findings of %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	changed, after := resolveActive(existing, decide, now)
+	if err := l.store.PutFindings(ctx, registry, repository, digest, changed); err != nil {
+		return fmt.Errorf("resolving findings of %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	// Always written, even with nothing changed: a retry after a failure between the
+	// two writes must still correct the counts.
+	if err := l.store.SetImageCounts(ctx, registry, repository, digest, countActive(after)); err != nil {
+		return fmt.Errorf("resolving findings of %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	return nil
+}
+
+// Replace resolves the active findings of platform old, no longer shipped, against
+// the platform now shipped in its place: those absent from replacement's active
+// findings are [ReasonFixed] by replacement.Digest, those still present
+// [ReasonUntracked] (they live on in replacement's rows).
+func (l *Lifecycle) replace(ctx context.Context, registry, repository string, old, replacement store.Image, now time.Time) error {
+	current, err := l.store.FindingsOf(ctx, registry, repository, replacement.Digest)
+	if err != nil {
+		return fmt.Errorf("replacing %s by %s: %w", old.Digest, replacement.Digest, err)
+	}
+	still := activeKeys(current)
+	return l.resolve(ctx, registry, repository, old.Digest, now, func(f store.Finding) (string, string, bool) {
+		if still[f.RowKey()] {
+			return ReasonUntracked, "", true
+		}
+		return ReasonFixed, replacement.Digest, true
+	})
+}
+
+// Reconcile resolves the findings of every platform of registry/repository that no
+// current tag references any more, from the repository's tag view and its images
+// rows (each read once by the caller): a digest whose last tag was deleted resolves
+// [ReasonDeleted]; one whose last tag moved to a digest R that has been scanned is
+// replaced by R platform by platform (a platform R does not have resolves
+// [ReasonUntracked]). Until R is scanned nothing is resolved: R's scan
+// calls Reconcile again. Platforms still referenced through another tag, and rows
+// with no active findings, are left alone, so repeating it changes nothing.
+func (l *Lifecycle) Reconcile(ctx context.Context, registry, repository string, view []store.Tag, images []store.Image, now time.Time) error {
+	current := TagsByDigest(view)
+	tracked := map[string]bool{}
+	for _, img := range images {
+		if _, ok := current[img.Digest]; ok {
+			tracked[img.Digest] = true
+		} else if _, ok := current[img.IndexDigest]; ok && img.IndexDigest != "" {
+			tracked[img.Digest] = true
+		}
+	}
+	for _, r := range releases(view) {
+		var old []store.Image
+		for _, img := range platformsOf(images, r.Digest) {
+			if !tracked[img.Digest] && img.Counts != (store.Counts{}) {
+				old = append(old, img)
+			}
+		}
+		if len(old) == 0 {
+			continue
+		}
+		if r.Deleted {
+			for _, o := range old {
+				if err := l.Resolve(ctx, registry, repository, o.Digest, ReasonDeleted, now); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		var replacement []store.Image
+		for _, img := range platformsOf(images, r.By) {
+			if img.Status == scanner.StatusScanned || img.Status == scanner.StatusUnsupported {
+				replacement = append(replacement, img)
+			}
+		}
+		if len(replacement) == 0 {
+			continue // not scanned yet
+		}
+		for _, o := range old {
+			if err := l.replaceOne(ctx, registry, repository, o, replacement, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (l *Lifecycle) replaceOne(ctx context.Context, registry, repository string, old store.Image, replacement []store.Image, now time.Time) error {
+	r, ok := counterpart(old, replacement)
+	switch {
+	case !ok:
+		return l.Resolve(ctx, registry, repository, old.Digest, ReasonUntracked, now)
+	case r.Digest == old.Digest:
+		return nil
+	case r.Status == scanner.StatusUnsupported:
+		// Nothing was matched in the replacement: whether a finding is fixed is unknown.
+		return l.Resolve(ctx, registry, repository, old.Digest, ReasonUntracked, now)
+	}
+	return l.replace(ctx, registry, repository, old, r, now)
+}
+
+// counterpart finds the platform of replacement that takes old's place: the one
+// with the same platform string; else, when old or the replacement is a
+// single-platform image (a manifest, not an index), the replacement's only platform.
+// A platform an index drops has none.
+func counterpart(old store.Image, replacement []store.Image) (store.Image, bool) {
+	for _, r := range replacement {
+		if r.Platform == old.Platform {
+			return r, true
+		}
+	}
+	if len(replacement) == 1 && (old.IndexDigest == "" || replacement[0].IndexDigest == "") {
+		return replacement[0], true
+	}
+	return store.Image{}, false
+}
+
+// platformsOf returns the images rows of digest: the row keyed by it and the rows of
+// its platforms when it is an index.
+func platformsOf(images []store.Image, digest string) []store.Image {
+	var out []store.Image
+	for _, img := range images {
+		if img.Digest == digest || (digest != "" && img.IndexDigest == digest) {
+			out = append(out, img)
+		}
+	}
+	return out
+}
