@@ -40,9 +40,10 @@ type WalkStats struct {
 	DiffID v1.Hash `json:"diffID"`
 }
 
-// Default safety caps of WalkLayer.
+// Default safety caps of WalkLayer. DefaultMaxBytes is exported because extractors
+// that follow links into other layers read them under the same cap.
 const (
-	defaultMaxBytes     int64 = 16 << 30
+	DefaultMaxBytes     int64 = 16 << 30
 	defaultMaxEntries         = 2_000_000
 	defaultMaxFileBytes int64 = 256 << 20
 )
@@ -77,7 +78,7 @@ func WithMaxFileBytes(n int64) WalkOption { return func(c *walkConfig) { c.maxFi
 // ErrMalformed, a diffID mismatch ErrDiffIDMismatch too. An error from visit stops
 // the walk and is returned wrapped.
 func WalkLayer(ctx context.Context, layer v1.Layer, visit func(Entry) error, opts ...WalkOption) (WalkStats, error) {
-	cfg := walkConfig{maxBytes: defaultMaxBytes, maxEntries: defaultMaxEntries, maxFileBytes: defaultMaxFileBytes}
+	cfg := walkConfig{maxBytes: DefaultMaxBytes, maxEntries: defaultMaxEntries, maxFileBytes: defaultMaxFileBytes}
 	for _, o := range opts {
 		o(&cfg)
 	}
