@@ -423,3 +423,30 @@ func TestAListingThatRacesAnotherListersTagWriteReadsTheViewAgain(t *testing.T) 
 		t.Errorf("tag row after the race (-want +got):\n%s", diff)
 	}
 }
+
+func TestATagMovedBackToAnEarlierDigestReactivatesItsFindings(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	oracle := testenv.NewDebianOracle(t)
+	app, base := loadSidecar(t, layered), loadSidecar(t, minbase)
+	wantApp, wantBase := expected(t, oracle, app, "linux/amd64"), expected(t, oracle, base, "linux/amd64")
+	push(t, layered, reg.Ref("back/app:1"))
+	h := newHarness(t, reg.Host)
+	h.sweep(t, "back/app")
+	push(t, minbase, reg.Ref("back/app:1"))
+	h.clock.Set(h.clock.Now().Add(time.Hour))
+	h.sweep(t, "back/app")
+	if diff := cmp.Diff(replacedStates(wantApp, wantBase, base.ManifestDigest), h.states(t, "back/app", app.ManifestDigest)); diff != "" {
+		t.Fatalf("the first digest after the move (-want +got):\n%s", diff)
+	}
+
+	push(t, layered, reg.Ref("back/app:1"))
+	h.clock.Set(h.clock.Now().Add(time.Hour))
+	h.sweep(t, "back/app") // the first digest was scanned today: no new scan, the listing alone decides
+	if diff := cmp.Diff(allIn(wantApp, active), h.states(t, "back/app", app.ManifestDigest)); diff != "" {
+		t.Errorf("the first digest, tagged again (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(replacedStates(wantBase, wantApp, app.ManifestDigest), h.states(t, "back/app", base.ManifestDigest)); diff != "" {
+		t.Errorf("the second digest, replaced in turn (-want +got):\n%s", diff)
+	}
+	assertCountsMatchActiveFindings(t, h)
+}
