@@ -85,15 +85,23 @@ func FromImage(ref string, img v1.Image) (*Target, error) {
 	if mt, err := img.MediaType(); err == nil {
 		desc.MediaType = mt
 	}
-	pi, skip, err := r.inspect(img, desc)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("resolving %s: %w", ref, err)
-	case skip != nil:
-		r.target.Skipped = append(r.target.Skipped, *skip)
-	default:
-		r.target.Platforms = append(r.target.Platforms, pi)
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: reading manifest: %w", ref, err)
 	}
+	if skip := skipOf(m, desc); skip != nil {
+		r.target.Skipped = append(r.target.Skipped, *skip)
+		return r.result()
+	}
+	config, err := fetchConfig(img, m)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: reading config: %w", ref, err)
+	}
+	pi, err := platformOf(img, m, config, desc)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", ref, err)
+	}
+	r.target.Platforms = append(r.target.Platforms, pi)
 	return r.result()
 }
 
@@ -201,25 +209,41 @@ func (r *resolver) walk(idx v1.ImageIndex, depth int) error {
 }
 
 // image opens the image manifest desc names and adds it as a platform, or skips it.
+// The manifest and the config are fetched under separate retries, so a fault on one
+// does not cost the other again.
 func (r *resolver) image(idx v1.ImageIndex, desc v1.Descriptor) error {
 	var (
-		pi   PlatformImage
-		skip *SkippedManifest
+		img v1.Image
+		m   *v1.Manifest
 	)
 	err := r.retry(func() error {
-		img, err := idx.Image(desc.Digest)
-		if err != nil {
-			return fmt.Errorf("opening image %s: %w", desc.Digest, err)
+		var err error
+		if img, err = idx.Image(desc.Digest); err != nil {
+			return err
 		}
-		pi, skip, err = r.inspect(img, desc)
+		m, err = img.Manifest()
 		return err
 	})
+	if err != nil {
+		return fmt.Errorf("opening image %s: %w", desc.Digest, err)
+	}
+	if skip := skipOf(m, desc); skip != nil {
+		r.target.Skipped = append(r.target.Skipped, *skip)
+		return nil
+	}
+	var config []byte
+	err = r.retry(func() error {
+		var err error
+		config, err = fetchConfig(img, m)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("reading config of %s: %w", desc.Digest, err)
+	}
+	pi, err := platformOf(img, m, config, desc)
 	switch {
 	case err != nil:
 		return err
-	case skip != nil:
-		r.target.Skipped = append(r.target.Skipped, *skip)
-		return nil
 	case pi.Platform.OS == "" || pi.Platform.OS == "unknown" || pi.Platform.Architecture == "unknown":
 		r.skip(desc, "", "unknown platform "+pi.Platform.String())
 		return nil
@@ -231,28 +255,32 @@ func (r *resolver) image(idx v1.ImageIndex, desc v1.Descriptor) error {
 	return nil
 }
 
-// inspect reads img's manifest and config: an artifact is returned as skipped, an
-// image with its platform (from desc when the index gives one, else the config).
-func (r *resolver) inspect(img v1.Image, desc v1.Descriptor) (PlatformImage, *SkippedManifest, error) {
-	m, err := img.Manifest()
+// skipOf returns the skipped entry when manifest m (of index entry desc) is an
+// artifact rather than a container image, else nil.
+func skipOf(m *v1.Manifest, desc v1.Descriptor) *SkippedManifest {
+	artifactType, reason := manifestSkipReason(m)
+	if reason == "" {
+		return nil
+	}
+	return &SkippedManifest{
+		Digest: desc.Digest.String(), MediaType: string(cmp.Or(desc.MediaType, m.MediaType)),
+		ArtifactType: artifactType, Reason: reason,
+	}
+}
+
+// platformOf pairs img, with its config pinned to rawConfig, with its platform: from
+// the index entry when it names one, else from the config.
+func platformOf(img v1.Image, m *v1.Manifest, rawConfig []byte, desc v1.Descriptor) (PlatformImage, error) {
+	img, err := pinConfig(img, rawConfig)
 	if err != nil {
-		return PlatformImage{}, nil, fmt.Errorf("reading manifest %s: %w", desc.Digest, err)
-	}
-	if artifactType, reason := manifestSkipReason(m); reason != "" {
-		return PlatformImage{}, &SkippedManifest{
-			Digest: desc.Digest.String(), MediaType: string(cmp.Or(desc.MediaType, m.MediaType)),
-			ArtifactType: artifactType, Reason: reason,
-		}, nil
-	}
-	if m.Config.Size > maxMetadataBlob {
-		return PlatformImage{}, nil, fmt.Errorf("config of %s is %d bytes, more than %d: %w", desc.Digest, m.Config.Size, maxMetadataBlob, ErrMalformed)
+		return PlatformImage{}, fmt.Errorf("opening image %s: %w", desc.Digest, err)
 	}
 	config, err := img.ConfigFile()
 	if err != nil {
-		return PlatformImage{}, nil, fmt.Errorf("reading config of %s: %w", desc.Digest, err)
+		return PlatformImage{}, fmt.Errorf("decoding config of %s: %w: %w", desc.Digest, ErrMalformed, err)
 	}
 	if len(config.RootFS.DiffIDs) != len(m.Layers) {
-		return PlatformImage{}, nil, fmt.Errorf("image %s lists %d layers but its config %d diffIDs: %w",
+		return PlatformImage{}, fmt.Errorf("image %s lists %d layers but its config %d diffIDs: %w",
 			desc.Digest, len(m.Layers), len(config.RootFS.DiffIDs), ErrMalformed)
 	}
 	pi := PlatformImage{Digest: desc.Digest.String(), Image: img}
@@ -261,7 +289,7 @@ func (r *resolver) inspect(img v1.Image, desc v1.Descriptor) (PlatformImage, *Sk
 	} else if p := config.Platform(); p != nil {
 		pi.Platform = *p
 	}
-	return pi, nil, nil
+	return pi, nil
 }
 
 // skip records desc as skipped.

@@ -100,8 +100,10 @@ type layerAnalysis struct {
 	// maxLayerLinks, to resolve package-database links through other links and
 	// linked directories of the same layer.
 	symlinks map[string]string
-	// buf is reused for buffered entries.
-	buf bytes.Buffer
+	// head (the start of an entry, for sniffing) and buf (a buffered entry) are
+	// reused from one entry to the next.
+	head bufio.Reader
+	buf  bytes.Buffer
 }
 
 func (a *layerAnalysis) visit(e image.Entry) error {
@@ -182,12 +184,36 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 	if len(wanting) == 0 {
 		return nil
 	}
-	head := bufio.NewReaderSize(contents, 64<<10)
-	peeked, err := head.Peek(sniffLen)
-	if err != nil && !errors.Is(err, io.EOF) {
+	a.head.Reset(contents)
+	streamers, buffered, err := a.sniff(wanting)
+	if err != nil {
 		return fmt.Errorf("reading %s: %w", entryPath, err)
 	}
-	var streamers, buffered []plugin
+	if len(streamers)+len(buffered) == 0 {
+		return nil
+	}
+	a.result.PackageFiles[location] = []Package{}
+	if len(buffered) > 0 && info.Size() > maxBufferedFileBytes {
+		if len(streamers) == 0 {
+			return a.skipIfGoBinary(entryPath, location, info)
+		}
+		a.skip(location, fmt.Sprintf("%d bytes is more than the %d MiB read whole for %s: not inspected",
+			info.Size(), maxBufferedFileBytes>>20, buffered[0].extractor.Name()))
+		buffered = nil
+	}
+	if len(buffered) == 0 && len(streamers) == 1 {
+		return a.extract(streamers[0], location, info, &a.head, nil)
+	}
+	return a.extractBuffered(entryPath, location, info, append(streamers, buffered...))
+}
+
+// sniff drops the plugins whose sniff rejects the file's first bytes (in a.head)
+// and sorts the rest into streaming and random-access ones.
+func (a *layerAnalysis) sniff(wanting []plugin) (streamers, buffered []plugin, err error) {
+	peeked, err := a.head.Peek(sniffLen)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, err
+	}
 	for _, pl := range wanting {
 		switch {
 		case pl.sniff != nil && !pl.sniff(peeked):
@@ -197,48 +223,37 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 			streamers = append(streamers, pl)
 		}
 	}
-	if len(streamers)+len(buffered) == 0 {
-		return nil
+	return streamers, buffered, nil
+}
+
+// skipIfGoBinary handles an executable too big to hold: most are not Go binaries at
+// all, which the stream tells; a Go binary is reported skipped.
+func (a *layerAnalysis) skipIfGoBinary(entryPath, location string, info fs.FileInfo) error {
+	goBinary, err := containsGoBuildInfo(&a.head)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", entryPath, err)
 	}
-	a.result.PackageFiles[location] = []Package{}
-	if len(buffered) > 0 && info.Size() > maxBufferedFileBytes {
-		// Too big to hold. Most such executables are not Go binaries at all, which a
-		// stream can tell; a Go binary is reported skipped.
-		if len(streamers) > 0 {
-			a.skip(location, fmt.Sprintf("%d bytes is more than the %d MiB read whole for %s: not inspected",
-				info.Size(), maxBufferedFileBytes>>20, buffered[0].extractor.Name()))
-			buffered = nil
-		} else {
-			goBinary, err := containsGoBuildInfo(head)
-			if err != nil {
-				return fmt.Errorf("reading %s: %w", entryPath, err)
-			}
-			if goBinary {
-				a.skip(location, fmt.Sprintf("a Go binary of %d bytes, more than the %d MiB read whole: its modules were not read",
-					info.Size(), maxBufferedFileBytes>>20))
-			}
-			return nil
-		}
+	if goBinary {
+		a.skip(location, fmt.Sprintf("a Go binary of %d bytes, more than the %d MiB read whole: its modules were not read",
+			info.Size(), maxBufferedFileBytes>>20))
 	}
-	if len(buffered) == 0 && len(streamers) == 1 {
-		return a.extract(streamers[0], location, info, head, nil)
-	}
-	if len(buffered) == 0 && len(streamers) == 0 {
-		return nil
-	}
-	// Several extractors, or one that needs random access: read the file once.
+	return nil
+}
+
+// extractBuffered reads the file (in a.head) into memory once, up to
+// maxBufferedFileBytes, for several extractors or one that needs random access.
+func (a *layerAnalysis) extractBuffered(entryPath, location string, info fs.FileInfo, ps []plugin) error {
 	a.buf.Reset()
 	a.buf.Grow(int(min(info.Size(), maxBufferedFileBytes)) + bytes.MinRead)
-	if _, err := a.buf.ReadFrom(io.LimitReader(head, maxBufferedFileBytes+1)); err != nil {
+	if _, err := a.buf.ReadFrom(io.LimitReader(&a.head, maxBufferedFileBytes+1)); err != nil {
 		return fmt.Errorf("reading %s: %w", entryPath, err)
 	}
 	if a.buf.Len() > maxBufferedFileBytes {
 		a.skip(location, fmt.Sprintf("more than %d MiB: not inspected", maxBufferedFileBytes>>20))
 		return nil
 	}
-	data := a.buf.Bytes()
-	for _, pl := range append(streamers, buffered...) {
-		if err := a.extract(pl, location, info, nil, data); err != nil {
+	for _, pl := range ps {
+		if err := a.extract(pl, location, info, nil, a.buf.Bytes()); err != nil {
 			return err
 		}
 	}

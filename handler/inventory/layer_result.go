@@ -7,17 +7,20 @@ type LayerResult struct {
 	DiffID string `json:"diffID"`
 	// Analyzer is the analyzer version that produced this result (see Analyzer).
 	Analyzer string `json:"analyzer"`
-	// PackageFiles maps each package-database file present in this layer (path
-	// without leading slash, e.g. "var/lib/dpkg/status") to the installed packages it
-	// lists, possibly none: the file's presence still replaces lower copies.
+	// PackageFiles maps each file of this layer an extractor read (path without
+	// leading slash: a package database such as "var/lib/dpkg/status", a Go binary)
+	// to the packages it lists, possibly none: the file's presence still replaces
+	// lower copies. A database reached through a link of this layer is listed under
+	// the link's path.
 	PackageFiles map[string][]Package `json:"packageFiles,omitempty"`
 	// Skipped maps each wanted file of this layer that was not read whole (too large,
 	// unparseable, an unreadable kind of entry) to the reason; any packages read
 	// before the problem are still in PackageFiles.
 	Skipped map[string]string `json:"skipped,omitempty"`
 	// Links maps each symlink or hard link at a package-database path whose target
-	// this layer does not hold to that target (root-relative, no leading slash); the
-	// merge resolves it against lower layers.
+	// this layer does not hold as a regular file to that target (root-relative, no
+	// leading slash, resolved through this layer's links); Merge resolves it against
+	// the other layers, and Scan reads a target no layer result holds.
 	Links map[string]string `json:"links,omitempty"`
 	// OSReleaseFiles maps each os-release file or symlink in this layer to its content.
 	OSReleaseFiles map[string]OSReleaseFile `json:"osReleaseFiles,omitempty"`

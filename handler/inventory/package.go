@@ -13,7 +13,7 @@ type Package struct {
 	SourceVersion string `json:"sourceVersion"`
 	// Arch is the package architecture ("amd64", "all"), empty when unknown.
 	Arch string `json:"arch,omitempty"`
-	// Type is the package manager: "deb" (later "apk", "rpm", "golang", "npm").
+	// Type is the package type, as in package URLs: "deb", "opkg", "golang".
 	Type string `json:"type"`
 	// Ecosystem is the OSV ecosystem whose advisories apply to this package
 	// ("Debian:12", "Go", "npm"). It is "" for OS packages of a distribution that

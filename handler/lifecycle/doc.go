@@ -11,7 +11,8 @@
 // the digest moved to a digest without it; ResolvedByDigest names that digest),
 // [ReasonUntracked] (no tag references the digest, and the finding lives on in the
 // digest that replaced it, or its platform was dropped) and [ReasonDeleted] (the tag
-// or manifest was deleted). A resolved finding seen again is reactivated.
+// or manifest was deleted). A resolved finding seen again is reactivated, and so are
+// the findings untagging resolved when the digest is tagged again.
 //
 // After every change to a (repository, digest)'s findings the images row's counts
 // are set to the counts of its active rows.

@@ -52,6 +52,40 @@ func (l *Lifecycle) Resolve(ctx context.Context, registry, repository, digest, r
 	})
 }
 
+// Retrack is for digests a listing found tagged again (pushes observed now): the
+// findings of their platforms that were resolved because the digest was no longer
+// tagged ([ReasonFixed], [ReasonUntracked], [ReasonDeleted]) are active again, as in
+// the digest's latest result; those a rescan or rematch resolved stay resolved. The
+// images rows' counts are set whenever a platform has rows, so a retry corrects them.
+func (l *Lifecycle) Retrack(ctx context.Context, registry, repository string, digests []string, images []store.Image) error {
+	for _, digest := range digests {
+		for _, img := range platformsOf(images, digest) {
+			if err := l.retrackOne(ctx, registry, repository, img.Digest); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (l *Lifecycle) retrackOne(ctx context.Context, registry, repository, digest string) error {
+	existing, err := l.store.FindingsOf(ctx, registry, repository, digest)
+	if err != nil {
+		return fmt.Errorf("reactivating findings of %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	if len(existing) == 0 {
+		return nil
+	}
+	changed, after := reactivateUntracked(existing)
+	if err := l.store.PutFindings(ctx, registry, repository, digest, changed); err != nil {
+		return fmt.Errorf("reactivating findings of %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	if err := l.store.SetImageCounts(ctx, registry, repository, digest, countActive(after)); err != nil {
+		return fmt.Errorf("reactivating findings of %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	return nil
+}
+
 // ResolveDigest resolves with reason every platform of digest in
 // registry/repository: the images row keyed by it, or the rows of an index's
 // platforms, among images (the repository's rows, read once by the caller). It is

@@ -279,3 +279,34 @@ func TestResolveDigestResolvesEveryPlatformOfAnIndex(t *testing.T) {
 		t.Errorf("counts of a resolved platform = %+v, want zero", c)
 	}
 }
+
+func TestRetrackReactivatesWhatUntaggingResolved(t *testing.T) {
+	ctx := context.Background()
+	m := newMemStore()
+	l := New(m)
+	pk := partition(testRegistry, "app", "sha256:a")
+	if _, err := l.Record(ctx, testRegistry, "app", "sha256:a",
+		[]store.Finding{finding("CVE-1", "HIGH"), finding("CVE-2", "HIGH"), finding("CVE-3", "HIGH"), finding("CVE-4", "HIGH")}, ReasonRescan, t0); err != nil {
+		t.Fatal(err)
+	}
+	for id, reason := range map[string]string{"CVE-1": ReasonFixed, "CVE-2": ReasonDeleted, "CVE-3": ReasonRescan, "CVE-4": ReasonUntracked} {
+		f := m.rows[pk][key(id)]
+		m.rows[pk][key(id)] = resolved(f, reason, "sha256:b", t0.Add(time.Hour))
+	}
+	images := []store.Image{image("sha256:a", "", "linux/amd64", "scanned", 0)}
+	for range 2 {
+		if err := l.Retrack(ctx, testRegistry, "app", []string{"sha256:a", "sha256:never-scanned"}, images); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{key("CVE-1"): "active", key("CVE-2"): "active", key("CVE-3"): "resolved/rescan/sha256:b", key("CVE-4"): "active"}
+	if diff := cmp.Diff(want, m.states("app", "sha256:a")); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	if c := m.counts[pk]; c.High != 3 {
+		t.Errorf("counts %+v, want 3 high", c)
+	}
+	if f := m.rows[pk][key("CVE-1")]; !f.FirstSeenAt.Equal(t0) || !f.ResolvedAt.IsZero() {
+		t.Errorf("reactivated row %+v, want FirstSeenAt kept and no resolution", f)
+	}
+}

@@ -76,6 +76,23 @@ func resolveActive(existing []store.Finding, decide func(store.Finding) (reason,
 	return changed, after
 }
 
+// reactivateUntracked makes active again the rows resolved because their digest was
+// no longer tagged; rows resolved by a rescan or rematch stay as they are.
+func reactivateUntracked(existing []store.Finding) (changed, after []store.Finding) {
+	after = make([]store.Finding, 0, len(existing))
+	for _, f := range existing {
+		if f.State == StateResolved {
+			switch f.ResolvedReason {
+			case ReasonFixed, ReasonUntracked, ReasonDeleted:
+				f.State, f.ResolvedReason, f.ResolvedAt, f.ResolvedByDigest = StateActive, "", time.Time{}, ""
+				changed = append(changed, f)
+			}
+		}
+		after = append(after, f)
+	}
+	return changed, after
+}
+
 func resolved(f store.Finding, reason, by string, now time.Time) store.Finding {
 	f.State, f.ResolvedReason, f.ResolvedAt, f.ResolvedByDigest = StateResolved, reason, now, by
 	return f

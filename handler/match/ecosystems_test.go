@@ -81,3 +81,48 @@ func TestMatchEachPackageInItsOwnEcosystem(t *testing.T) {
 		t.Errorf("Match() (-want +got):\n%s", diff)
 	}
 }
+
+func TestMatchReportsEachIdentityOnce(t *testing.T) {
+	idx := loadTestdata(t, "Debian", "Go")
+	amd64, i386 := deb("libx1", "1.2-1", "libx", "1.2-1"), deb("libx1", "1.2-1", "libx", "1.2-1")
+	amd64.Arch, i386.Arch = "amd64", "i386"
+	ids := func(res match.Result) []string {
+		var out []string
+		for _, f := range res.Findings {
+			out = append(out, f.ID+" "+f.Package+" "+f.InstalledVersion+" "+f.Location)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		pkgs []inventory.Package
+		want []string
+	}{
+		{
+			name: "two architectures of one binary in one database give one finding per vulnerability",
+			pkgs: []inventory.Package{amd64, i386},
+			want: []string{
+				"CVE-2014-0160 libx1 1.2-1 var/lib/dpkg/status",
+				"CVE-2021-44228 libx1 1.2-1 var/lib/dpkg/status",
+				"CVE-2024-3094 libx1 1.2-1 var/lib/dpkg/status",
+			},
+		},
+		{
+			name: "one module in two binaries gives a finding per binary",
+			pkgs: []inventory.Package{gomod("golang.org/x/text", "0.3.7", "app/a"), gomod("golang.org/x/text", "0.3.7", "app/b")},
+			want: []string{"CVE-2022-32149 golang.org/x/text 0.3.7 app/a", "CVE-2022-32149 golang.org/x/text 0.3.7 app/b"},
+		},
+		{
+			name: "two versions at one location give each vulnerability once, the first listing's",
+			pkgs: []inventory.Package{gomod("github.com/gin-gonic/gin", "1.7.0", "app/a"), gomod("github.com/gin-gonic/gin", "1.8.0", "app/a")},
+			want: []string{"GO-2099-0002 github.com/gin-gonic/gin 1.7.0 app/a"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, ids(match.Match(idx, tt.pkgs))); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

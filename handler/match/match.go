@@ -59,7 +59,10 @@ func Match(idx *advisory.Index, pkgs []inventory.Package) Result {
 			byEcosystem[p.Ecosystem] = append(byEcosystem[p.Ecosystem], p)
 		}
 	}
-	var res Result
+	var (
+		res          Result
+		perEcosystem [][]Finding
+	)
 	for _, eco := range slices.Sorted(maps.Keys(byEcosystem)) {
 		group := byEcosystem[eco]
 		if reason := gapReason(idx, eco); reason != "" {
@@ -67,11 +70,16 @@ func Match(idx *advisory.Index, pkgs []inventory.Package) Result {
 			continue
 		}
 		findings, unparsable := matchEcosystem(idx, eco, group)
-		res.Findings = append(res.Findings, findings...)
+		perEcosystem = append(perEcosystem, findings)
 		res.MatchedPackages += len(group) - unparsable
 		if unparsable > 0 {
 			res.Gaps = append(res.Gaps, EcosystemGap{Ecosystem: eco, Packages: unparsable, Reason: GapBadVersion})
 		}
+	}
+	if len(perEcosystem) == 1 {
+		res.Findings = perEcosystem[0] // the usual single-ecosystem image: no copy
+	} else {
+		res.Findings = slices.Concat(perEcosystem...)
 	}
 	addRemediation(res.Findings)
 	slices.SortFunc(res.Findings, func(a, b Finding) int {
@@ -94,42 +102,59 @@ func gapReason(idx *advisory.Index, ecosystem string) string {
 
 // matchEcosystem matches packages of one loaded ecosystem and counts those whose
 // version does not parse. Packages sharing a match key (the binaries of one source)
-// share one evaluation and one set of per-vulnerability facts, so work and memory
-// stay linear in findings.
+// share one evaluation and one set of per-vulnerability facts, and the findings are
+// allocated once at their final size, so work and memory stay linear in findings.
 func matchEcosystem(idx *advisory.Index, ecosystem string, pkgs []inventory.Package) ([]Finding, int) {
 	type key struct{ name, version string }
 	type evaluation struct {
 		templates []Finding
 		parsed    bool
 	}
-	evaluated := make(map[key]evaluation)
-	reported := make(map[[3]string]bool)
-	var (
-		findings   []Finding
-		unparsable int
-	)
-	for _, pkg := range pkgs {
+	type identity struct{ name, location string }
+	evaluated := make(map[key]*evaluation)
+	keys := make([]*evaluation, len(pkgs))
+	total := 0
+	for i, pkg := range pkgs {
 		name, version := matchKey(ecosystem, pkg)
-		k := key{name, version}
-		e, ok := evaluated[k]
+		e, ok := evaluated[key{name, version}]
 		if !ok {
+			e = new(evaluation)
 			e.templates, e.parsed = vulnerabilities(idx, ecosystem, name, version)
-			evaluated[k] = e
+			evaluated[key{name, version}] = e
 		}
+		keys[i] = e
+		total += len(e.templates)
+	}
+	findings := make([]Finding, 0, total)
+	// A package listed twice at one location (two architectures of one binary, two
+	// versions in one database) gets each vulnerability once: the first listing's.
+	first := make(map[identity]*evaluation, len(pkgs))
+	unparsable := 0
+	for i, pkg := range pkgs {
+		e := keys[i]
 		if !e.parsed {
 			unparsable++
 			continue
 		}
+		id := identity{pkg.Name, pkg.Location}
+		earlier, repeated := first[id]
+		if !repeated {
+			first[id] = e
+		}
 		for _, tmpl := range e.templates {
-			id := [3]string{tmpl.ID, pkg.Name, pkg.Location}
-			if reported[id] {
+			if repeated && (earlier == e || hasVulnerability(earlier.templates, tmpl.ID)) {
 				continue
 			}
-			reported[id] = true
 			findings = append(findings, withPackage(tmpl, pkg))
 		}
 	}
 	return findings, unparsable
+}
+
+// hasVulnerability reports whether templates, sorted by ID, hold id.
+func hasVulnerability(templates []Finding, id string) bool {
+	_, found := slices.BinarySearchFunc(templates, id, func(f Finding, id string) int { return cmp.Compare(f.ID, id) })
+	return found
 }
 
 // vulnerabilities returns one finding template per vulnerability affecting version

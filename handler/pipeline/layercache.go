@@ -11,7 +11,9 @@ import (
 )
 
 // storeLayerCache keeps per-layer results in the layers table and blobs, so a layer
-// shared by many images is analyzed once registry-wide.
+// shared by many images is analyzed once registry-wide. The compressed digests a
+// result may be trusted for travel in its JSON (inventory.LayerResult.Digests) and
+// are checked by inventory.ScanLayer.
 type storeLayerCache struct{ store *store.Store }
 
 var _ inventory.LayerCache = storeLayerCache{}

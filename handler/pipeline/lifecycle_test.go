@@ -1,14 +1,18 @@
 package pipeline_test
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
@@ -362,4 +366,87 @@ func TestAScanThatFailedSinceTheLastGoodScanIsDueAgainTheNextDay(t *testing.T) {
 	if diff := cmp.Diff(want, queuedOf(h.scanTasks(t))); diff != "" {
 		t.Errorf("scan tasks (-want +got), %s scanned cleanly must not be due:\n%s", app.ManifestDigest, diff)
 	}
+}
+
+// racingTagWriter writes a tag row of its own just before the first transaction
+// that writes tag rows (the only tables with a History column) goes out: the
+// transaction then meets a row it did not read, as with a concurrent lister.
+type racingTagWriter struct {
+	armed atomic.Bool
+	race  func() error
+}
+
+func (w *racingTagWriter) Do(req *policy.Request) (*http.Response, error) {
+	if req.Raw().Method == http.MethodPost && strings.HasSuffix(req.Raw().URL.Path, "/$batch") && req.Body() != nil {
+		body, err := io.ReadAll(req.Body())
+		if err != nil {
+			return nil, err
+		}
+		if err := req.RewindBody(); err != nil {
+			return nil, err
+		}
+		if bytes.Contains(body, []byte(`"History"`)) && w.armed.CompareAndSwap(true, false) {
+			if err := w.race(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return req.Next()
+}
+
+func TestAListingThatRacesAnotherListersTagWriteReadsTheViewAgain(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	base := loadSidecar(t, minbase)
+	push(t, minbase, reg.Ref("race/app:1"))
+	racer := &racingTagWriter{}
+	h := newHarness(t, reg.Host, withStoreOptions(store.WithPerCallPolicy(racer)))
+	const racerDigest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	earlier := h.clock.Now().Add(-time.Hour)
+	racer.race = func() error {
+		return h.store.PutTags(t.Context(), reg.Host, "race/app", []store.Tag{{Name: "1", Digest: racerDigest, ChangedAt: earlier}})
+	}
+	racer.armed.Store(true)
+	list := delivery(pipeline.FuncListRepo, h.listTask(t, "race/app"), 1, host.HostEncoding)
+	if status := h.call(t, pipeline.FuncListRepo, list); status != okStatus {
+		t.Fatalf("listrepo: HTTP %d, want %d", status, okStatus)
+	}
+	if racer.armed.Load() {
+		t.Fatal("the racing write never happened")
+	}
+	got, err := h.store.GetTag(t.Context(), reg.Host, "race/app", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.Tag{Registry: reg.Host, Repository: "race/app", Name: "1", Digest: base.ManifestDigest, ChangedAt: h.clock.Now(),
+		History: []store.TagMove{{Digest: racerDigest, Until: h.clock.Now()}}}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(store.Tag{}, "ETag")); diff != "" {
+		t.Errorf("tag row after the race (-want +got):\n%s", diff)
+	}
+}
+
+func TestATagMovedBackToAnEarlierDigestReactivatesItsFindings(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	oracle := testenv.NewDebianOracle(t)
+	app, base := loadSidecar(t, layered), loadSidecar(t, minbase)
+	wantApp, wantBase := expected(t, oracle, app, "linux/amd64"), expected(t, oracle, base, "linux/amd64")
+	push(t, layered, reg.Ref("back/app:1"))
+	h := newHarness(t, reg.Host)
+	h.sweep(t, "back/app")
+	push(t, minbase, reg.Ref("back/app:1"))
+	h.clock.Set(h.clock.Now().Add(time.Hour))
+	h.sweep(t, "back/app")
+	if diff := cmp.Diff(replacedStates(wantApp, wantBase, base.ManifestDigest), h.states(t, "back/app", app.ManifestDigest)); diff != "" {
+		t.Fatalf("the first digest after the move (-want +got):\n%s", diff)
+	}
+
+	push(t, layered, reg.Ref("back/app:1"))
+	h.clock.Set(h.clock.Now().Add(time.Hour))
+	h.sweep(t, "back/app") // the first digest was scanned today: no new scan, the listing alone decides
+	if diff := cmp.Diff(allIn(wantApp, active), h.states(t, "back/app", app.ManifestDigest)); diff != "" {
+		t.Errorf("the first digest, tagged again (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(replacedStates(wantBase, wantApp, app.ManifestDigest), h.states(t, "back/app", base.ManifestDigest)); diff != "" {
+		t.Errorf("the second digest, replaced in turn (-want +got):\n%s", diff)
+	}
+	assertCountsMatchActiveFindings(t, h)
 }

@@ -53,16 +53,13 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 		}
 		listing[tag] = m.Digest.String()
 	}
-	view, err := p.reconcileTags(ctx, log, task, listing, now)
-	if err != nil {
-		return err
-	}
 	images, err := p.store.ListImages(ctx, task.Registry, task.Repository)
 	if err != nil {
 		return err
 	}
-	if err := p.findings().Reconcile(ctx, task.Registry, task.Repository, view, images, now); err != nil {
-		return fmt.Errorf("resolving findings of untagged digests: %w", err)
+	view, err := p.reconcileTags(ctx, log, task, listing, images, now)
+	if err != nil {
+		return err
 	}
 	if err := p.store.SetImageTags(ctx, task.Registry, task.Repository, imageTags(images, view)); err != nil {
 		return err
@@ -99,27 +96,45 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 }
 
 // reconcileTags applies a full listing to the repository's tag view (one read of the
-// tags partition): pushes first, then the changed tag rows in batches. It returns the
-// view after the listing.
-func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task store.ListTask, listing map[string]string, now time.Time) ([]store.Tag, error) {
-	stored, err := p.store.ListTags(ctx, task.Registry, task.Repository)
-	if err != nil {
-		return nil, err
-	}
-	changes := lifecycle.ReconcileTags(stored, listing, now)
-	for _, digest := range changes.Pushed {
-		push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: digest,
-			LastPushedAt: now, Source: activitySourceTags}
-		if err := p.store.RecordActivity(ctx, push, 0); err != nil {
-			return nil, fmt.Errorf("recording push of %s: %w", digest, err)
+// tags partition) and brings the findings in line with it, in an order a retry can
+// repeat: push activity first; then findings (digests tagged again are reactivated,
+// digests no tag references any more resolved, see lifecycle); then the changed tag
+// rows in batches. A lister racing on the same rows makes the write a conflict; the
+// view is then read again. It returns the view after the listing.
+func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task store.ListTask, listing map[string]string, images []store.Image, now time.Time) ([]store.Tag, error) {
+	for attempt := 1; ; attempt++ {
+		stored, err := p.store.ListTags(ctx, task.Registry, task.Repository)
+		if err != nil {
+			return nil, err
 		}
-		log.Info("observed push", "digest", digest)
+		changes := lifecycle.ReconcileTags(stored, listing, now)
+		for _, digest := range changes.Pushed {
+			push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: digest,
+				LastPushedAt: now, Source: activitySourceTags}
+			if err := p.store.RecordActivity(ctx, push, 0); err != nil {
+				return nil, fmt.Errorf("recording push of %s: %w", digest, err)
+			}
+			log.Info("observed push", "digest", digest)
+		}
+		if err := p.findings().Retrack(ctx, task.Registry, task.Repository, changes.Pushed, images); err != nil {
+			return nil, fmt.Errorf("reactivating findings of digests tagged again: %w", err)
+		}
+		if err := p.findings().Reconcile(ctx, task.Registry, task.Repository, changes.View, images, now); err != nil {
+			return nil, fmt.Errorf("resolving findings of untagged digests: %w", err)
+		}
+		err = p.store.PutTags(ctx, task.Registry, task.Repository, changes.Rows)
+		if err == nil {
+			return changes.View, nil
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt == maxTagWriteAttempts {
+			return nil, err
+		}
 	}
-	if err := p.store.PutTags(ctx, task.Registry, task.Repository, changes.Rows); err != nil {
-		return nil, err
-	}
-	return changes.View, nil
 }
+
+// maxTagWriteAttempts bounds re-reads of the tag view when concurrent listers of one
+// repository collide; more collisions than this go back to the queue.
+const maxTagWriteAttempts = 3
 
 // dueForScan decides whether digest needs a scan now, and why: in the push or pull
 // window, and never scanned, scanned with an older advisory generation, scanned
