@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tidewatch/tidewatch/handler/image"
 	"github.com/tidewatch/tidewatch/handler/inventory"
 	"github.com/tidewatch/tidewatch/handler/match"
 	"github.com/tidewatch/tidewatch/handler/scanner"
@@ -18,7 +19,7 @@ import (
 func goOnlyResult() *scanner.Result {
 	return &scanner.Result{
 		Image: "registry.test/app:1", IndexDigest: "sha256:index",
-		Skipped: []scanner.SkippedManifest{{Digest: "sha256:sbom", ArtifactType: "application/spdx+json", Reason: "artifact manifest"}},
+		Skipped: []image.SkippedManifest{{Digest: "sha256:sbom", ArtifactType: "application/spdx+json", Reason: "artifact manifest"}},
 		Platforms: []scanner.PlatformResult{
 			{
 				Platform: "linux/amd64", Digest: "sha256:amd", Status: scanner.StatusScanned,

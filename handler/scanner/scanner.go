@@ -70,15 +70,7 @@ type Result struct {
 	Platforms   []PlatformResult `json:"platforms"`
 	// Skipped lists the index entries that were not scanned (artifacts such as
 	// SBOMs, signatures and attestations), never null.
-	Skipped []SkippedManifest `json:"skipped"`
-}
-
-// SkippedManifest is an index entry that was not scanned, and why.
-type SkippedManifest struct {
-	Digest       string `json:"digest"`
-	MediaType    string `json:"mediaType,omitempty"`
-	ArtifactType string `json:"artifactType,omitempty"`
-	Reason       string `json:"reason"`
+	Skipped []image.SkippedManifest `json:"skipped"`
 }
 
 // PlatformResult is the outcome for one platform manifest.
@@ -117,9 +109,10 @@ func (s *Scanner) Scan(ctx context.Context, t *image.Target) (*Result, error) {
 	return res, nil
 }
 
-// skippedManifests lists the index entries the resolution of t skipped. image.Target
-// does not record them yet; once it does, they are copied here.
-func skippedManifests(*image.Target) []SkippedManifest { return []SkippedManifest{} }
+// skippedManifests lists the index entries the resolution of t skipped, never nil.
+func skippedManifests(t *image.Target) []image.SkippedManifest {
+	return append([]image.SkippedManifest{}, t.Skipped...)
+}
 
 // scanPlatform inventories one platform image and matches every package in its
 // own ecosystem; the status says how far the result can be trusted (see Status*).
