@@ -19,7 +19,7 @@ import (
 func goOnlyResult() *scanner.Result {
 	return &scanner.Result{
 		Image: "registry.test/app:1", IndexDigest: "sha256:index",
-		Skipped: []image.SkippedManifest{{Digest: "sha256:sbom", ArtifactType: "application/spdx+json", Reason: "artifact manifest"}},
+		Skipped: []image.SkippedManifest{{Digest: "sha256:sbom", MediaType: "application/vnd.oci.image.manifest.v1+json", ArtifactType: "application/spdx+json", Reason: "artifact manifest"}},
 		Platforms: []scanner.PlatformResult{
 			{
 				Platform: "linux/amd64", Digest: "sha256:amd", Status: scanner.StatusScanned,
@@ -59,7 +59,7 @@ func TestJSONCarriesScanHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("skipped index entries are listed at the result level", func(t *testing.T) {
-		want := []map[string]string{{"digest": "sha256:sbom", "artifactType": "application/spdx+json", "reason": "artifact manifest"}}
+		want := []map[string]string{{"digest": "sha256:sbom", "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": "application/spdx+json", "reason": "artifact manifest"}}
 		if diff := cmp.Diff(want, got.Skipped); diff != "" {
 			t.Errorf("skipped (-want +got):\n%s", diff)
 		}
