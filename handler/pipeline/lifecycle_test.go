@@ -366,6 +366,7 @@ func TestAScanThatFailedSinceTheLastGoodScanIsDueAgainTheNextDay(t *testing.T) {
 	if diff := cmp.Diff(want, queuedOf(h.scanTasks(t))); diff != "" {
 		t.Errorf("scan tasks (-want +got), %s scanned cleanly must not be due:\n%s", app.ManifestDigest, diff)
 	}
+	assertCountsMatchActiveFindings(t, h)
 }
 
 // racingTagWriter writes a tag row of its own just before the first transaction
