@@ -230,6 +230,15 @@ func TestHostileDpkgDatabasesAreNeverSilentlyClean(t *testing.T) {
 			wantSkipped: []string{"var/lib/dpkg/status.d/huge"},
 		},
 		{
+			name: "a status of more stanzas than the parser holds reports what it read and is incomplete",
+			layers: [][]entry{{file("etc/os-release", debianRelease), entry{name: status, size: 250_000 * 60, body: func() io.Reader {
+				return io.MultiReader(strings.NewReader(opensslStanza),
+					io.LimitReader(&repeatReader{s: "Package: many\nStatus: install ok installed\nVersion: 1\n\n"}, 250_000*60-int64(len(opensslStanza))))
+			}}}},
+			wantPkgs:    []string{"many=1", "openssl=3.0.0-1"},
+			wantSkipped: []string{status},
+		},
+		{
 			name:     "a status that is a symlink to a file of the same layer is followed",
 			layers:   [][]entry{{file("etc/os-release", debianRelease), symlink(status, "../../../opt/dpkg/status"), file("opt/dpkg/status", opensslStanza)}},
 			wantPkgs: []string{"openssl=3.0.0-1"},
