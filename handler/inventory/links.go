@@ -135,7 +135,7 @@ func (i regularFileInfo) Sys() any           { return nil }
 // looked for in one pass over the layers, top down, stopping when none is left: at
 // most one more read of the image however many links there are. Each walk reads
 // its whole layer, so the blob's digest is checked before its contents count.
-func followCrossLayerLinks(ctx context.Context, layers []v1.Layer, m *Merger, ps []plugin, cfg scanConfig) error {
+func followCrossLayerLinks(ctx context.Context, layers []v1.Layer, m *merger, ps []plugin, cfg scanConfig) error {
 	pending := map[string][]crossLayerLink{}
 	for _, link := range m.crossLayerLinks() {
 		pending[link.target] = append(pending[link.target], link)
