@@ -2,7 +2,7 @@
 // ecosystems: extractors (osv-scalibr plugins: dpkg databases, Go binaries) run over
 // each layer's streamed tar entries once, producing a per-layer LayerResult that is
 // cached by (diffID, analyzer version) and trusted only for the compressed digests
-// whose walk produced it. A Merger applies OCI layer semantics to those results one
+// whose walk produced it. A merger applies OCI layer semantics to those results one
 // layer at a time, to get the final packages, the layer that introduced each one, and
 // the distribution that names the OS packages' advisory ecosystem and package URLs.
 //

@@ -230,6 +230,15 @@ func TestHostileDpkgDatabasesAreNeverSilentlyClean(t *testing.T) {
 			wantSkipped: []string{"var/lib/dpkg/status.d/huge"},
 		},
 		{
+			name: "a status of more stanzas than the parser holds reports what it read and is incomplete",
+			layers: [][]entry{{file("etc/os-release", debianRelease), entry{name: status, size: 250_000 * 60, body: func() io.Reader {
+				return io.MultiReader(strings.NewReader(opensslStanza),
+					io.LimitReader(&repeatReader{s: "Package: many\nStatus: install ok installed\nVersion: 1\n\n"}, 250_000*60-int64(len(opensslStanza))))
+			}}}},
+			wantPkgs:    []string{"many=1", "openssl=3.0.0-1"},
+			wantSkipped: []string{status},
+		},
+		{
 			name:     "a status that is a symlink to a file of the same layer is followed",
 			layers:   [][]entry{{file("etc/os-release", debianRelease), symlink(status, "../../../opt/dpkg/status"), file("opt/dpkg/status", opensslStanza)}},
 			wantPkgs: []string{"openssl=3.0.0-1"},
@@ -416,5 +425,35 @@ func TestABrokenBlobStreamFailsTheLayerInsteadOfEmptyingADatabase(t *testing.T) 
 				t.Fatalf("AnalyzeLayer error = %v, want the reset, not ErrMalformed", err)
 			}
 		})
+	}
+}
+
+// countingLayer counts how often its blob is read.
+type countingLayer struct {
+	v1.Layer
+	reads *int
+}
+
+func (l countingLayer) Compressed() (io.ReadCloser, error) {
+	*l.reads++
+	return l.Layer.Compressed()
+}
+
+func TestManyDanglingDatabaseLinksCostOneMoreReadOfTheImage(t *testing.T) {
+	var links []entry
+	for i := range 50 {
+		links = append(links, symlink(fmt.Sprintf("var/lib/dpkg/status.d/p%d", i), fmt.Sprintf("/missing/%d", i)))
+	}
+	reads := 0
+	base := countingLayer{newStreamedLayer(t, writeTar(file("etc/os-release", debianRelease), file("var/lib/dpkg/status", opensslStanza))), &reads}
+	top := countingLayer{newStreamedLayer(t, writeTar(links...)), &reads}
+	inv := scanLayers(t, base, top)
+	if len(inv.Skipped) != 50 {
+		t.Errorf("%d skipped files, want the 50 dangling links", len(inv.Skipped))
+	}
+	// One read per layer to analyze it, one more of the top layer for targets within
+	// it, and one pass over both layers for targets elsewhere.
+	if reads != 5 {
+		t.Errorf("the image's blobs were read %d times, want 5", reads)
 	}
 }

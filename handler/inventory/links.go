@@ -131,87 +131,111 @@ func (i regularFileInfo) Sys() any           { return nil }
 // followCrossLayerLinks reads, for each package-database link whose target lies in
 // another layer, that target as the final image has it: the topmost layer holding
 // the path as a regular file, unless a layer above deletes it. Such images are rare
-// and what is found depends on several layers, so it is not cached: each scan walks
-// the layers again, top down, until the target is found. Each walk reads the whole
-// layer, so the blob's digest is checked before its contents count.
-func followCrossLayerLinks(ctx context.Context, layers []v1.Layer, m *Merger, ps []plugin, cfg scanConfig) error {
+// and what is found depends on several layers, so it is not cached. All targets are
+// looked for in one pass over the layers, top down, stopping when none is left: at
+// most one more read of the image however many links there are. Each walk reads
+// its whole layer, so the blob's digest is checked before its contents count.
+func followCrossLayerLinks(ctx context.Context, layers []v1.Layer, m *merger, ps []plugin, cfg scanConfig) error {
+	pending := map[string][]crossLayerLink{}
 	for _, link := range m.crossLayerLinks() {
-		found := false
-		for j := len(layers) - 1; j >= 0 && !found; j-- {
-			var r targetSearch
-			err := cfg.retry(ctx, func(ctx context.Context) error {
-				var err error
-				r, err = searchLayer(ctx, layers[j], link, ps)
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("following /%s to /%s in layer %d: %w", link.path, link.target, j, err)
-			}
-			switch {
-			case r.pkgs != nil:
-				m.resolveLink(link, max(j, link.layer), r.pkgs, r.skipped)
-				found = true
-			case r.deleted:
-				found = true
-			}
+		pending[link.target] = append(pending[link.target], link)
+	}
+	for j := len(layers) - 1; j >= 0 && len(pending) > 0; j-- {
+		var found map[string]targetFile
+		var deleted []string
+		err := cfg.retry(ctx, func(ctx context.Context) error {
+			var err error
+			found, deleted, err = searchLayer(ctx, layers[j], pending, ps)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("following package-database links in layer %d: %w", j, err)
 		}
-		// Absent from every layer, or deleted: the link stays, and Inventory
-		// reports it skipped.
+		for target, f := range found {
+			for _, link := range pending[target] {
+				m.resolveLink(link, max(j, link.layer), relocated(f.pkgs, link.path), f.skipped)
+			}
+			delete(pending, target)
+		}
+		// A deleted target stays a link, which Inventory reports skipped.
+		for _, target := range deleted {
+			delete(pending, target)
+		}
 	}
 	return nil
 }
 
-// targetSearch is what one layer says about a cross-layer link's target.
-type targetSearch struct {
-	// pkgs is non-nil when the layer holds the target as a regular file.
-	pkgs    []Package
-	skipped string
-	// deleted says the layer whites out the target or a directory above it.
-	deleted bool
+// relocated copies pkgs with their Location set to location.
+func relocated(pkgs []Package, location string) []Package {
+	out := make([]Package, len(pkgs))
+	for i, p := range pkgs {
+		p.Location = location
+		out[i] = p
+	}
+	return out
 }
 
-// searchLayer walks one layer for a link's target and, if it is there, extracts it
-// as the database at the link's path.
-func searchLayer(ctx context.Context, layer v1.Layer, link crossLayerLink, ps []plugin) (targetSearch, error) {
+// targetFile is what a link's target held.
+type targetFile struct {
+	pkgs    []Package
+	skipped string
+}
+
+// searchLayer walks one layer for the pending link targets and extracts each one
+// it holds as a regular file, as the database at its first link's path. It also
+// returns the targets the layer deletes (a whiteout of the target or of a
+// directory above it, an opaque directory above it) without holding them itself.
+func searchLayer(ctx context.Context, layer v1.Layer, pending map[string][]crossLayerLink, ps []plugin) (map[string]targetFile, []string, error) {
 	a := &layerAnalysis{ctx: ctx, plugins: ps, symlinks: map[string]string{}, result: &LayerResult{
 		PackageFiles: map[string][]Package{}, Skipped: map[string]string{}, Links: map[string]string{},
 	}}
-	var r targetSearch
-	within := func(dir string) bool {
-		return dir == "" || link.target == dir || strings.HasPrefix(link.target, dir+"/")
-	}
+	found := map[string]targetFile{}
+	var deletions []string
 	_, err := image.WalkLayer(ctx, layer, func(e image.Entry) error {
-		if deleted, ok := e.Whiteout(); ok && within(deleted) {
-			r.deleted = true
-		}
-		if dir, ok := e.OpaqueDir(); ok && within(dir) && dir != link.target {
-			r.deleted = true
-		}
-		if e.Path != link.target || (e.Header.Typeflag != tar.TypeReg && e.Header.Typeflag != tar.TypeGNUSparse) {
+		if deleted, ok := e.Whiteout(); ok {
+			deletions = append(deletions, deleted)
 			return nil
 		}
+		if dir, ok := e.OpaqueDir(); ok {
+			deletions = append(deletions, dir+"/")
+			return nil
+		}
+		links, ok := pending[e.Path]
+		if !ok || (e.Header.Typeflag != tar.TypeReg && e.Header.Typeflag != tar.TypeGNUSparse) {
+			return nil
+		}
+		location := links[0].path
 		info := e.Header.FileInfo()
 		var wanting []plugin
-		for _, pl := range a.wanting(link.path, info) {
+		for _, pl := range a.wanting(location, info) {
 			if pl.followLinks {
 				wanting = append(wanting, pl)
 			}
 		}
-		if err := a.extractEntry(e.Path, link.path, info, e.Reader, wanting); err != nil {
+		if err := a.extractEntry(e.Path, location, info, e.Reader, wanting); err != nil {
 			return err
 		}
-		r.pkgs = a.result.PackageFiles[link.path]
-		if r.pkgs == nil {
-			r.pkgs = []Package{}
+		f := targetFile{pkgs: a.result.PackageFiles[location], skipped: a.result.Skipped[location]}
+		if f.pkgs == nil {
+			f.pkgs = []Package{}
 		}
-		r.skipped = a.result.Skipped[link.path]
+		found[e.Path] = f
 		return nil
 	}, image.WithMaxFileBytes(image.DefaultMaxBytes))
 	if err != nil {
-		return targetSearch{}, err
+		return nil, nil, err
 	}
-	if r.pkgs != nil {
-		r.deleted = false // the layer's own file is above its whiteouts
+	var deleted []string
+	for target := range pending {
+		if _, ok := found[target]; ok {
+			continue // the layer's own file is above its whiteouts
+		}
+		for _, d := range deletions {
+			if target == d || strings.HasPrefix(target, strings.TrimSuffix(d, "/")+"/") || d == "/" {
+				deleted = append(deleted, target)
+				break
+			}
+		}
 	}
-	return r, nil
+	return found, deleted, nil
 }

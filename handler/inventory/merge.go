@@ -23,30 +23,30 @@ func keyOf(p Package) packageKey {
 	return k
 }
 
-// Merge applies layers bottom-up with OCI semantics; see Merger.
+// Merge applies layers bottom-up with OCI semantics; see merger.
 func Merge(layers []*LayerResult) (*Inventory, error) {
-	m := NewMerger()
+	m := newMerger()
 	for _, l := range layers {
-		if err := m.Add(l); err != nil {
+		if err := m.add(l); err != nil {
 			return nil, err
 		}
 	}
-	return m.Inventory(), nil
+	return m.inventory(), nil
 }
 
-// Merger applies layer results bottom-up, one at a time, with OCI semantics (a later
+// merger applies layer results bottom-up, one at a time, with OCI semantics (a later
 // file replaces, a whiteout deletes a path and everything below it, an opaque
 // directory hides lower contents). Its memory is the merged view of package files
 // plus, per live package, the layer since which it has been continuously present: a
-// caller that drops each LayerResult after Add holds O(packages of the image), not
+// caller that drops each LayerResult after add holds O(packages of the image), not
 // O(layers × packages).
-type Merger struct {
+type merger struct {
 	inv     *Inventory
 	files   map[string][]Package
 	skipped map[string]SkippedFile
 	links   map[string]linkAt
 	osFiles map[string]OSReleaseFile
-	// since maps each package present after the last Add to the lowest layer index
+	// since maps each package present after the last add to the lowest layer index
 	// from which it has been present in every layer since.
 	since map[packageKey]presence
 }
@@ -61,9 +61,9 @@ type linkAt struct {
 // layer it was seen in (seen).
 type presence struct{ since, seen int }
 
-// NewMerger returns a Merger with no layers.
-func NewMerger() *Merger {
-	return &Merger{
+// newMerger returns a merger with no layers.
+func newMerger() *merger {
+	return &merger{
 		inv:     &Inventory{Layers: []Layer{}, Packages: []Package{}},
 		files:   map[string][]Package{},
 		skipped: map[string]SkippedFile{},
@@ -73,8 +73,8 @@ func NewMerger() *Merger {
 	}
 }
 
-// Add applies the next layer's result on top of the ones added before.
-func (m *Merger) Add(l *LayerResult) error {
+// add applies the next layer's result on top of the ones added before.
+func (m *merger) add(l *LayerResult) error {
 	i := len(m.inv.Layers)
 	if l == nil {
 		return fmt.Errorf("merging layers: layer %d has no result", i)
@@ -110,7 +110,7 @@ func (m *Merger) Add(l *LayerResult) error {
 
 // updatePresence advances since to layer i: packages seen in layer i-1 keep their
 // layer, new ones start at i, and those no longer present are forgotten.
-func (m *Merger) updatePresence(i int) {
+func (m *merger) updatePresence(i int) {
 	for _, pkgs := range m.files {
 		for _, pkg := range pkgs {
 			k := keyOf(pkg)
@@ -132,7 +132,7 @@ func (m *Merger) updatePresence(i int) {
 }
 
 // delete removes whatever the merged view holds at path p.
-func (m *Merger) delete(p string) {
+func (m *merger) delete(p string) {
 	delete(m.files, p)
 	delete(m.skipped, p)
 	delete(m.links, p)
@@ -140,18 +140,18 @@ func (m *Merger) delete(p string) {
 }
 
 // deleteBelow removes everything strictly below dir ("" is the root).
-func (m *Merger) deleteBelow(dir string) {
+func (m *merger) deleteBelow(dir string) {
 	deleteBelow(m.files, dir)
 	deleteBelow(m.skipped, dir)
 	deleteBelow(m.links, dir)
 	deleteBelow(m.osFiles, dir)
 }
 
-// Inventory returns the merged inventory of the layers added so far: the final
+// inventory returns the merged inventory of the layers added so far: the final
 // packages, each attributed to the lowest layer from which its installed version
 // stays present up to the top; the detected distribution, whose advisory ecosystem
 // and PURL namespace OS packages take; and every wanted file that was not fully read.
-func (m *Merger) Inventory() *Inventory {
+func (m *merger) inventory() *Inventory {
 	inv := *m.inv
 	inv.Layers = slices.Clone(m.inv.Layers)
 	inv.Packages = finalPackages(m.files)
@@ -175,7 +175,7 @@ func (m *Merger) Inventory() *Inventory {
 
 // skippedFiles lists the files not fully read, plus links to package databases that
 // do not resolve to one the analysis read, sorted by path.
-func (m *Merger) skippedFiles() []SkippedFile {
+func (m *merger) skippedFiles() []SkippedFile {
 	out := slices.Collect(maps.Values(m.skipped))
 	for p, l := range m.links {
 		if reason, ok := m.unresolvedLink(p, l.target); ok {
@@ -189,7 +189,7 @@ func (m *Merger) skippedFiles() []SkippedFile {
 // unresolvedLink follows a package-database link through the merged view (at most
 // maxLinkHops links, never outside the image's root) and explains why it does not
 // end at a database the layers' analysis read, or reports false when it does.
-func (m *Merger) unresolvedLink(p, target string) (string, bool) {
+func (m *merger) unresolvedLink(p, target string) (string, bool) {
 	end, ok := m.linkEnd(target)
 	if !ok {
 		return fmt.Sprintf("more than %d links to follow from /%s", maxLinkHops, p), true
@@ -205,7 +205,7 @@ func (m *Merger) unresolvedLink(p, target string) (string, bool) {
 
 // linkEnd follows target through the merged view's package-database links and
 // returns the first path that is not one of them; false after maxLinkHops.
-func (m *Merger) linkEnd(target string) (string, bool) {
+func (m *merger) linkEnd(target string) (string, bool) {
 	for hop := 0; hop < maxLinkHops; hop++ {
 		next, ok := m.links[target]
 		if !ok {
@@ -224,7 +224,7 @@ type crossLayerLink struct {
 }
 
 // crossLayerLinks lists the links Scan should follow into other layers.
-func (m *Merger) crossLayerLinks() []crossLayerLink {
+func (m *merger) crossLayerLinks() []crossLayerLink {
 	var out []crossLayerLink
 	for _, p := range slices.Sorted(maps.Keys(m.links)) {
 		end, ok := m.linkEnd(m.links[p].target)
@@ -243,7 +243,7 @@ func (m *Merger) crossLayerLinks() []crossLayerLink {
 // resolveLink records what following a cross-layer link found: the packages of its
 // target, read as the database at the link's path, present since layer, or why it
 // could not be read.
-func (m *Merger) resolveLink(l crossLayerLink, layer int, pkgs []Package, skipped string) {
+func (m *merger) resolveLink(l crossLayerLink, layer int, pkgs []Package, skipped string) {
 	delete(m.links, l.path)
 	m.files[l.path] = pkgs
 	top := len(m.inv.Layers) - 1

@@ -17,6 +17,11 @@ func deb(name, version, location string) inventory.Package {
 		Arch: "amd64", Type: "deb", Location: location}
 }
 
+func gomod(name, version, location string) inventory.Package {
+	return inventory.Package{Name: name, Version: version, SourceName: name, SourceVersion: version,
+		Type: "golang", Ecosystem: "Go", Location: location}
+}
+
 func at(p inventory.Package, layer int) inventory.Package {
 	p.LayerIndex = layer
 	p.LayerDiffID = diffID(layer)
@@ -113,6 +118,21 @@ func TestMergeAppliesLayerSemantics(t *testing.T) {
 				inventory.LayerResult{Whiteouts: []string{status}, PackageFiles: map[string][]inventory.Package{status: {b1}}},
 			),
 			want: []inventory.Package{at(b1, 1)},
+		},
+		{
+			name: "the same module in two binaries is listed once per binary",
+			layers: layers(
+				inventory.LayerResult{PackageFiles: map[string][]inventory.Package{"app/a": {gomod("x", "1", "app/a")}, "app/b": {gomod("x", "1", "app/b")}}},
+			),
+			want: []inventory.Package{at(gomod("x", "1", "app/a"), 0), at(gomod("x", "1", "app/b"), 0)},
+		},
+		{
+			name: "a binary replaced by one without Go modules loses its modules",
+			layers: layers(
+				inventory.LayerResult{PackageFiles: map[string][]inventory.Package{"app/a": {gomod("x", "1", "app/a")}}},
+				inventory.LayerResult{PackageFiles: map[string][]inventory.Package{"app/a": {}}},
+			),
+			want: []inventory.Package{},
 		},
 		{
 			name: "a package listed in two surviving files is reported once",

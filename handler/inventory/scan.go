@@ -42,7 +42,7 @@ func Scan(ctx context.Context, img image.PlatformImage, cache LayerCache, opts .
 	if err != nil {
 		return nil, fmt.Errorf("listing layers of %s: %w", img.Digest, err)
 	}
-	m := NewMerger()
+	m := newMerger()
 	for i, layer := range layers {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -51,7 +51,7 @@ func Scan(ctx context.Context, img image.PlatformImage, cache LayerCache, opts .
 		if err != nil {
 			return nil, fmt.Errorf("scanning %s layer %d: %w", img.Digest, i, err)
 		}
-		if err := m.Add(result); err != nil {
+		if err := m.add(result); err != nil {
 			return nil, fmt.Errorf("merging %s: %w", img.Digest, err)
 		}
 	}
@@ -64,7 +64,7 @@ func Scan(ctx context.Context, img image.PlatformImage, cache LayerCache, opts .
 			return nil, fmt.Errorf("scanning %s: %w", img.Digest, err)
 		}
 	}
-	return m.Inventory(), nil
+	return m.inventory(), nil
 }
 
 // ScanLayer returns the cached result for layer under the current Analyzer, or
