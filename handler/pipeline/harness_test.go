@@ -53,6 +53,8 @@ type harness struct {
 type harnessConfig struct {
 	advisories string
 	opts       []pipeline.Option
+	storeOpts  []store.Option
+	hostOpts   []host.Option
 }
 
 type harnessOption func(*harnessConfig)
@@ -65,6 +67,16 @@ func withAdvisories(dir string) harnessOption {
 // withPipelineOptions adds pipeline options.
 func withPipelineOptions(opts ...pipeline.Option) harnessOption {
 	return func(c *harnessConfig) { c.opts = append(c.opts, opts...) }
+}
+
+// withStoreOptions adds store options (fault injection).
+func withStoreOptions(opts ...store.Option) harnessOption {
+	return func(c *harnessConfig) { c.storeOpts = append(c.storeOpts, opts...) }
+}
+
+// withHostOptions adds custom-handler server options (budget).
+func withHostOptions(opts ...host.Option) harnessOption {
+	return func(c *harnessConfig) { c.hostOpts = append(c.hostOpts, opts...) }
 }
 
 // newHarness serves a pipeline configured for the anonymous registry at registryHost.
@@ -85,7 +97,7 @@ func newHarness(t *testing.T, registryHost string, opts ...harnessOption) *harne
 		t.Fatalf("loading config: %v", err)
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{ConnectionString: cs}, store.WithNameSuffix(testenv.Name(t)))
+	st, err := store.Open(ctx, store.Config{ConnectionString: cs}, append(hc.storeOpts, store.WithNameSuffix(testenv.Name(t)))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +122,7 @@ func newHarness(t *testing.T, registryHost string, opts ...harnessOption) *harne
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv := httptest.NewServer(host.NewServer(log, p.Functions()))
+	srv := httptest.NewServer(host.NewServer(log, p.Functions(), hc.hostOpts...))
 	t.Cleanup(srv.Close)
 	return &harness{store: st, base: srv.URL, registry: registryHost, clock: clk}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tidewatch/tidewatch/handler/host"
+	"github.com/tidewatch/tidewatch/handler/registry"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
@@ -24,47 +25,56 @@ const rescanAfter = 24 * time.Hour
 func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
 	text, err := inv.QueueMessage(host.QueueBinding)
 	if err != nil {
-		return p.rejectMessage(ctx, log, FuncListRepo, text, err)
+		return p.rejectMessage(ctx, log, inv, FuncListRepo, text, err)
 	}
 	task, err := store.DecodeListTask(text)
 	if err != nil {
-		return p.rejectMessage(ctx, log, FuncListRepo, text, err)
+		return p.rejectMessage(ctx, log, inv, FuncListRepo, text, err)
 	}
 	log = log.With("registry", task.Registry, "repository", task.Repository, "runId", task.RunID)
 	c, err := p.registry(task.Registry)
 	if err != nil {
-		return p.rejectMessage(ctx, log, FuncListRepo, text, err)
-	}
-	tags, err := c.Tags(ctx, task.Repository)
-	if err != nil {
-		return p.registryFailure(ctx, log, task.RunID, fmt.Errorf("listing tags of %s/%s: %w", task.Registry, task.Repository, err))
+		return p.rejectMessage(ctx, log, inv, FuncListRepo, text, err)
 	}
 	now := p.now().UTC()
+	d, err := p.listRepo(ctx, log, c, task, now)
+	if err != nil {
+		var fd store.RunDelta
+		fd, err = p.failure(ctx, log, inv, p.store.ListTasks(), text, err, nil)
+		fd.Enqueued = d.Enqueued // scans claimed before the failure stay counted
+		d = fd
+	}
+	return p.finish(ctx, log, inv, task.RunID, now, d, err)
+}
+
+// listRepo does the work of one list task and returns what it counted, also when it
+// fails part way. Its writes are ordered so that a failure between any two of them
+// leaves a state the redelivered task completes: the push activity before the tag row
+// (a recorded tag move is no longer seen as a change), the scan task before the day's
+// claim (a claimed digest is not enqueued again).
+func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c *registry.Client, task store.ListTask, now time.Time) (store.RunDelta, error) {
+	var d store.RunDelta
+	tags, err := c.Tags(ctx, task.Repository)
+	if err != nil {
+		return d, fmt.Errorf("listing tags of %s/%s: %w", task.Registry, task.Repository, err)
+	}
 	byDigest := map[string][]string{}
 	for _, tag := range tags {
 		m, err := c.Resolve(ctx, task.Repository, tag)
 		if err != nil {
-			return p.registryFailure(ctx, log, task.RunID, fmt.Errorf("resolving %s/%s:%s: %w", task.Registry, task.Repository, tag, err))
+			return d, fmt.Errorf("resolving %s/%s:%s: %w", task.Registry, task.Repository, tag, err)
 		}
-		change, err := p.store.ObserveTag(ctx, task.Registry, task.Repository, tag, m.Digest.String(), now)
-		if err != nil {
-			return fmt.Errorf("recording tag %s: %w", tag, err)
+		digest := m.Digest.String()
+		if err := p.observeTag(ctx, log, task, tag, digest, now); err != nil {
+			return d, err
 		}
-		if change.New || change.Moved {
-			push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: m.Digest.String(),
-				LastPushedAt: now, Source: activitySourceTags}
-			if err := p.store.RecordActivity(ctx, push, 0); err != nil {
-				return fmt.Errorf("recording push of %s: %w", m.Digest.String(), err)
-			}
-			log.Info("observed push", "tag", tag, "digest", m.Digest.String(), "previousDigest", change.PreviousDigest)
-		}
-		byDigest[m.Digest.String()] = append(byDigest[m.Digest.String()], tag)
+		byDigest[digest] = append(byDigest[digest], tag)
 	}
-	enqueued := 0
+	d.Manifests = len(byDigest)
 	for _, digest := range sortedKeys(byDigest) {
 		reason, due, err := p.dueForScan(ctx, task, digest, now)
 		if err != nil {
-			return err
+			return d, err
 		}
 		if !due {
 			continue
@@ -79,15 +89,39 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 			err = p.store.ScanTasks().Send(ctx, msg)
 		}
 		if err != nil {
-			return fmt.Errorf("enqueueing scan of %s: %w", digest, err)
+			return d, fmt.Errorf("enqueueing scan of %s: %w", digest, err)
 		}
-		if _, err := p.store.ClaimScan(ctx, task.Registry, task.Repository, digest, now); err != nil {
-			return fmt.Errorf("claiming scan of %s: %w", digest, err)
+		claimed, err := p.store.ClaimScan(ctx, task.Registry, task.Repository, digest, now)
+		if err != nil {
+			return d, fmt.Errorf("claiming scan of %s: %w", digest, err)
 		}
-		enqueued++
+		if claimed {
+			d.Enqueued++
+		}
 	}
-	log.Info("listed repository", "tags", len(tags), "digests", len(byDigest), "enqueued", enqueued)
-	return p.store.AddToRun(ctx, runDate(now), task.RunID, store.RunDelta{Manifests: len(byDigest), Enqueued: enqueued, FinishedAt: now})
+	log.Info("listed repository", "tags", len(tags), "digests", len(byDigest), "enqueued", d.Enqueued)
+	return d, nil
+}
+
+// observeTag records that tag points at digest: a new or moved tag is a push,
+// recorded as activity before the tag row so a failure in between is seen again.
+func (p *Pipeline) observeTag(ctx context.Context, log *slog.Logger, task store.ListTask, tag, digest string, now time.Time) error {
+	prev, err := p.store.GetTag(ctx, task.Registry, task.Repository, tag)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("reading tag %s: %w", tag, err)
+	}
+	if err != nil || prev.Digest != digest {
+		push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: digest,
+			LastPushedAt: now, Source: activitySourceTags}
+		if err := p.store.RecordActivity(ctx, push, 0); err != nil {
+			return fmt.Errorf("recording push of %s: %w", digest, err)
+		}
+		log.Info("observed push", "tag", tag, "digest", digest, "previousDigest", prev.Digest)
+	}
+	if _, err := p.store.ObserveTag(ctx, task.Registry, task.Repository, tag, digest, now); err != nil {
+		return fmt.Errorf("recording tag %s: %w", tag, err)
+	}
+	return nil
 }
 
 // dueForScan decides whether digest needs a scan now, and why: in the push or pull
