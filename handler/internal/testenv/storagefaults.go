@@ -16,8 +16,8 @@ import (
 // It is safe for concurrent use.
 type StorageFaults struct {
 	mu     sync.Mutex
-	calls  int                       // calls seen since the last Arm, FailMatching or Clear
-	failAt int                       // fail the failAt-th call (1-based); 0 = none
+	calls  int                      // calls seen since the last Arm, FailMatching or Clear
+	failAt int                      // fail the failAt-th call (1-based); 0 = none
 	match  func(*http.Request) bool // fail every matching call; nil = none
 	failed []string
 }
