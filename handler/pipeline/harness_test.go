@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -141,11 +142,17 @@ func (h *harness) call(t *testing.T, function string, env host.Envelope) int {
 	return status
 }
 
-// delivery is one queue delivery of text, as the host would make it.
+// delivery is one queue delivery of text, as the host would make it, of a message
+// with a fresh id: deliver the returned envelope again for a redelivery.
 func delivery(function string, text []byte, dequeueCount int, enc host.Encoding) host.Envelope {
+	return deliveryOf(rand.Text(), function, text, dequeueCount, enc)
+}
+
+// deliveryOf is one delivery of the queue message with the given id.
+func deliveryOf(id, function string, text []byte, dequeueCount int, enc host.Encoding) host.Envelope {
 	now := time.Now().UTC()
 	return host.QueueEnvelope(host.QueueBinding, host.QueueTrigger{
-		Text: text, ID: "5f0c7e4e-1f5c-4c1e-9d7e-3f0d2b0a9c11", PopReceipt: "AgAAAAMAAAAAAAAA",
+		Text: text, ID: id, PopReceipt: "AgAAAAMAAAAAAAAA",
 		DequeueCount: dequeueCount, InsertionTime: now, ExpirationTime: now.Add(7 * 24 * time.Hour),
 		NextVisibleTime: now.Add(10 * time.Minute),
 	}, host.NewSys(function, now), enc)

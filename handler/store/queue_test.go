@@ -28,11 +28,11 @@ func peekWire(t *testing.T, q *Queue) []string {
 func TestQueueWireFormatIsBase64OfTheJSON(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
-	text, err := EncodeScanTask(ScanTask{Registry: "r.example", Repository: "a/b", Digest: "sha256:ab12", Tags: []string{"1.2"}, Reason: ReasonPush, RunID: "run-1"})
+	text, err := EncodeScanTask(ScanTask{Registry: "r.example", Repository: "a/b", Digest: "sha256:ab12cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc", Tags: []string{"1.2"}, Reason: ReasonPush, RunID: "run-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantJSON := `{"v":1,"registry":"r.example","repository":"a/b","digest":"sha256:ab12","tags":["1.2"],"reason":"push","runId":"run-1"}`
+	wantJSON := `{"v":1,"registry":"r.example","repository":"a/b","digest":"sha256:ab12cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","tags":["1.2"],"reason":"push","runId":"run-1"}`
 	if string(text) != wantJSON {
 		t.Fatalf("encoded %s, want %s", text, wantJSON)
 	}
@@ -59,7 +59,7 @@ func TestQueueWireFormatIsBase64OfTheJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if task.Digest != "sha256:ab12" {
+	if task.Digest != "sha256:ab12cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc" {
 		t.Errorf("decoded %+v", task)
 	}
 }
