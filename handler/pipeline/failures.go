@@ -46,7 +46,7 @@ func (p *Pipeline) rejectMessage(ctx context.Context, log *slog.Logger, inv *hos
 	err := fmt.Errorf("%s: rejecting message %q: %w", function, truncate(string(text), 2048), cause)
 	log.Error("rejected queue message", "error", err)
 	now := p.now().UTC()
-	d := store.RunDelta{Failed: 1, Failure: err.Error(), StartedAt: now, FinishedAt: now}
+	d := store.RunDelta{Failed: 1, Failure: err.Error(), Deliveries: inv.DequeueCount(), StartedAt: now, FinishedAt: now}
 	if rerr := p.recordRun(ctx, inv, rejectedRun, now, d); rerr != nil {
 		// Could not record it: let the host retry and, eventually, keep it in poison.
 		return fmt.Errorf("recording rejected message: %w (cause: %v)", rerr, err)
@@ -101,6 +101,7 @@ func deferral(ctx context.Context, err error) (time.Duration, bool) {
 // message redoes its idempotent work and records again.
 func (p *Pipeline) finish(ctx context.Context, log *slog.Logger, inv *host.Invocation, runID string, started time.Time, d store.RunDelta, outcome error) error {
 	d.StartedAt, d.FinishedAt = started, p.now().UTC()
+	d.Deliveries = inv.DequeueCount()
 	err := p.recordRun(ctx, inv, runID, started, d)
 	if err == nil {
 		return outcome

@@ -38,6 +38,8 @@ type Run struct {
 	Deferred int
 	// Invocations is the number of distinct messages (and timer ticks) counted.
 	Invocations int
+	// Deliveries is how often those messages were delivered, redeliveries included.
+	Deliveries int
 	// Failures holds one line per recorded failure, truncated when long.
 	Failures string
 
@@ -49,6 +51,9 @@ type Run struct {
 // RunDelta is what one invocation contributes to a [Run].
 type RunDelta struct {
 	Repositories, Manifests, Enqueued, Scanned, Failed, Retried, Deferred int
+	// Deliveries is the message's dequeue count (1 for a timer tick); the row keeps
+	// the highest seen.
+	Deliveries int
 	// Failure, if set, is the invocation's failure line.
 	Failure string
 	// StartedAt and FinishedAt widen the run's time span when set.
@@ -65,6 +70,7 @@ func (r Run) entity() entity {
 	e.setInt32("Retried", r.Retried)
 	e.setInt32("Deferred", r.Deferred)
 	e.setInt32("Invocations", r.Invocations)
+	e.setInt32("Deliveries", r.Deliveries)
 	e.setString("Failures", r.Failures)
 	e.setTime("StartedAt", r.StartedAt)
 	e.setTime("FinishedAt", r.FinishedAt)
@@ -92,6 +98,7 @@ func runFromRow(r row) (Run, error) {
 		Retried:      r.int("Retried"),
 		Deferred:     r.int("Deferred"),
 		Invocations:  r.int("Invocations"),
+		Deliveries:   r.int("Deliveries"),
 		Failures:     r.str("Failures"),
 		StartedAt:    r.time("StartedAt"),
 		FinishedAt:   r.time("FinishedAt"),
@@ -109,6 +116,7 @@ func (d RunDelta) entity(date, runID, invocation string) entity {
 	e.setInt32("Failed", d.Failed)
 	e.setInt32("Retried", d.Retried)
 	e.setInt32("Deferred", d.Deferred)
+	e.setInt32("Deliveries", d.Deliveries)
 	e.setString("Failure", limitString(d.Failure))
 	e.setTime("StartedAt", d.StartedAt)
 	e.setTime("FinishedAt", d.FinishedAt)
@@ -124,6 +132,7 @@ func deltaFromRow(r row) RunDelta {
 		Failed:       r.int("Failed"),
 		Retried:      r.int("Retried"),
 		Deferred:     r.int("Deferred"),
+		Deliveries:   r.int("Deliveries"),
 		Failure:      r.str("Failure"),
 		StartedAt:    r.time("StartedAt"),
 		FinishedAt:   r.time("FinishedAt"),
@@ -144,6 +153,7 @@ func (r Run) apply(d RunDelta) Run {
 	r.Retried += d.Retried
 	r.Deferred += d.Deferred
 	r.Invocations++
+	r.Deliveries += max(d.Deliveries, 1)
 	if d.Failure != "" {
 		r.Failures = appendFailure(r.Failures, d.Failure)
 	}
@@ -175,7 +185,7 @@ func appendFailure(failures, failure string) string {
 // keyed by invocation (the queue message id, or a fixed name for a timer tick), then
 // refreshes the run's summary row. A redelivered message replaces its outcome
 // (Scanned, Failed, Retried, Deferred, Failure, counts of what it saw) instead of
-// adding to it, so it counts once. Enqueued alone accumulates across deliveries of
+// adding to it, so it counts once; Deliveries keeps the highest dequeue count. Enqueued alone accumulates across deliveries of
 // one message: a delivery counts only the scans it claimed, and a claim is made once
 // per digest and day, so a delivery that failed after claiming keeps its count.
 //
@@ -190,6 +200,7 @@ func (s *Store) RecordInvocation(ctx context.Context, date, runID, invocation st
 	err := readModifyWrite(ctx, s.runs, pk, rk, func(current row, exists bool) (entity, bool, error) {
 		if exists {
 			d.Enqueued += current.int("Enqueued")
+			d.Deliveries = max(d.Deliveries, current.int("Deliveries"))
 			prev := current.time("StartedAt")
 			if !prev.IsZero() && (d.StartedAt.IsZero() || prev.Before(d.StartedAt)) {
 				d.StartedAt = prev

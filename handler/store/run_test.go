@@ -39,7 +39,7 @@ func TestRunSummaryIsTheSumOfItsInvocations(t *testing.T) {
 		}
 		lines := strings.Split(got.Failures, "\n")
 		got.Failures = ""
-		want := Run{Date: "2025-07-01", ID: "run-1", Manifests: 64, Enqueued: 32, Scanned: 28, Failed: 4, Invocations: 32,
+		want := Run{Date: "2025-07-01", ID: "run-1", Manifests: 64, Enqueued: 32, Scanned: 28, Failed: 4, Invocations: 32, Deliveries: 32,
 			StartedAt: start, FinishedAt: start.Add(41 * time.Second), DurationMs: 41000}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("summary row (-want +got):\n%s", diff)
@@ -51,9 +51,9 @@ func TestRunSummaryIsTheSumOfItsInvocations(t *testing.T) {
 
 	t.Run("a message recorded twice counts once, with its latest outcome", func(t *testing.T) {
 		for _, d := range []RunDelta{
-			{Retried: 1, Failure: "registry: 503"},
-			{Scanned: 1},
-			{Scanned: 1},
+			{Retried: 1, Failure: "registry: 503", Deliveries: 1},
+			{Scanned: 1, Deliveries: 2},
+			{Scanned: 1, Deliveries: 2},
 		} {
 			if err := s.RecordInvocation(ctx, "2025-07-01", "run-2", "message-a", d); err != nil {
 				t.Fatal(err)
@@ -63,7 +63,7 @@ func TestRunSummaryIsTheSumOfItsInvocations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Run{Date: "2025-07-01", ID: "run-2", Scanned: 1, Invocations: 1}
+		want := Run{Date: "2025-07-01", ID: "run-2", Scanned: 1, Invocations: 1, Deliveries: 2}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("summary row (-want +got):\n%s", diff)
 		}
@@ -82,7 +82,7 @@ func TestRunSummaryIsTheSumOfItsInvocations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Run{Date: "2025-07-01", ID: "run-3", Manifests: 3, Enqueued: 3, Invocations: 1}
+		want := Run{Date: "2025-07-01", ID: "run-3", Manifests: 3, Enqueued: 3, Invocations: 1, Deliveries: 1}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("summary row (-want +got):\n%s", diff)
 		}
