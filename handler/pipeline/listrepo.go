@@ -37,12 +37,9 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 		return p.rejectMessage(ctx, log, inv, FuncListRepo, text, err)
 	}
 	now := p.now().UTC()
-	d, err := p.listRepo(ctx, log, c, task, now)
+	d, err := p.listRepo(ctx, log, c, task, invocationKey(inv), now)
 	if err != nil {
-		var fd store.RunDelta
-		fd, err = p.failure(ctx, log, inv, p.store.ListTasks(), text, err, nil)
-		fd.Enqueued = d.Enqueued // scans claimed before the failure stay counted
-		d = fd
+		d, err = p.failure(ctx, log, inv, p.store.ListTasks(), text, err, nil)
 	}
 	return p.finish(ctx, log, inv, task.RunID, now, d, err)
 }
@@ -52,7 +49,9 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 // leaves a state the redelivered task completes: the push activity before the tag row
 // (a recorded tag move is no longer seen as a change), the scan task before the day's
 // claim (a claimed digest is not enqueued again).
-func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c *registry.Client, task store.ListTask, now time.Time) (store.RunDelta, error) {
+//
+// Enqueued counts the scans this message claimed, on this delivery or an earlier one.
+func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c *registry.Client, task store.ListTask, claimant string, now time.Time) (store.RunDelta, error) {
 	var d store.RunDelta
 	tags, err := c.Tags(ctx, task.Repository)
 	if err != nil {
@@ -72,9 +71,12 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c *registry.C
 	}
 	d.Manifests = len(byDigest)
 	for _, digest := range sortedKeys(byDigest) {
-		reason, due, err := p.dueForScan(ctx, task, digest, now)
+		reason, due, mine, err := p.dueForScan(ctx, task, digest, claimant, now)
 		if err != nil {
 			return d, err
+		}
+		if mine {
+			d.Enqueued++ // claimed (so sent) by an earlier delivery of this message
 		}
 		if !due {
 			continue
@@ -91,7 +93,7 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c *registry.C
 		if err != nil {
 			return d, fmt.Errorf("enqueueing scan of %s: %w", digest, err)
 		}
-		claimed, err := p.store.ClaimScan(ctx, task.Registry, task.Repository, digest, now)
+		claimed, err := p.store.ClaimScanAs(ctx, task.Registry, task.Repository, digest, now, claimant)
 		if err != nil {
 			return d, fmt.Errorf("claiming scan of %s: %w", digest, err)
 		}
@@ -126,44 +128,45 @@ func (p *Pipeline) observeTag(ctx context.Context, log *slog.Logger, task store.
 
 // dueForScan decides whether digest needs a scan now, and why: in the push or pull
 // window, and never scanned, scanned with an older advisory generation, or scanned
-// more than a day ago.
-func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest string, now time.Time) (string, bool, error) {
+// more than a day ago. mine reports that claimant already claimed (and so enqueued)
+// it today.
+func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest, claimant string, now time.Time) (reason string, due, mine bool, err error) {
 	act, err := p.store.GetActivity(ctx, task.Registry, task.Repository, digest)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", false, nil
+		return "", false, false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("reading activity of %s: %w", digest, err)
+		return "", false, false, fmt.Errorf("reading activity of %s: %w", digest, err)
 	}
 	if act.ScanClaimedOn == now.UTC().Format(time.DateOnly) {
-		return "", false, nil // already enqueued today
+		return "", false, claimant != "" && act.ScanClaimedBy == claimant, nil // already enqueued today
 	}
 	pushed := !act.LastPushedAt.IsZero() && now.Sub(act.LastPushedAt) <= days(task.Window.PushDays)
 	pulled := !act.LastPulledAt.IsZero() && now.Sub(act.LastPulledAt) <= days(task.Window.PullDays)
 	if !pushed && !pulled {
-		return "", false, nil
+		return "", false, false, nil
 	}
-	reason := "push"
+	reason = "push"
 	if !pushed {
 		reason = "pull"
 	}
 	images, err := p.imagesOf(ctx, task.Registry, task.Repository, digest)
 	if err != nil {
-		return "", false, fmt.Errorf("reading images of %s: %w", digest, err)
+		return "", false, false, fmt.Errorf("reading images of %s: %w", digest, err)
 	}
 	if len(images) == 0 {
-		return reason, true, nil
+		return reason, true, false, nil
 	}
 	generation := p.currentGeneration()
 	for _, img := range images {
 		if img.Status != "scanned" && img.Status != "unsupported" {
-			return "rescan", true, nil
+			return "rescan", true, false, nil
 		}
 		if now.Sub(img.LastScannedAt) > rescanAfter || (generation != "" && img.Generation != generation) {
-			return "rescan", true, nil
+			return "rescan", true, false, nil
 		}
 	}
-	return "", false, nil
+	return "", false, false, nil
 }
 
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }

@@ -183,11 +183,10 @@ func appendFailure(failures, failure string) string {
 
 // RecordInvocation records what one invocation of run runID did, under its own row
 // keyed by invocation (the queue message id, or a fixed name for a timer tick), then
-// refreshes the run's summary row. A redelivered message replaces its outcome
-// (Scanned, Failed, Retried, Deferred, Failure, counts of what it saw) instead of
-// adding to it, so it counts once; Deliveries keeps the highest dequeue count. Enqueued alone accumulates across deliveries of
-// one message: a delivery counts only the scans it claimed, and a claim is made once
-// per digest and day, so a delivery that failed after claiming keeps its count.
+// refreshes the run's summary row. A redelivered message replaces its counts instead
+// of adding to them, so it counts once (the caller counts what the message has done
+// by then, its earlier deliveries included); Deliveries keeps the highest dequeue
+// count and StartedAt the earliest.
 //
 // The invocation row is the record; the summary is derived. If the summary cannot be
 // refreshed (contention, a fault) the error says so, and the next invocation of the
@@ -199,7 +198,6 @@ func (s *Store) RecordInvocation(ctx context.Context, date, runID, invocation st
 	pk, rk := EscapeKey(date), invocationRowKey(runID, invocation)
 	err := readModifyWrite(ctx, s.runs, pk, rk, func(current row, exists bool) (entity, bool, error) {
 		if exists {
-			d.Enqueued += current.int("Enqueued")
 			d.Deliveries = max(d.Deliveries, current.int("Deliveries"))
 			prev := current.time("StartedAt")
 			if !prev.IsZero() && (d.StartedAt.IsZero() || prev.Before(d.StartedAt)) {
