@@ -126,3 +126,31 @@ func TestListRepoIsIdempotentUnderStorageFaults(t *testing.T) {
 		return h.listTask(t, "demo/app")
 	})
 }
+
+// TestScanIsIdempotentUnderStorageFaults scans an image whose tag moved to it from an
+// earlier scanned image, with a storage failure injected at each of the scan's
+// table, blob and queue calls in turn.
+func TestScanIsIdempotentUnderStorageFaults(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	base, app := loadSidecar(t, minbase), loadSidecar(t, layered)
+	push(t, minbase, reg.Ref("demo/app:old"))
+	push(t, layered, reg.Ref("demo/app:1"))
+	faultEveryCall(t, reg.Host, pipeline.FuncScan, "demo/app", func(t *testing.T, h *harness) []byte {
+		// Tag 1 was at minbase, scanned an hour ago; listing saw it move to layered.
+		ctx := context.Background()
+		now := h.clock.Now()
+		h.clock.Set(now.Add(-time.Hour))
+		if status := h.call(t, pipeline.FuncScan, delivery(pipeline.FuncScan, h.scanTask(t, "demo/app", base.ManifestDigest, "1"), 1, host.HostEncoding)); status != okStatus {
+			t.Fatalf("scanning the old image: HTTP %d", status)
+		}
+		h.clock.Set(now)
+		if err := h.store.PutTag(ctx, store.Tag{Registry: reg.Host, Repository: "demo/app", Name: "1",
+			Digest: app.ManifestDigest, PreviousDigest: base.ManifestDigest, ChangedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.store.RecordActivity(ctx, store.Activity{Registry: reg.Host, Repository: "demo/app", Digest: app.ManifestDigest, LastPushedAt: now, Source: "tags"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		return h.scanTask(t, "demo/app", app.ManifestDigest, "1")
+	})
+}
