@@ -124,9 +124,12 @@ func independentFindings(t *testing.T, oracle *testenv.DebianOracle, fx testenv.
 	return want
 }
 
-// startOfTest is a fixed time close to now (the advisory fixtures must not look
-// stale) that leaves the rest of the hour, and so of the UTC day, for offsets.
-func startOfTest() time.Time { return time.Now().UTC().Truncate(time.Hour) }
+// startOfTest is a fixed time at the shared advisory fixtures' retrieval (so they are
+// fresh however long ago the checkout was) that leaves the rest of the hour, and so of
+// the UTC day, for offsets.
+func startOfTest(t testing.TB) time.Time {
+	return testenv.AdvisoryTime(t, testenv.Advisories(t)).Truncate(time.Hour)
+}
 
 // imageRow is the part of an images row a scan decides.
 type imageRow struct {
@@ -150,7 +153,7 @@ func TestRunScansEveryPushedPlatform(t *testing.T) {
 	reg.Push(t, "debian12-layered", "demo/app:1")
 	reg.Push(t, "debian12-multiarch", "demo/multi:1")
 	oracle := testenv.NewDebianOracle(t)
-	now := startOfTest()
+	now := startOfTest(t)
 	h := startRunTestHost(t, reg.Host, func() time.Time { return now })
 
 	stats := h.run(t)
@@ -228,7 +231,7 @@ func TestRunResolvesFindingsOfAReplacedTag(t *testing.T) {
 	reg := testenv.StartRegistry(t)
 	oldFx, newFx := testenv.ReadSidecar(t, "debian12-layered"), testenv.ReadSidecar(t, "debian12-minbase")
 	oldDigest, newDigest := oldFx.ManifestDigest, newFx.ManifestDigest
-	first := startOfTest()
+	first := startOfTest(t)
 	second := first.Add(30 * time.Minute)
 	var now atomic.Value // time.Time, read by the handler's goroutines
 	now.Store(first)
@@ -305,7 +308,7 @@ func TestRunMovesAPersistentlyFailingScanToPoison(t *testing.T) {
 	}))
 	t.Cleanup(proxy.Close)
 	registryHost := strings.TrimPrefix(proxy.URL, "http://")
-	now := startOfTest()
+	now := startOfTest(t)
 	h := startRunTestHost(t, registryHost, func() time.Time { return now },
 		pipeline.WithRegistryOptions(registry.WithRetry(registry.RetryPolicy{Attempts: 1})))
 

@@ -10,16 +10,14 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/tidewatch/tidewatch/handler/config"
 )
 
 // Func handles one invocation. Return nil when done, Permanent(err) for a failure that
 // was recorded and must not be retried, and any other error for a transient failure the
 // host should retry. ctx carries the invocation budget as its deadline.
 type Func func(ctx context.Context, inv *Invocation, log *slog.Logger) error
-
-// DefaultBudget is the per-invocation deadline when WithBudget is not given; it stays
-// below host.json's functionTimeout (10 min) so a Func can still record its outcome.
-const DefaultBudget = 9 * time.Minute
 
 // maxEnvelopeBytes bounds the request body: queue messages are at most 64 KiB and
 // Tidewatch has no HTTP-triggered function that needs more.
@@ -29,6 +27,8 @@ const maxEnvelopeBytes = 4 << 20
 type Option func(*server)
 
 // WithBudget sets the deadline each invocation's context gets (TIDEWATCH_SCAN_BUDGET).
+// Without it the budget is config.DefaultScanBudget, below host.json's
+// functionTimeout so a Func can still record its outcome.
 func WithBudget(d time.Duration) Option {
 	return func(s *server) { s.budget = d }
 }
@@ -51,7 +51,7 @@ type server struct {
 // case-insensitively. GET or POST / answers 200 for the host's readiness probe.
 // NewServer panics if two names differ only in case, as that is a programming error.
 func NewServer(logger *slog.Logger, funcs map[string]Func, opts ...Option) http.Handler {
-	s := &server{logger: logger, routes: make(map[string]route, len(funcs)), budget: DefaultBudget}
+	s := &server{logger: logger, routes: make(map[string]route, len(funcs)), budget: config.DefaultScanBudget}
 	for name, fn := range funcs {
 		key := strings.ToLower(name)
 		if other, dup := s.routes[key]; dup {

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tidewatch/tidewatch/handler/config"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a server's handlers.
@@ -307,8 +309,8 @@ func TestBudget(t *testing.T) {
 			},
 		})
 		post(t, srv, "/scan", fixture(t, "queue-host.json"), nil)
-		if remaining <= DefaultBudget-time.Minute || remaining > DefaultBudget {
-			t.Errorf("remaining budget = %v, want just under %v", remaining, DefaultBudget)
+		if remaining <= config.DefaultScanBudget-time.Minute || remaining > config.DefaultScanBudget {
+			t.Errorf("remaining budget = %v, want just under %v", remaining, config.DefaultScanBudget)
 		}
 	})
 }

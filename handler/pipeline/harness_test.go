@@ -38,9 +38,12 @@ func (c *clock) Set(t time.Time) {
 	c.now = t
 }
 
-// startOfTest is a fixed time close to now (the advisory fixtures must not look stale)
-// that leaves the rest of the hour, and so of the UTC day, for offsets.
-func startOfTest() time.Time { return time.Now().UTC().Truncate(time.Hour) }
+// startOfTest is a fixed time at the shared advisory fixtures' retrieval (so they are
+// fresh however long ago the checkout was) that leaves the rest of the hour, and so of
+// the UTC day, for offsets.
+func startOfTest(t testing.TB) time.Time {
+	return testenv.AdvisoryTime(t, testenv.Advisories(t)).Truncate(time.Hour)
+}
 
 // harness is the custom handler of one pipeline, over its own suffixed tables and
 // queues in Azurite, served on a loopback port like the Functions host would call it.
@@ -110,7 +113,7 @@ func newHarness(t *testing.T, registryHost string, opts ...harnessOption) *harne
 			t.Logf("deleting test resources: %v", err)
 		}
 	})
-	clk := &clock{now: startOfTest()}
+	clk := &clock{now: startOfTest(t)}
 	popts := append([]pipeline.Option{
 		pipeline.WithClock(clk.Now),
 		pipeline.WithRegistryOptions(registry.WithRetry(registry.RetryPolicy{Attempts: 1})),
