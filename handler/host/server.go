@@ -15,8 +15,9 @@ import (
 )
 
 // Func handles one invocation. Return nil when done, Permanent(err) for a failure that
-// was recorded and must not be retried, and any other error for a transient failure the
-// host should retry. ctx carries the invocation budget as its deadline.
+// was recorded and must not be retried, Deferred(delay, err) when the task was put back
+// on its queue for later, and any other error for a transient failure the host should
+// retry. ctx carries the invocation budget as its deadline.
 type Func func(ctx context.Context, inv *Invocation, log *slog.Logger) error
 
 // maxEnvelopeBytes bounds the request body: queue messages are at most 64 KiB and
@@ -120,10 +121,14 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request, rt route) {
 	err := runFunc(ctx, rt.fn, inv, log)
 
 	elapsed := slog.Int64("durationMs", time.Since(start).Milliseconds())
+	deferred, isDeferred := isDeferred(err)
 	switch {
 	case err == nil:
 		log.Info("invocation succeeded", elapsed)
 		writeResponse(w, http.StatusOK, Response{})
+	case isDeferred:
+		log.Warn("invocation deferred; its task was re-enqueued with a delay", "delay", deferred.delay.String(), "error", deferred.err, elapsed)
+		writeResponse(w, http.StatusOK, Response{Logs: []string{deferredLog(deferred)}})
 	case IsPermanent(err):
 		log.Error("invocation failed permanently; recorded and not retried", "error", err, elapsed)
 		writeResponse(w, http.StatusOK, Response{Logs: []string{"permanent failure: " + err.Error()}})

@@ -67,8 +67,7 @@ func (p *Pipeline) failure(ctx context.Context, log *slog.Logger, inv *host.Invo
 		if err := q.SendAfter(rctx, text, wait); err != nil {
 			return store.RunDelta{Retried: 1, Failure: cause.Error()}, fmt.Errorf("deferring by %s: %w (cause: %w)", wait, err, cause)
 		}
-		log.Warn("registry asked to wait longer than the budget left; task re-enqueued with that delay", "retryAfter", wait, "error", cause)
-		return store.RunDelta{Deferred: 1}, nil
+		return store.RunDelta{Deferred: 1}, host.Deferred(wait, cause)
 	}
 	if isPermanent(ctx, cause) {
 		log.Error("task failed permanently", "error", cause)
@@ -107,6 +106,9 @@ func (p *Pipeline) finish(ctx context.Context, log *slog.Logger, inv *host.Invoc
 		return outcome
 	}
 	log.Error("recording run counters", "runId", runID, "error", err)
+	if host.IsDeferred(outcome) {
+		return outcome // a redelivery would run the task twice: keep the deferral, lose the count
+	}
 	if outcome != nil && !host.IsPermanent(outcome) {
 		return outcome
 	}
