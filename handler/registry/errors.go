@@ -156,9 +156,8 @@ func digestMismatch(err error) bool {
 // IsTransient reports whether retrying the operation that returned err may succeed:
 // rate limiting (429), request timeout (408), server errors (5xx except 501/505),
 // connection resets/refusals, network timeouts, a body cut off mid-stream, a spent
-// context or ErrBudgetExhausted. Everything else — authentication and authorization
-// failures, unknown names and manifests, digest mismatches, malformed manifests,
-// and errors it does not recognise — is permanent.
+// context or ErrBudgetExhausted. Everything else is not worth retrying within one
+// invocation; that is not the same as permanent (see IsPermanent).
 func IsTransient(err error) bool {
 	switch {
 	case err == nil:
