@@ -144,3 +144,32 @@ func TestReceivePassesThroughUnencodedText(t *testing.T) {
 		t.Error(diff)
 	}
 }
+
+func TestSendAfter(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+	}{
+		{"a message sent an hour ahead is queued but not visible", time.Hour},
+		{"a delay beyond the service's seven days is capped, not refused", 30 * 24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := s.ScanTasks()
+			before, err := q.ApproximateCount(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.SendAfter(ctx, []byte(`{"v":1}`), tc.delay); err != nil {
+				t.Fatalf("SendAfter(%s): %v", tc.delay, err)
+			}
+			if n, err := q.ApproximateCount(ctx); err != nil || n != before+1 {
+				t.Errorf("queue holds %d messages (%v), want %d", n, err, before+1)
+			}
+			if msgs, err := q.Receive(ctx, 32, time.Minute); err != nil || len(msgs) != 0 {
+				t.Errorf("received %d messages (%v) at once, want none visible", len(msgs), err)
+			}
+		})
+	}
+}
