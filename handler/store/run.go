@@ -188,9 +188,10 @@ func appendFailure(failures, failure string) string {
 // by then, its earlier deliveries included); Deliveries keeps the highest dequeue
 // count and StartedAt the earliest.
 //
-// The invocation row is the record; the summary is derived. If the summary cannot be
-// refreshed (contention, a fault) the error says so, and the next invocation of the
-// run, or [Store.RefreshRun], brings it up to date.
+// The invocation row is the record; the summary is derived ([Store.RefreshRun]). If
+// the summary cannot be written (a storage fault; contention cannot make it fail) the
+// error says so, and a retry, the next invocation of the run or RefreshRun brings it
+// up to date.
 func (s *Store) RecordInvocation(ctx context.Context, date, runID, invocation string, d RunDelta) error {
 	if strings.Contains(runID, invocationSeparator) {
 		return fmt.Errorf("recording invocation %s of run %s: run ids must not contain %q", invocation, runID, invocationSeparator)
@@ -209,40 +210,38 @@ func (s *Store) RecordInvocation(ctx context.Context, date, runID, invocation st
 	if err != nil {
 		return fmt.Errorf("recording invocation %s of run %s/%s: %w", invocation, date, runID, err)
 	}
-	if _, err := s.RefreshRun(ctx, date, runID); err != nil {
-		return err
-	}
-	return nil
+	return s.RefreshRun(ctx, date, runID)
 }
 
 // RefreshRun recomputes the summary row of run runID on date from its invocation
-// rows and writes it. The write is conditional on the summary's ETag read before the
-// invocation rows were listed, so a summary computed from an older listing never
-// replaces a newer one: the last refresh to succeed saw every invocation row written
-// before it started.
-func (s *Store) RefreshRun(ctx context.Context, date, runID string) (Run, error) {
+// rows, so that it covers every invocation row written before the call. Each write is
+// conditional on the summary's ETag read before the rows were listed, so a summary
+// computed from an older listing never replaces a newer one. A write that loses the
+// race to another refresh retries once; if it loses again, the refresh that won had
+// read the summary after this call began (the ETag it matched did not exist before)
+// and so listed every row this call must cover: there is nothing left to do. That
+// bounds a refresh to two attempts however many invocations race.
+func (s *Store) RefreshRun(ctx context.Context, date, runID string) error {
 	pk, rk := EscapeKey(date), EscapeKey(runID)
-	for attempt := 0; attempt < maxConcurrencyAttempts; attempt++ {
+	for attempt := 1; ; attempt++ {
 		current, err := getRow(ctx, s.runs, pk, rk)
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			return Run{}, fmt.Errorf("refreshing run %s/%s: %w", date, runID, err)
+			return fmt.Errorf("refreshing run %s/%s: %w", date, runID, err)
 		}
 		run, err := s.SummarizeRun(ctx, date, runID)
 		if err != nil {
-			return Run{}, err
+			return err
 		}
 		err = writeIf(ctx, s.runs, run.entity(), current.etag, aztables.UpdateModeReplace)
-		if err == nil {
-			return run, nil
-		}
-		if !errors.Is(err, ErrConflict) {
-			return Run{}, fmt.Errorf("refreshing run %s/%s: %w", date, runID, err)
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return Run{}, err
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, ErrConflict):
+			return fmt.Errorf("refreshing run %s/%s: %w", date, runID, err)
+		case attempt == 2:
+			return nil // a refresh that began after this one wrote a summary covering it
 		}
 	}
-	return Run{}, fmt.Errorf("refreshing run %s/%s: %w after %d attempts", date, runID, ErrConflict, maxConcurrencyAttempts)
 }
 
 // SummarizeRun sums the invocation rows of run runID on date, without writing.
