@@ -39,7 +39,10 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 	now := p.now().UTC()
 	d, err := p.listRepo(ctx, log, c, task, invocationKey(inv), now)
 	if err != nil {
-		d, err = p.failure(ctx, log, inv, p.store.ListTasks(), text, err, nil)
+		var fd store.RunDelta
+		fd, err = p.failure(ctx, log, inv, p.store.ListTasks(), text, err, nil)
+		fd.Manifests, fd.Enqueued = d.Manifests, d.Enqueued // what it did before failing
+		d = fd
 	}
 	return p.finish(ctx, log, inv, task.RunID, now, d, err)
 }
