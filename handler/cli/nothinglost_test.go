@@ -154,3 +154,36 @@ func TestRunLosesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestRunDoesNotWaitForDeferredTasks answers every manifest request with 429 and
+// Retry-After: 3600: the listing is deferred by an hour, which the run counts and
+// leaves queued instead of waiting for it or poisoning it.
+func TestRunDoesNotWaitForDeferredTasks(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	reg.Push(t, "debian12-minbase", "demo/base:1")
+	target, err := url.Parse("http://" + reg.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forward := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/manifests/") {
+			w.Header().Set("Retry-After", "3600")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		forward.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	now := startOfTest(t)
+	h := startRunTestHost(t, strings.TrimPrefix(proxy.URL, "http://"), func() time.Time { return now },
+		pipeline.WithRegistryOptions(registry.WithRetry(registry.RetryPolicy{Attempts: 1})))
+
+	stats := h.run(t)
+	if stats.deferred != 1 || stats.poisoned != 0 || stats.retried != 0 {
+		t.Errorf("run stats %+v, want 1 deferred and nothing retried or poisoned", stats)
+	}
+	if n, err := h.store.ListTasks().ApproximateCount(context.Background()); err != nil || n != 1 {
+		t.Errorf("list-tasks holds %d messages (%v), want the deferred listing", n, err)
+	}
+}
