@@ -26,6 +26,8 @@ type pipelineHandler struct {
 // drains list-tasks and scan-tasks by POSTing each message to /listrepo and /scan with
 // the host's envelopes, deleting on 200 and leaving the message for redelivery on any
 // other status (poison after host.MaxDequeueCount), exactly as the queue trigger does.
+// A task the handler deferred (re-enqueued with a registry's long Retry-After) is not
+// waited for once only deferred tasks remain: it is counted and left queued.
 func runPipeline(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
@@ -53,8 +55,8 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	}
 	defer r.close()
 	stats, err := r.drive(ctx, *retryDelay)
-	fmt.Fprintf(env.Stdout, "run: %d invocations, %d completed, %d retried, %d moved to poison\n",
-		stats.invocations, stats.completed, stats.retried, stats.poisoned)
+	fmt.Fprintf(env.Stdout, "run: %d invocations, %d completed, %d retried, %d deferred, %d moved to poison\n",
+		stats.invocations, stats.completed, stats.retried, stats.deferred, stats.poisoned)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
 		return exitError
@@ -70,9 +72,11 @@ type localHost struct {
 	store  *store.Store
 	server *http.Server
 	log    *slog.Logger
+	// deferredUntil holds when each task the handler deferred becomes visible again.
+	deferredUntil []time.Time
 }
 
-type runStats struct{ invocations, completed, retried, poisoned int }
+type runStats struct{ invocations, completed, retried, deferred, poisoned int }
 
 func startLocalHost(ctx context.Context, cfg *config.Config, version string, log *slog.Logger, opts ...pipeline.Option) (*localHost, error) {
 	h, err := newHandler(ctx, cfg, version, log, opts...)
@@ -99,7 +103,7 @@ func serveLocally(ctx context.Context, h *pipelineHandler, log *slog.Logger) (*l
 func (r *localHost) close() { r.server.Close() }
 
 // drive fires the timer once and then delivers queue messages until both queues are
-// empty (visible and invisible) or ctx ends.
+// empty (visible and invisible) except for deferred tasks not yet visible, or ctx ends.
 func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runStats, error) {
 	var st runStats
 	status, _, err := host.Call(ctx, r.base, pipeline.FuncSweep,
@@ -139,7 +143,7 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 			}
 			pending += n
 		}
-		if pending == 0 {
+		if pending <= r.stillDeferred(time.Now()) {
 			return st, nil
 		}
 		// Messages are invisible until their retry delay passes; poll like the host does.
@@ -161,7 +165,7 @@ func (r *localHost) deliver(ctx context.Context, q *store.Queue, function string
 		env := host.QueueEnvelope(host.QueueBinding, host.QueueTrigger{
 			Text: m.Text, ID: m.ID, PopReceipt: m.PopReceipt, DequeueCount: int(m.DequeueCount), InsertionTime: m.InsertedAt,
 		}, host.NewSys(function, time.Now()), host.HostEncoding)
-		status, _, err := host.Call(ctx, r.base, function, env)
+		status, resp, err := host.Call(ctx, r.base, function, env)
 		st.invocations++
 		if err != nil && !errors.Is(err, context.Canceled) {
 			r.log.Error("invoking function", "function", function, "error", err)
@@ -169,6 +173,10 @@ func (r *localHost) deliver(ctx context.Context, q *store.Queue, function string
 		switch {
 		case err == nil && status == http.StatusOK:
 			st.completed++
+			if delay, ok := host.DeferredDelay(resp); ok {
+				st.deferred++
+				r.deferredUntil = append(r.deferredUntil, time.Now().Add(delay))
+			}
 			if err := q.Delete(ctx, m); err != nil {
 				return 0, fmt.Errorf("deleting message %s: %w", m.ID, err)
 			}
@@ -186,4 +194,15 @@ func (r *localHost) deliver(ctx context.Context, q *store.Queue, function string
 		}
 	}
 	return len(msgs), nil
+}
+
+// stillDeferred is how many deferred tasks are not visible yet at now.
+func (r *localHost) stillDeferred(now time.Time) int {
+	n := 0
+	for _, at := range r.deferredUntil {
+		if at.After(now) {
+			n++
+		}
+	}
+	return n
 }

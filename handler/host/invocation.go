@@ -59,6 +59,10 @@ func (inv *Invocation) DequeueCount() int {
 	return n
 }
 
+// MessageID returns the queue message's id (trigger metadata "Id"), the same on every
+// delivery of one message, or "" for a trigger without one.
+func (inv *Invocation) MessageID() string { return inv.MetadataString("Id") }
+
 // MetadataString returns the trigger metadata value for key as plain text: JSON strings
 // are unquoted however often the host quoted them, other JSON values (numbers, objects)
 // are returned as their JSON text. A missing or null value yields "".

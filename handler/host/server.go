@@ -10,16 +10,15 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/tidewatch/tidewatch/handler/config"
 )
 
 // Func handles one invocation. Return nil when done, Permanent(err) for a failure that
-// was recorded and must not be retried, and any other error for a transient failure the
-// host should retry. ctx carries the invocation budget as its deadline.
+// was recorded and must not be retried, Deferred(delay, err) when the task was put back
+// on its queue for later, and any other error for a transient failure the host should
+// retry. ctx carries the invocation budget as its deadline.
 type Func func(ctx context.Context, inv *Invocation, log *slog.Logger) error
-
-// DefaultBudget is the per-invocation deadline when WithBudget is not given; it stays
-// below host.json's functionTimeout (10 min) so a Func can still record its outcome.
-const DefaultBudget = 9 * time.Minute
 
 // maxEnvelopeBytes bounds the request body: queue messages are at most 64 KiB and
 // Tidewatch has no HTTP-triggered function that needs more.
@@ -29,6 +28,8 @@ const maxEnvelopeBytes = 4 << 20
 type Option func(*server)
 
 // WithBudget sets the deadline each invocation's context gets (TIDEWATCH_SCAN_BUDGET).
+// Without it the budget is config.DefaultScanBudget, below host.json's
+// functionTimeout so a Func can still record its outcome.
 func WithBudget(d time.Duration) Option {
 	return func(s *server) { s.budget = d }
 }
@@ -51,7 +52,7 @@ type server struct {
 // case-insensitively. GET or POST / answers 200 for the host's readiness probe.
 // NewServer panics if two names differ only in case, as that is a programming error.
 func NewServer(logger *slog.Logger, funcs map[string]Func, opts ...Option) http.Handler {
-	s := &server{logger: logger, routes: make(map[string]route, len(funcs)), budget: DefaultBudget}
+	s := &server{logger: logger, routes: make(map[string]route, len(funcs)), budget: config.DefaultScanBudget}
 	for name, fn := range funcs {
 		key := strings.ToLower(name)
 		if other, dup := s.routes[key]; dup {
@@ -120,10 +121,14 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request, rt route) {
 	err := runFunc(ctx, rt.fn, inv, log)
 
 	elapsed := slog.Int64("durationMs", time.Since(start).Milliseconds())
+	deferred, isDeferred := isDeferred(err)
 	switch {
 	case err == nil:
 		log.Info("invocation succeeded", elapsed)
 		writeResponse(w, http.StatusOK, Response{})
+	case isDeferred:
+		log.Warn("invocation deferred; its task was re-enqueued with a delay", "delay", deferred.delay.String(), "error", deferred.err, elapsed)
+		writeResponse(w, http.StatusOK, Response{Logs: []string{deferredLog(deferred)}})
 	case IsPermanent(err):
 		log.Error("invocation failed permanently; recorded and not retried", "error", err, elapsed)
 		writeResponse(w, http.StatusOK, Response{Logs: []string{"permanent failure: " + err.Error()}})

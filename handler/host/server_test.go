@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tidewatch/tidewatch/handler/config"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a server's handlers.
@@ -106,6 +108,7 @@ func TestStatusMapping(t *testing.T) {
 		{"a permanent failure is 200 so the host does not retry", Permanent(errors.New("manifest unknown")), 200, []string{"permanent failure: manifest unknown"}},
 		{"a wrapped permanent failure is still permanent", fmt.Errorf("scanning: %w", Permanent(errors.New("digest mismatch"))), 200, []string{"permanent failure: scanning: digest mismatch"}},
 		{"any other error is 500 so the host retries", fmt.Errorf("pulling: %w", cause), 500, []string{"transient failure: pulling: registry said 503"}},
+		{"a deferred task is 200 and its delay is logged", fmt.Errorf("scanning: %w", Deferred(time.Hour, cause)), 200, []string{"deferred: re-enqueued, visible again in 3600s: registry said 503"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,6 +125,27 @@ func TestStatusMapping(t *testing.T) {
 			want := Response{Outputs: map[string]json.RawMessage{}, Logs: tt.wantLogs, ReturnValue: json.RawMessage("null")}
 			if diff := cmp.Diff(want, resp); diff != "" {
 				t.Errorf("response (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDeferredDelay(t *testing.T) {
+	tests := []struct {
+		name   string
+		logs   []string
+		want   time.Duration
+		wantOK bool
+	}{
+		{"the delay of a deferred response is read back", []string{deferredLog(&deferredError{delay: 90 * time.Second, err: errors.New("429")})}, 90 * time.Second, true},
+		{"a response without the deferral line has no delay", []string{"permanent failure: manifest unknown"}, 0, false},
+		{"a mangled deferral line has no delay", []string{deferredLogPrefix + "soon: 429"}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := DeferredDelay(Response{Logs: tt.logs})
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("DeferredDelay(%q) = %v, %v; want %v, %v", tt.logs, got, ok, tt.want, tt.wantOK)
 			}
 		})
 	}
@@ -307,8 +331,8 @@ func TestBudget(t *testing.T) {
 			},
 		})
 		post(t, srv, "/scan", fixture(t, "queue-host.json"), nil)
-		if remaining <= DefaultBudget-time.Minute || remaining > DefaultBudget {
-			t.Errorf("remaining budget = %v, want just under %v", remaining, DefaultBudget)
+		if remaining <= config.DefaultScanBudget-time.Minute || remaining > config.DefaultScanBudget {
+			t.Errorf("remaining budget = %v, want just under %v", remaining, config.DefaultScanBudget)
 		}
 	})
 }

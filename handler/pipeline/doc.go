@@ -2,8 +2,19 @@
 // one list task per repository), listrepo (observe tags, decide what is due, enqueue
 // scan tasks deduped per digest per day) and scan (scan one digest, write images,
 // findings and resolutions). Each function is a host.Func: nil means done, a
-// host.Permanent error means failed-and-recorded (the message is dropped), any other
-// error is transient and the Functions host retries the message.
+// host.Permanent error means failed-and-recorded (the message is dropped),
+// host.Deferred means the task was re-enqueued with a registry's Retry-After delay
+// (longer than the budget left), any other error is transient and the Functions host
+// retries the message.
 //
-// Every function is idempotent: the same message twice yields the same rows.
+// A failure is permanent only when the edge that knows says so (image.ErrMalformed,
+// registry.IsPermanent, store.IsPermanent); everything else, unrecognised errors and
+// a spent budget included, is transient, and on the last delivery it is recorded
+// before the message goes to the poison queue. Outcomes are recorded with a context
+// detached from the invocation's (its budget may be what ran out) and a short
+// deadline of their own.
+//
+// Every function is idempotent: the same message twice yields the same rows. Each
+// invocation writes its own runs row keyed by its message id, so a redelivery
+// replaces its counts instead of adding to them (see store.Store.RecordInvocation).
 package pipeline

@@ -150,9 +150,9 @@ func TestRegistryFaults(t *testing.T) {
 
 	t.Run("stale advisories fail the scan instead of matching old data", func(t *testing.T) {
 		h := newHarness(t, proxy.Host)
-		// The shared zips were written at checkout; three days later they are past the
-		// default TIDEWATCH_MAX_DB_AGE of 48h.
-		h.clock.Set(time.Now().Add(72 * time.Hour))
+		// Three days after the shared zips were retrieved they are past the default
+		// TIDEWATCH_MAX_DB_AGE of 48h.
+		h.clock.Set(testenv.AdvisoryTime(t, testenv.Advisories(t)).Add(72 * time.Hour))
 		env := delivery(pipeline.FuncScan, h.scanTask(t, "demo/base", digest, "1"), 1, host.HostEncoding)
 		if status := h.call(t, pipeline.FuncScan, env); status != http.StatusInternalServerError {
 			t.Fatalf("HTTP %d, want %d", status, http.StatusInternalServerError)

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -37,9 +38,12 @@ func (c *clock) Set(t time.Time) {
 	c.now = t
 }
 
-// startOfTest is a fixed time close to now (the advisory fixtures must not look stale)
-// that leaves the rest of the hour, and so of the UTC day, for offsets.
-func startOfTest() time.Time { return time.Now().UTC().Truncate(time.Hour) }
+// startOfTest is a fixed time at the shared advisory fixtures' retrieval (so they are
+// fresh however long ago the checkout was) that leaves the rest of the hour, and so of
+// the UTC day, for offsets.
+func startOfTest(t testing.TB) time.Time {
+	return testenv.AdvisoryTime(t, testenv.Advisories(t)).Truncate(time.Hour)
+}
 
 // harness is the custom handler of one pipeline, over its own suffixed tables and
 // queues in Azurite, served on a loopback port like the Functions host would call it.
@@ -54,8 +58,9 @@ type harness struct {
 type harnessConfig struct {
 	advisories string
 	shared     *harness
-	storeOpts  []store.Option
 	opts       []pipeline.Option
+	storeOpts  []store.Option
+	hostOpts   []host.Option
 }
 
 type harnessOption func(*harnessConfig)
@@ -71,7 +76,7 @@ func sharingStorageWith(other *harness) harnessOption {
 	return func(c *harnessConfig) { c.shared = other }
 }
 
-// withStoreOptions adds store options (e.g. a request-counting policy).
+// withStoreOptions adds store options (a request-counting policy, fault injection).
 func withStoreOptions(opts ...store.Option) harnessOption {
 	return func(c *harnessConfig) { c.storeOpts = append(c.storeOpts, opts...) }
 }
@@ -79,6 +84,11 @@ func withStoreOptions(opts ...store.Option) harnessOption {
 // withPipelineOptions adds pipeline options.
 func withPipelineOptions(opts ...pipeline.Option) harnessOption {
 	return func(c *harnessConfig) { c.opts = append(c.opts, opts...) }
+}
+
+// withHostOptions adds custom-handler server options (budget).
+func withHostOptions(opts ...host.Option) harnessOption {
+	return func(c *harnessConfig) { c.hostOpts = append(c.hostOpts, opts...) }
 }
 
 // newHarness serves a pipeline configured for the anonymous registry at registryHost.
@@ -117,7 +127,7 @@ func newHarness(t *testing.T, registryHost string, opts ...harnessOption) *harne
 			}
 		})
 	}
-	clk := &clock{now: startOfTest()}
+	clk := &clock{now: startOfTest(t)}
 	popts := append([]pipeline.Option{
 		pipeline.WithClock(clk.Now),
 		pipeline.WithRegistryOptions(registry.WithRetry(registry.RetryPolicy{Attempts: 1})),
@@ -130,7 +140,7 @@ func newHarness(t *testing.T, registryHost string, opts ...harnessOption) *harne
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv := httptest.NewServer(host.NewServer(log, p.Functions()))
+	srv := httptest.NewServer(host.NewServer(log, p.Functions(), hc.hostOpts...))
 	t.Cleanup(srv.Close)
 	return &harness{store: st, base: srv.URL, registry: registryHost, clock: clk, suffix: suffix}
 }
@@ -149,11 +159,17 @@ func (h *harness) call(t *testing.T, function string, env host.Envelope) int {
 	return status
 }
 
-// delivery is one queue delivery of text, as the host would make it.
+// delivery is one queue delivery of text, as the host would make it, of a message
+// with a fresh id: deliver the returned envelope again for a redelivery.
 func delivery(function string, text []byte, dequeueCount int, enc host.Encoding) host.Envelope {
+	return deliveryOf(rand.Text(), function, text, dequeueCount, enc)
+}
+
+// deliveryOf is one delivery of the queue message with the given id.
+func deliveryOf(id, function string, text []byte, dequeueCount int, enc host.Encoding) host.Envelope {
 	now := time.Now().UTC()
 	return host.QueueEnvelope(host.QueueBinding, host.QueueTrigger{
-		Text: text, ID: "5f0c7e4e-1f5c-4c1e-9d7e-3f0d2b0a9c11", PopReceipt: "AgAAAAMAAAAAAAAA",
+		Text: text, ID: id, PopReceipt: "AgAAAAMAAAAAAAAA",
 		DequeueCount: dequeueCount, InsertionTime: now, ExpirationTime: now.Add(7 * 24 * time.Hour),
 		NextVisibleTime: now.Add(10 * time.Minute),
 	}, host.NewSys(function, now), enc)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/lifecycle"
+	"github.com/tidewatch/tidewatch/handler/registry"
 	"github.com/tidewatch/tidewatch/handler/scanner"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
@@ -29,47 +30,69 @@ const rescanAfter = 24 * time.Hour
 func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
 	text, err := inv.QueueMessage(host.QueueBinding)
 	if err != nil {
-		return p.rejectMessage(ctx, log, FuncListRepo, text, err)
+		return p.rejectMessage(ctx, log, inv, FuncListRepo, text, err)
 	}
 	task, err := store.DecodeListTask(text)
 	if err != nil {
-		return p.rejectMessage(ctx, log, FuncListRepo, text, err)
+		return p.rejectMessage(ctx, log, inv, FuncListRepo, text, err)
 	}
 	log = log.With("registry", task.Registry, "repository", task.Repository, "runId", task.RunID)
 	c, err := p.registry(task.Registry)
 	if err != nil {
-		return p.rejectMessage(ctx, log, FuncListRepo, text, err)
-	}
-	tags, err := c.Tags(ctx, task.Repository)
-	if err != nil {
-		return p.registryFailure(ctx, log, task.RunID, fmt.Errorf("listing tags of %s/%s: %w", task.Registry, task.Repository, err))
+		return p.rejectMessage(ctx, log, inv, FuncListRepo, text, err)
 	}
 	now := p.now().UTC()
+	d, err := p.listRepo(ctx, log, c, task, invocationKey(inv), now)
+	if err != nil {
+		var fd store.RunDelta
+		fd, err = p.failure(ctx, log, inv, p.store.ListTasks(), text, err, nil)
+		fd.Manifests, fd.Enqueued = d.Manifests, d.Enqueued // what it did before failing
+		d = fd
+	}
+	return p.finish(ctx, log, inv, task.RunID, now, d, err)
+}
+
+// listRepo does the work of one list task and returns what it counted, also when it
+// fails part way. Its writes are ordered so that a failure between any two of them
+// leaves a state the redelivered task completes: the push activity before the tag rows
+// (a recorded tag move is no longer seen as a change), the scan task before the day's
+// claim (a claimed digest is not enqueued again).
+//
+// Enqueued counts the scans this message claimed, on this delivery or an earlier one.
+func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c *registry.Client, task store.ListTask, claimant string, now time.Time) (store.RunDelta, error) {
+	var d store.RunDelta
+	tags, err := c.Tags(ctx, task.Repository)
+	if err != nil {
+		return d, fmt.Errorf("listing tags of %s/%s: %w", task.Registry, task.Repository, err)
+	}
 	listing := make(map[string]string, len(tags))
 	for _, tag := range tags {
 		m, err := c.Resolve(ctx, task.Repository, tag)
 		if err != nil {
-			return p.registryFailure(ctx, log, task.RunID, fmt.Errorf("resolving %s/%s:%s: %w", task.Registry, task.Repository, tag, err))
+			return d, fmt.Errorf("resolving %s/%s:%s: %w", task.Registry, task.Repository, tag, err)
 		}
 		listing[tag] = m.Digest.String()
 	}
 	images, err := p.store.ListImages(ctx, task.Registry, task.Repository)
 	if err != nil {
-		return err
+		return d, err
 	}
 	view, err := p.reconcileTags(ctx, log, task, listing, images, now)
 	if err != nil {
-		return err
+		return d, err
 	}
 	if err := p.store.SetImageTags(ctx, task.Registry, task.Repository, imageTags(images, view)); err != nil {
-		return err
+		return d, err
 	}
 	byDigest := lifecycle.TagsByDigest(view)
-	enqueued := 0
+	d.Manifests = len(byDigest)
 	for _, digest := range sortedKeys(byDigest) {
-		reason, due, err := p.dueForScan(ctx, task, digest, imagesOf(images, digest), now)
+		reason, due, mine, err := p.dueForScan(ctx, task, digest, imagesOf(images, digest), claimant, now)
 		if err != nil {
-			return err
+			return d, err
+		}
+		if mine {
+			d.Enqueued++ // claimed (so sent) by an earlier delivery of this message
 		}
 		if !due {
 			continue
@@ -84,15 +107,18 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 			err = p.store.ScanTasks().Send(ctx, msg)
 		}
 		if err != nil {
-			return fmt.Errorf("enqueueing scan of %s: %w", digest, err)
+			return d, fmt.Errorf("enqueueing scan of %s: %w", digest, err)
 		}
-		if _, err := p.store.ClaimScan(ctx, task.Registry, task.Repository, digest, now); err != nil {
-			return fmt.Errorf("claiming scan of %s: %w", digest, err)
+		claimed, err := p.store.ClaimScanAs(ctx, task.Registry, task.Repository, digest, now, claimant)
+		if err != nil {
+			return d, fmt.Errorf("claiming scan of %s: %w", digest, err)
 		}
-		enqueued++
+		if claimed {
+			d.Enqueued++
+		}
 	}
-	log.Info("listed repository", "tags", len(tags), "digests", len(byDigest), "enqueued", enqueued)
-	return p.store.AddToRun(ctx, runDate(now), task.RunID, store.RunDelta{Manifests: len(byDigest), Enqueued: enqueued, FinishedAt: now})
+	log.Info("listed repository", "tags", len(tags), "digests", len(byDigest), "enqueued", d.Enqueued)
+	return d, nil
 }
 
 // reconcileTags applies a full listing to the repository's tag view (one read of the
@@ -139,42 +165,45 @@ const maxTagWriteAttempts = 3
 // dueForScan decides whether digest needs a scan now, and why: in the push or pull
 // window, and never scanned, scanned with an older advisory generation, scanned
 // more than a day ago, or failed since its last good scan. images are its rows.
-func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest string, images []store.Image, now time.Time) (string, bool, error) {
+// mine reports that claimant already claimed (and so enqueued) it today.
+func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest string, images []store.Image, claimant string, now time.Time) (reason string, due, mine bool, err error) {
 	act, err := p.store.GetActivity(ctx, task.Registry, task.Repository, digest)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", false, nil
+		return "", false, false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("reading activity of %s: %w", digest, err)
+		return "", false, false, fmt.Errorf("reading activity of %s: %w", digest, err)
 	}
 	if act.ScanClaimedOn == now.UTC().Format(time.DateOnly) {
-		return "", false, nil // already enqueued today
+		return "", false, claimant != "" && act.ScanClaimedBy == claimant, nil // already enqueued today
 	}
 	pushed := !act.LastPushedAt.IsZero() && now.Sub(act.LastPushedAt) <= days(task.Window.PushDays)
 	pulled := !act.LastPulledAt.IsZero() && now.Sub(act.LastPulledAt) <= days(task.Window.PullDays)
 	if !pushed && !pulled {
-		return "", false, nil
+		return "", false, false, nil
 	}
-	reason := "push"
+	reason = "push"
 	if !pushed {
 		reason = "pull"
 	}
 	if len(images) == 0 {
-		return reason, true, nil
+		return reason, true, false, nil
 	}
 	generation := p.currentGeneration()
 	for _, img := range images {
-		if img.Status != scanner.StatusScanned && img.Status != scanner.StatusUnsupported {
-			return "rescan", true, nil
+		switch img.Status {
+		case scanner.StatusScanned, scanner.StatusIncomplete, scanner.StatusUnsupported:
+		default:
+			return "rescan", true, false, nil
 		}
 		if img.LastErrorAt.After(img.LastScannedAt) {
-			return "rescan", true, nil
+			return "rescan", true, false, nil
 		}
 		if now.Sub(img.LastScannedAt) > rescanAfter || (generation != "" && img.Generation != generation) {
-			return "rescan", true, nil
+			return "rescan", true, false, nil
 		}
 	}
-	return "", false, nil
+	return "", false, false, nil
 }
 
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }

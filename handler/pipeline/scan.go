@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/lifecycle"
+	"github.com/tidewatch/tidewatch/handler/registry"
 	"github.com/tidewatch/tidewatch/handler/scanner"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
@@ -21,30 +22,40 @@ import (
 func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
 	text, err := inv.QueueMessage(host.QueueBinding)
 	if err != nil {
-		return p.rejectMessage(ctx, log, FuncScan, text, err)
+		return p.rejectMessage(ctx, log, inv, FuncScan, text, err)
 	}
 	task, err := store.DecodeScanTask(text)
 	if err != nil {
-		return p.rejectMessage(ctx, log, FuncScan, text, err)
+		return p.rejectMessage(ctx, log, inv, FuncScan, text, err)
 	}
 	log = log.With("registry", task.Registry, "repository", task.Repository, "digest", task.Digest, "runId", task.RunID)
-	now := p.now().UTC()
 	c, err := p.registry(task.Registry)
 	if err != nil {
-		return p.rejectMessage(ctx, log, FuncScan, text, err)
+		return p.rejectMessage(ctx, log, inv, FuncScan, text, err)
 	}
+	now := p.now().UTC()
+	d, err := store.RunDelta{Scanned: 1}, p.scan(ctx, log, c, task, now)
+	if err != nil {
+		d, err = p.scanFailure(ctx, log, inv, task, text, err, now)
+	}
+	return p.finish(ctx, log, inv, task.RunID, now, d, err)
+}
+
+// scan does the work of one scan task.
+func (p *Pipeline) scan(ctx context.Context, log *slog.Logger, c *registry.Client, task store.ScanTask, now time.Time) error {
 	idx, err := p.advisories(ctx, log)
 	if err != nil {
 		// Not the image's fault: record it and let the host retry (then poison), so the
 		// task is kept until advisories are back.
-		p.recordFailedImage(ctx, log, task, err, now)
-		p.addToRun(ctx, log, now, task.RunID, store.RunDelta{Retried: 1, Failure: err.Error()})
+		rctx, cancel := recordContext(ctx)
+		defer cancel()
+		p.recordFailedImage(rctx, log, task, err, now)
 		return err
 	}
 	ref := task.Registry + "/" + task.Repository + "@" + task.Digest
 	target, err := c.Target(ctx, ref)
 	if err != nil {
-		return p.scanFailure(ctx, log, inv, task, fmt.Errorf("resolving %s: %w", ref, err), now)
+		return fmt.Errorf("resolving %s: %w", ref, err)
 	}
 	sc, err := scanner.New(idx, scanner.WithLayerCache(p.layerCache()), scanner.WithRetry(c.Retry))
 	if err != nil {
@@ -52,7 +63,7 @@ func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Log
 	}
 	res, err := sc.Scan(ctx, target)
 	if err != nil {
-		return p.scanFailure(ctx, log, inv, task, err, now)
+		return err
 	}
 	// Push and pull times belong to the digest the task names, shared by its platforms.
 	act, err := p.store.GetActivity(ctx, task.Registry, task.Repository, task.Digest)
@@ -66,29 +77,24 @@ func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Log
 		log.Info("scanned platform", "platform", pr.Platform, "platformDigest", pr.Digest,
 			"status", pr.Status, "findings", len(pr.Findings))
 	}
-	if err := p.resolveReplaced(ctx, log, task, res, now); err != nil {
-		return err
-	}
-	p.addToRun(ctx, log, now, task.RunID, store.RunDelta{Scanned: 1})
-	return nil
+	return p.resolveReplaced(ctx, log, task, res, now)
 }
 
-// scanFailure records a failed scan. Transient failures return the error so the host
-// retries the message (after the last try it moves to the poison queue: nothing is
-// lost); permanent ones mark the image failed and complete the message.
-func (p *Pipeline) scanFailure(ctx context.Context, log *slog.Logger, inv *host.Invocation, task store.ScanTask, err error, now time.Time) error {
-	if isTransient(err) {
-		log.Warn("scan failed, will retry", "error", err, "dequeueCount", inv.DequeueCount())
-		if inv.DequeueCount() >= host.MaxDequeueCount {
-			p.recordFailedImage(ctx, log, task, fmt.Errorf("giving up after %d tries: %w", inv.DequeueCount(), err), now)
-		}
-		p.addToRun(ctx, log, now, task.RunID, store.RunDelta{Retried: 1})
-		return err
+// scanFailure classifies a failed scan (see [Pipeline.failure]). A permanent failure
+// marks the image failed and completes the message; a transient one goes back to the
+// host, and is recorded failed only on the last delivery, so the poison queue never
+// holds a scan without a record.
+func (p *Pipeline) scanFailure(ctx context.Context, log *slog.Logger, inv *host.Invocation, task store.ScanTask, text []byte, cause error, now time.Time) (store.RunDelta, error) {
+	record := func(ctx context.Context, cause error) {
+		rctx, cancel := recordContext(ctx)
+		defer cancel()
+		p.recordFailedImage(rctx, log, task, cause, now)
 	}
-	log.Error("scan failed permanently", "error", err)
-	p.recordFailedImage(ctx, log, task, err, now)
-	p.addToRun(ctx, log, now, task.RunID, store.RunDelta{Failed: 1, Failure: task.Digest + ": " + err.Error()})
-	return host.Permanent(err)
+	d, err := p.failure(ctx, log, inv, p.store.ScanTasks(), text, cause, record)
+	if d.Failure != "" {
+		d.Failure = task.Digest + ": " + d.Failure
+	}
+	return d, err
 }
 
 // recordFailedImage records a failed scan of task's digest without losing a good

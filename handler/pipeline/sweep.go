@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/store"
@@ -11,6 +13,7 @@ import (
 
 // Sweep is the timer function: one list task per repository of every configured
 // registry. A registry that can't be listed fails the sweep after the others ran.
+// The tick is one invocation of its run, recorded under the key "sweep".
 func (p *Pipeline) Sweep(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
 	now := p.now().UTC()
 	runID := now.Format("20060102T150405Z")
@@ -18,22 +21,35 @@ func (p *Pipeline) Sweep(ctx context.Context, inv *host.Invocation, log *slog.Lo
 		log.Warn("sweep timer is past due")
 	}
 	var firstErr error
+	d := store.RunDelta{}
 	for _, r := range p.cfg.Registries {
 		n, err := p.sweepRegistry(ctx, r.Host, runID)
+		d.Repositories += n
 		log.Info("swept registry", "registry", r.Host, "repositories", n, "runId", runID)
 		if err != nil {
 			log.Error("sweeping registry failed", "registry", r.Host, "error", err)
-			if rerr := p.store.AddToRun(ctx, runDate(now), runID, store.RunDelta{Failed: 1, Failure: err.Error()}); rerr != nil {
-				log.Error("recording run failure", "error", rerr)
-			}
+			d.Failed++
+			d.Failure = strings.TrimPrefix(d.Failure+"\n"+err.Error(), "\n")
 			if firstErr == nil {
 				firstErr = err
 			}
 		}
 	}
+	d.StartedAt, d.FinishedAt = now, p.now().UTC()
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
+	if err := p.store.RecordInvocation(rctx, runDate(now), runID, sweepInvocation, d); err != nil {
+		log.Error("recording run", "runId", runID, "error", err)
+		return errors.Join(firstErr, fmt.Errorf("recording run %s: %w", runID, err))
+	}
 	return firstErr
 }
 
+// sweepInvocation is the invocation key of a sweep tick in its run.
+const sweepInvocation = "sweep"
+
+// sweepRegistry enqueues a list task per repository of one registry and returns how
+// many it enqueued.
 func (p *Pipeline) sweepRegistry(ctx context.Context, registryHost, runID string) (int, error) {
 	c, err := p.registry(registryHost)
 	if err != nil {
@@ -43,7 +59,7 @@ func (p *Pipeline) sweepRegistry(ctx context.Context, registryHost, runID string
 	if err != nil {
 		return 0, fmt.Errorf("listing repositories of %s: %w", registryHost, err)
 	}
-	for _, repo := range repos {
+	for i, repo := range repos {
 		task := store.ListTask{Registry: registryHost, Repository: repo, RunID: runID,
 			Window: store.Window{PushDays: p.cfg.PushDays, PullDays: p.cfg.PullDays}}
 		msg, err := store.EncodeListTask(task)
@@ -51,12 +67,8 @@ func (p *Pipeline) sweepRegistry(ctx context.Context, registryHost, runID string
 			err = p.store.ListTasks().Send(ctx, msg)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("enqueueing list task for %s/%s: %w", registryHost, repo, err)
+			return i, fmt.Errorf("enqueueing list task for %s/%s: %w", registryHost, repo, err)
 		}
-	}
-	now := p.now().UTC()
-	if err := p.store.AddToRun(ctx, runDate(now), runID, store.RunDelta{Repositories: len(repos), StartedAt: now, FinishedAt: now}); err != nil {
-		return len(repos), fmt.Errorf("recording run %s: %w", runID, err)
 	}
 	return len(repos), nil
 }

@@ -10,10 +10,12 @@
 //
 // Faults are classified once, here. IsTransient reports whether an error is worth
 // retrying (429, 408, 5xx, connection resets and refusals, timeouts, a body cut off
-// mid-stream, an exhausted time budget); everything else — 401/403 after
-// authentication, 404 MANIFEST_UNKNOWN/NAME_UNKNOWN, a digest mismatch, a
-// malformed manifest — is permanent. Client methods return *Error, which names the
-// operation and the reference.
+// mid-stream, an exhausted time budget): Retry repeats only those. IsPermanent
+// reports what no retry can fix — 400/401/403 after authentication, 404
+// MANIFEST_UNKNOWN/NAME_UNKNOWN, a digest mismatch. An error that is neither is not
+// retried here but is not permanent either: the pipeline treats it as transient and
+// lets the host retry the task. RetryAfter exposes the wait a registry asked for.
+// Client methods return *Error, which names the operation and the reference.
 //
 // go-containerregistry retries each request itself (three tries, 1 s and 3 s apart,
 // sleeping without looking at the context) and ignores Retry-After. The Client turns

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
@@ -96,12 +97,67 @@ func retryAfterOf(err error) (time.Duration, bool) {
 	return 0, false
 }
 
+// RetryAfter returns the wait the registry asked for (its Retry-After header)
+// anywhere in err's chain, and whether it asked at all.
+func RetryAfter(err error) (time.Duration, bool) { return retryAfterOf(err) }
+
+// IsPermanent reports whether err is a registry failure that no retry can fix: the
+// registry answered that the request is wrong for good (400, 401 and 403 after the
+// client's auth flow ran, 404 unknown name, manifest or blob, 405, 410, 501, 505), or
+// the content did not match its digest. It is deliberately narrow: errors it does not
+// recognise are not permanent, and callers treat them as transient. A retry budget
+// spent on a transient failure is never permanent.
+func IsPermanent(err error) bool {
+	switch {
+	case err == nil, IsTransient(err):
+		return false
+	case permanentStatus(statusOf(err)), permanentDiagnostic(err), digestMismatch(err):
+		return true
+	}
+	return false
+}
+
+// permanentStatus reports an HTTP status that says the request itself is wrong.
+func permanentStatus(status int) bool {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+		http.StatusMethodNotAllowed, http.StatusGone, http.StatusNotImplemented, http.StatusHTTPVersionNotSupported:
+		return true
+	}
+	return false
+}
+
+// permanentDiagnostic reports a distribution error code that no retry changes.
+func permanentDiagnostic(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	for _, d := range te.Errors {
+		switch d.Code {
+		case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode,
+			transport.ManifestInvalidErrorCode, transport.NameInvalidErrorCode, transport.DigestInvalidErrorCode,
+			transport.UnsupportedErrorCode, transport.DeniedErrorCode, transport.UnauthorizedErrorCode:
+			return true
+		}
+	}
+	return false
+}
+
+// digestMismatch recognises go-containerregistry's verification failures, which it
+// reports only as text: a manifest whose digest differs from the one requested, and a
+// blob whose bytes do not hash to its digest.
+func digestMismatch(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "does not match requested digest") ||
+		strings.Contains(msg, "error verifying sha256 checksum")
+}
+
 // IsTransient reports whether retrying the operation that returned err may succeed:
 // rate limiting (429), request timeout (408), server errors (5xx except 501/505),
 // connection resets/refusals, network timeouts, a body cut off mid-stream, a spent
-// context or ErrBudgetExhausted. Everything else — authentication and authorization
-// failures, unknown names and manifests, digest mismatches, malformed manifests,
-// and errors it does not recognise — is permanent.
+// context or ErrBudgetExhausted. Everything else is not worth retrying within one
+// invocation; that is not the same as permanent (see IsPermanent).
 func IsTransient(err error) bool {
 	switch {
 	case err == nil:

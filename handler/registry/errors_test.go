@@ -79,3 +79,41 @@ func TestErrorNamesOperationAndReferenceAndUnwraps(t *testing.T) {
 		t.Error("errors.Is does not reach the cause")
 	}
 }
+
+func TestIsPermanent(t *testing.T) {
+	status := func(code int, diag ...transport.ErrorCode) error {
+		te := &transport.Error{StatusCode: code}
+		for _, d := range diag {
+			te.Errors = append(te.Errors, transport.Diagnostic{Code: d})
+		}
+		return &registry.Error{Op: "resolve", Ref: "r.example/a:1", Status: code, Err: te}
+	}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"no error is not permanent", nil, false},
+		{"404 manifest unknown is permanent", status(http.StatusNotFound, transport.ManifestUnknownErrorCode), true},
+		{"404 name unknown is permanent", status(http.StatusNotFound, transport.NameUnknownErrorCode), true},
+		{"400 manifest invalid is permanent", status(http.StatusBadRequest, transport.ManifestInvalidErrorCode), true},
+		{"401 after the auth flow is permanent", status(http.StatusUnauthorized, transport.UnauthorizedErrorCode), true},
+		{"403 denied is permanent", status(http.StatusForbidden, transport.DeniedErrorCode), true},
+		{"501 not implemented is permanent", status(http.StatusNotImplemented), true},
+		{"a manifest digest mismatch is permanent", fmt.Errorf("fetch: %w", errors.New(`manifest digest: "sha256:aa" does not match requested digest: "sha256:bb" for "r.example/a@sha256:bb"`)), true},
+		{"a blob checksum mismatch is permanent", errors.New(`error verifying sha256 checksum after reading 512 bytes; got "sha256:aa", want "sha256:bb"`), true},
+		{"429 is not permanent", status(http.StatusTooManyRequests), false},
+		{"TOOMANYREQUESTS sent with 403 is not permanent", status(http.StatusForbidden, transport.TooManyRequestsErrorCode), false},
+		{"503 is not permanent", status(http.StatusServiceUnavailable), false},
+		{"an exhausted retry budget after a 404 body read is not permanent", fmt.Errorf("%w: deadline passed: %w", registry.ErrBudgetExhausted, io.ErrUnexpectedEOF), false},
+		{"an error it does not recognise is not permanent", errors.New("something odd happened"), false},
+		{"a malformed manifest body is not recognised, so not permanent", errors.New("invalid character 'x' looking for beginning of value"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := registry.IsPermanent(tt.err); got != tt.want {
+				t.Errorf("IsPermanent(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}

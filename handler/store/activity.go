@@ -20,6 +20,8 @@ type Activity struct {
 	// ScanClaimedOn is the UTC day ("2006-01-02") a scan task was last enqueued for
 	// this digest; see [Store.ClaimScan].
 	ScanClaimedOn string
+	// ScanClaimedBy is who made that claim (see [Store.ClaimScanAs]), or "".
+	ScanClaimedBy string
 }
 
 func (a Activity) entity() entity {
@@ -32,6 +34,9 @@ func (a Activity) entity() entity {
 	e.setString("Source", a.Source)
 	if a.ScanClaimedOn != "" {
 		e.setString("ScanClaimedOn", a.ScanClaimedOn)
+	}
+	if a.ScanClaimedBy != "" {
+		e.setString("ScanClaimedBy", a.ScanClaimedBy)
 	}
 	return e
 }
@@ -50,6 +55,7 @@ func activityFromRow(r row) (Activity, error) {
 		PullCount:     r.int64("PullCount"),
 		Source:        r.str("Source"),
 		ScanClaimedOn: r.str("ScanClaimedOn"),
+		ScanClaimedBy: r.str("ScanClaimedBy"),
 	}, nil
 }
 
@@ -95,7 +101,7 @@ func (s *Store) RecordActivity(ctx context.Context, obs Activity, pulls int64) e
 			next.LastPushedAt = later(prev.LastPushedAt, obs.LastPushedAt)
 			next.LastPulledAt = later(prev.LastPulledAt, obs.LastPulledAt)
 			next.PullCount += prev.PullCount
-			next.ScanClaimedOn = prev.ScanClaimedOn
+			next.ScanClaimedOn, next.ScanClaimedBy = prev.ScanClaimedOn, prev.ScanClaimedBy
 			if next.Source == "" {
 				next.Source = prev.Source
 			}
@@ -111,6 +117,13 @@ func (s *Store) RecordActivity(ctx context.Context, obs Activity, pulls int64) e
 // ClaimScan claims the right to enqueue a scan of digest on day's UTC date. Exactly
 // one caller per digest per day gets true, however many race for it.
 func (s *Store) ClaimScan(ctx context.Context, registry, repository, digest string, day time.Time) (bool, error) {
+	return s.ClaimScanAs(ctx, registry, repository, digest, day, "")
+}
+
+// ClaimScanAs is [Store.ClaimScan] on behalf of claimant (a queue message id) and
+// records it in ScanClaimedBy, so a redelivered message can tell its own earlier
+// claims (see Activity.ScanClaimedBy) from other callers'.
+func (s *Store) ClaimScanAs(ctx context.Context, registry, repository, digest string, day time.Time, claimant string) (bool, error) {
 	date := day.UTC().Format(time.DateOnly)
 	claimed := false
 	pk, rk := repoKey(registry, repository), EscapeKey(digest)
@@ -127,7 +140,7 @@ func (s *Store) ClaimScan(ctx context.Context, registry, repository, digest stri
 			}
 			next = prev
 		}
-		next.ScanClaimedOn = date
+		next.ScanClaimedOn, next.ScanClaimedBy = date, claimant
 		claimed = true
 		return next.entity(), true, nil
 	})

@@ -2,8 +2,11 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"regexp"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // MessageVersion is the version every message carries as "v".
@@ -52,23 +55,76 @@ type RematchTask struct {
 	Continuation string `json:"continuation"`
 }
 
-var digestPattern = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
-
-// Validate reports what makes t unprocessable, wrapping ErrBadMessage.
+// Validate reports what makes t unprocessable, wrapping ErrBadMessage. Registry and
+// repository must parse as a registry host and a repository path on it
+// (go-containerregistry's name package).
 func (t ListTask) Validate() error {
-	return check("list-task", t.V,
+	if err := check("list-task", t.V,
 		field{"registry", t.Registry != ""},
 		field{"repository", t.Repository != ""},
-		field{"window", t.Window.PushDays >= 0 && t.Window.PullDays >= 0})
+		field{"runId", validRunID(t.RunID)},
+		field{"window", t.Window.PushDays >= 0 && t.Window.PullDays >= 0}); err != nil {
+		return err
+	}
+	return checkReference("list-task", t.Registry, t.Repository, "", nil)
 }
 
-// Validate reports what makes t unprocessable, wrapping ErrBadMessage.
+// Validate reports what makes t unprocessable, wrapping ErrBadMessage. Registry,
+// repository, digest (sha256, 64 hex digits) and tags must parse as an image
+// reference (go-containerregistry's name package).
 func (t ScanTask) Validate() error {
-	return check("scan-task", t.V,
+	if err := check("scan-task", t.V,
 		field{"registry", t.Registry != ""},
 		field{"repository", t.Repository != ""},
-		field{"digest", digestPattern.MatchString(t.Digest)},
-		field{"reason", t.Reason == ReasonPush || t.Reason == ReasonPull || t.Reason == ReasonRescan || t.Reason == ReasonEvent})
+		field{"digest", t.Digest != ""},
+		field{"runId", validRunID(t.RunID)},
+		field{"reason", t.Reason == ReasonPush || t.Reason == ReasonPull || t.Reason == ReasonRescan || t.Reason == ReasonEvent}); err != nil {
+		return err
+	}
+	return checkReference("scan-task", t.Registry, t.Repository, t.Digest, t.Tags)
+}
+
+// validRunID reports whether id can key a run (see [Store.RecordInvocation]).
+func validRunID(id string) bool { return !strings.Contains(id, invocationSeparator) }
+
+// checkReference validates registry/repository[@digest] and each tag on it, and
+// insists that each parses back to exactly what the message says: a repository
+// whose first component looks like a host would otherwise move to another registry.
+func checkReference(kind, registry, repository, digest string, tags []string) error {
+	bad := func(what, value string, err error) error {
+		return fmt.Errorf("%w: %s has an invalid %s %q: %w", ErrBadMessage, kind, what, value, err)
+	}
+	reg, err := name.NewRegistry(registry, name.StrictValidation)
+	if err != nil {
+		return bad("registry", registry, err)
+	}
+	inRegistry := name.WithDefaultRegistry(reg.RegistryStr())
+	repo, err := name.NewRepository(repository, inRegistry)
+	if err == nil && (repo.RegistryStr() != reg.RegistryStr() || repo.RepositoryStr() != repository) {
+		err = fmt.Errorf("parses as %s", repo.Name())
+	}
+	if err != nil {
+		return bad("repository", repository, err)
+	}
+	if digest != "" {
+		d, err := name.NewDigest(repository+"@"+digest, inRegistry)
+		if err == nil && d.DigestStr() != digest {
+			err = errors.New("does not parse back unchanged")
+		}
+		if err != nil {
+			return bad("digest", digest, err)
+		}
+	}
+	for _, tag := range tags {
+		parsed, err := name.NewTag(repository+":"+tag, inRegistry)
+		if err == nil && parsed.TagStr() != tag {
+			err = errors.New("does not parse back unchanged")
+		}
+		if err != nil {
+			return bad("tag", tag, err)
+		}
+	}
+	return nil
 }
 
 // Validate reports what makes t unprocessable, wrapping ErrBadMessage.

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -19,8 +21,8 @@ func TestDecodeMessages(t *testing.T) {
 			`{"v":1,"registry":"contoso.azurecr.io","repository":"team/api","runId":"r1","window":{"pushDays":90,"pullDays":30}}`,
 			ListTask{V: 1, Registry: "contoso.azurecr.io", Repository: "team/api", RunID: "r1", Window: Window{PushDays: 90, PullDays: 30}}, false},
 		{"a scan-task from DESIGN decodes", decodeAny(DecodeScanTask),
-			`{"v":1,"registry":"r","repository":"a","digest":"sha256:0a1b","tags":["1.2"],"reason":"rescan","runId":"r1"}`,
-			ScanTask{V: 1, Registry: "r", Repository: "a", Digest: "sha256:0a1b", Tags: []string{"1.2"}, Reason: ReasonRescan, RunID: "r1"}, false},
+			`{"v":1,"registry":"r","repository":"a","digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","tags":["1.2"],"reason":"rescan","runId":"r1"}`,
+			ScanTask{V: 1, Registry: "r", Repository: "a", Digest: "sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9", Tags: []string{"1.2"}, Reason: ReasonRescan, RunID: "r1"}, false},
 		{"a rematch-task from DESIGN decodes", decodeAny(DecodeRematchTask),
 			`{"v":1,"generation":"g7","partition":"r%2Fa","continuation":"sha256:x"}`,
 			RematchTask{V: 1, Generation: "g7", Partition: "r%2Fa", Continuation: "sha256:x"}, false},
@@ -48,6 +50,58 @@ func TestDecodeMessages(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("decoded (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeRejectsInvalidReferences(t *testing.T) {
+	const digest = "sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	scan := func(registry, repository, digest string, tags ...string) []byte {
+		b, err := json.Marshal(ScanTask{V: 1, Registry: registry, Repository: repository, Digest: digest, Tags: tags, Reason: ReasonPush, RunID: "r1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	list := func(registry, repository, runID string) []byte {
+		b, err := json.Marshal(ListTask{V: 1, Registry: registry, Repository: repository, RunID: runID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name   string
+		decode func([]byte) (any, error)
+		text   []byte
+		bad    bool
+	}{
+		{"a scan-task of a plain registry, repository and digest is good", decodeAny(DecodeScanTask), scan("127.0.0.1:5000", "demo/app", digest, "1", "latest"), false},
+		{"a scan-task with an md5 digest is bad", decodeAny(DecodeScanTask), scan("r.example", "a", "md5:d41d8cd98f00b204e9800998ecf8427e"), true},
+		{"a scan-task with a short sha256 digest is bad", decodeAny(DecodeScanTask), scan("r.example", "a", "sha256:abc"), true},
+		{"a scan-task with an uppercase digest is bad", decodeAny(DecodeScanTask), scan("r.example", "a", strings.ToUpper(digest)), true},
+		{"a scan-task with a control character in the repository is bad", decodeAny(DecodeScanTask), scan("r.example", "a\x01b", digest), true},
+		{"a scan-task with an uppercase repository is bad", decodeAny(DecodeScanTask), scan("r.example", "Team/API", digest), true},
+		{"a scan-task whose repository starts with another host is bad", decodeAny(DecodeScanTask), scan("r.example", "evil.example/a", digest), true},
+		{"a scan-task with a control character in the registry is bad", decodeAny(DecodeScanTask), scan("r.exa\nmple", "a", digest), true},
+		{"a scan-task with a registry holding a path is bad", decodeAny(DecodeScanTask), scan("r.example/x", "a", digest), true},
+		{"a scan-task with an invalid tag is bad", decodeAny(DecodeScanTask), scan("r.example", "a", digest, "-bad tag"), true},
+		{"a scan-task with an empty tag is bad", decodeAny(DecodeScanTask), scan("r.example", "a", digest, ""), true},
+		{"a scan-task with a tag holding a digest is bad", decodeAny(DecodeScanTask), scan("r.example", "a", digest, "1@"+digest), true},
+		{"a list-task of a plain registry and repository is good", decodeAny(DecodeListTask), list("contoso.azurecr.io", "team/api", "r1"), false},
+		{"a list-task with an uppercase repository is bad", decodeAny(DecodeListTask), list("r.example", "Team/api", "r1"), true},
+		{"a list-task with a control character in the repository is bad", decodeAny(DecodeListTask), list("r.example", "team\x7f/api", "r1"), true},
+		{"a list-task whose run id holds the runs separator is bad", decodeAny(DecodeListTask), list("r.example", "team/api", "r~1"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.decode(tt.text)
+			if tt.bad != errors.Is(err, ErrBadMessage) {
+				t.Errorf("decoding %s: err = %v, want bad message %v", tt.text, err, tt.bad)
+			}
+			if !tt.bad && err != nil {
+				t.Errorf("decoding %s: %v", tt.text, err)
 			}
 		})
 	}

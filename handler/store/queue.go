@@ -49,13 +49,26 @@ func (q *Queue) Name() string { return q.name }
 // Poison returns the "<name>-poison" queue, or nil for a poison queue.
 func (q *Queue) Poison() *Queue { return q.poison }
 
+// MaxSendDelay is the longest visibility delay the Queue service accepts (7 days).
+const MaxSendDelay = 7 * 24 * time.Hour
+
 // Send enqueues text, base64-encoded.
 func (q *Queue) Send(ctx context.Context, text []byte) error {
-	return q.sendWire(ctx, base64.StdEncoding.EncodeToString(text))
+	return q.sendWire(ctx, base64.StdEncoding.EncodeToString(text), nil)
 }
 
-func (q *Queue) sendWire(ctx context.Context, wire string) error {
-	if _, err := q.client.EnqueueMessage(ctx, wire, nil); err != nil {
+// SendAfter enqueues text, base64-encoded, invisible until delay (at most
+// MaxSendDelay, whole seconds) has passed. The message does not expire: a delay up to
+// the cap must stay within its time to live, which by default is also 7 days.
+func (q *Queue) SendAfter(ctx context.Context, text []byte, delay time.Duration) error {
+	vis := int32(min(max(delay, 0), MaxSendDelay) / time.Second)
+	forever := int32(-1)
+	return q.sendWire(ctx, base64.StdEncoding.EncodeToString(text),
+		&azqueue.EnqueueMessageOptions{VisibilityTimeout: &vis, TimeToLive: &forever})
+}
+
+func (q *Queue) sendWire(ctx context.Context, wire string, opts *azqueue.EnqueueMessageOptions) error {
+	if _, err := q.client.EnqueueMessage(ctx, wire, opts); err != nil {
 		return fmt.Errorf("sending to queue %s: %w", q.name, err)
 	}
 	return nil
@@ -118,7 +131,7 @@ func (q *Queue) MoveToPoison(ctx context.Context, m Message) error {
 	if q.poison == nil {
 		return fmt.Errorf("moving message %s: queue %s has no poison queue", m.ID, q.name)
 	}
-	if err := q.poison.sendWire(ctx, m.wire); err != nil {
+	if err := q.poison.sendWire(ctx, m.wire, nil); err != nil {
 		return fmt.Errorf("moving message %s to poison: %w", m.ID, err)
 	}
 	return q.Delete(ctx, m)

@@ -28,11 +28,11 @@ func peekWire(t *testing.T, q *Queue) []string {
 func TestQueueWireFormatIsBase64OfTheJSON(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
-	text, err := EncodeScanTask(ScanTask{Registry: "r.example", Repository: "a/b", Digest: "sha256:ab12", Tags: []string{"1.2"}, Reason: ReasonPush, RunID: "run-1"})
+	text, err := EncodeScanTask(ScanTask{Registry: "r.example", Repository: "a/b", Digest: "sha256:ab12cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc", Tags: []string{"1.2"}, Reason: ReasonPush, RunID: "run-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantJSON := `{"v":1,"registry":"r.example","repository":"a/b","digest":"sha256:ab12","tags":["1.2"],"reason":"push","runId":"run-1"}`
+	wantJSON := `{"v":1,"registry":"r.example","repository":"a/b","digest":"sha256:ab12cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","tags":["1.2"],"reason":"push","runId":"run-1"}`
 	if string(text) != wantJSON {
 		t.Fatalf("encoded %s, want %s", text, wantJSON)
 	}
@@ -59,7 +59,7 @@ func TestQueueWireFormatIsBase64OfTheJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if task.Digest != "sha256:ab12" {
+	if task.Digest != "sha256:ab12cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc" {
 		t.Errorf("decoded %+v", task)
 	}
 }
@@ -142,5 +142,34 @@ func TestReceivePassesThroughUnencodedText(t *testing.T) {
 	}
 	if diff := cmp.Diff(ListTask{V: 1, Registry: "r", Repository: "x", RunID: "1", Window: Window{PushDays: 90, PullDays: 30}}, task); diff != "" {
 		t.Error(diff)
+	}
+}
+
+func TestSendAfter(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+	}{
+		{"a message sent an hour ahead is queued but not visible", time.Hour},
+		{"a delay beyond the service's seven days is capped, not refused", 30 * 24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := s.ScanTasks()
+			before, err := q.ApproximateCount(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.SendAfter(ctx, []byte(`{"v":1}`), tc.delay); err != nil {
+				t.Fatalf("SendAfter(%s): %v", tc.delay, err)
+			}
+			if n, err := q.ApproximateCount(ctx); err != nil || n != before+1 {
+				t.Errorf("queue holds %d messages (%v), want %d", n, err, before+1)
+			}
+			if msgs, err := q.Receive(ctx, 32, time.Minute); err != nil || len(msgs) != 0 {
+				t.Errorf("received %d messages (%v) at once, want none visible", len(msgs), err)
+			}
+		})
 	}
 }

@@ -2,17 +2,26 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
 // maxFailureUnits bounds the Failures column well below the property limit so that
 // appending stays cheap; older failures are kept, later ones are counted only.
 const maxFailureUnits = 16 * 1024
 
-// Run is the scan health of one sweep (or one `tidewatch run`): a row of the runs
-// table (PartitionKey the UTC date "2006-01-02", RowKey the run id).
+// invocationSeparator joins a run id and an invocation key in the RowKey of an
+// invocation row. Run ids must not contain it.
+const invocationSeparator = "~"
+
+// Run is the scan health of one sweep (or one `tidewatch run`) as an operator reads
+// it: the summary row of the runs table (PartitionKey the UTC date "2006-01-02",
+// RowKey the run id), the sum of the run's invocation rows (RowKey
+// "<run id>~<message id>") of that date.
 type Run struct {
 	Date string
 	ID   string
@@ -22,7 +31,15 @@ type Run struct {
 	Enqueued     int
 	Scanned      int
 	Failed       int
-	Retried      int
+	// Retried counts messages whose latest delivery failed transiently: they wait in
+	// the queue for redelivery (or, after the last, in the poison queue).
+	Retried int
+	// Deferred counts messages put back with the delay a registry asked for.
+	Deferred int
+	// Invocations is the number of distinct messages (and timer ticks) counted.
+	Invocations int
+	// Deliveries is how often those messages were delivered, redeliveries included.
+	Deliveries int
 	// Failures holds one line per recorded failure, truncated when long.
 	Failures string
 
@@ -31,10 +48,13 @@ type Run struct {
 	DurationMs int64
 }
 
-// RunDelta is what one invocation adds to a [Run].
+// RunDelta is what one invocation contributes to a [Run].
 type RunDelta struct {
-	Repositories, Manifests, Enqueued, Scanned, Failed, Retried int
-	// Failure, if set, is appended as a line to Failures.
+	Repositories, Manifests, Enqueued, Scanned, Failed, Retried, Deferred int
+	// Deliveries is the message's dequeue count (1 for a timer tick); the row keeps
+	// the highest seen.
+	Deliveries int
+	// Failure, if set, is the invocation's failure line.
 	Failure string
 	// StartedAt and FinishedAt widen the run's time span when set.
 	StartedAt, FinishedAt time.Time
@@ -48,6 +68,9 @@ func (r Run) entity() entity {
 	e.setInt32("Scanned", r.Scanned)
 	e.setInt32("Failed", r.Failed)
 	e.setInt32("Retried", r.Retried)
+	e.setInt32("Deferred", r.Deferred)
+	e.setInt32("Invocations", r.Invocations)
+	e.setInt32("Deliveries", r.Deliveries)
 	e.setString("Failures", r.Failures)
 	e.setTime("StartedAt", r.StartedAt)
 	e.setTime("FinishedAt", r.FinishedAt)
@@ -73,6 +96,9 @@ func runFromRow(r row) (Run, error) {
 		Scanned:      r.int("Scanned"),
 		Failed:       r.int("Failed"),
 		Retried:      r.int("Retried"),
+		Deferred:     r.int("Deferred"),
+		Invocations:  r.int("Invocations"),
+		Deliveries:   r.int("Deliveries"),
 		Failures:     r.str("Failures"),
 		StartedAt:    r.time("StartedAt"),
 		FinishedAt:   r.time("FinishedAt"),
@@ -80,7 +106,44 @@ func runFromRow(r row) (Run, error) {
 	}, nil
 }
 
-// apply returns r with d merged in.
+func (d RunDelta) entity(date, runID, invocation string) entity {
+	e := newEntity(EscapeKey(date), invocationRowKey(runID, invocation))
+	e.setString("Invocation", invocation)
+	e.setInt32("Repositories", d.Repositories)
+	e.setInt32("Manifests", d.Manifests)
+	e.setInt32("Enqueued", d.Enqueued)
+	e.setInt32("Scanned", d.Scanned)
+	e.setInt32("Failed", d.Failed)
+	e.setInt32("Retried", d.Retried)
+	e.setInt32("Deferred", d.Deferred)
+	e.setInt32("Deliveries", d.Deliveries)
+	e.setString("Failure", limitString(d.Failure))
+	e.setTime("StartedAt", d.StartedAt)
+	e.setTime("FinishedAt", d.FinishedAt)
+	return e
+}
+
+func deltaFromRow(r row) RunDelta {
+	return RunDelta{
+		Repositories: r.int("Repositories"),
+		Manifests:    r.int("Manifests"),
+		Enqueued:     r.int("Enqueued"),
+		Scanned:      r.int("Scanned"),
+		Failed:       r.int("Failed"),
+		Retried:      r.int("Retried"),
+		Deferred:     r.int("Deferred"),
+		Deliveries:   r.int("Deliveries"),
+		Failure:      r.str("Failure"),
+		StartedAt:    r.time("StartedAt"),
+		FinishedAt:   r.time("FinishedAt"),
+	}
+}
+
+func invocationRowKey(runID, invocation string) string {
+	return EscapeKey(runID) + invocationSeparator + EscapeKey(invocation)
+}
+
+// apply returns r with one invocation's d added.
 func (r Run) apply(d RunDelta) Run {
 	r.Repositories += d.Repositories
 	r.Manifests += d.Manifests
@@ -88,6 +151,9 @@ func (r Run) apply(d RunDelta) Run {
 	r.Scanned += d.Scanned
 	r.Failed += d.Failed
 	r.Retried += d.Retried
+	r.Deferred += d.Deferred
+	r.Invocations++
+	r.Deliveries += max(d.Deliveries, 1)
 	if d.Failure != "" {
 		r.Failures = appendFailure(r.Failures, d.Failure)
 	}
@@ -115,26 +181,88 @@ func appendFailure(failures, failure string) string {
 	return truncateUnits(next, maxFailureUnits)
 }
 
-// AddToRun merges d into run runID of date (creating it), retrying on concurrent
-// updates so no increment is lost.
-func (s *Store) AddToRun(ctx context.Context, date, runID string, d RunDelta) error {
-	err := readModifyWrite(ctx, s.runs, EscapeKey(date), EscapeKey(runID), func(current row, exists bool) (entity, bool, error) {
-		run := Run{Date: date, ID: runID}
+// RecordInvocation records what one invocation of run runID did, under its own row
+// keyed by invocation (the queue message id, or a fixed name for a timer tick), then
+// refreshes the run's summary row. A redelivered message replaces its counts instead
+// of adding to them, so it counts once (the caller counts what the message has done
+// by then, its earlier deliveries included); Deliveries keeps the highest dequeue
+// count and StartedAt the earliest.
+//
+// The invocation row is the record; the summary is derived ([Store.RefreshRun]). If
+// the summary cannot be written (a storage fault; contention cannot make it fail) the
+// error says so, and a retry, the next invocation of the run or RefreshRun brings it
+// up to date.
+func (s *Store) RecordInvocation(ctx context.Context, date, runID, invocation string, d RunDelta) error {
+	if strings.Contains(runID, invocationSeparator) {
+		return fmt.Errorf("recording invocation %s of run %s: run ids must not contain %q", invocation, runID, invocationSeparator)
+	}
+	pk, rk := EscapeKey(date), invocationRowKey(runID, invocation)
+	err := readModifyWrite(ctx, s.runs, pk, rk, func(current row, exists bool) (entity, bool, error) {
 		if exists {
-			var err error
-			if run, err = runFromRow(current); err != nil {
-				return nil, false, err
+			d.Deliveries = max(d.Deliveries, current.int("Deliveries"))
+			prev := current.time("StartedAt")
+			if !prev.IsZero() && (d.StartedAt.IsZero() || prev.Before(d.StartedAt)) {
+				d.StartedAt = prev
 			}
 		}
-		return run.apply(d).entity(), true, nil
+		return d.entity(date, runID, invocation), true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("adding to run %s/%s: %w", date, runID, err)
+		return fmt.Errorf("recording invocation %s of run %s/%s: %w", invocation, date, runID, err)
 	}
-	return nil
+	return s.RefreshRun(ctx, date, runID)
 }
 
-// GetRun reads one run; ErrNotFound when absent.
+// RefreshRun recomputes the summary row of run runID on date from its invocation
+// rows, so that it covers every invocation row written before the call. Each write is
+// conditional on the summary's ETag read before the rows were listed, so a summary
+// computed from an older listing never replaces a newer one. A write that loses the
+// race to another refresh retries once; if it loses again, the refresh that won had
+// read the summary after this call began (the ETag it matched did not exist before)
+// and so listed every row this call must cover: there is nothing left to do. That
+// bounds a refresh to two attempts however many invocations race.
+func (s *Store) RefreshRun(ctx context.Context, date, runID string) error {
+	pk, rk := EscapeKey(date), EscapeKey(runID)
+	for attempt := 1; ; attempt++ {
+		current, err := getRow(ctx, s.runs, pk, rk)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("refreshing run %s/%s: %w", date, runID, err)
+		}
+		run, err := s.SummarizeRun(ctx, date, runID)
+		if err != nil {
+			return err
+		}
+		err = writeIf(ctx, s.runs, run.entity(), current.etag, aztables.UpdateModeReplace)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, ErrConflict):
+			return fmt.Errorf("refreshing run %s/%s: %w", date, runID, err)
+		case attempt == 2:
+			return nil // a refresh that began after this one wrote a summary covering it
+		}
+	}
+}
+
+// SummarizeRun sums the invocation rows of run runID on date, without writing.
+func (s *Store) SummarizeRun(ctx context.Context, date, runID string) (Run, error) {
+	prefix := EscapeKey(runID) + invocationSeparator
+	// '~' is the last printable ASCII character, so "<prefix>" ≤ key < "<run id>\x7f"
+	// is exactly the keys starting with prefix that EscapeKey can produce.
+	filter := "PartitionKey eq " + odataQuote(EscapeKey(date)) +
+		" and RowKey ge " + odataQuote(prefix) + " and RowKey lt " + odataQuote(EscapeKey(runID)+"\x7f")
+	rows, err := listRows(ctx, s.runs, filter, "")
+	if err != nil {
+		return Run{}, fmt.Errorf("summarizing run %s/%s: %w", date, runID, err)
+	}
+	run := Run{Date: date, ID: runID}
+	for _, r := range rows {
+		run = run.apply(deltaFromRow(r))
+	}
+	return run, nil
+}
+
+// GetRun reads one run's summary row; ErrNotFound when absent.
 func (s *Store) GetRun(ctx context.Context, date, runID string) (Run, error) {
 	r, err := getRow(ctx, s.runs, EscapeKey(date), EscapeKey(runID))
 	if err != nil {
@@ -143,7 +271,8 @@ func (s *Store) GetRun(ctx context.Context, date, runID string) (Run, error) {
 	return runFromRow(r)
 }
 
-// ListRuns returns the runs of since's UTC date and later, oldest date first.
+// ListRuns returns the run summaries of since's UTC date and later, oldest date
+// first. Invocation rows are left out.
 func (s *Store) ListRuns(ctx context.Context, since time.Time) ([]Run, error) {
 	filter := "PartitionKey ge " + odataQuote(since.UTC().Format(time.DateOnly))
 	rows, err := listRows(ctx, s.runs, filter, "")
@@ -152,6 +281,9 @@ func (s *Store) ListRuns(ctx context.Context, since time.Time) ([]Run, error) {
 	}
 	runs := make([]Run, 0, len(rows))
 	for _, r := range rows {
+		if strings.Contains(r.rowKey(), invocationSeparator) {
+			continue
+		}
 		run, err := runFromRow(r)
 		if err != nil {
 			return nil, fmt.Errorf("listing runs: %w", err)

@@ -11,54 +11,84 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestAddToRunMergesConcurrentIncrements(t *testing.T) {
+func TestRunSummaryIsTheSumOfItsInvocations(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	start := time.Date(2025, 7, 1, 6, 0, 0, 0, time.UTC)
-	const workers = 10
-	var wg sync.WaitGroup
-	for i := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d := RunDelta{Manifests: 2, Enqueued: 1, Scanned: 1, StartedAt: start.Add(time.Duration(i) * time.Second), FinishedAt: start.Add(time.Duration(i+10) * time.Second)}
-			if i%5 == 0 {
-				d.Scanned, d.Failed, d.Failure = 0, 1, fmt.Sprintf("scan %d failed:\nboom", i)
-			}
-			if err := s.AddToRun(ctx, "2025-07-01", "run-1", d); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if err := s.AddToRun(ctx, "2025-07-01", "run-1", RunDelta{Repositories: 3, Retried: 1}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.GetRun(ctx, "2025-07-01", "run-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(got.Failures, "\n")
-	got.Failures = ""
-	want := Run{Date: "2025-07-01", ID: "run-1", Repositories: 3, Manifests: 20, Enqueued: 10, Scanned: 8, Failed: 2, Retried: 1,
-		StartedAt: start, FinishedAt: start.Add(19 * time.Second), DurationMs: 19000}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("run (-want +got):\n%s", diff)
-	}
-	if len(lines) != 2 || !strings.HasSuffix(lines[0], "failed: boom") {
-		t.Errorf("failures = %q, want two single-line failures", lines)
-	}
 
-	t.Run("runs since a date are listed", func(t *testing.T) {
-		if err := s.AddToRun(ctx, "2025-06-30", "run-0", RunDelta{Scanned: 1}); err != nil {
+	t.Run("32 concurrent invocations leave a summary equal to their sum", func(t *testing.T) {
+		const workers = 32
+		var wg sync.WaitGroup
+		for i := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := RunDelta{Manifests: 2, Enqueued: 1, Scanned: 1, StartedAt: start.Add(time.Duration(i) * time.Second), FinishedAt: start.Add(time.Duration(i+10) * time.Second)}
+				if i%8 == 0 {
+					d.Scanned, d.Failed, d.Failure = 0, 1, fmt.Sprintf("scan %d failed:\nboom", i)
+				}
+				if err := s.RecordInvocation(ctx, "2025-07-01", "run-1", fmt.Sprintf("message-%02d", i), d); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		got, err := s.GetRun(ctx, "2025-07-01", "run-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(got.Failures, "\n")
+		got.Failures = ""
+		want := Run{Date: "2025-07-01", ID: "run-1", Manifests: 64, Enqueued: 32, Scanned: 28, Failed: 4, Invocations: 32, Deliveries: 32,
+			StartedAt: start, FinishedAt: start.Add(41 * time.Second), DurationMs: 41000}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("summary row (-want +got):\n%s", diff)
+		}
+		if len(lines) != 4 || !strings.HasSuffix(lines[0], "failed: boom") {
+			t.Errorf("failures = %q, want four single-line failures", lines)
+		}
+	})
+
+	t.Run("a message recorded twice counts once, with its latest outcome", func(t *testing.T) {
+		for _, d := range []RunDelta{
+			{Retried: 1, Failure: "registry: 503", Deliveries: 1},
+			{Scanned: 1, Deliveries: 2},
+			{Scanned: 1, Deliveries: 2},
+		} {
+			if err := s.RecordInvocation(ctx, "2025-07-01", "run-2", "message-a", d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.GetRun(ctx, "2025-07-01", "run-2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Run{Date: "2025-07-01", ID: "run-2", Scanned: 1, Invocations: 1, Deliveries: 2}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("summary row (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("runs since a date are listed as summaries only", func(t *testing.T) {
+		if err := s.RecordInvocation(ctx, "2025-06-30", "run-0", "message-c", RunDelta{Scanned: 1}); err != nil {
 			t.Fatal(err)
 		}
 		runs, err := s.ListRuns(ctx, time.Date(2025, 7, 1, 12, 0, 0, 0, time.UTC))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(runs) != 1 || runs[0].ID != "run-1" {
-			t.Errorf("ListRuns = %+v, want only run-1", runs)
+		var ids []string
+		for _, r := range runs {
+			ids = append(ids, r.ID)
+		}
+		if diff := cmp.Diff([]string{"run-1", "run-2"}, ids); diff != "" {
+			t.Errorf("ListRuns ids (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a run id holding the separator is refused", func(t *testing.T) {
+		if err := s.RecordInvocation(ctx, "2025-07-01", "a~b", "message-d", RunDelta{Scanned: 1}); err == nil {
+			t.Error("RecordInvocation accepted run id \"a~b\"")
 		}
 	})
 }
