@@ -214,6 +214,7 @@ func TestWalkLayerErrors(t *testing.T) {
 		wantCause     error
 	}{
 		{name: "a blob that does not match its digest is malformed", layer: lyingLayer{good, otherDigest}, wantMalformed: true},
+		{name: "an empty blob is malformed", layer: static.NewLayer(nil, types.OCILayer), wantMalformed: true},
 		{name: "bytes that are not a tar are malformed", layer: static.NewLayer(bytes.Repeat([]byte("junk"), 300), types.OCILayer), wantMalformed: true},
 		{name: "a gzip stream cut short is malformed", layer: static.NewLayer(blob[:len(blob)/2], types.OCILayer), wantMalformed: true},
 		{name: "a source read error is returned unclassified", layer: failingLayer{good, len(blob) / 2, errReset}, wantCause: errReset},
