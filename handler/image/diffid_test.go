@@ -1,11 +1,13 @@
 package image_test
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -94,6 +96,51 @@ func TestALayerWhoseConfigClaimsAnotherDiffIDFailsItsWalk(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not name %s", err, want)
 				}
+			}
+		})
+	}
+}
+
+func TestWalkingEveryFixtureLayerVerifiesTheSidecarDiffIDs(t *testing.T) {
+	dockerSave := copyArchive(t, testenv.Image(t, "distroless-style"), func(hdr *tar.Header) bool {
+		return hdr.Name != "index.json" && hdr.Name != "oci-layout"
+	})
+	tests := []struct {
+		name, fixture, path string
+	}{
+		{"debian12-minbase", "debian12-minbase", testenv.Image(t, "debian12-minbase")},
+		{"debian12-layered", "debian12-layered", testenv.Image(t, "debian12-layered")},
+		{"debian12-multiarch", "debian12-multiarch", testenv.Image(t, "debian12-multiarch")},
+		{"distroless-style as a docker-save tarball", "distroless-style", dockerSave},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" walks to the sidecar's diffIDs", func(t *testing.T) {
+			want := map[string][]string{}
+			for _, m := range testenv.ReadSidecar(t, tt.fixture).Manifests {
+				for _, l := range m.Layers {
+					want[m.Platform] = append(want[m.Platform], l.DiffID)
+				}
+			}
+			target, err := image.FromArchive(tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]string{}
+			for _, p := range target.Platforms {
+				layers, err := p.Image.Layers()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, l := range layers {
+					stats, err := image.WalkLayer(context.Background(), l, func(image.Entry) error { return nil })
+					if err != nil {
+						t.Fatalf("%s layer %d: %v", p.Platform, i, err)
+					}
+					got[p.Platform.String()] = append(got[p.Platform.String()], stats.DiffID.String())
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("verified diffIDs (-sidecar +got):\n%s", diff)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package image_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -244,6 +245,17 @@ func TestIndexFanOutIsBounded(t *testing.T) {
 		_, err := image.FromIndex("r/wide:1", mutate.AppendManifests(empty.Index, adds...))
 		if !errors.Is(err, image.ErrMalformed) || !strings.Contains(err.Error(), "256") {
 			t.Fatalf("error = %v, want ErrMalformed naming the cap of 256", err)
+		}
+	})
+	t.Run("more than 1024 distinct index entries are refused even when all are skipped", func(t *testing.T) {
+		adds := make([]mutate.IndexAddendum, 1025)
+		for i := range adds {
+			blob := static.NewLayer([]byte(fmt.Sprintf(`{"statement":%d}`, i)), inTotoLayer)
+			adds[i] = mutate.IndexAddendum{Add: blob}
+		}
+		_, err := image.FromIndex("r/many:1", mutate.AppendManifests(empty.Index, adds...))
+		if !errors.Is(err, image.ErrMalformed) || !strings.Contains(err.Error(), "1024") {
+			t.Fatalf("error = %v, want ErrMalformed naming the cap of 1024", err)
 		}
 	})
 	t.Run("256 distinct platform images are accepted", func(t *testing.T) {

@@ -63,18 +63,16 @@ const (
 // ResolveOption tunes FromIndex.
 type ResolveOption func(*resolver)
 
-// WithRetry runs every fetch of resolution (a child manifest, an image config)
-// through retry, each attempt opening the child afresh, so a registry fault does
-// not fail the target. The caller binds its context and policy, e.g.
+// WithRetry runs every fetch of resolution (a nested index, a child manifest, an
+// image config) through retry, so a registry fault does not fail the target. The caller binds its context and policy, e.g.
 // func(op func() error) error { return client.Retry(ctx, func(context.Context) error { return op() }) }.
 func WithRetry(retry func(op func() error) error) ResolveOption {
 	return func(r *resolver) { r.retry = retry }
 }
 
-// FromImage resolves a single-manifest image; the platform comes from its config.
-// An artifact (an SBOM, a signature) is ErrNothingToScan. A caller that retries
-// FromImage should pass a freshly opened img each time: go-containerregistry keeps
-// a config body cut short by a broken connection as if it were whole.
+// FromImage resolves a single-manifest image; the platform comes from its config,
+// which is read once, checked against its digest and kept with the image. An
+// artifact (an SBOM, a signature) is ErrNothingToScan.
 func FromImage(ref string, img v1.Image) (*Target, error) {
 	r := newResolver(ref, nil)
 	digest, err := img.Digest()
@@ -180,7 +178,7 @@ func (r *resolver) walk(idx v1.ImageIndex, depth int) error {
 			return fmt.Errorf("more than %d distinct index entries: %w: %w", maxIndexEntries, ErrMalformed, ErrLimitExceeded)
 		}
 		if reason := descriptorSkipReason(desc); reason != "" {
-			r.skip(desc, "", reason)
+			r.skip(desc, reason)
 			continue
 		}
 		if desc.MediaType.IsIndex() {
@@ -245,7 +243,7 @@ func (r *resolver) image(idx v1.ImageIndex, desc v1.Descriptor) error {
 	case err != nil:
 		return err
 	case pi.Platform.OS == "" || pi.Platform.OS == "unknown" || pi.Platform.Architecture == "unknown":
-		r.skip(desc, "", "unknown platform "+pi.Platform.String())
+		r.skip(desc, "unknown platform "+pi.Platform.String())
 		return nil
 	}
 	if len(r.target.Platforms) == maxPlatforms {
@@ -293,9 +291,9 @@ func platformOf(img v1.Image, m *v1.Manifest, rawConfig []byte, desc v1.Descript
 }
 
 // skip records desc as skipped.
-func (r *resolver) skip(desc v1.Descriptor, artifactType, reason string) {
+func (r *resolver) skip(desc v1.Descriptor, reason string) {
 	r.target.Skipped = append(r.target.Skipped, SkippedManifest{
 		Digest: desc.Digest.String(), MediaType: string(desc.MediaType),
-		ArtifactType: cmp.Or(artifactType, desc.ArtifactType), Reason: reason,
+		ArtifactType: desc.ArtifactType, Reason: reason,
 	})
 }

@@ -203,6 +203,8 @@ func TestWalkLayerErrors(t *testing.T) {
 	blob := gzipBytes(t, tarBytes(t, many))
 	good := claimLayer{static.NewLayer(blob, types.OCILayer), sha256Hash(tarBytes(t, many))}
 	otherDigest, _, _ := v1.SHA256(bytes.NewReader([]byte("something else")))
+	padded := append(tarBytes(t, many[:1]), make([]byte, 1<<20)...)
+	trailingBomb := claimLayer{static.NewLayer(gzipBytes(t, padded), types.OCILayer), sha256Hash(padded)}
 	errReset := errors.New("connection reset by peer")
 
 	tests := []struct {
@@ -214,10 +216,12 @@ func TestWalkLayerErrors(t *testing.T) {
 		wantCause     error
 	}{
 		{name: "a blob that does not match its digest is malformed", layer: lyingLayer{good, otherDigest}, wantMalformed: true},
+		{name: "an empty blob is malformed", layer: static.NewLayer(nil, types.OCILayer), wantMalformed: true},
 		{name: "bytes that are not a tar are malformed", layer: static.NewLayer(bytes.Repeat([]byte("junk"), 300), types.OCILayer), wantMalformed: true},
 		{name: "a gzip stream cut short is malformed", layer: static.NewLayer(blob[:len(blob)/2], types.OCILayer), wantMalformed: true},
 		{name: "a source read error is returned unclassified", layer: failingLayer{good, len(blob) / 2, errReset}, wantCause: errReset},
 		{name: "too many uncompressed bytes is rejected as a bomb", layer: good, opts: []image.WalkOption{image.WithMaxBytes(5000)}, wantMalformed: true, wantLimit: true},
+		{name: "bytes after the end of the tar count against the uncompressed cap", layer: trailingBomb, opts: []image.WalkOption{image.WithMaxBytes(64 << 10)}, wantMalformed: true, wantLimit: true},
 		{name: "too many entries is rejected", layer: good, opts: []image.WalkOption{image.WithMaxEntries(5)}, wantMalformed: true, wantLimit: true},
 		{name: "reading a file past the per-file cap is rejected", layer: good, opts: []image.WalkOption{image.WithMaxFileBytes(100)}, wantMalformed: true, wantLimit: true},
 	}

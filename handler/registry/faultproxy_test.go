@@ -103,15 +103,31 @@ func startFaultProxy(t *testing.T, upstream string, args ...string) (string, fun
 
 func TestTargetResolutionSurvivesTheDefaultRegistryFaultMix(t *testing.T) {
 	reg := testenv.StartRegistry(t)
-	reg.Push(t, "debian12-multiarch", "team/multi:1")
-	sidecar := testenv.ReadSidecar(t, "debian12-multiarch")
-	var want []platformLayers
-	for _, m := range sidecar.Manifests {
-		p := platformLayers{Platform: m.Platform, Digest: m.ManifestDigest}
-		for _, l := range m.Layers {
-			p.DiffIDs = append(p.DiffIDs, l.DiffID)
+	images := []struct {
+		fixture, ref string
+		resolutions  int
+	}{
+		{"debian12-multiarch", "team/multi:1", 40}, // an index: child manifests and configs
+		{"debian12-minbase", "team/min:1", 20},     // a single manifest and its config
+	}
+	type resolution struct {
+		ref  string
+		want []platformLayers
+	}
+	var todo []resolution
+	for _, im := range images {
+		reg.Push(t, im.fixture, im.ref)
+		var want []platformLayers
+		for _, m := range testenv.ReadSidecar(t, im.fixture).Manifests {
+			p := platformLayers{Platform: m.Platform, Digest: m.ManifestDigest}
+			for _, l := range m.Layers {
+				p.DiffIDs = append(p.DiffIDs, l.DiffID)
+			}
+			want = append(want, p)
 		}
-		want = append(want, p)
+		for range im.resolutions {
+			todo = append(todo, resolution{im.ref, want})
+		}
 	}
 	proxy, faults := startFaultProxy(t, reg.Host, "-seed", "7")
 	c, err := registry.New(proxy)
@@ -121,15 +137,15 @@ func TestTargetResolutionSurvivesTheDefaultRegistryFaultMix(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	const scans, concurrent = 40, 8
-	results := make([]error, scans)
+	const concurrent = 8
+	results := make([]error, len(todo))
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, concurrent)
-	for i := range scans {
+	for i, r := range todo {
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			results[i] = resolveAndReadConfigs(ctx, c, want)
+			results[i] = resolveAndReadConfigs(ctx, c, r.ref, r.want)
 		})
 	}
 	wg.Wait()
@@ -137,11 +153,11 @@ func TestTargetResolutionSurvivesTheDefaultRegistryFaultMix(t *testing.T) {
 	for i, err := range results {
 		if err != nil {
 			failed++
-			t.Errorf("resolution %d: %v", i, err)
+			t.Errorf("resolution %d of %s: %v", i, todo[i].ref, err)
 		}
 	}
 	if failed > 0 {
-		t.Errorf("%d of %d resolutions failed under the default fault mix, want none", failed, scans)
+		t.Errorf("%d of %d resolutions failed under the default fault mix, want none", failed, len(todo))
 	}
 
 	// The test proves nothing unless the fetches it is about were faulted.
@@ -167,10 +183,10 @@ type platformLayers struct {
 	DiffIDs          []string
 }
 
-// resolveAndReadConfigs resolves the multi-arch image and reads each platform's
-// config, comparing platforms, digests and diffIDs with the sidecar's.
-func resolveAndReadConfigs(ctx context.Context, c *registry.Client, want []platformLayers) error {
-	target, err := c.Target(ctx, "team/multi:1")
+// resolveAndReadConfigs resolves ref and reads each platform's config, comparing
+// platforms, digests and diffIDs with the sidecar's.
+func resolveAndReadConfigs(ctx context.Context, c *registry.Client, ref string, want []platformLayers) error {
+	target, err := c.Target(ctx, ref)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,6 @@ func (c *Client) Target(ctx context.Context, ref string) (*image.Target, error) 
 	}
 	var t *image.Target
 	err = retry(func() error {
-		// A fresh image per attempt: a config read cut short stays cached in the old one.
 		img, err := desc.Image()
 		if err != nil {
 			return err

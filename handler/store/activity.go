@@ -122,7 +122,8 @@ func (s *Store) ClaimScan(ctx context.Context, registry, repository, digest stri
 
 // ClaimScanAs is [Store.ClaimScan] on behalf of claimant (a queue message id) and
 // records it in ScanClaimedBy, so a redelivered message can tell its own earlier
-// claims (see Activity.ScanClaimedBy) from other callers'.
+// claims (see Activity.ScanClaimedBy) from other callers'. A claimant asking again
+// for its own claim of the day gets true again.
 func (s *Store) ClaimScanAs(ctx context.Context, registry, repository, digest string, day time.Time, claimant string) (bool, error) {
 	date := day.UTC().Format(time.DateOnly)
 	claimed := false
@@ -135,7 +136,9 @@ func (s *Store) ClaimScanAs(ctx context.Context, registry, repository, digest st
 				return nil, false, err
 			}
 			if prev.ScanClaimedOn == date {
-				claimed = false
+				// Already claimed; by this claimant when a retried write of its own claim
+				// landed before the answer was lost.
+				claimed = claimant != "" && prev.ScanClaimedBy == claimant
 				return nil, false, nil
 			}
 			next = prev

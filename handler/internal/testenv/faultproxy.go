@@ -1,0 +1,82 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// StartFaultProxy builds the shared faultproxy tool (../shared/tools/faultproxy) and
+// runs it on a free loopback port in front of upstream ("http://127.0.0.1:PORT") with
+// the given flags (e.g. "-p500", "0.05", "-seed", "7"; its defaults are the "default
+// fault mix"). It returns the proxy's "127.0.0.1:PORT" and stops it when the test ends.
+func StartFaultProxy(t testing.TB, upstream string, flags ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "faultproxy")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = filepath.Join(Shared(t), "tools", "faultproxy")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building faultproxy: %v\n%s", err, out)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	args := append([]string{"-listen", addr, "-upstream", upstream, "-log", filepath.Join(dir, "faults.jsonl")}, flags...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	logFile, err := os.Create(filepath.Join(dir, "faultproxy.log"))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting faultproxy: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		logFile.Close()
+		if testing.Verbose() {
+			if summary, err := os.ReadFile(logFile.Name()); err == nil {
+				t.Logf("faultproxy %s -> %s:\n%s", addr, upstream, summary)
+			}
+		}
+	})
+	// Any answer will do: the proxy forwards the probe to upstream.
+	if err := waitReady(ctx, "http://"+addr+"/", exited); err != nil {
+		log, _ := os.ReadFile(logFile.Name())
+		t.Fatalf("faultproxy did not start: %v\n%s", err, log)
+	}
+	return addr
+}
+
+// FaultyStorage returns the storage connection string cs with its blob, queue and
+// table endpoints moved behind one fault proxy each, started with flags. Every HTTP
+// method may be faulted (the tool's default is only GET and HEAD), so writes fail too.
+// The SDK's own retries still run; use it to test what survives them.
+func FaultyStorage(t testing.TB, cs string, flags ...string) string {
+	t.Helper()
+	parts := strings.Split(cs, ";")
+	for i, part := range parts {
+		key, value, ok := strings.Cut(part, "=")
+		if !ok || (key != "BlobEndpoint" && key != "QueueEndpoint" && key != "TableEndpoint") {
+			continue
+		}
+		u, err := url.Parse(value)
+		if err != nil {
+			t.Fatalf("parsing %s of the storage connection string: %v", key, err)
+		}
+		upstream := u.Scheme + "://" + u.Host
+		u.Host = StartFaultProxy(t, upstream, append([]string{"-methods", "GET,HEAD,PUT,POST,DELETE,PATCH,MERGE"}, flags...)...)
+		parts[i] = key + "=" + u.String()
+	}
+	return strings.Join(parts, ";")
+}
