@@ -27,6 +27,7 @@ import (
 type runTestHost struct {
 	*localHost
 	registry string
+	suffix   string // of the store's table and queue names
 }
 
 // startRunTestHost serves a pipeline configured for the anonymous registry at
@@ -43,7 +44,8 @@ func startRunTestHost(t *testing.T, registryHost string, now func() time.Time, o
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{ConnectionString: cs}, store.WithNameSuffix(testenv.Name(t)))
+	suffix := testenv.Name(t)
+	st, err := store.Open(ctx, store.Config{ConnectionString: cs}, store.WithNameSuffix(suffix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func startRunTestHost(t *testing.T, registryHost string, now func() time.Time, o
 		t.Fatal(err)
 	}
 	t.Cleanup(r.close)
-	return &runTestHost{localHost: r, registry: registryHost}
+	return &runTestHost{localHost: r, registry: registryHost, suffix: suffix}
 }
 
 // run drives the pipeline once, redelivering failed messages at once.
