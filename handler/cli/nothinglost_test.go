@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 	"github.com/tidewatch/tidewatch/handler/pipeline"
 	"github.com/tidewatch/tidewatch/handler/registry"
@@ -186,5 +188,61 @@ func TestRunDoesNotWaitForDeferredTasks(t *testing.T) {
 	}
 	if n, err := h.store.ListTasks().ApproximateCount(context.Background()); err != nil || n != 1 {
 		t.Errorf("list-tasks holds %d messages (%v), want the deferred listing", n, err)
+	}
+}
+
+// TestRunUnderStorageAndRegistryFaults drains a run with 5 % 500, 2 % 429 and 1 %
+// connection resets on every storage call (after the SDK's own retries what is left
+// reaches the pipeline) and the default fault mix on the registry: every repository
+// ends with all of its platforms scanned and exactly the independently matched
+// findings, and nothing is left in any queue.
+func TestRunUnderStorageAndRegistryFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: real faults with real retry delays")
+	}
+	reg := testenv.StartRegistry(t)
+	fixtures := map[string]string{
+		"demo/base": "debian12-minbase", "demo/app": "debian12-layered",
+		"demo/distroless": "distroless-style", "demo/multi": "debian12-multiarch",
+	}
+	for repo, image := range fixtures {
+		reg.Push(t, image, repo+":1")
+	}
+	registryHost := testenv.StartFaultProxy(t, "http://"+reg.Host, "-seed", "11")
+	cs := testenv.FaultyStorage(t, testenv.Storage(t),
+		"-p500", "0.05", "-p429", "0.02", "-preset", "0.01", "-ptruncate", "0", "-pslow", "0")
+	oracle := testenv.NewDebianOracle(t)
+	now := startOfTest(t)
+	h := startRunTestHostOn(t, cs, registryHost, func() time.Time { return now })
+
+	stats := h.runFor(t, 8*time.Minute)
+	t.Logf("run stats %+v", stats)
+	if stats.poisoned != 0 {
+		t.Errorf("%d messages were moved to poison", stats.poisoned)
+	}
+	for repo, image := range fixtures {
+		truth := testenv.ReadSidecar(t, image)
+		rows := imageRows(h.images(t, repo))
+		for _, m := range truth.Manifests {
+			t.Run(repo+" "+m.Platform+" is scanned with exactly the independently matched findings", func(t *testing.T) {
+				if row := rows[repo+"@"+m.ManifestDigest]; row.Status != store.StatusScanned {
+					t.Fatalf("images row of %s = %+v, want Status scanned", m.ManifestDigest, row)
+				}
+				got := map[[2]string]bool{}
+				for _, f := range h.findings(t, m.ManifestDigest) {
+					if f.State == store.StateActive {
+						got[[2]string{f.VulnerabilityID, f.Package}] = true
+					}
+				}
+				if diff := cmp.Diff(independentFindings(t, oracle, truth, m.Platform), got); diff != "" {
+					t.Errorf("active (id, package) findings of %s (-independent +stored):\n%s", m.ManifestDigest, diff)
+				}
+			})
+		}
+	}
+	for q, n := range h.queueLengths(t) {
+		if n != 0 {
+			t.Errorf("queue %s holds %d messages after the run, want 0", q, n)
+		}
 	}
 }

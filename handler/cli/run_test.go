@@ -34,7 +34,12 @@ type runTestHost struct {
 // registryHost, on storage isolated by a name suffix, with the pipeline's clock now.
 func startRunTestHost(t *testing.T, registryHost string, now func() time.Time, opts ...pipeline.Option) *runTestHost {
 	t.Helper()
-	cs := testenv.Storage(t)
+	return startRunTestHostOn(t, testenv.Storage(t), registryHost, now, opts...)
+}
+
+// startRunTestHostOn is startRunTestHost on the storage account of connection string cs.
+func startRunTestHostOn(t *testing.T, cs, registryHost string, now func() time.Time, opts ...pipeline.Option) *runTestHost {
+	t.Helper()
 	cfg, err := config.Load([]string{
 		config.EnvRegistries + "=" + registryHost + "=anonymous",
 		config.EnvStorage + "=" + cs,
@@ -70,7 +75,13 @@ func startRunTestHost(t *testing.T, registryHost string, now func() time.Time, o
 // run drives the pipeline once, redelivering failed messages at once.
 func (r *runTestHost) run(t *testing.T) runStats {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	return r.runFor(t, time.Minute)
+}
+
+// runFor is run with a timeout.
+func (r *runTestHost) runFor(t *testing.T, timeout time.Duration) runStats {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	st, err := r.drive(ctx, 0)
 	if err != nil {

@@ -72,7 +72,7 @@ func TestEnvelopeFixtures(t *testing.T) {
 		got := map[string]any{
 			"text":         string(text),
 			"dequeueCount": inv.DequeueCount(),
-			"id":           inv.MetadataString("Id"),
+			"id":           inv.MessageID(),
 			"popReceipt":   inv.MetadataString("PopReceipt"),
 			"insertion":    inv.MetadataString("InsertionTime"),
 		}
@@ -105,7 +105,7 @@ func TestEnvelopeFixtures(t *testing.T) {
 			"registry":     task.Registry,
 			"repository":   task.Repository,
 			"dequeueCount": inv.DequeueCount(),
-			"id":           inv.MetadataString("Id"),
+			"id":           inv.MessageID(),
 			"popReceipt":   inv.MetadataString("PopReceipt"),
 		}
 		want := map[string]any{
@@ -141,9 +141,12 @@ func TestDequeueCount(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a timer invocation has no dequeue count", func(t *testing.T) {
+	t.Run("a timer invocation has no dequeue count and no message id", func(t *testing.T) {
 		if got := loadEnvelope(t, "timer-host.json").DequeueCount(); got != 0 {
 			t.Errorf("DequeueCount() = %d, want 0", got)
+		}
+		if got := loadEnvelope(t, "timer-host.json").MessageID(); got != "" {
+			t.Errorf("MessageID() of a timer = %q, want none", got)
 		}
 	})
 }

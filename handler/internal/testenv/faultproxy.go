@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // StartFaultProxy builds the shared faultproxy tool (../shared/tools/faultproxy) and
@@ -28,6 +29,9 @@ func StartFaultProxy(t testing.TB, upstream string, flags ...string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"-listen", addr, "-upstream", upstream, "-log", filepath.Join(dir, "faults.jsonl")}, flags...)
 	cmd := exec.CommandContext(ctx, bin, args...)
+	// Interrupted, the proxy prints its fault counts before it exits.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
 	logFile, err := os.Create(filepath.Join(dir, "faultproxy.log"))
 	if err != nil {
 		cancel()
@@ -75,7 +79,10 @@ func FaultyStorage(t testing.TB, cs string, flags ...string) string {
 			t.Fatalf("parsing %s of the storage connection string: %v", key, err)
 		}
 		upstream := u.Scheme + "://" + u.Host
-		u.Host = StartFaultProxy(t, upstream, append([]string{"-methods", "GET,HEAD,PUT,POST,DELETE,PATCH,MERGE"}, flags...)...)
+		// A seed per service, so the three proxies do not fault in lockstep; a -seed in
+		// flags comes later and wins.
+		own := []string{"-methods", "GET,HEAD,PUT,POST,DELETE,PATCH,MERGE", "-seed", fmt.Sprint(i + 1)}
+		u.Host = StartFaultProxy(t, upstream, append(own, flags...)...)
 		parts[i] = key + "=" + u.String()
 	}
 	return strings.Join(parts, ";")
