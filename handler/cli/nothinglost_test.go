@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
+	"github.com/tidewatch/tidewatch/handler/lifecycle"
 	"github.com/tidewatch/tidewatch/handler/pipeline"
 	"github.com/tidewatch/tidewatch/handler/registry"
 	"github.com/tidewatch/tidewatch/handler/scanner"
@@ -225,12 +226,12 @@ func TestRunUnderStorageAndRegistryFaults(t *testing.T) {
 		rows := imageRows(h.images(t, repo))
 		for _, m := range truth.Manifests {
 			t.Run(repo+" "+m.Platform+" is scanned with exactly the independently matched findings", func(t *testing.T) {
-				if row := rows[repo+"@"+m.ManifestDigest]; row.Status != store.StatusScanned {
+				if row := rows[repo+"@"+m.ManifestDigest]; row.Status != scanner.StatusScanned {
 					t.Fatalf("images row of %s = %+v, want Status scanned", m.ManifestDigest, row)
 				}
 				got := map[[2]string]bool{}
 				for _, f := range h.findings(t, m.ManifestDigest) {
-					if f.State == store.StateActive {
+					if f.State == lifecycle.StateActive {
 						got[[2]string{f.VulnerabilityID, f.Package}] = true
 					}
 				}
