@@ -27,6 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/tidewatch/tidewatch/handler/config"
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
 
@@ -294,6 +295,36 @@ func TestRunScansAnIndexCarryingAnSBOMAndAnAttestation(t *testing.T) {
 		if str(img["Status"]) == "failed" {
 			t.Errorf("images row %s failed: %s", str(img["RowKey"]), str(img["Error"]))
 		}
+	}
+	tr.checkCounts(t)
+}
+
+func TestRunScansAGoBinaryImageWithoutOSRelease(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	fx := testenv.ReadSidecar(t, "go-app")
+	reg.Push(t, "go-app", "g/app:1")
+	clk := newSteppedClock(t)
+	h := startRunTestHostWith(t, testenv.Storage(t), reg.Host, clk.Now, []string{config.EnvEcosystems + "=Debian,Go"})
+	tr := newTableReader(t, h)
+	h.run(t)
+
+	want := map[[2]string]bool{}
+	for _, f := range testenv.NewGoOracle(t).Findings(t, testenv.ReadGoBinary(t, "go-app").Modules(t)) {
+		want[[2]string{f.ID, f.Package}] = true
+	}
+	if len(want) == 0 {
+		t.Fatal("the Go oracle expects nothing for go-app; the fixture or the advisory data changed")
+	}
+	if diff := cmp.Diff(want, tr.active(t, "g/app")); diff != "" {
+		t.Errorf("active findings of the Go-only image (-oracle +stored):\n%s", diff)
+	}
+	rows := tr.rows(t, tr.images, "Repository eq 'g/app'")
+	if len(rows) != 1 || str(rows[0]["Status"]) != "scanned" || str(rows[0]["Os"]) != "" || str(rows[0]["RowKey"]) != fx.ManifestDigest {
+		t.Errorf("images rows of the Go-only image = %v, want one scanned row of %s with no OS", rows, fx.ManifestDigest)
+	}
+	filter := "Repository eq 'g/app' and State eq 'active' and Location ne 'app/go-app'"
+	if stray := tr.rows(t, tr.findings, filter); len(stray) > 0 {
+		t.Errorf("%d active findings do not name the binary app/go-app as their location: %v", len(stray), stray[0])
 	}
 	tr.checkCounts(t)
 }

@@ -40,11 +40,18 @@ func startRunTestHost(t *testing.T, registryHost string, now func() time.Time, o
 // startRunTestHostOn is startRunTestHost on the storage account of connection string cs.
 func startRunTestHostOn(t *testing.T, cs, registryHost string, now func() time.Time, opts ...pipeline.Option) *runTestHost {
 	t.Helper()
-	cfg, err := config.Load([]string{
+	return startRunTestHostWith(t, cs, registryHost, now, nil, opts...)
+}
+
+// startRunTestHostWith is startRunTestHostOn with extra settings
+// ("TIDEWATCH_ECOSYSTEMS=Debian,Go").
+func startRunTestHostWith(t *testing.T, cs, registryHost string, now func() time.Time, settings []string, opts ...pipeline.Option) *runTestHost {
+	t.Helper()
+	cfg, err := config.Load(append([]string{
 		config.EnvRegistries + "=" + registryHost + "=anonymous",
 		config.EnvStorage + "=" + cs,
 		config.EnvAdvisoriesURL + "=" + testenv.Advisories(t),
-	})
+	}, settings...))
 	if err != nil {
 		t.Fatal(err)
 	}
