@@ -295,6 +295,11 @@ func TestRunScansAnIndexCarryingAnSBOMAndAnAttestation(t *testing.T) {
 		if str(img["Status"]) == "failed" {
 			t.Errorf("images row %s failed: %s", str(img["RowKey"]), str(img["Error"]))
 		}
+		for _, artifact := range []string{"application/spdx+json", "attestation"} {
+			if !strings.Contains(str(img["Skipped"]), artifact) {
+				t.Errorf("images row %s: Skipped %q does not list the %s manifest", str(img["RowKey"]), str(img["Skipped"]), artifact)
+			}
+		}
 	}
 	tr.checkCounts(t)
 }
@@ -319,8 +324,9 @@ func TestRunScansAGoBinaryImageWithoutOSRelease(t *testing.T) {
 		t.Errorf("active findings of the Go-only image (-oracle +stored):\n%s", diff)
 	}
 	rows := tr.rows(t, tr.images, "Repository eq 'g/app'")
-	if len(rows) != 1 || str(rows[0]["Status"]) != "scanned" || str(rows[0]["Os"]) != "" || str(rows[0]["RowKey"]) != fx.ManifestDigest {
-		t.Errorf("images rows of the Go-only image = %v, want one scanned row of %s with no OS", rows, fx.ManifestDigest)
+	if len(rows) != 1 || str(rows[0]["Status"]) != "scanned" || str(rows[0]["Os"]) != "" || str(rows[0]["RowKey"]) != fx.ManifestDigest ||
+		!strings.HasPrefix(str(rows[0]["Packages"]), "Go ") {
+		t.Errorf("images rows of the Go-only image = %v, want one scanned row of %s with no OS and its Go packages counted", rows, fx.ManifestDigest)
 	}
 	filter := "Repository eq 'g/app' and State eq 'active' and Location ne 'app/go-app'"
 	if stray := tr.rows(t, tr.findings, filter); len(stray) > 0 {

@@ -1,8 +1,13 @@
 package pipeline
 
 import (
+	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
+	"github.com/tidewatch/tidewatch/handler/image"
+	"github.com/tidewatch/tidewatch/handler/inventory"
 	"github.com/tidewatch/tidewatch/handler/lifecycle"
 	"github.com/tidewatch/tidewatch/handler/match"
 	"github.com/tidewatch/tidewatch/handler/store"
@@ -68,4 +73,27 @@ func imageTags(images []store.Image, view []store.Tag) map[string][]string {
 		}
 	}
 	return changed
+}
+
+// packageCounts renders packages per ecosystem for the images Packages column,
+// ecosystems in order: "Debian:12 97, Go 12".
+func packageCounts(byEcosystem map[string]int) string {
+	parts := make([]string, 0, len(byEcosystem))
+	for _, eco := range slices.Sorted(maps.Keys(byEcosystem)) {
+		parts = append(parts, fmt.Sprintf("%s %d", eco, byEcosystem[eco]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// skippedColumn renders what a platform's scan passed over for the images Skipped
+// column: the index entries that are not images, then the files not inventoried.
+func skippedColumn(manifests []image.SkippedManifest, files []inventory.SkippedFile) string {
+	parts := make([]string, 0, len(manifests)+len(files))
+	for _, m := range manifests {
+		parts = append(parts, m.String())
+	}
+	for _, f := range files {
+		parts = append(parts, fmt.Sprintf("%s (layer %d): %s", f.Path, f.LayerIndex, f.Reason))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -136,6 +136,7 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 		IndexDigest: res.IndexDigest, Platform: pr.Platform,
 		LastScannedAt: now, Generation: generation, Status: pr.Status, Error: pr.Error,
 		PushedAt: act.LastPushedAt, LastPulledAt: act.LastPulledAt,
+		Packages: packageCounts(pr.Packages), Skipped: skippedColumn(res.Skipped, pr.Skipped),
 	}
 	if pr.OS != nil {
 		img.OS, img.OSVersion = pr.OS.ID, pr.OS.VersionID

@@ -61,6 +61,12 @@ type Image struct {
 	LastErrorAt time.Time
 	// InventoryRef is the blob reference returned by [Store.PutInventory].
 	InventoryRef string
+	// Packages is the scan health an operator reads: packages inventoried per
+	// ecosystem, "Debian:12 97, Go 12" ("none" for packages with no advisory source).
+	Packages string
+	// Skipped lists what the scan passed over: index entries that are not images
+	// (SBOMs, signatures, attestations) and files that could not be inventoried.
+	Skipped string
 }
 
 func (img Image) entity() entity {
@@ -84,6 +90,8 @@ func (img Image) entity() entity {
 	}
 	e.setTime("LastErrorAt", img.LastErrorAt)
 	e.setString("InventoryRef", img.InventoryRef)
+	e.setString("Packages", img.Packages)
+	e.setString("Skipped", img.Skipped)
 	return e
 }
 
@@ -114,6 +122,8 @@ func imageFromRow(r row) (Image, error) {
 		LastError:    r.str("LastError"),
 		LastErrorAt:  r.time("LastErrorAt"),
 		InventoryRef: r.str("InventoryRef"),
+		Packages:     r.str("Packages"),
+		Skipped:      r.str("Skipped"),
 	}, nil
 }
 
