@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"archive/zip"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -42,38 +41,14 @@ type GoModule struct {
 func NewGoOracle(t testing.TB) *GoOracle {
 	t.Helper()
 	path := filepath.Join(Advisories(t), "Go", "all.zip")
-	o := &GoOracle{byModule: make(map[string][]*osvRecord)}
-	zr, err := zip.OpenReader(path)
+	x, err := readOSVExport(path, goEcosystem)
 	if err != nil {
 		t.Fatalf("reading the Go OSV export: %v", err)
 	}
-	defer zr.Close()
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatalf("opening %s in %s: %v", f.Name, path, err)
-		}
-		rec := new(osvRecord)
-		err = json.NewDecoder(rc).Decode(rec)
-		rc.Close()
-		if err != nil {
-			t.Fatalf("decoding %s in %s: %v", f.Name, path, err)
-		}
-		if rec.Withdrawn != "" {
-			continue
-		}
-		seen := make(map[string]bool)
-		for _, a := range rec.Affected {
-			if a.Package.Ecosystem == goEcosystem && !seen[a.Package.Name] {
-				seen[a.Package.Name] = true
-				o.byModule[a.Package.Name] = append(o.byModule[a.Package.Name], rec)
-			}
-		}
-	}
-	if len(o.byModule) == 0 {
+	if len(x.byPackage) == 0 {
 		t.Fatalf("the Go OSV export %s holds no records", path)
 	}
-	return o
+	return &GoOracle{byModule: x.byPackage}
 }
 
 // Findings returns the findings of mods, sorted by ID then Package (LayerDiffID is

@@ -1,0 +1,70 @@
+package testenv
+
+import (
+	"archive/zip"
+	"encoding/json"
+	"fmt"
+)
+
+// osvRecord is an OSV record as the oracles read it.
+type osvRecord struct {
+	ID        string   `json:"id"`
+	Withdrawn string   `json:"withdrawn"`
+	Aliases   []string `json:"aliases"`
+	Upstream  []string `json:"upstream"`
+	Affected  []struct {
+		Package struct {
+			Ecosystem string `json:"ecosystem"`
+			Name      string `json:"name"`
+		} `json:"package"`
+		Ranges []struct {
+			Type   string              `json:"type"`
+			Events []map[string]string `json:"events"`
+		} `json:"ranges"`
+		Versions []string `json:"versions"`
+	} `json:"affected"`
+}
+
+// osvExport is one ecosystem's OSV all.zip as the oracles read it, with archive/zip
+// and encoding/json only.
+type osvExport struct {
+	// ids holds the id of every record, withdrawn ones included.
+	ids map[string]bool
+	// byPackage holds the records in force by each package of the ecosystem they name.
+	byPackage map[string][]*osvRecord
+}
+
+// readOSVExport reads the all.zip at path, indexing the records in force by the
+// packages of ecosystem ("Debian:12", "Go") their affected entries name.
+func readOSVExport(path, ecosystem string) (*osvExport, error) {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	x := &osvExport{ids: make(map[string]bool), byPackage: make(map[string][]*osvRecord)}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fmt.Errorf("opening %s in %s: %w", f.Name, path, err)
+		}
+		rec := new(osvRecord)
+		err = json.NewDecoder(rc).Decode(rec)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("decoding %s in %s: %w", f.Name, path, err)
+		}
+		x.ids[rec.ID] = true
+		if rec.Withdrawn != "" {
+			continue
+		}
+		seen := make(map[string]bool)
+		for _, a := range rec.Affected {
+			if a.Package.Ecosystem == ecosystem && !seen[a.Package.Name] {
+				seen[a.Package.Name] = true
+				x.byPackage[a.Package.Name] = append(x.byPackage[a.Package.Name], rec)
+			}
+		}
+	}
+	return x, nil
+}
