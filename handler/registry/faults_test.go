@@ -129,16 +129,7 @@ func TestServerErrorThenSuccessIsRetried(t *testing.T) {
 
 func TestPermanentFaultsAreNotRetried(t *testing.T) {
 	reg := testenv.StartRegistry(t)
-	img := pushRandom(t, reg, reg.Ref("team/api:1"))
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layerDigest, err := layers[0].Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	corruptLayer := "GET blob " + layerDigest.String()
+	corruptLayer := "GET blob " + firstLayerDigest(t, pushRandom(t, reg, reg.Ref("team/api:1"))).String()
 	p := startProxy(t, reg.Host, func(kind string, _ *http.Request, _ int) *fault {
 		if kind == corruptLayer {
 			return &fault{filter: flipByte(10)}
@@ -227,15 +218,7 @@ func TestPermanentFaultsAreNotRetried(t *testing.T) {
 
 func TestTruncatedBlobIsRetriedFromTheStart(t *testing.T) {
 	reg := testenv.StartRegistry(t)
-	img := pushRandom(t, reg, reg.Ref("team/api:1"))
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layerDigest, err := layers[0].Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	layerDigest := firstLayerDigest(t, pushRandom(t, reg, reg.Ref("team/api:1")))
 	kind := "GET blob " + layerDigest.String()
 	p := startProxy(t, reg.Host, func(k string, _ *http.Request, n int) *fault {
 		if k == kind && n == 1 {
@@ -339,3 +322,17 @@ func truncate(n int64) func(io.Reader) io.Reader {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// firstLayerDigest returns the digest of img's first layer blob.
+func firstLayerDigest(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return digest
+}
