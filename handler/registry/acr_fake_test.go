@@ -308,28 +308,10 @@ func (c *fakeCredential) calls() [][]string {
 	return append([][]string(nil), c.scopes...)
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 var acrEpoch = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // newACRClient returns a Client for f authenticated with cred, on clock.
-func newACRClient(t *testing.T, f *fakeACR, cred azcore.TokenCredential, clock *fakeClock) *registry.Client {
+func newACRClient(t *testing.T, f *fakeACR, cred azcore.TokenCredential, clock *testenv.Clock) *registry.Client {
 	t.Helper()
 	var s sleeps
 	policy := fastRetry(&s)

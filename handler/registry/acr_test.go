@@ -13,11 +13,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 	"github.com/tidewatch/tidewatch/handler/registry"
 )
 
 func TestACRListsAndResolvesWithAManagedIdentity(t *testing.T) {
-	clock := &fakeClock{now: acrEpoch}
+	clock := testenv.NewClock(acrEpoch)
 	f := startFakeACR(t, clock.Now)
 	cred := &fakeCredential{token: f.aadToken}
 	c := newACRClient(t, f, cred, clock)
@@ -78,12 +79,12 @@ func TestACRRefreshTokenIsReplacedShortlyBeforeItExpires(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := &fakeClock{now: acrEpoch}
+			clock := testenv.NewClock(acrEpoch)
 			f := startFakeACR(t, clock.Now)
 			f.opaque = tt.opaque
 			c := newACRClient(t, f, &fakeCredential{token: f.aadToken}, clock)
 			for _, s := range tt.steps {
-				clock.set(acrEpoch.Add(s.after))
+				clock.Set(acrEpoch.Add(s.after))
 				if _, err := c.Repositories(context.Background()); err != nil {
 					t.Fatalf("at +%s: %v", s.after, err)
 				}
@@ -96,7 +97,7 @@ func TestACRRefreshTokenIsReplacedShortlyBeforeItExpires(t *testing.T) {
 }
 
 func TestACRConcurrentCallersShareOneExchange(t *testing.T) {
-	clock := &fakeClock{now: acrEpoch}
+	clock := testenv.NewClock(acrEpoch)
 	f := startFakeACR(t, clock.Now)
 	const callers = 8
 	// Every listing pings first, then asks for authorization: holding the first
@@ -176,7 +177,7 @@ func TestACRAuthenticationFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := &fakeClock{now: acrEpoch}
+			clock := testenv.NewClock(acrEpoch)
 			f := startFakeACR(t, clock.Now)
 			if tt.onExchange != nil {
 				f.onExchange = tt.onExchange(f.aadToken)
@@ -225,7 +226,7 @@ func TestACRAuthenticationFailures(t *testing.T) {
 }
 
 func TestACRExchangeServerErrorIsRetried(t *testing.T) {
-	clock := &fakeClock{now: acrEpoch}
+	clock := testenv.NewClock(acrEpoch)
 	f := startFakeACR(t, clock.Now)
 	f.onExchange = func(n int, w http.ResponseWriter) bool {
 		if n > 1 {
