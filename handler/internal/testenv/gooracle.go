@@ -40,14 +40,7 @@ type GoModule struct {
 // NewGoOracle reads <Advisories>/Go/all.zip.
 func NewGoOracle(t testing.TB) *GoOracle {
 	t.Helper()
-	path := filepath.Join(Advisories(t), "Go", "all.zip")
-	x, err := readOSVExport(path, goEcosystem)
-	if err != nil {
-		t.Fatalf("reading the Go OSV export: %v", err)
-	}
-	if len(x.byPackage) == 0 {
-		t.Fatalf("the Go OSV export %s holds no records", path)
-	}
+	x := loadOSVExport(t, "Go", goEcosystem)
 	return &GoOracle{byModule: x.byPackage}
 }
 

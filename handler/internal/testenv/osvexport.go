@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"testing"
 )
 
 // osvRecord is an OSV record as the oracles read it.
@@ -67,4 +69,19 @@ func readOSVExport(path, ecosystem string) (*osvExport, error) {
 		}
 	}
 	return x, nil
+}
+
+// loadOSVExport reads <Advisories>/<dir>/all.zip for ecosystem; an unreadable export,
+// or one in which no record in force names a package of ecosystem, fails the test.
+func loadOSVExport(t testing.TB, dir, ecosystem string) *osvExport {
+	t.Helper()
+	path := filepath.Join(Advisories(t), dir, "all.zip")
+	x, err := readOSVExport(path, ecosystem)
+	if err != nil {
+		t.Fatalf("reading the %s OSV export: %v", dir, err)
+	}
+	if len(x.byPackage) == 0 {
+		t.Fatalf("the %s OSV export %s holds no record for %s", dir, path, ecosystem)
+	}
+	return x
 }
