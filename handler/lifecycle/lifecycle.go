@@ -134,15 +134,7 @@ func (l *Lifecycle) replace(ctx context.Context, registry, repository string, ol
 // calls Reconcile again. Platforms still referenced through another tag, and rows
 // with no active findings, are left alone, so repeating it changes nothing.
 func (l *Lifecycle) Reconcile(ctx context.Context, registry, repository string, view []store.Tag, images []store.Image, now time.Time) error {
-	current := TagsByDigest(view)
-	tracked := map[string]bool{}
-	for _, img := range images {
-		if _, ok := current[img.Digest]; ok {
-			tracked[img.Digest] = true
-		} else if _, ok := current[img.IndexDigest]; ok && img.IndexDigest != "" {
-			tracked[img.Digest] = true
-		}
-	}
+	tracked := trackedPlatforms(images, TagsByDigest(view))
 	for _, r := range releases(view) {
 		var old []store.Image
 		for _, img := range platformsOf(images, r.Digest) {
@@ -161,12 +153,7 @@ func (l *Lifecycle) Reconcile(ctx context.Context, registry, repository string, 
 			}
 			continue
 		}
-		var replacement []store.Image
-		for _, img := range platformsOf(images, r.By) {
-			if img.Status == scanner.StatusScanned || img.Status == scanner.StatusUnsupported {
-				replacement = append(replacement, img)
-			}
-		}
+		replacement := resultsOf(images, r.By)
 		if len(replacement) == 0 {
 			continue // not scanned yet
 		}
@@ -209,6 +196,32 @@ func counterpart(old store.Image, replacement []store.Image) (store.Image, bool)
 		return replacement[0], true
 	}
 	return store.Image{}, false
+}
+
+// trackedPlatforms returns the platform digests among images that a current tag
+// (current: digest → tags) references, directly or through their index.
+func trackedPlatforms(images []store.Image, current map[string][]string) map[string]bool {
+	tracked := map[string]bool{}
+	for _, img := range images {
+		if _, ok := current[img.Digest]; ok {
+			tracked[img.Digest] = true
+		} else if _, ok := current[img.IndexDigest]; ok && img.IndexDigest != "" {
+			tracked[img.Digest] = true
+		}
+	}
+	return tracked
+}
+
+// resultsOf returns the platforms of digest that have a result to compare with:
+// scanned, or unsupported (nothing matched).
+func resultsOf(images []store.Image, digest string) []store.Image {
+	var out []store.Image
+	for _, img := range platformsOf(images, digest) {
+		if img.Status == scanner.StatusScanned || img.Status == scanner.StatusUnsupported {
+			out = append(out, img)
+		}
+	}
+	return out
 }
 
 // platformsOf returns the images rows of digest: the row keyed by it and the rows of
