@@ -71,10 +71,7 @@ func TestThrottlingHonoursRetryAfter(t *testing.T) {
 				}
 			})
 			var s sleeps
-			c, err := registry.New(p.Host, registry.WithRetry(fastRetry(&s)))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := fastClient(t, p.Host, &s)
 			if err := tt.call(context.Background(), c); err != nil {
 				t.Fatal(err)
 			}
@@ -99,10 +96,7 @@ func TestServerErrorThenSuccessIsRetried(t *testing.T) {
 		return nil
 	})
 	var s sleeps
-	c, err := registry.New(p.Host, registry.WithRetry(fastRetry(&s)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := fastClient(t, p.Host, &s)
 	m, err := c.Resolve(context.Background(), "team/api", "1")
 	if err != nil {
 		t.Fatal(err)
@@ -137,10 +131,7 @@ func TestPermanentFaultsAreNotRetried(t *testing.T) {
 		return nil
 	})
 	var s sleeps
-	c, err := registry.New(p.Host, registry.WithRetry(fastRetry(&s)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := fastClient(t, p.Host, &s)
 	ctx := context.Background()
 
 	tests := []struct {
@@ -227,10 +218,7 @@ func TestTruncatedBlobIsRetriedFromTheStart(t *testing.T) {
 		return nil
 	})
 	var s sleeps
-	c, err := registry.New(p.Host, registry.WithRetry(fastRetry(&s)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := fastClient(t, p.Host, &s)
 	ctx := context.Background()
 	remoteImg, err := firstImage(ctx, c, "team/api:1")
 	if err != nil {
@@ -266,13 +254,10 @@ func TestRetryAfterBeyondTheDeadlineExhaustsTheBudget(t *testing.T) {
 		return &fault{status: http.StatusTooManyRequests, header: http.Header{"Retry-After": {"5"}}}
 	})
 	var s sleeps
-	c, err := registry.New(p.Host, registry.WithRetry(fastRetry(&s)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := fastClient(t, p.Host, &s)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, err = c.Repositories(ctx)
+	_, err := c.Repositories(ctx)
 	if !errors.Is(err, registry.ErrBudgetExhausted) {
 		t.Fatalf("err = %v, want ErrBudgetExhausted", err)
 	}
