@@ -4,7 +4,10 @@ import (
 	"archive/zip"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -84,4 +87,34 @@ func loadOSVExport(t testing.TB, dir, ecosystem string) *osvExport {
 		t.Fatalf("the %s OSV export %s holds no record for %s", dir, path, ecosystem)
 	}
 	return x
+}
+
+// WriteOSVExport writes dir/<ecosystem>/all.zip, an OSV bulk export holding members
+// (file name → body, written in name order), for tests that load advisories from a
+// directory.
+func WriteOSVExport(t testing.TB, dir, ecosystem string, members map[string]string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, ecosystem), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, ecosystem, "all.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(members[name])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
