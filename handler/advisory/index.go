@@ -1,9 +1,6 @@
 package advisory
 
-import (
-	"slices"
-	"time"
-)
+import "time"
 
 // Event is one OSV range event; exactly one field is set.
 type Event struct {
@@ -68,8 +65,8 @@ type packageKey struct {
 type Index struct {
 	generation string
 	newest     time.Time
-	ecosystems []string
-	records    map[string]int
+	ecosystems []string       // the loaded ecosystem directories, sorted
+	records    map[string]int // usable records by ecosystem directory
 	entries    map[string]int
 	packages   map[packageKey][]*Affected
 }
@@ -80,13 +77,6 @@ func (x *Index) Generation() string { return x.generation }
 
 // Newest is the newest `modified` time among the loaded records.
 func (x *Index) Newest() time.Time { return x.newest }
-
-// Ecosystems lists the loaded ecosystem directories ("Debian", "Go"), sorted.
-func (x *Index) Ecosystems() []string { return slices.Clone(x.ecosystems) }
-
-// Records is the number of usable (not withdrawn) records loaded from an ecosystem
-// directory.
-func (x *Index) Records(ecosystemDir string) int { return x.records[ecosystemDir] }
 
 // Covers reports whether any loaded record has an affected entry for ecosystem
 // ("Debian:12"); a scan for an ecosystem the index does not cover has no data to

@@ -17,34 +17,6 @@ import (
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
 
-// writeZip writes dir/<ecosystem>/all.zip holding the given members.
-func writeZip(t *testing.T, dir, ecosystem string, members map[string]string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dir, ecosystem), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(filepath.Join(dir, ecosystem, "all.zip"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := zip.NewWriter(f)
-	for name, body := range members {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte(body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // modifiedIDs reads an OSV modified_id.csv: record count and newest modified time.
 func modifiedIDs(t *testing.T, path string) (int, time.Time) {
 	t.Helper()
@@ -154,7 +126,7 @@ func record(id, withdrawn string) string {
 
 func TestLoadDecodesRecords(t *testing.T) {
 	dir := t.TempDir()
-	writeZip(t, dir, "Debian", map[string]string{
+	testenv.WriteOSVExport(t, dir, "Debian", map[string]string{
 		"DSA-1-1.json":  record("DSA-1-1", ""),
 		"DSA-2-1.json":  record("DSA-2-1", "2024-02-01T00:00:00Z"),
 		"README.txt":    "not a record",
@@ -192,12 +164,12 @@ func TestLoadDecodesRecords(t *testing.T) {
 
 func TestLoadGenerationFollowsTheData(t *testing.T) {
 	dir := t.TempDir()
-	writeZip(t, dir, "Debian", map[string]string{"DSA-1-1.json": record("DSA-1-1", "")})
+	testenv.WriteOSVExport(t, dir, "Debian", map[string]string{"DSA-1-1.json": record("DSA-1-1", "")})
 	first, err := advisory.Load(context.Background(), dir, []string{"Debian"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeZip(t, dir, "Debian", map[string]string{"DSA-1-1.json": record("DSA-1-1", ""), "DSA-4-1.json": record("DSA-4-1", "")})
+	testenv.WriteOSVExport(t, dir, "Debian", map[string]string{"DSA-1-1.json": record("DSA-1-1", ""), "DSA-4-1.json": record("DSA-4-1", "")})
 	second, err := advisory.Load(context.Background(), dir, []string{"Debian"})
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +222,7 @@ func TestLoadRefusesUnusableSources(t *testing.T) {
 		{
 			name: "a zip with zero records is no advisories",
 			setup: func(t *testing.T, dir string) string {
-				writeZip(t, dir, "Debian", map[string]string{})
+				testenv.WriteOSVExport(t, dir, "Debian", map[string]string{})
 				return dir
 			},
 			want: advisory.ErrNoAdvisories,
@@ -258,7 +230,7 @@ func TestLoadRefusesUnusableSources(t *testing.T) {
 		{
 			name: "a zip holding only withdrawn records is no advisories",
 			setup: func(t *testing.T, dir string) string {
-				writeZip(t, dir, "Debian", map[string]string{"DSA-2-1.json": record("DSA-2-1", "2024-02-01T00:00:00Z")})
+				testenv.WriteOSVExport(t, dir, "Debian", map[string]string{"DSA-2-1.json": record("DSA-2-1", "2024-02-01T00:00:00Z")})
 				return dir
 			},
 			want: advisory.ErrNoAdvisories,
@@ -266,7 +238,7 @@ func TestLoadRefusesUnusableSources(t *testing.T) {
 		{
 			name: "a record that is not JSON is no advisories",
 			setup: func(t *testing.T, dir string) string {
-				writeZip(t, dir, "Debian", map[string]string{"DSA-1-1.json": record("DSA-1-1", ""), "DSA-9-1.json": "{"})
+				testenv.WriteOSVExport(t, dir, "Debian", map[string]string{"DSA-1-1.json": record("DSA-1-1", ""), "DSA-9-1.json": "{"})
 				return dir
 			},
 			want: advisory.ErrNoAdvisories,
@@ -274,7 +246,7 @@ func TestLoadRefusesUnusableSources(t *testing.T) {
 		{
 			name: "one missing ecosystem among present ones is no advisories",
 			setup: func(t *testing.T, dir string) string {
-				writeZip(t, dir, "Debian", map[string]string{"DSA-1-1.json": record("DSA-1-1", "")})
+				testenv.WriteOSVExport(t, dir, "Debian", map[string]string{"DSA-1-1.json": record("DSA-1-1", "")})
 				return dir
 			},
 			ecosystems: []string{"Debian", "Alpine"},

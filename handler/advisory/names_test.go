@@ -5,17 +5,18 @@ import (
 	"testing"
 
 	"github.com/tidewatch/tidewatch/handler/advisory"
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
 
 func TestAffectedComparesPyPINamesNormalized(t *testing.T) {
 	dir := t.TempDir()
-	writeZip(t, dir, "PyPI", map[string]string{
+	testenv.WriteOSVExport(t, dir, "PyPI", map[string]string{
 		"PYSEC-1.json": `{"id":"PYSEC-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"jw.util"},
 "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.3"}]}]}]}`,
 		"PYSEC-2.json": `{"id":"PYSEC-2","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"pyyaml"},
 "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"5.4"}]}]}]}`,
 	})
-	writeZip(t, dir, "npm", map[string]string{
+	testenv.WriteOSVExport(t, dir, "npm", map[string]string{
 		"GHSA-1.json": `{"id":"GHSA-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"JSONStream"},
 "ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.3.1"}]}]}]}`,
 	})

@@ -18,13 +18,13 @@ type Source interface {
 	Open(ctx context.Context, name string) (io.ReadCloser, error)
 }
 
-// Dir is a Source reading a local directory in OSV bulk-export layout.
-type Dir string
+// localDir is a Source reading a local directory in OSV bulk-export layout.
+type localDir string
 
-var _ Source = Dir("")
+var _ Source = localDir("")
 
 // Open opens name below the directory.
-func (d Dir) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+func (d localDir) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -50,5 +50,5 @@ func sourceFor(source string) (Source, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("advisory source %s is not a directory: %w", source, ErrNoAdvisories)
 	}
-	return Dir(source), nil
+	return localDir(source), nil
 }

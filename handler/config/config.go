@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 )
 
@@ -94,16 +93,6 @@ type Storage struct {
 // UsesIdentity reports whether storage is reached with a managed identity rather than
 // a connection string.
 func (s Storage) UsesIdentity() bool { return s.ConnectionString == "" }
-
-// Registry returns the configured registry for host (case-insensitive).
-func (c *Config) Registry(host string) (Registry, bool) {
-	for _, r := range c.Registries {
-		if strings.EqualFold(r.Host, host) {
-			return r, true
-		}
-	}
-	return Registry{}, false
-}
 
 // LogValue logs the configuration without secrets: registries with their auth modes,
 // the storage mode and endpoints, and the plain settings.

@@ -9,6 +9,7 @@ type SettingError struct {
 	Problem string // what is wrong with it
 }
 
+// Error names the setting and what is wrong with it.
 func (e *SettingError) Error() string { return e.Name + ": " + e.Problem }
 
 // problem returns a *SettingError for name.

@@ -22,7 +22,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, _ := cfg.Registry("LOCALHOST:5000")
+	reg := cfg.Registries[1] // localhost:5000=basic
 	if reg.Password.Reveal() != password || cfg.Storage.ConnectionString.Reveal() != env[3][len("TIDEWATCH_STORAGE="):] {
 		t.Fatal("Reveal does not return the configured secrets; the leak checks below would be vacuous")
 	}

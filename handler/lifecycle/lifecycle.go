@@ -43,10 +43,10 @@ func (l *Lifecycle) Record(ctx context.Context, registry, repository, digest str
 	return countActive(after), nil
 }
 
-// Resolve resolves every active finding of platform digest in registry/repository
-// with reason (e.g. [ReasonDeleted] when its manifest was deleted) and sets the
+// resolveAll resolves every active finding of platform digest in registry/repository
+// with reason (e.g. [ReasonDeleted] when its last tag was deleted) and sets the
 // images row's counts. Repeating it changes nothing.
-func (l *Lifecycle) Resolve(ctx context.Context, registry, repository, digest, reason string, now time.Time) error {
+func (l *Lifecycle) resolveAll(ctx context.Context, registry, repository, digest, reason string, now time.Time) error {
 	return l.resolve(ctx, registry, repository, digest, now, func(store.Finding) (string, string, bool) {
 		return reason, "", true
 	})
@@ -68,6 +68,7 @@ func (l *Lifecycle) Retrack(ctx context.Context, registry, repository string, di
 	return nil
 }
 
+// retrackOne reactivates the untracked findings of one platform digest (see Retrack).
 func (l *Lifecycle) retrackOne(ctx context.Context, registry, repository, digest string) error {
 	existing, err := l.store.FindingsOf(ctx, registry, repository, digest)
 	if err != nil {
@@ -86,19 +87,8 @@ func (l *Lifecycle) retrackOne(ctx context.Context, registry, repository, digest
 	return nil
 }
 
-// ResolveDigest resolves with reason every platform of digest in
-// registry/repository: the images row keyed by it, or the rows of an index's
-// platforms, among images (the repository's rows, read once by the caller). It is
-// what a manifest-delete event calls, with [ReasonDeleted].
-func (l *Lifecycle) ResolveDigest(ctx context.Context, registry, repository, digest string, images []store.Image, reason string, now time.Time) error {
-	for _, img := range platformsOf(images, digest) {
-		if err := l.Resolve(ctx, registry, repository, img.Digest, reason, now); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
+// resolve resolves the active findings of platform digest for which decide says so,
+// with the reason and resolving digest it gives, and sets the images row's counts.
 func (l *Lifecycle) resolve(ctx context.Context, registry, repository, digest string, now time.Time,
 	decide func(store.Finding) (reason, by string, ok bool)) error {
 	existing, err := l.store.FindingsOf(ctx, registry, repository, digest)
@@ -117,7 +107,7 @@ func (l *Lifecycle) resolve(ctx context.Context, registry, repository, digest st
 	return nil
 }
 
-// Replace resolves the active findings of platform old, no longer shipped, against
+// replace resolves the active findings of platform old, no longer shipped, against
 // the platform now shipped in its place: those absent from replacement's active
 // findings are [ReasonFixed] by replacement.Digest, those still present
 // [ReasonUntracked] (they live on in replacement's rows).
@@ -144,15 +134,7 @@ func (l *Lifecycle) replace(ctx context.Context, registry, repository string, ol
 // calls Reconcile again. Platforms still referenced through another tag, and rows
 // with no active findings, are left alone, so repeating it changes nothing.
 func (l *Lifecycle) Reconcile(ctx context.Context, registry, repository string, view []store.Tag, images []store.Image, now time.Time) error {
-	current := TagsByDigest(view)
-	tracked := map[string]bool{}
-	for _, img := range images {
-		if _, ok := current[img.Digest]; ok {
-			tracked[img.Digest] = true
-		} else if _, ok := current[img.IndexDigest]; ok && img.IndexDigest != "" {
-			tracked[img.Digest] = true
-		}
-	}
+	tracked := trackedPlatforms(images, TagsByDigest(view))
 	for _, r := range releases(view) {
 		var old []store.Image
 		for _, img := range platformsOf(images, r.Digest) {
@@ -165,18 +147,13 @@ func (l *Lifecycle) Reconcile(ctx context.Context, registry, repository string, 
 		}
 		if r.Deleted {
 			for _, o := range old {
-				if err := l.Resolve(ctx, registry, repository, o.Digest, ReasonDeleted, now); err != nil {
+				if err := l.resolveAll(ctx, registry, repository, o.Digest, ReasonDeleted, now); err != nil {
 					return err
 				}
 			}
 			continue
 		}
-		var replacement []store.Image
-		for _, img := range platformsOf(images, r.By) {
-			if img.Status == scanner.StatusScanned || img.Status == scanner.StatusUnsupported {
-				replacement = append(replacement, img)
-			}
-		}
+		replacement := resultsOf(images, r.By)
 		if len(replacement) == 0 {
 			continue // not scanned yet
 		}
@@ -189,16 +166,18 @@ func (l *Lifecycle) Reconcile(ctx context.Context, registry, repository string, 
 	return nil
 }
 
+// replaceOne resolves platform old against its counterpart among replacement, the
+// platforms of the digest its tag moved to.
 func (l *Lifecycle) replaceOne(ctx context.Context, registry, repository string, old store.Image, replacement []store.Image, now time.Time) error {
 	r, ok := counterpart(old, replacement)
 	switch {
 	case !ok:
-		return l.Resolve(ctx, registry, repository, old.Digest, ReasonUntracked, now)
+		return l.resolveAll(ctx, registry, repository, old.Digest, ReasonUntracked, now)
 	case r.Digest == old.Digest:
 		return nil
 	case r.Status == scanner.StatusUnsupported:
 		// Nothing was matched in the replacement: whether a finding is fixed is unknown.
-		return l.Resolve(ctx, registry, repository, old.Digest, ReasonUntracked, now)
+		return l.resolveAll(ctx, registry, repository, old.Digest, ReasonUntracked, now)
 	}
 	return l.replace(ctx, registry, repository, old, r, now)
 }
@@ -217,6 +196,32 @@ func counterpart(old store.Image, replacement []store.Image) (store.Image, bool)
 		return replacement[0], true
 	}
 	return store.Image{}, false
+}
+
+// trackedPlatforms returns the platform digests among images that a current tag
+// (current: digest → tags) references, directly or through their index.
+func trackedPlatforms(images []store.Image, current map[string][]string) map[string]bool {
+	tracked := map[string]bool{}
+	for _, img := range images {
+		if _, ok := current[img.Digest]; ok {
+			tracked[img.Digest] = true
+		} else if _, ok := current[img.IndexDigest]; ok && img.IndexDigest != "" {
+			tracked[img.Digest] = true
+		}
+	}
+	return tracked
+}
+
+// resultsOf returns the platforms of digest that have a result to compare with:
+// scanned, or unsupported (nothing matched).
+func resultsOf(images []store.Image, digest string) []store.Image {
+	var out []store.Image
+	for _, img := range platformsOf(images, digest) {
+		if img.Status == scanner.StatusScanned || img.Status == scanner.StatusUnsupported {
+			out = append(out, img)
+		}
+	}
+	return out
 }
 
 // platformsOf returns the images rows of digest: the row keyed by it and the rows of

@@ -152,6 +152,21 @@ func TestReconcile(t *testing.T) {
 			want:   map[string]map[string]string{"sha256:a": {key("CVE-1"): "resolved/deleted"}},
 		},
 		{
+			name:   "a deleted tag of an index resolves every platform of the index deleted and no other image",
+			before: rows{"sha256:amd": {finding("CVE-1", "HIGH")}, "sha256:arm": {finding("CVE-1", "HIGH")}, "sha256:other": {finding("CVE-1", "HIGH")}},
+			images: []store.Image{
+				image("sha256:amd", "sha256:idx", "linux/amd64", "scanned", 1),
+				image("sha256:arm", "sha256:idx", "linux/arm64", "scanned", 1),
+				image("sha256:other", "", "linux/amd64", "scanned", 1),
+			},
+			view: []store.Tag{deleted(tag("1", "sha256:idx"), now), tag("2", "sha256:other")},
+			want: map[string]map[string]string{
+				"sha256:amd":   {key("CVE-1"): "resolved/deleted"},
+				"sha256:arm":   {key("CVE-1"): "resolved/deleted"},
+				"sha256:other": {key("CVE-1"): "active"},
+			},
+		},
+		{
 			name: "an index losing a platform resolves that platform untracked and replaces the other",
 			before: rows{"sha256:old-amd": {finding("CVE-1", "HIGH")}, "sha256:old-arm": {finding("CVE-1", "HIGH")},
 				"sha256:new-amd": {finding("CVE-1", "HIGH")}},
@@ -245,38 +260,6 @@ func TestReconcile(t *testing.T) {
 				t.Errorf("reconciling again wrote %d more rows, want none", m.writes-writes)
 			}
 		})
-	}
-}
-
-func TestResolveDigestResolvesEveryPlatformOfAnIndex(t *testing.T) {
-	ctx := context.Background()
-	m := newMemStore()
-	l := New(m)
-	images := []store.Image{
-		image("sha256:amd", "sha256:idx", "linux/amd64", "scanned", 1),
-		image("sha256:arm", "sha256:idx", "linux/arm64", "scanned", 1),
-		image("sha256:other", "", "linux/amd64", "scanned", 1),
-	}
-	for _, img := range images {
-		if _, err := l.Record(ctx, testRegistry, "app", img.Digest, []store.Finding{finding("CVE-1", "HIGH")}, ReasonRescan, t0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.ResolveDigest(ctx, testRegistry, "app", "sha256:idx", images, ReasonDeleted, t0.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]map[string]string{
-		"sha256:amd":   {key("CVE-1"): "resolved/deleted"},
-		"sha256:arm":   {key("CVE-1"): "resolved/deleted"},
-		"sha256:other": {key("CVE-1"): "active"},
-	}
-	for digest, w := range want {
-		if diff := cmp.Diff(w, m.states("app", digest)); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", digest, diff)
-		}
-	}
-	if c := m.counts[partition(testRegistry, "app", "sha256:amd")]; c != (store.Counts{}) {
-		t.Errorf("counts of a resolved platform = %+v, want zero", c)
 	}
 }
 

@@ -34,19 +34,9 @@ type Client struct {
 
 // New returns a Client for host ("registry.example.com", "127.0.0.1:5000").
 func New(host string, opts ...Option) (*Client, error) {
-	cfg := config{
-		auth:      authn.Anonymous,
-		userAgent: UserAgentProduct + "/" + moduleVersion(),
-		pageSize:  MaxPageSize,
-	}
-	for _, opt := range opts {
-		opt(&cfg)
-	}
-	if !strings.HasPrefix(cfg.userAgent, UserAgentProduct+"/") {
-		return nil, fmt.Errorf("registry client for %s: user agent %q must start with %q", host, cfg.userAgent, UserAgentProduct+"/")
-	}
-	if cfg.pageSize < 1 || cfg.pageSize > MaxPageSize {
-		return nil, fmt.Errorf("registry client for %s: page size %d outside 1..%d", host, cfg.pageSize, MaxPageSize)
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("registry client for %s: %w", host, err)
 	}
 	var nameOpts []name.Option
 	if cfg.insecure {
@@ -63,17 +53,7 @@ func New(host string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry client for %s: %w", host, err)
 	}
-	puller, err := remote.NewPuller(
-		remote.WithAuth(auth),
-		remote.WithUserAgent(cfg.userAgent),
-		remote.WithTransport(network),
-		remote.WithPageSize(cfg.pageSize),
-		// Our Retry owns retrying: go-containerregistry's ignores Retry-After and
-		// sleeps without watching the context deadline.
-		remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Steps: 1}),
-		remote.WithRetryPredicate(func(error) bool { return false }),
-		remote.WithRetryStatusCodes(),
-	)
+	puller, err := newPuller(cfg, auth, network)
 	if err != nil {
 		return nil, fmt.Errorf("registry client for %s: %w", host, err)
 	}
@@ -86,6 +66,41 @@ func New(host string, opts ...Option) (*Client, error) {
 		transport: withUserAgent,
 		puller:    puller,
 	}, nil
+}
+
+// newConfig applies opts over the defaults and checks the result.
+func newConfig(opts []Option) (config, error) {
+	cfg := config{
+		auth:      authn.Anonymous,
+		userAgent: UserAgentProduct + "/" + moduleVersion(),
+		pageSize:  MaxPageSize,
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	if !strings.HasPrefix(cfg.userAgent, UserAgentProduct+"/") {
+		return config{}, fmt.Errorf("user agent %q must start with %q", cfg.userAgent, UserAgentProduct+"/")
+	}
+	if cfg.pageSize < 1 || cfg.pageSize > MaxPageSize {
+		return config{}, fmt.Errorf("page size %d outside 1..%d", cfg.pageSize, MaxPageSize)
+	}
+	return cfg, nil
+}
+
+// newPuller returns the go-containerregistry puller every fetch goes through, over
+// network and with go-containerregistry's own retries off.
+func newPuller(cfg config, auth authn.Authenticator, network http.RoundTripper) (*remote.Puller, error) {
+	return remote.NewPuller(
+		remote.WithAuth(auth),
+		remote.WithUserAgent(cfg.userAgent),
+		remote.WithTransport(network),
+		remote.WithPageSize(cfg.pageSize),
+		// Our Retry owns retrying: go-containerregistry's ignores Retry-After and
+		// sleeps without watching the context deadline.
+		remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Steps: 1}),
+		remote.WithRetryPredicate(func(error) bool { return false }),
+		remote.WithRetryStatusCodes(),
+	)
 }
 
 // Host returns the registry host the Client talks to.

@@ -35,6 +35,7 @@ type Error struct {
 	Err error
 }
 
+// Error says what was being done, on which reference, and the cause.
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s %s: %v", e.Op, e.Ref, e.Err)
 }

@@ -32,12 +32,7 @@ type injectedFault struct {
 func startFaultProxy(t *testing.T, upstream string, args ...string) (string, func() []injectedFault) {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "faultproxy")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = filepath.Join(testenv.Shared(t), "tools", "faultproxy")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building faultproxy: %v\n%s", err, out)
-	}
+	bin := buildFaultProxy(t, dir)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -61,44 +56,66 @@ func startFaultProxy(t *testing.T, upstream string, args ...string) (string, fun
 		<-exited
 		out.Close()
 	})
+	waitListening(t, host, exited, out.Name())
+	return host, func() []injectedFault { return readFaults(t, logPath) }
+}
+
+// buildFaultProxy builds the shared faultproxy tool into dir and returns its path.
+func buildFaultProxy(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "faultproxy")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = filepath.Join(testenv.Shared(t), "tools", "faultproxy")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building faultproxy: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// waitListening waits until host accepts connections; the process exiting first (its
+// output is in outPath) or 10 s passing fails the test.
+func waitListening(t *testing.T, host string, exited <-chan error, outPath string) {
+	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(10 * time.Second)
 	for {
 		if c, err := net.Dial("tcp", host); err == nil {
 			c.Close()
-			break
+			return
 		}
 		select {
 		case err := <-exited:
-			log, _ := os.ReadFile(out.Name())
+			log, _ := os.ReadFile(outPath)
 			t.Fatalf("faultproxy exited: %v\n%s", err, log)
 		case <-deadline:
 			t.Fatal("faultproxy did not listen within 10s")
 		case <-tick.C:
 		}
 	}
-	faults := func() []injectedFault {
-		f, err := os.Open(logPath)
-		if os.IsNotExist(err) {
-			return nil
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		var all []injectedFault
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			var fl injectedFault
-			if err := json.Unmarshal(sc.Bytes(), &fl); err != nil {
-				t.Fatalf("faultproxy log line %q: %v", sc.Text(), err)
-			}
-			all = append(all, fl)
-		}
-		return all
+}
+
+// readFaults returns the faults faultproxy has logged to logPath so far.
+func readFaults(t *testing.T, logPath string) []injectedFault {
+	t.Helper()
+	f, err := os.Open(logPath)
+	if os.IsNotExist(err) {
+		return nil
 	}
-	return host, faults
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var all []injectedFault
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var fl injectedFault
+		if err := json.Unmarshal(sc.Bytes(), &fl); err != nil {
+			t.Fatalf("faultproxy log line %q: %v", sc.Text(), err)
+		}
+		all = append(all, fl)
+	}
+	return all
 }
 
 func TestTargetResolutionSurvivesTheDefaultRegistryFaultMix(t *testing.T) {

@@ -71,10 +71,7 @@ func TestThrottlingHonoursRetryAfter(t *testing.T) {
 				}
 			})
 			var s sleeps
-			c, err := registry.New(p.Host, registry.WithRetry(fastRetry(&s)))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := fastClient(t, p.Host, &s)
 			if err := tt.call(context.Background(), c); err != nil {
 				t.Fatal(err)
 			}
@@ -99,10 +96,7 @@ func TestServerErrorThenSuccessIsRetried(t *testing.T) {
 		return nil
 	})
 	var s sleeps
-	c, err := registry.New(p.Host, registry.WithRetry(fastRetry(&s)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := fastClient(t, p.Host, &s)
 	m, err := c.Resolve(context.Background(), "team/api", "1")
 	if err != nil {
 		t.Fatal(err)
@@ -129,16 +123,7 @@ func TestServerErrorThenSuccessIsRetried(t *testing.T) {
 
 func TestPermanentFaultsAreNotRetried(t *testing.T) {
 	reg := testenv.StartRegistry(t)
-	img := pushRandom(t, reg, reg.Ref("team/api:1"))
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layerDigest, err := layers[0].Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	corruptLayer := "GET blob " + layerDigest.String()
+	corruptLayer := "GET blob " + firstLayerDigest(t, pushRandom(t, reg, reg.Ref("team/api:1"))).String()
 	p := startProxy(t, reg.Host, func(kind string, _ *http.Request, _ int) *fault {
 		if kind == corruptLayer {
 			return &fault{filter: flipByte(10)}
@@ -146,10 +131,7 @@ func TestPermanentFaultsAreNotRetried(t *testing.T) {
 		return nil
 	})
 	var s sleeps
-	c, err := registry.New(p.Host, registry.WithRetry(fastRetry(&s)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := fastClient(t, p.Host, &s)
 	ctx := context.Background()
 
 	tests := []struct {
@@ -227,15 +209,7 @@ func TestPermanentFaultsAreNotRetried(t *testing.T) {
 
 func TestTruncatedBlobIsRetriedFromTheStart(t *testing.T) {
 	reg := testenv.StartRegistry(t)
-	img := pushRandom(t, reg, reg.Ref("team/api:1"))
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layerDigest, err := layers[0].Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	layerDigest := firstLayerDigest(t, pushRandom(t, reg, reg.Ref("team/api:1")))
 	kind := "GET blob " + layerDigest.String()
 	p := startProxy(t, reg.Host, func(k string, _ *http.Request, n int) *fault {
 		if k == kind && n == 1 {
@@ -244,10 +218,7 @@ func TestTruncatedBlobIsRetriedFromTheStart(t *testing.T) {
 		return nil
 	})
 	var s sleeps
-	c, err := registry.New(p.Host, registry.WithRetry(fastRetry(&s)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := fastClient(t, p.Host, &s)
 	ctx := context.Background()
 	remoteImg, err := firstImage(ctx, c, "team/api:1")
 	if err != nil {
@@ -283,13 +254,10 @@ func TestRetryAfterBeyondTheDeadlineExhaustsTheBudget(t *testing.T) {
 		return &fault{status: http.StatusTooManyRequests, header: http.Header{"Retry-After": {"5"}}}
 	})
 	var s sleeps
-	c, err := registry.New(p.Host, registry.WithRetry(fastRetry(&s)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := fastClient(t, p.Host, &s)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, err = c.Repositories(ctx)
+	_, err := c.Repositories(ctx)
 	if !errors.Is(err, registry.ErrBudgetExhausted) {
 		t.Fatalf("err = %v, want ErrBudgetExhausted", err)
 	}
@@ -339,3 +307,17 @@ func truncate(n int64) func(io.Reader) io.Reader {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// firstLayerDigest returns the digest of img's first layer blob.
+func firstLayerDigest(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return digest
+}

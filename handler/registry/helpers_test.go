@@ -91,6 +91,16 @@ func fastRetry(s *sleeps) registry.RetryPolicy {
 	return registry.RetryPolicy{Attempts: 4, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond, Sleep: s.sleep}
 }
 
+// fastClient returns a Client for host retrying under fastRetry(s).
+func fastClient(t *testing.T, host string, s *sleeps) *registry.Client {
+	t.Helper()
+	c, err := registry.New(host, registry.WithRetry(fastRetry(s)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // fault is what the proxy does to one request instead of forwarding it untouched.
 type fault struct {
 	status int                       // answer with this status and header, without forwarding

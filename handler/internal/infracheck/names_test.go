@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -93,15 +93,9 @@ func readDesign(t testing.TB, path string) designNames {
 	return d
 }
 
+// uniqueSorted returns the distinct strings of in, sorted; in is left as it is.
 func uniqueSorted(in []string) []string {
-	set := map[string]bool{}
-	for _, s := range in {
-		set[s] = true
-	}
-	out := make([]string, 0, len(set))
-	for s := range set {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
+	out := append(make([]string, 0, len(in)), in...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -1,11 +1,7 @@
 package testenv
 
 import (
-	"archive/zip"
 	"cmp"
-	"encoding/json"
-	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -43,70 +39,12 @@ type ExpectedFinding struct {
 	LayerDiffID string
 }
 
-// osvRecord is an OSV record as the oracle reads it.
-type osvRecord struct {
-	ID        string   `json:"id"`
-	Withdrawn string   `json:"withdrawn"`
-	Aliases   []string `json:"aliases"`
-	Upstream  []string `json:"upstream"`
-	Affected  []struct {
-		Package struct {
-			Ecosystem string `json:"ecosystem"`
-			Name      string `json:"name"`
-		} `json:"package"`
-		Ranges []struct {
-			Type   string              `json:"type"`
-			Events []map[string]string `json:"events"`
-		} `json:"ranges"`
-		Versions []string `json:"versions"`
-	} `json:"affected"`
-}
-
-// NewDebianOracle reads <Advisories>/Debian/all.zip. An unreadable or empty export,
-// or a missing dpkg, fails the test.
+// NewDebianOracle reads <Advisories>/Debian/all.zip. An unreadable export, one
+// without a Debian:12 record, or a missing dpkg, fails the test.
 func NewDebianOracle(t testing.TB) *DebianOracle {
 	t.Helper()
-	path := filepath.Join(Advisories(t), "Debian", "all.zip")
-	o := &DebianOracle{dpkg: NewDpkgVersions(t), ids: make(map[string]bool), bySource: make(map[string][]*osvRecord)}
-	if err := o.load(path); err != nil {
-		t.Fatalf("reading the Debian OSV export: %v", err)
-	}
-	if len(o.ids) == 0 {
-		t.Fatalf("the Debian OSV export %s holds no records", path)
-	}
-	return o
-}
-
-func (o *DebianOracle) load(path string) error {
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		return err
-	}
-	defer zr.Close()
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			return fmt.Errorf("opening %s in %s: %w", f.Name, path, err)
-		}
-		rec := new(osvRecord)
-		err = json.NewDecoder(rc).Decode(rec)
-		rc.Close()
-		if err != nil {
-			return fmt.Errorf("decoding %s in %s: %w", f.Name, path, err)
-		}
-		o.ids[rec.ID] = true
-		if rec.Withdrawn != "" {
-			continue
-		}
-		seen := make(map[string]bool)
-		for _, a := range rec.Affected {
-			if a.Package.Ecosystem == debianEcosystem && !seen[a.Package.Name] {
-				seen[a.Package.Name] = true
-				o.bySource[a.Package.Name] = append(o.bySource[a.Package.Name], rec)
-			}
-		}
-	}
-	return nil
+	x := loadOSVExport(t, "Debian", debianEcosystem)
+	return &DebianOracle{dpkg: NewDpkgVersions(t), ids: x.ids, bySource: x.byPackage}
 }
 
 // HasRecord reports whether the export holds a record with this id, withdrawn or not.

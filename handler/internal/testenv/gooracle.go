@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"archive/zip"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -41,39 +40,8 @@ type GoModule struct {
 // NewGoOracle reads <Advisories>/Go/all.zip.
 func NewGoOracle(t testing.TB) *GoOracle {
 	t.Helper()
-	path := filepath.Join(Advisories(t), "Go", "all.zip")
-	o := &GoOracle{byModule: make(map[string][]*osvRecord)}
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		t.Fatalf("reading the Go OSV export: %v", err)
-	}
-	defer zr.Close()
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatalf("opening %s in %s: %v", f.Name, path, err)
-		}
-		rec := new(osvRecord)
-		err = json.NewDecoder(rc).Decode(rec)
-		rc.Close()
-		if err != nil {
-			t.Fatalf("decoding %s in %s: %v", f.Name, path, err)
-		}
-		if rec.Withdrawn != "" {
-			continue
-		}
-		seen := make(map[string]bool)
-		for _, a := range rec.Affected {
-			if a.Package.Ecosystem == goEcosystem && !seen[a.Package.Name] {
-				seen[a.Package.Name] = true
-				o.byModule[a.Package.Name] = append(o.byModule[a.Package.Name], rec)
-			}
-		}
-	}
-	if len(o.byModule) == 0 {
-		t.Fatalf("the Go OSV export %s holds no records", path)
-	}
-	return o
+	x := loadOSVExport(t, "Go", goEcosystem)
+	return &GoOracle{byModule: x.byPackage}
 }
 
 // Findings returns the findings of mods, sorted by ID then Package (LayerDiffID is

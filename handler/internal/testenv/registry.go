@@ -31,18 +31,11 @@ type RegistryOption func(*registryConfig)
 
 type registryConfig struct {
 	username, password string
-	extraYAML          string
 }
 
 // WithBasicAuth makes the registry require HTTP basic auth (htpasswd, bcrypt).
 func WithBasicAuth(username, password string) RegistryOption {
 	return func(c *registryConfig) { c.username, c.password = username, password }
-}
-
-// WithConfigYAML appends top-level YAML to the registry config (e.g. a
-// "notifications:" section).
-func WithConfigYAML(yaml string) RegistryOption {
-	return func(c *registryConfig) { c.extraYAML = yaml }
 }
 
 // StartRegistry starts a fresh docker-registry on a free loopback port and stops it
@@ -66,35 +59,7 @@ func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 	port := freePort(t)
 	r := &Registry{Host: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, Username: cfg.username, Password: cfg.password}
 
-	var auth string
-	if cfg.username != "" {
-		hash, err := bcrypt.GenerateFromPassword([]byte(cfg.password), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		htpasswd := filepath.Join(dir, "htpasswd")
-		if err := os.WriteFile(htpasswd, []byte(cfg.username+":"+string(hash)+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: tidewatch-test\n    path: %s\n", htpasswd)
-	}
-	config := fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-http:
-  addr: %s
-%s%s`, filepath.Join(dir, "data"), r.Host, auth, cfg.extraYAML)
-	configPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	configPath := writeRegistryConfig(t, dir, r.Host, cfg)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "serve", configPath)
@@ -119,6 +84,42 @@ http:
 		t.Fatalf("docker-registry did not start: %v\n%s", err, log)
 	}
 	return r
+}
+
+// writeRegistryConfig writes the config.yml (and, with basic auth, the htpasswd) of a
+// registry listening on host with its storage and files below dir, and returns its path.
+func writeRegistryConfig(t testing.TB, dir, host string, cfg registryConfig) string {
+	t.Helper()
+	var auth string
+	if cfg.username != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(cfg.password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(cfg.username+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: tidewatch-test\n    path: %s\n", htpasswd)
+	}
+	config := fmt.Sprintf(`version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+%s`, filepath.Join(dir, "data"), host, auth)
+	configPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return configPath
 }
 
 // waitReady polls url until it answers (any HTTP status), the process exits, or 10 s pass.
