@@ -42,6 +42,7 @@ type SkippedManifest struct {
 	Reason       string `json:"reason"`
 }
 
+// String names the entry and why it was skipped, for logs and the images Skipped column.
 func (s SkippedManifest) String() string {
 	what := s.MediaType
 	if s.ArtifactType != "" {

@@ -83,8 +83,6 @@ func parseRow(data []byte) (row, error) {
 	return r, nil
 }
 
-func (r row) has(name string) bool { _, ok := r.props[name]; return ok }
-
 func (r row) str(name string) string {
 	var s string
 	if raw, ok := r.props[name]; ok {
