@@ -138,10 +138,17 @@ type tarEntry struct {
 	body     func() io.Reader
 	typeflag byte
 	linkname string
+	mode     int64
 }
 
 func regular(name, body string) tarEntry {
 	return tarEntry{name: name, size: int64(len(body)), body: func() io.Reader { return strings.NewReader(body) }}
+}
+
+func executable(name, body string) tarEntry {
+	e := regular(name, body)
+	e.mode = 0o755
+	return e
 }
 
 func link(typeflag byte, name, target string) tarEntry {
@@ -153,6 +160,9 @@ func tarOf(entries ...tarEntry) func(io.Writer) error {
 		tw := tar.NewWriter(w)
 		for _, e := range entries {
 			hdr := &tar.Header{Name: e.name, Mode: 0o644, Typeflag: tar.TypeReg, Size: e.size, Format: tar.FormatPAX}
+			if e.mode != 0 {
+				hdr.Mode = e.mode
+			}
 			if e.typeflag != 0 {
 				hdr.Typeflag, hdr.Linkname, hdr.Size = e.typeflag, e.linkname, 0
 			}
