@@ -184,6 +184,9 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 	if len(wanting) == 0 {
 		return nil
 	}
+	// A wanted file replaces what lower layers had at its path even when its first
+	// bytes show it holds no packages: an executable script over a Go binary.
+	a.result.PackageFiles[location] = []Package{}
 	a.head.Reset(contents)
 	streamers, buffered, err := a.sniff(wanting)
 	if err != nil {
@@ -192,7 +195,6 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 	if len(streamers)+len(buffered) == 0 {
 		return nil
 	}
-	a.result.PackageFiles[location] = []Package{}
 	if len(buffered) > 0 && info.Size() > maxBufferedFileBytes {
 		if len(streamers) == 0 {
 			return a.skipIfGoBinary(entryPath, location, info)
