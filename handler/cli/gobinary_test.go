@@ -87,29 +87,34 @@ func TestGoBinariesFollowTheLayersOfTheImageTheyAreIn(t *testing.T) {
 	}
 	script := "#!/bin/sh\nexec /usr/bin/env true\n"
 	tests := []struct {
-		name   string
-		layers []func(io.Writer) error
-		want   []string
+		name       string
+		layers     []func(io.Writer) error
+		want       []string
+		wantStatus string
 	}{
 		{name: "a binary deleted by a whiteout in an upper layer is not reported",
-			layers: []func(io.Writer) error{tarOf(executable("app/go-app", bin)), tarOf(regular("app/.wh.go-app", ""))}, want: at()},
+			layers: []func(io.Writer) error{tarOf(executable("app/go-app", bin)), tarOf(regular("app/.wh.go-app", ""))}, want: at(), wantStatus: "unsupported"},
 		{name: "a binary under an opaque directory of an upper layer is not reported",
-			layers: []func(io.Writer) error{tarOf(executable("app/go-app", bin)), tarOf(regular("app/.wh..wh..opq", ""))}, want: at()},
+			layers: []func(io.Writer) error{tarOf(executable("app/go-app", bin)), tarOf(regular("app/.wh..wh..opq", ""))}, want: at(), wantStatus: "unsupported"},
 		{name: "a binary replaced by an executable script in an upper layer is not reported",
-			layers: []func(io.Writer) error{tarOf(executable("app/go-app", bin)), tarOf(executable("app/go-app", script))}, want: at()},
+			layers: []func(io.Writer) error{tarOf(executable("app/go-app", bin)), tarOf(executable("app/go-app", script))}, want: at(), wantStatus: "unsupported"},
 		{name: "a binary replaced by a non-Go ELF file in an upper layer is not reported",
 			layers: []func(io.Writer) error{tarOf(executable("app/go-app", bin)),
-				tarOf(executable("app/go-app", "\x7fELF\x02\x01\x01"+strings.Repeat("\x00", 4096)))}, want: at()},
+				tarOf(executable("app/go-app", "\x7fELF\x02\x01\x01"+strings.Repeat("\x00", 4096)))}, want: at(), wantStatus: "unsupported"},
+		{name: "a Go binary too big to read whole leaves the platform incomplete, never clean",
+			layers: []func(io.Writer) error{tarOf(regular("etc/os-release", bookwormRelease),
+				executable("app/huge", "\x7fELF\x02\x01\x01"+strings.Repeat("\x00", 65<<20)+"\xff Go buildinf:"))},
+			want: at(), wantStatus: "incomplete"},
 		{name: "two copies of the binary are reported at both locations",
 			layers: []func(io.Writer) error{tarOf(executable("app/go-app", bin), executable("usr/local/bin/go-app", bin))},
-			want:   at("app/go-app", "usr/local/bin/go-app")},
+			want:   at("app/go-app", "usr/local/bin/go-app"), wantStatus: "scanned"},
 		{name: "a symlink to the binary does not report it twice",
 			layers: []func(io.Writer) error{tarOf(executable("app/go-app", bin), link(tar.TypeSymlink, "usr/local/bin/go-app", "/app/go-app"))},
-			want:   at("app/go-app")},
+			want:   at("app/go-app"), wantStatus: "scanned"},
 		{name: "a binary next to a Debian database is reported with the Debian packages",
 			layers: []func(io.Writer) error{tarOf(regular("etc/os-release", bookwormRelease), regular(dpkgStatus, openssl300)),
 				tarOf(executable("app/go-app", bin))},
-			want: at("app/go-app")},
+			want: at("app/go-app"), wantStatus: "scanned"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,13 +127,16 @@ func TestGoBinariesFollowTheLayersOfTheImageTheyAreIn(t *testing.T) {
 			if len(got.Platforms) != 1 {
 				t.Fatalf("%d platforms, want 1; stderr:\n%s", len(got.Platforms), r.stderr)
 			}
-			var goFindings []string
+			if p := got.Platforms[0]; p.Status != tt.wantStatus {
+				t.Errorf("status %q (%s), want %q", p.Status, p.Error, tt.wantStatus)
+			}
+			goFindings := []string{}
 			for _, f := range locatedFindings(t, got.Platforms[0].Findings) {
 				if !strings.HasPrefix(f, "var/lib/dpkg/") {
 					goFindings = append(goFindings, f)
 				}
 			}
-			if diff := cmp.Diff(tt.want, append([]string{}, goFindings...)); diff != "" {
+			if diff := cmp.Diff(tt.want, goFindings); diff != "" {
 				t.Errorf("Go findings as location id package (-want +scan):\n%s", diff)
 			}
 		})
