@@ -247,3 +247,50 @@ func TestScanWritesNothingOnTheHostThroughTraversalOrLinks(t *testing.T) {
 		t.Errorf("the scan wrote %s on the host", filepath.Join(host, e.Name()))
 	}
 }
+
+func TestScanOfADockerSaveManifestNamingHostFilesReadsNothingOfTheHost(t *testing.T) {
+	// The host holds a valid config and layer (openssl 3.0.0-1 on bookworm); the
+	// archive's manifest.json points at them by absolute and by climbing paths.
+	host := t.TempDir()
+	var layer bytes.Buffer
+	if err := tarOf(regular("etc/os-release", bookwormRelease), regular(dpkgStatus, openssl300))(&layer); err != nil {
+		t.Fatal(err)
+	}
+	config := mustJSON(t, map[string]any{"architecture": "amd64", "os": "linux",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{blobOf("", layer.Bytes()).Digest}}})
+	for name, body := range map[string][]byte{"config.json": config, "layer.tar": layer.Bytes()} {
+		if err := os.WriteFile(filepath.Join(host, name), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	climb := strings.Repeat("../", 32) + strings.TrimPrefix(host, "/")
+	for _, tt := range []struct{ name, dir string }{{"absolute paths", host}, {"paths climbing out with ..", climb}} {
+		dir := tt.dir
+		t.Run(tt.name+" to host files are a malformed archive, not a scan of the host's files", func(t *testing.T) {
+			manifest := mustJSON(t, []map[string]any{{"Config": dir + "/config.json", "RepoTags": []string{"evil:1"},
+				"Layers": []string{dir + "/layer.tar"}}})
+			var buf bytes.Buffer
+			tw := tar.NewWriter(&buf)
+			if err := tw.WriteHeader(&tar.Header{Name: "manifest.json", Mode: 0o644, Size: int64(len(manifest))}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tw.Write(manifest); err != nil {
+				t.Fatal(err)
+			}
+			if err := tw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			archive := filepath.Join(t.TempDir(), "evil.tar")
+			if err := os.WriteFile(archive, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := runCLI(t, "", "scan", "--archive", archive, "--advisories", testenv.Advisories(t), "--format", "json")
+			if r.code != 1 || r.stdout != "" {
+				t.Errorf("exit code %d, stdout %.500s; want 1 and no result", r.code, r.stdout)
+			}
+			if !strings.Contains(r.stderr, "malformed image") {
+				t.Errorf("stderr does not call the archive malformed:\n%s", r.stderr)
+			}
+		})
+	}
+}
