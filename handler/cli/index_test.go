@@ -1,11 +1,8 @@
 package cli_test
 
 import (
-	"archive/tar"
 	"encoding/json"
-	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -16,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -24,162 +20,6 @@ import (
 
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
-
-// layoutTar writes top as an OCI image layout tar (index.json is top's manifest),
-// each blob once, so an index that repeats a child stays as small as it is.
-func layoutTar(t *testing.T, top v1.ImageIndex) string {
-	t.Helper()
-	blobs := map[v1.Hash][]byte{}
-	collectIndex(t, top, blobs)
-	path := filepath.Join(t.TempDir(), "layout.tar")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	write := func(name string, b []byte) {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
-	write("index.json", must(t, top.RawManifest))
-	for h, b := range blobs {
-		write("blobs/"+h.Algorithm+"/"+h.Hex, b)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func collectIndex(t *testing.T, idx v1.ImageIndex, blobs map[v1.Hash][]byte) {
-	t.Helper()
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range m.Manifests {
-		if _, ok := blobs[d.Digest]; ok {
-			continue
-		}
-		switch {
-		case d.MediaType.IsIndex():
-			child, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			blobs[d.Digest] = must(t, child.RawManifest)
-			collectIndex(t, child, blobs)
-		case !d.MediaType.IsImage():
-			l, err := idx.(interface {
-				Layer(v1.Hash) (v1.Layer, error)
-			}).Layer(d.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			addLayer(t, l, blobs)
-		default:
-			img, err := idx.Image(d.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			blobs[d.Digest] = must(t, img.RawManifest)
-			cfg, err := img.ConfigName()
-			if err != nil {
-				t.Fatal(err)
-			}
-			blobs[cfg] = must(t, img.RawConfigFile)
-			layers, err := img.Layers()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, l := range layers {
-				addLayer(t, l, blobs)
-			}
-		}
-	}
-}
-
-func addLayer(t *testing.T, l v1.Layer, blobs map[v1.Hash][]byte) {
-	t.Helper()
-	d, err := l.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs[d] = must(t, func() ([]byte, error) {
-		rc, err := l.Compressed()
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		return io.ReadAll(rc)
-	})
-}
-
-func must(t *testing.T, read func() ([]byte, error)) []byte {
-	t.Helper()
-	b, err := read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// sharedIndex is the image index that a shared OCI-layout fixture's index.json names.
-func sharedIndex(t *testing.T, fixture string) v1.ImageIndex {
-	t.Helper()
-	dir := t.TempDir()
-	f, err := os.Open(testenv.Image(t, fixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			continue
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(hdr.Name))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		out, err := os.Create(dst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(out, tr); err != nil {
-			t.Fatal(err)
-		}
-		if err := out.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	top, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := top.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := top.ImageIndex(m.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return idx
-}
 
 // artifactImage is a manifest over one layer of mediaType whose config has configType.
 func artifactImage(t *testing.T, payload string, mediaType, configType types.MediaType, cfg *v1.ConfigFile) v1.Image {
@@ -336,7 +176,7 @@ func TestScanOfAnIndexFanOutBombIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaf, err = mutate.ConfigFile(leaf, &v1.ConfigFile{OS: "linux", Architecture: "amd64",
-		RootFS: v1.RootFS{Type: "layers", DiffIDs: must2(t, leaf)}})
+		RootFS: v1.RootFS{Type: "layers", DiffIDs: layerDiffIDs(t, leaf)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,13 +237,4 @@ func TestScanOfAnIndexFanOutBombIsBounded(t *testing.T) {
 			t.Errorf("printed a result:\n%.300s", r.stdout)
 		}
 	})
-}
-
-func must2(t *testing.T, img v1.Image) []v1.Hash {
-	t.Helper()
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return diffIDs(t, layers)
 }
