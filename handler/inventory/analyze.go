@@ -50,9 +50,10 @@ func analyzeLayer(ctx context.Context, layer v1.Layer, ps []plugin) (*LayerResul
 		return nil, fmt.Errorf("reading layer digest: %w", err)
 	}
 	a := &layerAnalysis{
-		ctx:      ctx,
-		plugins:  ps,
-		symlinks: map[string]string{},
+		ctx:       ctx,
+		plugins:   ps,
+		symlinks:  map[string]string{},
+		hardLinks: map[string]string{},
 		result: &LayerResult{
 			DiffID:         diffID.String(),
 			Analyzer:       analyzerVersion(ps),
@@ -68,6 +69,7 @@ func analyzeLayer(ctx context.Context, layer v1.Layer, ps []plugin) (*LayerResul
 		return nil, fmt.Errorf("analyzing layer %s: %w", diffID, err)
 	}
 	a.result.Files, a.result.Bytes = stats.Files, stats.Bytes
+	a.copyHardLinkedApplications()
 	if targets := a.linksWithinLayer(); len(targets) > 0 {
 		a.targets = targets
 		if _, err := image.WalkLayer(ctx, layer, a.visitTarget, image.WithMaxFileBytes(image.DefaultMaxBytes)); err != nil {
@@ -100,6 +102,9 @@ type layerAnalysis struct {
 	// maxLayerLinks, to resolve package-database links through other links and
 	// linked directories of the same layer.
 	symlinks map[string]string
+	// hardLinks holds the layer's hard links (path → root-relative target), up to
+	// maxLayerLinks, to give a hard-linked binary its packages at every path.
+	hardLinks map[string]string
 	// head (the start of an entry, for sniffing) and buf (a buffered entry) are
 	// reused from one entry to the next.
 	head bufio.Reader
@@ -122,6 +127,9 @@ func (a *layerAnalysis) visit(e image.Entry) error {
 	case tar.TypeSymlink, tar.TypeLink:
 		target := linkTarget(e)
 		a.recordLink(e.Path, target)
+		if e.Header.Typeflag == tar.TypeLink && len(a.hardLinks) < maxLayerLinks {
+			a.hardLinks[e.Path] = target
+		}
 		if osRelease {
 			a.result.OSReleaseFiles[e.Path] = OSReleaseFile{LinkTarget: osReleaseLinkTarget(e)}
 		} else if a.wantsLink(e.Path) {
@@ -149,6 +157,7 @@ func (a *layerAnalysis) visit(e image.Entry) error {
 
 // forget drops what an earlier entry at p in this layer recorded.
 func (a *layerAnalysis) forget(p string) {
+	delete(a.hardLinks, p)
 	delete(a.result.PackageFiles, p)
 	delete(a.result.Skipped, p)
 	delete(a.result.Links, p)
@@ -338,3 +347,26 @@ type entryFileAPI struct {
 
 func (f entryFileAPI) Path() string               { return f.path }
 func (f entryFileAPI) Stat() (fs.FileInfo, error) { return f.info, nil }
+
+// copyHardLinkedApplications gives each hard link to an application file of this
+// layer (a Go binary) that file's packages, or its reason for being skipped, at the
+// link's path: the link is the same file, and stays when an upper layer deletes the
+// first path. OS packages stay with their database, the only path their package
+// manager reads.
+func (a *layerAnalysis) copyHardLinkedApplications() {
+	for link, target := range a.hardLinks {
+		if reason, ok := a.result.Skipped[target]; ok && !a.wantsLink(target) {
+			a.skip(link, reason)
+		}
+		var copies []Package
+		for _, pkg := range a.result.PackageFiles[target] {
+			if !isOSPackage(pkg) {
+				pkg.Location = link
+				copies = append(copies, pkg)
+			}
+		}
+		if len(copies) > 0 {
+			a.result.PackageFiles[link] = copies
+		}
+	}
+}
