@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -101,8 +100,12 @@ func TestScanOfAnImageClaimingAnotherLayersDiffIDFailsNamingTheDiffID(t *testing
 	claimed := readSidecar(t, "debian12-minbase").Manifests[0].Layers[0].DiffID
 	empty := emptyLayer(t)
 	archive := lyingLayoutTar(t, "application/vnd.oci.image.layer.v1.tar+gzip", empty, empty, claimed)
-	for _, flags := range [][]string{nil, {"--exit-code", "3"}} {
-		t.Run(fmt.Sprintf("with flags %q it fails, not clean", flags), func(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		flags []string
+	}{{"without --exit-code", nil}, {"with --exit-code 3", []string{"--exit-code", "3"}}} {
+		flags := tt.flags
+		t.Run(tt.name+" the scan fails naming the diffID, never clean", func(t *testing.T) {
 			args := append([]string{"scan", "--archive", archive, "--advisories", testenv.Advisories(t), "--format", "json"}, flags...)
 			r := runCLI(t, "", args...)
 			if r.code == 0 {
