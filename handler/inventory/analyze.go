@@ -60,6 +60,7 @@ func analyzeLayer(ctx context.Context, layer v1.Layer, ps []plugin) (*LayerResul
 			PackageFiles:   map[string][]Package{},
 			Skipped:        map[string]string{},
 			Links:          map[string]string{},
+			HardLinks:      map[string]string{},
 			OSReleaseFiles: map[string]OSReleaseFile{},
 			Digests:        []string{digest.String()},
 		},
@@ -87,6 +88,9 @@ func (r *LayerResult) compact() {
 	}
 	if len(r.Links) == 0 {
 		r.Links = nil
+	}
+	if len(r.HardLinks) == 0 {
+		r.HardLinks = nil
 	}
 }
 
@@ -351,22 +355,36 @@ func (f entryFileAPI) Stat() (fs.FileInfo, error) { return f.info, nil }
 // copyHardLinkedApplications gives each hard link to an application file of this
 // layer (a Go binary) that file's packages, or its reason for being skipped, at the
 // link's path: the link is the same file, and stays when an upper layer deletes the
-// first path. OS packages stay with their database, the only path their package
-// manager reads.
+// first path. A link to any other file may point into a lower layer and is kept in
+// LayerResult.HardLinks for Merge.
 func (a *layerAnalysis) copyHardLinkedApplications() {
 	for link, target := range a.hardLinks {
+		if _, database := a.result.Links[link]; database {
+			continue // followed as a package database link
+		}
+		pkgs, read := a.result.PackageFiles[target]
+		if !read {
+			a.result.HardLinks[link] = target
+			continue
+		}
 		if reason, ok := a.result.Skipped[target]; ok && !a.wantsLink(target) {
 			a.skip(link, reason)
 		}
-		var copies []Package
-		for _, pkg := range a.result.PackageFiles[target] {
-			if !isOSPackage(pkg) {
-				pkg.Location = link
-				copies = append(copies, pkg)
-			}
-		}
-		if len(copies) > 0 {
+		if copies := applicationsAt(pkgs, link); len(copies) > 0 {
 			a.result.PackageFiles[link] = copies
 		}
 	}
+}
+
+// applicationsAt returns the application packages among pkgs relocated to path. OS
+// packages stay with their database, the only path their package manager reads.
+func applicationsAt(pkgs []Package, path string) []Package {
+	var out []Package
+	for _, pkg := range pkgs {
+		if !isOSPackage(pkg) {
+			pkg.Location = path
+			out = append(out, pkg)
+		}
+	}
+	return out
 }
