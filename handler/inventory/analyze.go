@@ -50,15 +50,17 @@ func analyzeLayer(ctx context.Context, layer v1.Layer, ps []plugin) (*LayerResul
 		return nil, fmt.Errorf("reading layer digest: %w", err)
 	}
 	a := &layerAnalysis{
-		ctx:      ctx,
-		plugins:  ps,
-		symlinks: map[string]string{},
+		ctx:       ctx,
+		plugins:   ps,
+		symlinks:  map[string]string{},
+		hardLinks: map[string]string{},
 		result: &LayerResult{
 			DiffID:         diffID.String(),
 			Analyzer:       analyzerVersion(ps),
 			PackageFiles:   map[string][]Package{},
 			Skipped:        map[string]string{},
 			Links:          map[string]string{},
+			HardLinks:      map[string]string{},
 			OSReleaseFiles: map[string]OSReleaseFile{},
 			Digests:        []string{digest.String()},
 		},
@@ -68,6 +70,7 @@ func analyzeLayer(ctx context.Context, layer v1.Layer, ps []plugin) (*LayerResul
 		return nil, fmt.Errorf("analyzing layer %s: %w", diffID, err)
 	}
 	a.result.Files, a.result.Bytes = stats.Files, stats.Bytes
+	a.copyHardLinkedApplications()
 	if targets := a.linksWithinLayer(); len(targets) > 0 {
 		a.targets = targets
 		if _, err := image.WalkLayer(ctx, layer, a.visitTarget, image.WithMaxFileBytes(image.DefaultMaxBytes)); err != nil {
@@ -86,6 +89,9 @@ func (r *LayerResult) compact() {
 	if len(r.Links) == 0 {
 		r.Links = nil
 	}
+	if len(r.HardLinks) == 0 {
+		r.HardLinks = nil
+	}
 }
 
 // layerAnalysis is the state of one AnalyzeLayer call.
@@ -100,6 +106,9 @@ type layerAnalysis struct {
 	// maxLayerLinks, to resolve package-database links through other links and
 	// linked directories of the same layer.
 	symlinks map[string]string
+	// hardLinks holds the layer's hard links (path → root-relative target), up to
+	// maxLayerLinks, to give a hard-linked binary its packages at every path.
+	hardLinks map[string]string
 	// head (the start of an entry, for sniffing) and buf (a buffered entry) are
 	// reused from one entry to the next.
 	head bufio.Reader
@@ -122,6 +131,9 @@ func (a *layerAnalysis) visit(e image.Entry) error {
 	case tar.TypeSymlink, tar.TypeLink:
 		target := linkTarget(e)
 		a.recordLink(e.Path, target)
+		if e.Header.Typeflag == tar.TypeLink && len(a.hardLinks) < maxLayerLinks {
+			a.hardLinks[e.Path] = target
+		}
 		if osRelease {
 			a.result.OSReleaseFiles[e.Path] = OSReleaseFile{LinkTarget: osReleaseLinkTarget(e)}
 		} else if a.wantsLink(e.Path) {
@@ -149,6 +161,7 @@ func (a *layerAnalysis) visit(e image.Entry) error {
 
 // forget drops what an earlier entry at p in this layer recorded.
 func (a *layerAnalysis) forget(p string) {
+	delete(a.hardLinks, p)
 	delete(a.result.PackageFiles, p)
 	delete(a.result.Skipped, p)
 	delete(a.result.Links, p)
@@ -184,6 +197,9 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 	if len(wanting) == 0 {
 		return nil
 	}
+	// A wanted file replaces what lower layers had at its path even when its first
+	// bytes show it holds no packages: an executable script over a Go binary.
+	a.result.PackageFiles[location] = []Package{}
 	a.head.Reset(contents)
 	streamers, buffered, err := a.sniff(wanting)
 	if err != nil {
@@ -192,7 +208,6 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 	if len(streamers)+len(buffered) == 0 {
 		return nil
 	}
-	a.result.PackageFiles[location] = []Package{}
 	if len(buffered) > 0 && info.Size() > maxBufferedFileBytes {
 		if len(streamers) == 0 {
 			return a.skipIfGoBinary(entryPath, location, info)
@@ -336,3 +351,40 @@ type entryFileAPI struct {
 
 func (f entryFileAPI) Path() string               { return f.path }
 func (f entryFileAPI) Stat() (fs.FileInfo, error) { return f.info, nil }
+
+// copyHardLinkedApplications gives each hard link to an application file of this
+// layer (a Go binary) that file's packages, or its reason for being skipped, at the
+// link's path: the link is the same file, and stays when an upper layer deletes the
+// first path. A link to any other file may point into a lower layer and is kept in
+// LayerResult.HardLinks for Merge.
+func (a *layerAnalysis) copyHardLinkedApplications() {
+	for link, target := range a.hardLinks {
+		if _, database := a.result.Links[link]; database {
+			continue // followed as a package database link
+		}
+		pkgs, read := a.result.PackageFiles[target]
+		if !read {
+			a.result.HardLinks[link] = target
+			continue
+		}
+		if reason, ok := a.result.Skipped[target]; ok && !a.wantsLink(target) {
+			a.skip(link, reason)
+		}
+		if copies := applicationsAt(pkgs, link); len(copies) > 0 {
+			a.result.PackageFiles[link] = copies
+		}
+	}
+}
+
+// applicationsAt returns the application packages among pkgs relocated to path. OS
+// packages stay with their database, the only path their package manager reads.
+func applicationsAt(pkgs []Package, path string) []Package {
+	var out []Package
+	for _, pkg := range pkgs {
+		if !isOSPackage(pkg) {
+			pkg.Location = path
+			out = append(out, pkg)
+		}
+	}
+	return out
+}

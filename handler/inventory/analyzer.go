@@ -20,11 +20,11 @@ import (
 // only for the Analyzer that made it, so changing an extractor (or bumping
 // osv-scalibr to a release that changes one) must change this string; a test checks
 // it against the extractors actually in use.
-const Analyzer = "tidewatch-layer/2 os/dpkg@0 go/binary@0"
+const Analyzer = "tidewatch-layer/3 os/dpkg@0 go/binary@0"
 
 // analyzerBase is the part of Analyzer that Tidewatch's own code owns; bump it when
 // the walk, whiteout handling, link following, caps or package mapping change.
-const analyzerBase = "tidewatch-layer/2"
+const analyzerBase = "tidewatch-layer/3"
 
 // plugin is one extractor and how Tidewatch feeds it and maps its packages.
 type plugin struct {

@@ -22,6 +22,11 @@ type LayerResult struct {
 	// leading slash, resolved through this layer's links); Merge resolves it against
 	// the other layers, and Scan reads a target no layer result holds.
 	Links map[string]string `json:"links,omitempty"`
+	// HardLinks maps each hard link of this layer whose target is not an application
+	// file this layer read to that target (root-relative), for Merge to give the link
+	// the packages of a binary a lower layer holds there: the link is that binary, and
+	// stays when an upper layer deletes the first path.
+	HardLinks map[string]string `json:"hardLinks,omitempty"`
 	// OSReleaseFiles maps each os-release file or symlink in this layer to its content.
 	OSReleaseFiles map[string]OSReleaseFile `json:"osReleaseFiles,omitempty"`
 	// Whiteouts are the paths this layer deletes from lower layers.

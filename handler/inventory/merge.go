@@ -100,6 +100,9 @@ func (m *merger) add(l *LayerResult) error {
 		m.delete(p)
 		m.links[p] = linkAt{target: target, layer: i}
 	}
+	for p, target := range l.HardLinks {
+		m.hardLink(p, target, i)
+	}
 	for p, reason := range l.Skipped {
 		m.skipped[p] = SkippedFile{Path: p, LayerIndex: i, Reason: reason}
 	}
@@ -128,6 +131,26 @@ func (m *merger) updatePresence(i int) {
 		if p.seen != i {
 			delete(m.since, k)
 		}
+	}
+}
+
+// hardLink applies layer i's hard link at p to target: the file at p is whatever the
+// merged view holds at target, so a lower layer's binary is now also at p (an
+// application file not read whole stays so at p too).
+func (m *merger) hardLink(p, target string, i int) {
+	m.delete(p)
+	pkgs, ok := m.files[target]
+	if !ok {
+		return
+	}
+	copies := applicationsAt(pkgs, p)
+	if len(copies) == len(pkgs) {
+		if s, ok := m.skipped[target]; ok {
+			m.skipped[p] = SkippedFile{Path: p, LayerIndex: i, Reason: s.Reason}
+		}
+	}
+	if len(copies) > 0 {
+		m.files[p] = copies
 	}
 }
 

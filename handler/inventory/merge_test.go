@@ -77,6 +77,32 @@ func TestMergeAppliesLayerSemantics(t *testing.T) {
 			want: []inventory.Package{at(a1, 2)},
 		},
 		{
+			name: "a hard link to a lower layer's Go binary keeps it when its first path is deleted",
+			layers: layers(
+				inventory.LayerResult{PackageFiles: map[string][]inventory.Package{"app/go-app": {gomod("stdlib", "1.26.8", "app/go-app")}}},
+				inventory.LayerResult{HardLinks: map[string]string{"usr/bin/go-app": "app/go-app"}},
+				inventory.LayerResult{Whiteouts: []string{"app/go-app"}},
+			),
+			want: []inventory.Package{at(gomod("stdlib", "1.26.8", "usr/bin/go-app"), 1)},
+		},
+		{
+			name: "a hard link over a lower layer's Go binary replaces it",
+			layers: layers(
+				inventory.LayerResult{PackageFiles: map[string][]inventory.Package{"app/go-app": {gomod("stdlib", "1.26.8", "app/go-app")}}},
+				inventory.LayerResult{HardLinks: map[string]string{"app/go-app": "etc/motd"}},
+			),
+			want: []inventory.Package{},
+		},
+		{
+			name: "a hard link to a lower layer's database is not a database",
+			layers: layers(
+				inventory.LayerResult{PackageFiles: map[string][]inventory.Package{status: {a1}}},
+				inventory.LayerResult{HardLinks: map[string]string{"opt/status-copy": status}},
+				inventory.LayerResult{Whiteouts: []string{status}},
+			),
+			want: []inventory.Package{},
+		},
+		{
 			name: "a whiteout deletes the database file",
 			layers: layers(
 				inventory.LayerResult{PackageFiles: map[string][]inventory.Package{status: {a1}, c1.Location: {c1}}},
