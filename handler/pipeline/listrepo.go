@@ -161,10 +161,9 @@ func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task sto
 // repository collide; more collisions than this go back to the queue.
 const maxTagWriteAttempts = 3
 
-// dueForScan decides whether digest needs a scan now, and why: in the push or pull
-// window, and never scanned, scanned with an older advisory generation, scanned
-// more than a day ago, or failed since its last good scan. images are its rows.
-// mine reports that claimant already claimed (and so enqueued) it today.
+// dueForScan decides whether digest needs a scan now, and why (see [scanDue]), from
+// its activity row; a digest without one has no activity and is not due. images are
+// its rows. mine reports that claimant already claimed (and so enqueued) it today.
 func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest string, images []store.Image, claimant string, now time.Time) (reason string, due, mine bool, err error) {
 	act, err := p.activity.GetActivity(ctx, task.Registry, task.Repository, digest)
 	if errors.Is(err, store.ErrNotFound) {
@@ -173,36 +172,46 @@ func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest s
 	if err != nil {
 		return "", false, false, fmt.Errorf("reading activity of %s: %w", digest, err)
 	}
+	reason, due, mine = scanDue(act, task.Window, images, p.currentGeneration(), claimant, now)
+	return reason, due, mine, nil
+}
+
+// scanDue is the rule: a digest not claimed today is due when it is in the push or
+// pull window and never scanned, not settled (scanned, incomplete or unsupported),
+// failed since its last good scan, scanned more than a day ago, or scanned with an
+// advisory generation other than generation ("" before the first load: not judged).
+// The reason is "push", "pull" (never scanned) or "rescan". mine reports that the
+// day's claim is claimant's own.
+func scanDue(act store.Activity, window store.Window, images []store.Image, generation, claimant string, now time.Time) (reason string, due, mine bool) {
 	if act.ScanClaimedOn == now.UTC().Format(time.DateOnly) {
-		return "", false, claimant != "" && act.ScanClaimedBy == claimant, nil // already enqueued today
+		return "", false, claimant != "" && act.ScanClaimedBy == claimant // already enqueued today
 	}
-	pushed := !act.LastPushedAt.IsZero() && now.Sub(act.LastPushedAt) <= days(task.Window.PushDays)
-	pulled := !act.LastPulledAt.IsZero() && now.Sub(act.LastPulledAt) <= days(task.Window.PullDays)
+	pushed := !act.LastPushedAt.IsZero() && now.Sub(act.LastPushedAt) <= days(window.PushDays)
+	pulled := !act.LastPulledAt.IsZero() && now.Sub(act.LastPulledAt) <= days(window.PullDays)
 	if !pushed && !pulled {
-		return "", false, false, nil
+		return "", false, false
 	}
 	reason = "push"
 	if !pushed {
 		reason = "pull"
 	}
 	if len(images) == 0 {
-		return reason, true, false, nil
+		return reason, true, false
 	}
-	generation := p.currentGeneration()
 	for _, img := range images {
 		switch img.Status {
 		case scanner.StatusScanned, scanner.StatusIncomplete, scanner.StatusUnsupported:
 		default:
-			return "rescan", true, false, nil
+			return "rescan", true, false
 		}
 		if img.LastErrorAt.After(img.LastScannedAt) {
-			return "rescan", true, false, nil
+			return "rescan", true, false
 		}
 		if now.Sub(img.LastScannedAt) > rescanAfter || (generation != "" && img.Generation != generation) {
-			return "rescan", true, false, nil
+			return "rescan", true, false
 		}
 	}
-	return "", false, false, nil
+	return "", false, false
 }
 
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
