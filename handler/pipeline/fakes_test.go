@@ -428,7 +428,9 @@ func (r fakeRegistry) Target(context.Context, string) (*image.Target, error) {
 	return nil, errors.New("fakeRegistry serves no images")
 }
 
-func (r fakeRegistry) Retry(ctx context.Context, op func(ctx context.Context) error) error { return op(ctx) }
+func (r fakeRegistry) Retry(ctx context.Context, op func(ctx context.Context) error) error {
+	return op(ctx)
+}
 
 // Test fixtures.
 const (
