@@ -5,8 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/store"
@@ -118,5 +120,36 @@ func TestSweepEnqueuesAListTaskPerRepositoryAndRecordsItsTick(t *testing.T) {
 				t.Errorf("runs rows (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestAnAdvisoryOutageKeepsTheGoodRowAndLeavesTheTaskToTheHost(t *testing.T) {
+	m := newMemStore()
+	good := store.Image{Registry: testRegistry, Repository: testRepo, Digest: digestA, Status: "scanned",
+		LastScannedAt: testNow.Add(-25 * time.Hour), Generation: "gen-1", Counts: store.Counts{Critical: 1, High: 2}}
+	m.images[key(testRegistry, testRepo, digestA)] = good
+	p := unitPipeline(t, m, fakeRegistry{})
+	p.cfg.AdvisoriesURL, p.cfg.Ecosystems = t.TempDir(), []string{"Debian"} // no advisories there
+	text, err := store.EncodeScanTask(store.ScanTask{Registry: testRegistry, Repository: testRepo, Digest: digestA,
+		Reason: store.ReasonRescan, RunID: "run-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	err = p.Scan(context.Background(), queueInvocation(t, FuncScan, text, "msg-1", 1), discardLog())
+
+	if got := outcomeOf(err); got != "transient" {
+		t.Errorf("outcome = %s (%v), want transient: the task waits for advisories", got, err)
+	}
+	row := m.images[key(testRegistry, testRepo, digestA)]
+	if diff := cmp.Diff(good, row, cmpopts.IgnoreFields(store.Image{}, "LastError", "LastErrorAt")); diff != "" {
+		t.Errorf("the good row changed beyond its error columns (-want +got):\n%s", diff)
+	}
+	if row.LastError == "" || !row.LastErrorAt.Equal(testNow) {
+		t.Errorf("LastError %q at %v, want the outage recorded at %v", row.LastError, row.LastErrorAt, testNow)
+	}
+	run := m.runs[key(runDate(testNow), "run-1", "msg-1")]
+	if run.Retried != 1 || run.Scanned != 0 || run.Failed != 0 {
+		t.Errorf("run row = %+v, want one retry and no scan or failure", run)
 	}
 }
