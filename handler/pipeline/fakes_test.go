@@ -45,6 +45,8 @@ type memStore struct {
 	writes int
 	failAt int
 	mode   failMode
+	// tagConflicts is how many PutTags calls still lose a race with another lister.
+	tagConflicts int
 }
 
 type sentMessage struct {
@@ -112,6 +114,10 @@ func (m *memStore) PutTags(_ context.Context, registry, repository string, tags 
 		return nil
 	}
 	apply, err := m.write("PutTags")
+	if apply && m.tagConflicts > 0 {
+		m.tagConflicts--
+		return fmt.Errorf("writing tags: %w", store.ErrConflict)
+	}
 	if apply {
 		for _, t := range tags {
 			t.Registry, t.Repository, t.ETag = registry, repository, ""

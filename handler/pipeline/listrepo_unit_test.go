@@ -168,3 +168,36 @@ func TestRunDeltasAreCountedPerMessage(t *testing.T) {
 		t.Errorf("%d scan tasks sent, want 2 (one per new digest, once per day)", n)
 	}
 }
+
+func TestATagWriteThatLosesARaceReadsTheViewAgain(t *testing.T) {
+	tests := []struct {
+		name        string
+		conflicts   int
+		wantOutcome string
+		wantTags    int
+	}{
+		{name: "one lost race is retried within the invocation", conflicts: 1, wantOutcome: "done", wantTags: 2},
+		{name: "races lost on every attempt go back to the queue", conflicts: maxTagWriteAttempts, wantOutcome: "transient", wantTags: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, reg := seededRepository()
+			m.tagConflicts = tt.conflicts
+
+			err := listOnce(t, m, reg, 1)
+
+			if got := outcomeOf(err); got != tt.wantOutcome {
+				t.Errorf("outcome = %s (%v), want %s", got, err, tt.wantOutcome)
+			}
+			if n := len(m.callsMatching("PutTags")); n != min(tt.conflicts+1, maxTagWriteAttempts) {
+				t.Errorf("%d tag writes, want %d", n, min(tt.conflicts+1, maxTagWriteAttempts))
+			}
+			if len(m.tags) != tt.wantTags {
+				t.Errorf("%d tag rows, want %d", len(m.tags), tt.wantTags)
+			}
+			if tt.wantOutcome != "done" && len(m.sent["scan-tasks"]) != 0 {
+				t.Errorf("scans were enqueued although the tag view was never written")
+			}
+		})
+	}
+}
