@@ -10,7 +10,7 @@ import (
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
-func TestScanDue(t *testing.T) {
+func TestADigestIsDueForAScanOnlyWhenItsActivityAndRowsSaySo(t *testing.T) {
 	window := store.Window{PushDays: 7, PullDays: 30}
 	today := testNow.Format(time.DateOnly)
 	yesterday := testNow.AddDate(0, 0, -1).Format(time.DateOnly)
@@ -97,7 +97,7 @@ func TestScanDue(t *testing.T) {
 	}
 }
 
-func TestDueForScan(t *testing.T) {
+func TestDueForScanReadsTheDigestsOwnActivityRow(t *testing.T) {
 	task := store.ListTask{Registry: testRegistry, Repository: testRepo, Window: store.Window{PushDays: 7, PullDays: 30}}
 	tests := []struct {
 		name     string

@@ -30,7 +30,7 @@ func outcomeOf(err error) string {
 	return "transient"
 }
 
-func TestScanFailureClassification(t *testing.T) {
+func TestEachScanFailureIsClassifiedPermanentTransientOrDeferred(t *testing.T) {
 	const budget = time.Minute
 	storage := func(status int) error {
 		return fmt.Errorf("reading layer cache: %w", &azcore.ResponseError{StatusCode: status, ErrorCode: http.StatusText(status)})
