@@ -17,4 +17,12 @@
 // Every function is idempotent: the same message twice yields the same rows. Each
 // invocation writes its own runs row keyed by its message id, so a redelivery
 // replaces its counts instead of adding to them (see store.Store.RecordInvocation).
+//
+// The functions reach storage and registries through small interfaces defined here,
+// one per concern (ports.go: tag view, images rows and columns, activity and claims,
+// run log, inventory and layer blobs, task queues; a registry's catalog, tag source and
+// image source). [New] serves them all from one *store.Store and one registry.Client
+// per configured registry, so the rules (due-ness, failure classification, write
+// order) are unit-tested over in-memory fakes while the integration tests keep
+// running them against Azurite and docker-registry.
 package pipeline

@@ -59,7 +59,7 @@ func (p *Pipeline) rejectMessage(ctx context.Context, log *slog.Logger, inv *hos
 // a permanent failure is recorded (record, when not nil) and completed; anything else
 // is returned for the host to retry, recorded on the last delivery. It returns what
 // the run should count and the invocation's outcome.
-func (p *Pipeline) failure(ctx context.Context, log *slog.Logger, inv *host.Invocation, q *store.Queue, text []byte,
+func (p *Pipeline) failure(ctx context.Context, log *slog.Logger, inv *host.Invocation, q taskQueue, text []byte,
 	cause error, record func(ctx context.Context, cause error)) (store.RunDelta, error) {
 	if wait, ok := deferral(ctx, cause); ok {
 		rctx, cancel := recordContext(ctx)
@@ -123,7 +123,7 @@ func (p *Pipeline) recordRun(ctx context.Context, inv *host.Invocation, runID st
 	if runID == "" {
 		runID = "unattributed"
 	}
-	return p.store.RecordInvocation(rctx, runDate(now), runID, invocationKey(inv), d)
+	return p.runs.RecordInvocation(rctx, runDate(now), runID, invocationKey(inv), d)
 }
 
 // invocationKey identifies what is counted once in a run: the queue message (the same

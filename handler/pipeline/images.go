@@ -13,8 +13,8 @@ import (
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
-// findings returns the findings lifecycle over the pipeline's store.
-func (p *Pipeline) findings() *lifecycle.Lifecycle { return lifecycle.New(p.store) }
+// findings returns the findings lifecycle over the pipeline's finding rows.
+func (p *Pipeline) findings() *lifecycle.Lifecycle { return lifecycle.New(p.findingStore) }
 
 // findingRows converts matched findings to rows; lifecycle fills in the state.
 func findingRows(fs []match.Finding) []store.Finding {

@@ -14,14 +14,14 @@ import (
 // shared by many images is analyzed once registry-wide. The compressed digests a
 // result may be trusted for travel in its JSON (inventory.LayerResult.Digests) and
 // are checked by inventory.ScanLayer.
-type storeLayerCache struct{ store *store.Store }
+type storeLayerCache struct{ layers layerBlobs }
 
 var _ inventory.LayerCache = storeLayerCache{}
 
-func (p *Pipeline) layerCache() inventory.LayerCache { return storeLayerCache{p.store} }
+func (p *Pipeline) layerCache() inventory.LayerCache { return storeLayerCache{p.layers} }
 
 func (c storeLayerCache) GetLayer(ctx context.Context, diffID, analyzer string) (*inventory.LayerResult, bool, error) {
-	data, err := c.store.GetLayer(ctx, diffID, analyzer)
+	data, err := c.layers.GetLayer(ctx, diffID, analyzer)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, false, nil
 	}
@@ -41,5 +41,5 @@ func (c storeLayerCache) PutLayer(ctx context.Context, r *inventory.LayerResult)
 	if err != nil {
 		return fmt.Errorf("encoding layer result: %w", err)
 	}
-	return c.store.PutLayer(ctx, r.DiffID, r.Analyzer, data)
+	return c.layers.PutLayer(ctx, r.DiffID, r.Analyzer, data)
 }

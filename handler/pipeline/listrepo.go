@@ -10,7 +10,6 @@ import (
 
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/lifecycle"
-	"github.com/tidewatch/tidewatch/handler/registry"
 	"github.com/tidewatch/tidewatch/handler/scanner"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
@@ -45,7 +44,7 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 	d, err := p.listRepo(ctx, log, c, task, invocationKey(inv), now)
 	if err != nil {
 		var fd store.RunDelta
-		fd, err = p.failure(ctx, log, inv, p.store.ListTasks(), text, err, nil)
+		fd, err = p.failure(ctx, log, inv, p.listTasks, text, err, nil)
 		fd.Manifests, fd.Enqueued = d.Manifests, d.Enqueued // what it did before failing
 		d = fd
 	}
@@ -59,7 +58,7 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 // claim (a claimed digest is not enqueued again).
 //
 // Enqueued counts the scans this message claimed, on this delivery or an earlier one.
-func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c *registry.Client, task store.ListTask, claimant string, now time.Time) (store.RunDelta, error) {
+func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, task store.ListTask, claimant string, now time.Time) (store.RunDelta, error) {
 	var d store.RunDelta
 	tags, err := c.Tags(ctx, task.Repository)
 	if err != nil {
@@ -73,7 +72,7 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c *registry.C
 		}
 		listing[tag] = m.Digest.String()
 	}
-	images, err := p.store.ListImages(ctx, task.Registry, task.Repository)
+	images, err := p.images.ListImages(ctx, task.Registry, task.Repository)
 	if err != nil {
 		return d, err
 	}
@@ -81,7 +80,7 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c *registry.C
 	if err != nil {
 		return d, err
 	}
-	if err := p.store.SetImageTags(ctx, task.Registry, task.Repository, imageTags(images, view)); err != nil {
+	if err := p.imageColumns.SetImageTags(ctx, task.Registry, task.Repository, imageTags(images, view)); err != nil {
 		return d, err
 	}
 	byDigest := lifecycle.TagsByDigest(view)
@@ -104,12 +103,12 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c *registry.C
 			Tags: byDigest[digest], Reason: reason, RunID: task.RunID}
 		msg, err := store.EncodeScanTask(scan)
 		if err == nil {
-			err = p.store.ScanTasks().Send(ctx, msg)
+			err = p.scanTasks.Send(ctx, msg)
 		}
 		if err != nil {
 			return d, fmt.Errorf("enqueueing scan of %s: %w", digest, err)
 		}
-		claimed, err := p.store.ClaimScanAs(ctx, task.Registry, task.Repository, digest, now, claimant)
+		claimed, err := p.activity.ClaimScanAs(ctx, task.Registry, task.Repository, digest, now, claimant)
 		if err != nil {
 			return d, fmt.Errorf("claiming scan of %s: %w", digest, err)
 		}
@@ -129,7 +128,7 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c *registry.C
 // view is then read again. It returns the view after the listing.
 func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task store.ListTask, listing map[string]string, images []store.Image, now time.Time) ([]store.Tag, error) {
 	for attempt := 1; ; attempt++ {
-		stored, err := p.store.ListTags(ctx, task.Registry, task.Repository)
+		stored, err := p.tags.ListTags(ctx, task.Registry, task.Repository)
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +136,7 @@ func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task sto
 		for _, digest := range changes.Pushed {
 			push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: digest,
 				LastPushedAt: now, Source: activitySourceTags}
-			if err := p.store.RecordActivity(ctx, push, 0); err != nil {
+			if err := p.activity.RecordActivity(ctx, push, 0); err != nil {
 				return nil, fmt.Errorf("recording push of %s: %w", digest, err)
 			}
 			log.Info("observed push", "digest", digest)
@@ -148,7 +147,7 @@ func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task sto
 		if err := p.findings().Reconcile(ctx, task.Registry, task.Repository, changes.View, images, now); err != nil {
 			return nil, fmt.Errorf("resolving findings of untagged digests: %w", err)
 		}
-		err = p.store.PutTags(ctx, task.Registry, task.Repository, changes.Rows)
+		err = p.tags.PutTags(ctx, task.Registry, task.Repository, changes.Rows)
 		if err == nil {
 			return changes.View, nil
 		}
@@ -162,48 +161,57 @@ func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task sto
 // repository collide; more collisions than this go back to the queue.
 const maxTagWriteAttempts = 3
 
-// dueForScan decides whether digest needs a scan now, and why: in the push or pull
-// window, and never scanned, scanned with an older advisory generation, scanned
-// more than a day ago, or failed since its last good scan. images are its rows.
-// mine reports that claimant already claimed (and so enqueued) it today.
+// dueForScan decides whether digest needs a scan now, and why (see [scanDue]), from
+// its activity row; a digest without one has no activity and is not due. images are
+// its rows. mine reports that claimant already claimed (and so enqueued) it today.
 func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest string, images []store.Image, claimant string, now time.Time) (reason string, due, mine bool, err error) {
-	act, err := p.store.GetActivity(ctx, task.Registry, task.Repository, digest)
+	act, err := p.activity.GetActivity(ctx, task.Registry, task.Repository, digest)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", false, false, nil
 	}
 	if err != nil {
 		return "", false, false, fmt.Errorf("reading activity of %s: %w", digest, err)
 	}
+	reason, due, mine = scanDue(act, task.Window, images, p.currentGeneration(), claimant, now)
+	return reason, due, mine, nil
+}
+
+// scanDue is the rule: a digest not claimed today is due when it is in the push or
+// pull window and never scanned, not settled (scanned, incomplete or unsupported),
+// failed since its last good scan, scanned more than a day ago, or scanned with an
+// advisory generation other than generation ("" before the first load: not judged).
+// The reason is "push", "pull" (never scanned) or "rescan". mine reports that the
+// day's claim is claimant's own.
+func scanDue(act store.Activity, window store.Window, images []store.Image, generation, claimant string, now time.Time) (reason string, due, mine bool) {
 	if act.ScanClaimedOn == now.UTC().Format(time.DateOnly) {
-		return "", false, claimant != "" && act.ScanClaimedBy == claimant, nil // already enqueued today
+		return "", false, claimant != "" && act.ScanClaimedBy == claimant // already enqueued today
 	}
-	pushed := !act.LastPushedAt.IsZero() && now.Sub(act.LastPushedAt) <= days(task.Window.PushDays)
-	pulled := !act.LastPulledAt.IsZero() && now.Sub(act.LastPulledAt) <= days(task.Window.PullDays)
+	pushed := !act.LastPushedAt.IsZero() && now.Sub(act.LastPushedAt) <= days(window.PushDays)
+	pulled := !act.LastPulledAt.IsZero() && now.Sub(act.LastPulledAt) <= days(window.PullDays)
 	if !pushed && !pulled {
-		return "", false, false, nil
+		return "", false, false
 	}
 	reason = "push"
 	if !pushed {
 		reason = "pull"
 	}
 	if len(images) == 0 {
-		return reason, true, false, nil
+		return reason, true, false
 	}
-	generation := p.currentGeneration()
 	for _, img := range images {
 		switch img.Status {
 		case scanner.StatusScanned, scanner.StatusIncomplete, scanner.StatusUnsupported:
 		default:
-			return "rescan", true, false, nil
+			return "rescan", true, false
 		}
 		if img.LastErrorAt.After(img.LastScannedAt) {
-			return "rescan", true, false, nil
+			return "rescan", true, false
 		}
 		if now.Sub(img.LastScannedAt) > rescanAfter || (generation != "" && img.Generation != generation) {
-			return "rescan", true, false, nil
+			return "rescan", true, false
 		}
 	}
-	return "", false, false, nil
+	return "", false, false
 }
 
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }

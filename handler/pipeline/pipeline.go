@@ -27,9 +27,9 @@ const (
 
 // Pipeline holds the clients every invocation shares. Build it once per process.
 type Pipeline struct {
+	stores
 	cfg          *config.Config
-	store        *store.Store
-	registries   map[string]*registry.Client
+	registries   map[string]registryClient
 	version      string
 	now          func() time.Time
 	registryOpts []registry.Option
@@ -51,10 +51,7 @@ func WithRegistryOptions(opts ...registry.Option) Option {
 
 // New builds the pipeline's registry clients from cfg.
 func New(cfg *config.Config, st *store.Store, version string, opts ...Option) (*Pipeline, error) {
-	p := &Pipeline{cfg: cfg, store: st, version: version, now: time.Now, registries: map[string]*registry.Client{}}
-	for _, o := range opts {
-		o(p)
-	}
+	p := newPipeline(cfg, storesOf(st), version, opts...)
 	// One managed identity for every acr registry, built only if one is configured.
 	acrCredential := sync.OnceValues(func() (azcore.TokenCredential, error) {
 		return store.NewCredential(cfg.AzureClientID)
@@ -69,6 +66,16 @@ func New(cfg *config.Config, st *store.Store, version string, opts ...Option) (*
 	return p, nil
 }
 
+// newPipeline is a Pipeline over s with no registry clients yet (New adds them; unit
+// tests add fakes).
+func newPipeline(cfg *config.Config, s stores, version string, opts ...Option) *Pipeline {
+	p := &Pipeline{stores: s, cfg: cfg, version: version, now: time.Now, registries: map[string]registryClient{}}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
 // Functions returns the handler's routes.
 func (p *Pipeline) Functions() map[string]host.Func {
 	return map[string]host.Func{
@@ -78,7 +85,7 @@ func (p *Pipeline) Functions() map[string]host.Func {
 	}
 }
 
-func (p *Pipeline) registry(host string) (*registry.Client, error) {
+func (p *Pipeline) registry(host string) (registryClient, error) {
 	c, ok := p.registries[host]
 	if !ok {
 		return nil, fmt.Errorf("registry %q is not configured in TIDEWATCH_REGISTRIES", host)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/lifecycle"
-	"github.com/tidewatch/tidewatch/handler/registry"
 	"github.com/tidewatch/tidewatch/handler/scanner"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
@@ -42,7 +41,7 @@ func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Log
 }
 
 // scan does the work of one scan task.
-func (p *Pipeline) scan(ctx context.Context, log *slog.Logger, c *registry.Client, task store.ScanTask, now time.Time) error {
+func (p *Pipeline) scan(ctx context.Context, log *slog.Logger, c imageSource, task store.ScanTask, now time.Time) error {
 	idx, err := p.advisories(ctx, log)
 	if err != nil {
 		// Not the image's fault: record it and let the host retry (then poison), so the
@@ -66,7 +65,7 @@ func (p *Pipeline) scan(ctx context.Context, log *slog.Logger, c *registry.Clien
 		return err
 	}
 	// Push and pull times belong to the digest the task names, shared by its platforms.
-	act, err := p.store.GetActivity(ctx, task.Registry, task.Repository, task.Digest)
+	act, err := p.activity.GetActivity(ctx, task.Registry, task.Repository, task.Digest)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("reading activity of %s: %w", task.Digest, err)
 	}
@@ -90,7 +89,7 @@ func (p *Pipeline) scanFailure(ctx context.Context, log *slog.Logger, inv *host.
 		defer cancel()
 		p.recordFailedImage(rctx, log, task, cause, now)
 	}
-	d, err := p.failure(ctx, log, inv, p.store.ScanTasks(), text, cause, record)
+	d, err := p.failure(ctx, log, inv, p.scanTasks, text, cause, record)
 	if d.Failure != "" {
 		d.Failure = task.Digest + ": " + d.Failure
 	}
@@ -102,7 +101,7 @@ func (p *Pipeline) scanFailure(ctx context.Context, log *slog.Logger, inv *host.
 // and LastErrorAt and keep their status, counts and findings; only when there is none
 // is a failed row written, keyed by the task's digest.
 func (p *Pipeline) recordFailedImage(ctx context.Context, log *slog.Logger, task store.ScanTask, cause error, now time.Time) {
-	rows, err := p.store.ImagesOf(ctx, task.Registry, task.Repository, task.Digest)
+	rows, err := p.images.ImagesOf(ctx, task.Registry, task.Repository, task.Digest)
 	if err != nil {
 		log.Error("recording failed scan: reading images rows", "error", err)
 		return
@@ -112,7 +111,7 @@ func (p *Pipeline) recordFailedImage(ctx context.Context, log *slog.Logger, task
 		for _, r := range rows {
 			digests = append(digests, r.Digest)
 		}
-		if err := p.store.SetImageError(ctx, task.Registry, task.Repository, digests, cause.Error(), now); err != nil {
+		if err := p.imageColumns.SetImageError(ctx, task.Registry, task.Repository, digests, cause.Error(), now); err != nil {
 			log.Error("recording failed scan", "error", err)
 		}
 		return
@@ -122,7 +121,7 @@ func (p *Pipeline) recordFailedImage(ctx context.Context, log *slog.Logger, task
 		Tags: task.Tags, Status: scanner.StatusFailed, Error: cause.Error(), LastScannedAt: now,
 		LastError: cause.Error(), LastErrorAt: now,
 	}
-	if err := p.store.PutImage(ctx, img); err != nil {
+	if err := p.images.PutImage(ctx, img); err != nil {
 		log.Error("recording failed scan", "error", err)
 	}
 }
@@ -151,11 +150,11 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 		if err != nil {
 			return err
 		}
-		if img.InventoryRef, err = p.store.PutInventory(ctx, pr.Digest, data); err != nil {
+		if img.InventoryRef, err = p.inventories.PutInventory(ctx, pr.Digest, data); err != nil {
 			return err
 		}
 	}
-	return p.store.PutImage(ctx, img)
+	return p.images.PutImage(ctx, img)
 }
 
 // resolveReplaced runs after every platform of a successful scan is written: it
@@ -165,15 +164,15 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 // partitions are each read once, however many tags the task carries.
 func (p *Pipeline) resolveReplaced(ctx context.Context, log *slog.Logger, task store.ScanTask, res *scanner.Result, now time.Time) error {
 	if !slices.ContainsFunc(res.Platforms, func(pr scanner.PlatformResult) bool { return pr.Digest == task.Digest }) {
-		if err := p.store.DeleteImage(ctx, task.Registry, task.Repository, task.Digest); err != nil {
+		if err := p.images.DeleteImage(ctx, task.Registry, task.Repository, task.Digest); err != nil {
 			return fmt.Errorf("deleting failure row of index %s: %w", task.Digest, err)
 		}
 	}
-	view, err := p.store.ListTags(ctx, task.Registry, task.Repository)
+	view, err := p.tags.ListTags(ctx, task.Registry, task.Repository)
 	if err != nil {
 		return err
 	}
-	images, err := p.store.ListImages(ctx, task.Registry, task.Repository)
+	images, err := p.images.ListImages(ctx, task.Registry, task.Repository)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func (p *Pipeline) Sweep(ctx context.Context, inv *host.Invocation, log *slog.Lo
 	d.StartedAt, d.FinishedAt = now, p.now().UTC()
 	rctx, cancel := recordContext(ctx)
 	defer cancel()
-	if err := p.store.RecordInvocation(rctx, runDate(now), runID, sweepInvocation, d); err != nil {
+	if err := p.runs.RecordInvocation(rctx, runDate(now), runID, sweepInvocation, d); err != nil {
 		log.Error("recording run", "runId", runID, "error", err)
 		return errors.Join(firstErr, fmt.Errorf("recording run %s: %w", runID, err))
 	}
@@ -64,7 +64,7 @@ func (p *Pipeline) sweepRegistry(ctx context.Context, registryHost, runID string
 			Window: store.Window{PushDays: p.cfg.PushDays, PullDays: p.cfg.PullDays}}
 		msg, err := store.EncodeListTask(task)
 		if err == nil {
-			err = p.store.ListTasks().Send(ctx, msg)
+			err = p.listTasks.Send(ctx, msg)
 		}
 		if err != nil {
 			return i, fmt.Errorf("enqueueing list task for %s/%s: %w", registryHost, repo, err)

@@ -1,0 +1,125 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/tidewatch/tidewatch/handler/image"
+	"github.com/tidewatch/tidewatch/handler/lifecycle"
+	"github.com/tidewatch/tidewatch/handler/registry"
+	"github.com/tidewatch/tidewatch/handler/store"
+)
+
+// The pipeline's view of storage and registries: one small interface per concern,
+// each the methods a function here calls. [New] fills every one from a single
+// *store.Store and one *registry.Client per registry; unit tests use in-memory fakes.
+
+// tagView is a repository's stored tag → digest view (listrepo reconciles it with a
+// listing; scan reads it to resolve replaced digests).
+type tagView interface {
+	ListTags(ctx context.Context, registry, repository string) ([]store.Tag, error)
+	PutTags(ctx context.Context, registry, repository string, tags []store.Tag) error
+}
+
+// imageRows are the images rows of a repository, read and written whole.
+type imageRows interface {
+	ListImages(ctx context.Context, registry, repository string) ([]store.Image, error)
+	ImagesOf(ctx context.Context, registry, repository, digest string) ([]store.Image, error)
+	PutImage(ctx context.Context, img store.Image) error
+	DeleteImage(ctx context.Context, registry, repository, digest string) error
+}
+
+// imageColumns updates columns of existing images rows and leaves the rest alone.
+type imageColumns interface {
+	SetImageTags(ctx context.Context, registry, repository string, tags map[string][]string) error
+	SetImageError(ctx context.Context, registry, repository string, digests []string, cause string, at time.Time) error
+}
+
+// activityLog is the per-digest push/pull activity and the day's scan claim.
+type activityLog interface {
+	GetActivity(ctx context.Context, registry, repository, digest string) (store.Activity, error)
+	RecordActivity(ctx context.Context, obs store.Activity, pulls int64) error
+	ClaimScanAs(ctx context.Context, registry, repository, digest string, day time.Time, claimant string) (bool, error)
+}
+
+// runLog records each invocation's contribution to its run.
+type runLog interface {
+	RecordInvocation(ctx context.Context, date, runID, invocation string, d store.RunDelta) error
+}
+
+// inventoryBlobs keeps a platform's inventory and returns its reference.
+type inventoryBlobs interface {
+	PutInventory(ctx context.Context, platformDigest string, data []byte) (string, error)
+}
+
+// layerBlobs holds encoded per-layer results (see storeLayerCache).
+type layerBlobs interface {
+	GetLayer(ctx context.Context, diffID, analyzer string) ([]byte, error)
+	PutLayer(ctx context.Context, diffID, analyzer string, data []byte, opts ...store.LayerOption) error
+}
+
+// taskQueue is a queue tasks are sent to, now or after a delay.
+type taskQueue interface {
+	Send(ctx context.Context, text []byte) error
+	SendAfter(ctx context.Context, text []byte, delay time.Duration) error
+}
+
+// stores is everything the pipeline keeps in storage.
+type stores struct {
+	tags         tagView
+	images       imageRows
+	imageColumns imageColumns
+	activity     activityLog
+	runs         runLog
+	inventories  inventoryBlobs
+	layers       layerBlobs
+	findingStore lifecycle.Store
+	listTasks    taskQueue
+	scanTasks    taskQueue
+}
+
+// storesOf is every concern served by the one store st.
+func storesOf(st *store.Store) stores {
+	return stores{
+		tags: st, images: st, imageColumns: st, activity: st, runs: st,
+		inventories: st, layers: st, findingStore: st,
+		listTasks: st.ListTasks(), scanTasks: st.ScanTasks(),
+	}
+}
+
+var (
+	_ tagView        = (*store.Store)(nil)
+	_ imageRows      = (*store.Store)(nil)
+	_ imageColumns   = (*store.Store)(nil)
+	_ activityLog    = (*store.Store)(nil)
+	_ runLog         = (*store.Store)(nil)
+	_ inventoryBlobs = (*store.Store)(nil)
+	_ layerBlobs     = (*store.Store)(nil)
+	_ taskQueue      = (*store.Queue)(nil)
+)
+
+// catalog lists a registry's repositories (sweep).
+type catalog interface {
+	Repositories(ctx context.Context) ([]string, error)
+}
+
+// tagSource lists a repository's tags and resolves each to its manifest (listrepo).
+type tagSource interface {
+	Tags(ctx context.Context, repo string) ([]string, error)
+	Resolve(ctx context.Context, repo, tagOrDigest string) (registry.Manifest, error)
+}
+
+// imageSource fetches what a scan reads, under the registry's retry policy (scan).
+type imageSource interface {
+	Target(ctx context.Context, ref string) (*image.Target, error)
+	Retry(ctx context.Context, op func(ctx context.Context) error) error
+}
+
+// registryClient is one configured registry as the three functions use it.
+type registryClient interface {
+	catalog
+	tagSource
+	imageSource
+}
+
+var _ registryClient = (*registry.Client)(nil)
