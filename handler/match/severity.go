@@ -45,13 +45,14 @@ func SeveritiesAtLeast(min string) []string {
 }
 
 // ratingSeverity maps a distribution's rating word (Debian tracker urgency, Ubuntu
-// priority) to a severity. Debian's "unimportant" and Ubuntu's "negligible" are LOW;
-// "not yet assigned" and "end-of-life" say nothing about impact and are UNKNOWN.
+// priority, the RHEL family's Critical/Important/Moderate/Low) to a severity.
+// Debian's "unimportant" and Ubuntu's "negligible" are LOW; "not yet assigned" and
+// "end-of-life" say nothing about impact and are UNKNOWN.
 func ratingSeverity(rating string) string {
 	switch normalizeRating(rating) {
 	case "critical":
 		return SeverityCritical
-	case "high":
+	case "high", "important":
 		return SeverityHigh
 	case "medium", "moderate":
 		return SeverityMedium
