@@ -85,8 +85,8 @@ type Index struct {
 	records    map[string]int // usable records by ecosystem directory
 	entries    map[string]int
 	packages   map[packageKey][]*Affected
-	// severity holds the severity entries of records by id: those of the severity
-	// folder (never matched as packages) and of loaded records that state any.
+	// severity holds the severity entries of CVE records by id: those of the
+	// severity folder (never matched as packages) and loaded CVE-* records.
 	severity map[string][]Severity
 }
 
@@ -109,8 +109,9 @@ func (x *Index) Affected(ecosystem, name string) []*Affected {
 	return x.packages[packageKey{ecosystem, packageName(ecosystem, name)}]
 }
 
-// SeverityOf returns the severity entries (CVSS vectors) a loaded record with id
-// states, nil when no loaded record has that id or it states none. The slice is
+// SeverityOf returns the severity entries (CVSS vectors) the loaded CVE record with
+// id ("CVE-2024-1234") states, from the severity folder first, nil when no loaded
+// record has that id or it states none. The slice is
 // shared: callers must not modify it.
 func (x *Index) SeverityOf(id string) []Severity {
 	if x == nil {

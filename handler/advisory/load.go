@@ -129,7 +129,9 @@ func (x *Index) loadSeverity(ctx context.Context, src Source, folder string, gen
 func (x *Index) add(r *osvRecord, dir string, strs interner) {
 	rec, entries := r.convert(strs)
 	x.records[dir]++
-	if len(rec.Severity) > 0 {
+	// A loaded CVE-* record is a severity source for its CVE like the severity
+	// folder's; other ids are never looked up.
+	if len(rec.Severity) > 0 && strings.HasPrefix(rec.ID, "CVE-") {
 		if _, ok := x.severity[rec.ID]; !ok {
 			x.severity[rec.ID] = rec.Severity
 		}
