@@ -66,6 +66,9 @@ param advisoriesUrl string = 'https://osv-vulnerabilities.storage.googleapis.com
 @description('Comma list of OSV ecosystems to load (OSV export directory names).')
 param ecosystems string = 'Debian'
 
+@description('OSV export folder whose NVD-converted CVE-* records supply CVSS for findings (severity data only).')
+param severitySource string = 'GIT'
+
 @description('NCRONTAB (six fields) for the registry sweep.')
 param sweepSchedule string = '0 0 */6 * * *'
 
@@ -235,6 +238,7 @@ var tidewatchSettings = {
   AZURE_CLIENT_ID: identity.properties.clientId
   TIDEWATCH_ADVISORIES_URL: advisoriesUrl
   TIDEWATCH_ECOSYSTEMS: ecosystems
+  TIDEWATCH_SEVERITY_SOURCE: severitySource
   TIDEWATCH_SWEEP_SCHEDULE: sweepSchedule
   TIDEWATCH_ADVISORY_SCHEDULE: advisorySchedule
   TIDEWATCH_PUSH_DAYS: string(pushDays)

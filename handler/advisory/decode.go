@@ -17,9 +17,9 @@ import (
 
 // decodeArchive decodes every JSON member of an OSV all.zip on all cores. The result
 // has one slot per member in archive order; a slot is nil for a non-JSON member or a
-// withdrawn or unusable record. A member that cannot be inflated or decoded fails the
+// record keep rejects. A member that cannot be inflated or decoded fails the
 // whole archive: a partial index would silently hide vulnerabilities.
-func decodeArchive(ctx context.Context, data []byte) ([]*osvRecord, error) {
+func decodeArchive(ctx context.Context, data []byte, keep func(*osvRecord) bool) ([]*osvRecord, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("opening zip: %w: %w", ErrNoAdvisories, err)
@@ -40,7 +40,7 @@ func decodeArchive(ctx context.Context, data []byte) ([]*osvRecord, error) {
 				if i%256 == 0 && ctx.Err() != nil {
 					return ctx.Err()
 				}
-				rec, err := decodeMember(f, &buf)
+				rec, err := decodeMember(f, &buf, keep)
 				if err != nil {
 					return err
 				}
@@ -55,8 +55,9 @@ func decodeArchive(ctx context.Context, data []byte) ([]*osvRecord, error) {
 	return out, nil
 }
 
-// decodeMember inflates and decodes one zip member, reusing buf between calls.
-func decodeMember(f *zip.File, buf *bytes.Buffer) (*osvRecord, error) {
+// decodeMember inflates and decodes one zip member, reusing buf between calls; a
+// record keep rejects is nil.
+func decodeMember(f *zip.File, buf *bytes.Buffer, keep func(*osvRecord) bool) (*osvRecord, error) {
 	if f.FileInfo().IsDir() || !strings.HasSuffix(f.Name, ".json") {
 		return nil, nil
 	}
@@ -73,7 +74,7 @@ func decodeMember(f *zip.File, buf *bytes.Buffer) (*osvRecord, error) {
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
 		return nil, fmt.Errorf("decoding member %s: %w: %w", f.Name, ErrNoAdvisories, err)
 	}
-	if !rec.usable() {
+	if !keep(&rec) {
 		return nil, nil
 	}
 	return &rec, nil

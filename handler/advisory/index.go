@@ -33,8 +33,13 @@ type Record struct {
 	Aliases []string
 	// Summary is the record's one-line summary, possibly empty.
 	Summary string
+	// Related are the ids of the record's `related` list (an ALSA's CVEs), without
+	// duplicates, in record order.
+	Related []string
 	// Severity are the record-level severity entries.
 	Severity []Severity
+	// Ratings are the distribution ratings of the record's database_specific.
+	Ratings []Rating
 	// Modified is the record's modified time, zero if it had none.
 	Modified time.Time
 }
@@ -54,6 +59,17 @@ type Affected struct {
 	// Urgency is ecosystem_specific.urgency as distribution trackers state it
 	// ("unimportant", "low", "medium", "high", "end-of-life", …), empty if absent.
 	Urgency string
+	// Ratings are the distribution ratings of the entry's ecosystem_specific, then
+	// its database_specific (Debian urgency, RHEL-family severity, …).
+	Ratings []Rating
+}
+
+// Rating is one distribution rating word a record carries: Kind is the field it
+// came from ("urgency", "priority", "severity"), Value the word as stated
+// ("medium", "Important", "not yet assigned").
+type Rating struct {
+	Kind  string
+	Value string
 }
 
 type packageKey struct {
@@ -69,6 +85,9 @@ type Index struct {
 	records    map[string]int // usable records by ecosystem directory
 	entries    map[string]int
 	packages   map[packageKey][]*Affected
+	// severity holds the severity entries of CVE records by id: those of the
+	// severity folder (never matched as packages) and loaded CVE-* records.
+	severity map[string][]Severity
 }
 
 // Generation is a stable hash of the loaded data: the same archives give the same
@@ -88,4 +107,15 @@ func (x *Index) Covers(ecosystem string) bool { return x.entries[ecosystem] > 0 
 // shared: callers must not modify it.
 func (x *Index) Affected(ecosystem, name string) []*Affected {
 	return x.packages[packageKey{ecosystem, packageName(ecosystem, name)}]
+}
+
+// SeverityOf returns the severity entries (CVSS vectors) the loaded CVE record with
+// id ("CVE-2024-1234") states, from the severity folder first, nil when no loaded
+// record has that id or it states none. The slice is
+// shared: callers must not modify it.
+func (x *Index) SeverityOf(id string) []Severity {
+	if x == nil {
+		return nil
+	}
+	return x.severity[id]
 }

@@ -96,8 +96,9 @@ func TestLoadReadsTheSharedDebianExport(t *testing.T) {
 		if diff := cmp.Diff([]string{"CVE-2024-0727"}, found.Record.Aliases); diff != "" {
 			t.Errorf("aliases (-want +got):\n%s", diff)
 		}
-		if found.Urgency != "" {
-			t.Errorf("Urgency = %q; changelog_urgency must not be read as a per-CVE urgency", found.Urgency)
+		if found.Urgency != "" || len(found.Ratings) != 0 || len(found.Record.Ratings) != 0 {
+			t.Errorf("Urgency = %q, Ratings = %v, %v; changelog_urgency must not be read as a per-CVE rating",
+				found.Urgency, found.Ratings, found.Record.Ratings)
 		}
 	})
 	t.Run("loading the same data twice gives the same generation", func(t *testing.T) {
@@ -153,6 +154,7 @@ func TestLoadDecodesRecords(t *testing.T) {
 		Ranges:    []advisory.Range{{Type: "ECOSYSTEM", Events: []advisory.Event{{Introduced: "0"}, {LastAffected: "1.2"}}}},
 		Versions:  []string{"1.1"},
 		Urgency:   "unimportant",
+		Ratings:   []advisory.Rating{{Kind: "urgency", Value: "unimportant"}},
 	}
 	if diff := cmp.Diff(want, got[0]); diff != "" {
 		t.Errorf("entry (-want +got):\n%s", diff)

@@ -2,20 +2,46 @@ package advisory
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
 // osvRecord holds only the OSV fields matching needs; everything else (details,
-// references, credits, database_specific) is skipped by the decoder.
+// references, credits) is skipped by the decoder.
 type osvRecord struct {
-	ID        string        `json:"id"`
-	Modified  string        `json:"modified"`
-	Withdrawn string        `json:"withdrawn"`
-	Aliases   []string      `json:"aliases"`
-	Upstream  []string      `json:"upstream"`
-	Summary   string        `json:"summary"`
-	Severity  []Severity    `json:"severity"`
-	Affected  []osvAffected `json:"affected"`
+	ID               string        `json:"id"`
+	Modified         string        `json:"modified"`
+	Withdrawn        string        `json:"withdrawn"`
+	Aliases          []string      `json:"aliases"`
+	Upstream         []string      `json:"upstream"`
+	Related          []string      `json:"related"`
+	Summary          string        `json:"summary"`
+	Severity         []Severity    `json:"severity"`
+	Affected         []osvAffected `json:"affected"`
+	DatabaseSpecific osvRatings    `json:"database_specific"`
+}
+
+// osvRatings are the distribution ratings a database_specific or ecosystem_specific
+// object may carry: Debian's tracker urgency, Ubuntu's priority, the RHEL family's
+// severity ("Important"). Fields of another shape are ignored.
+type osvRatings struct {
+	Urgency  looseString `json:"urgency"`
+	Priority looseString `json:"priority"`
+	Severity looseString `json:"severity"`
+}
+
+// ratings returns the non-empty ratings, interned, in a fixed order.
+func (r osvRatings) ratings(in interner) []Rating {
+	var out []Rating
+	for _, f := range []struct {
+		kind  string
+		value looseString
+	}{{"urgency", r.Urgency}, {"priority", r.Priority}, {"severity", r.Severity}} {
+		if f.value != "" {
+			out = append(out, Rating{Kind: f.kind, Value: in.get(string(f.value))})
+		}
+	}
+	return out
 }
 
 type osvAffected struct {
@@ -29,9 +55,8 @@ type osvAffected struct {
 	} `json:"ranges"`
 	Versions          []string   `json:"versions"`
 	Severity          []Severity `json:"severity"`
-	EcosystemSpecific struct {
-		Urgency looseString `json:"urgency"`
-	} `json:"ecosystem_specific"`
+	EcosystemSpecific osvRatings `json:"ecosystem_specific"`
+	DatabaseSpecific  osvRatings `json:"database_specific"`
 }
 
 type osvEvent struct {
@@ -80,7 +105,10 @@ func (r *osvRecord) usable() bool {
 
 // convert turns a usable decoded record into index entries, interning repeated strings.
 func (r *osvRecord) convert(in interner) (*Record, []*Affected) {
-	rec := &Record{ID: r.ID, Summary: r.Summary, Severity: internSeverity(r.Severity, in)}
+	rec := &Record{
+		ID: r.ID, Summary: r.Summary, Severity: internSeverity(r.Severity, in),
+		Ratings: r.DatabaseSpecific.ratings(in),
+	}
 	if t, err := time.Parse(time.RFC3339Nano, r.Modified); err == nil {
 		rec.Modified = t
 	}
@@ -91,6 +119,11 @@ func (r *osvRecord) convert(in interner) (*Record, []*Affected) {
 				seen[id] = true
 				rec.Aliases = append(rec.Aliases, in.get(id))
 			}
+		}
+	}
+	for _, id := range r.Related {
+		if id != "" && id != r.ID && !slices.Contains(rec.Related, id) {
+			rec.Related = append(rec.Related, in.get(id))
 		}
 	}
 	var out []*Affected
@@ -105,6 +138,7 @@ func (r *osvRecord) convert(in interner) (*Record, []*Affected) {
 			Package:   in.get(a.Package.Name),
 			Severity:  internSeverity(a.Severity, in),
 			Urgency:   in.get(string(a.EcosystemSpecific.Urgency)),
+			Ratings:   slices.Concat(a.EcosystemSpecific.ratings(in), a.DatabaseSpecific.ratings(in)),
 		}
 		for _, v := range a.Versions {
 			entry.Versions = append(entry.Versions, in.get(v))

@@ -24,8 +24,10 @@ type scanOptions struct {
 	archive       string
 	advisories    string
 	ecosystems    []string
+	severityDir   string
 	format        string
 	severities    []string
+	ignoreUnknown bool
 	exitCode      int
 	username      string
 	passwordStdin bool
@@ -46,7 +48,10 @@ func runScan(ctx context.Context, env Env, args []string) int {
 	fs.StringVar(&ecosystems, "ecosystems", cmp.Or(env.getenv(config.EnvEcosystems), config.DefaultEcosystems),
 		"comma-separated OSV ecosystems to load from the advisory source (default from "+config.EnvEcosystems+")")
 	fs.StringVar(&o.format, "format", "table", "output format: table or json")
-	fs.StringVar(&severity, "severity", "", "comma-separated severities to report (CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN); default all")
+	fs.StringVar(&o.severityDir, "severity-source", cmp.Or(env.getenv(config.EnvSeveritySource), config.DefaultSeveritySource),
+		"folder of the advisory source whose CVE-* records supply CVSS for findings without their own (default from "+config.EnvSeveritySource+")")
+	fs.StringVar(&severity, "severity", "", "comma-separated severities to report (CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN); default all. UNKNOWN findings are reported too unless --ignore-unknown")
+	fs.BoolVar(&o.ignoreUnknown, "ignore-unknown", false, "leave out findings whose severity is UNKNOWN, so they neither show nor count for --exit-code")
 	fs.IntVar(&o.exitCode, "exit-code", 0, "exit code when findings (after --severity) are reported, or a platform is not plainly scanned (incomplete, unsupported)")
 	fs.StringVar(&o.username, "username", "", "registry username (basic auth)")
 	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the registry password from standard input")
@@ -71,6 +76,10 @@ func runScan(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "tidewatch scan: %v\n", err)
 		return exitUsage
 	}
+	if o.severityDir, err = config.ParseSeveritySource(o.severityDir); err != nil {
+		fmt.Fprintf(env.Stderr, "tidewatch scan: --severity-source: %v\n", err)
+		return exitUsage
+	}
 	if o.passwordStdin && o.username == "" {
 		fmt.Fprintln(env.Stderr, "tidewatch scan: --password-stdin needs --username")
 		return exitUsage
@@ -89,7 +98,7 @@ func runScan(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "tidewatch scan: %v\n", err)
 		return exitError
 	}
-	filterSeverities(res, o.severities)
+	filterSeverities(res, o.severities, o.ignoreUnknown)
 	if err := writeResult(env.Stdout, o.format, res); err != nil {
 		fmt.Fprintf(env.Stderr, "tidewatch scan: writing output: %v\n", err)
 		return exitError
@@ -146,7 +155,7 @@ func scan(ctx context.Context, env Env, o scanOptions, positional []string, pass
 		return nil, fmt.Errorf("%s: nothing to scan: no image manifest of a known platform", target.Reference)
 	}
 	// Advisories load after the image resolves, so a bad reference fails fast.
-	idx, err := advisory.Load(ctx, o.advisories, o.ecosystems)
+	idx, err := advisory.Load(ctx, o.advisories, o.ecosystems, advisory.WithSeverityFolder(o.severityDir))
 	if err != nil {
 		return nil, err
 	}
@@ -192,14 +201,22 @@ func parseSeverities(s string) ([]string, error) {
 	return out, nil
 }
 
-func filterSeverities(res *scanner.Result, severities []string) {
-	if len(severities) == 0 {
+// filterSeverities keeps the findings of the listed severities (all when none are
+// listed) and those whose severity is UNKNOWN, unless ignoreUnknown: a finding
+// nobody could rate is not known to be below the threshold, so it is reported and
+// counts for --exit-code.
+func filterSeverities(res *scanner.Result, severities []string, ignoreUnknown bool) {
+	if len(severities) == 0 && !ignoreUnknown {
 		return
 	}
 	keep := map[string]bool{}
+	if len(severities) == 0 {
+		severities = match.Severities()
+	}
 	for _, s := range severities {
 		keep[s] = true
 	}
+	keep[match.SeverityUnknown] = !ignoreUnknown
 	for i := range res.Platforms {
 		var kept []match.Finding
 		for _, f := range res.Platforms[i].Findings {

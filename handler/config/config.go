@@ -23,6 +23,7 @@ const (
 const (
 	DefaultAdvisoriesURL    = "https://osv-vulnerabilities.storage.googleapis.com"
 	DefaultEcosystems       = "Debian"
+	DefaultSeveritySource   = "GIT"
 	DefaultSweepSchedule    = "0 0 */6 * * *"
 	DefaultAdvisorySchedule = "0 0 * * * *"
 	DefaultPushDays         = 90
@@ -49,6 +50,10 @@ type Config struct {
 	AdvisoriesURL string
 	// Ecosystems are the OSV ecosystems synced, e.g. "Debian", "Alpine".
 	Ecosystems []string
+	// SeveritySource is the folder of the OSV export whose NVD-converted CVE-*
+	// records supply CVSS vectors for findings whose own records have none; it is
+	// loaded as severity data only, never matched as packages.
+	SeveritySource string
 	// SweepSchedule and AdvisorySchedule are 6-field NCRONTAB expressions.
 	SweepSchedule    string
 	AdvisorySchedule string
@@ -116,6 +121,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Attr{Key: "storage", Value: storage},
 		slog.String("advisoriesUrl", c.AdvisoriesURL),
 		slog.Any("ecosystems", c.Ecosystems),
+		slog.String("severitySource", c.SeveritySource),
 		slog.String("sweepSchedule", c.SweepSchedule),
 		slog.String("advisorySchedule", c.AdvisorySchedule),
 		slog.Int("pushDays", c.PushDays),

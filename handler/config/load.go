@@ -29,6 +29,9 @@ func Load(environ []string) (*Config, error) {
 	if cfg.Ecosystems, err = ParseEcosystems(env.get(EnvEcosystems, DefaultEcosystems)); err != nil {
 		errs = append(errs, err)
 	}
+	if cfg.SeveritySource, err = ParseSeveritySource(env.get(EnvSeveritySource, DefaultSeveritySource)); err != nil {
+		errs = append(errs, err)
+	}
 	if cfg.SweepSchedule, err = parseSchedule(EnvSweepSchedule, env.get(EnvSweepSchedule, DefaultSweepSchedule)); err != nil {
 		errs = append(errs, err)
 	}

@@ -28,6 +28,7 @@ func withDefaults() *Config {
 		Storage:          Storage{ConnectionString: azurite},
 		AdvisoriesURL:    "https://osv-vulnerabilities.storage.googleapis.com",
 		Ecosystems:       []string{"Debian"},
+		SeveritySource:   "GIT",
 		SweepSchedule:    "0 0 */6 * * *",
 		AdvisorySchedule: "0 0 * * * *",
 		PushDays:         90,
@@ -59,6 +60,9 @@ func TestLoadValid(t *testing.T) {
 		{"the minimal environment takes every default", minimal, func(*Config) {}},
 		{"empty values count as unset", environ("TIDEWATCH_PUSH_DAYS=", "TIDEWATCH_LOG_LEVEL=", "AZURE_CLIENT_ID="), func(*Config) {}},
 		{"test-harness variables are neither read nor rejected", environ("TIDEWATCH_TEST_STORAGE=x", "TIDEWATCH_TEST_REQUIRE_SERVICES=1", "TIDEWATCH_SHARED=/tmp"), func(*Config) {}},
+		{"the severity source names another folder of the export", environ("TIDEWATCH_SEVERITY_SOURCE=NVD"), func(c *Config) {
+			c.SeveritySource = "NVD"
+		}},
 		{"unrelated variables are ignored", environ("PATH=/usr/bin", "FUNCTIONS_CUSTOMHANDLER_PORT=7071", "NOEQUALS"), func(*Config) {}},
 		{"registries take default and explicit auth modes and basic credentials", environ(
 			"TIDEWATCH_REGISTRIES=contoso.azurecr.io, localhost:5000=basic,ghcr.io,Harbor.Example.com:8443=ACR,127.0.0.1:5001=anonymous",
@@ -186,6 +190,8 @@ func TestLoadInvalid(t *testing.T) {
 		wantNames []string
 		wantText  string // a phrase the message must contain
 	}{
+		{"a severity source that is a path, not one folder, is an error", environ("TIDEWATCH_SEVERITY_SOURCE=../GIT"), []string{"TIDEWATCH_SEVERITY_SOURCE"}, "one folder"},
+		{"a severity source of dots is an error", environ("TIDEWATCH_SEVERITY_SOURCE=.."), []string{"TIDEWATCH_SEVERITY_SOURCE"}, "one folder"},
 		{"an unknown TIDEWATCH variable is rejected", environ("TIDEWATCH_SCAN_TIMEOUT=5m"), []string{"TIDEWATCH_SCAN_TIMEOUT"}, "unknown setting"},
 		{"a setting with the wrong case suggests the right one", environ("TIDEWATCH_PUSH_days=3"), []string{"TIDEWATCH_PUSH_days"}, "did you mean TIDEWATCH_PUSH_DAYS"},
 		{"a registry URL instead of a host is an error", environ("TIDEWATCH_REGISTRIES=https://contoso.azurecr.io"), []string{"TIDEWATCH_REGISTRIES"}, "without scheme or path"},

@@ -17,6 +17,7 @@ const (
 	EnvStorageClientID        = "TIDEWATCH_STORAGE__clientId"
 	EnvAdvisoriesURL          = "TIDEWATCH_ADVISORIES_URL"
 	EnvEcosystems             = "TIDEWATCH_ECOSYSTEMS"
+	EnvSeveritySource         = "TIDEWATCH_SEVERITY_SOURCE"
 	EnvSweepSchedule          = "TIDEWATCH_SWEEP_SCHEDULE"
 	EnvAdvisorySchedule       = "TIDEWATCH_ADVISORY_SCHEDULE"
 	EnvPushDays               = "TIDEWATCH_PUSH_DAYS"
@@ -43,7 +44,7 @@ func Names() []string {
 		EnvRegistries,
 		EnvStorage, EnvStorageQueueServiceURI, EnvStorageTableServiceURI, EnvStorageBlobServiceURI,
 		EnvStorageCredential, EnvStorageClientID,
-		EnvAdvisoriesURL, EnvEcosystems,
+		EnvAdvisoriesURL, EnvEcosystems, EnvSeveritySource,
 		EnvSweepSchedule, EnvAdvisorySchedule,
 		EnvPushDays, EnvPullDays, EnvMaxDBAge,
 		EnvLogAnalyticsWorkspace, EnvScanBudget, EnvLogLevel,

@@ -121,3 +121,12 @@ func parseOptionalGUID(name, value string) (string, error) {
 	}
 	return strings.ToLower(value), nil
 }
+
+// ParseSeveritySource checks a TIDEWATCH_SEVERITY_SOURCE value: the name of one
+// folder of the OSV export ("GIT"), exact case.
+func ParseSeveritySource(value string) (string, error) {
+	if value == "." || value == ".." || strings.ContainsAny(value, `/\:`) || strings.TrimSpace(value) != value {
+		return "", problem(EnvSeveritySource, "want the name of one folder of the advisory export, got %q", value)
+	}
+	return value, nil
+}

@@ -1,71 +1,201 @@
 package match
 
-import "testing"
+import (
+	"archive/zip"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
 
-// Scores are NVD's published CVSS v3.x base scores for the named CVEs.
-func TestCVSS3ScoreMatchesNVD(t *testing.T) {
-	tests := []struct {
-		cve, vector string
-		version     string
-		score       float64
-	}{
-		{"CVE-2021-44228", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", "3.1", 10.0},
-		{"CVE-2014-0160", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", "3.1", 7.5},
-		{"CVE-2021-3156", "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", "3.1", 7.8},
-		{"CVE-2023-4863", "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", "3.1", 8.8},
-		{"CVE-2024-6387", "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H", "3.1", 8.1},
-		{"CVE-2021-44832", "CVSS:3.1/AV:N/AC:H/PR:H/UI:N/S:U/C:H/I:H/A:H", "3.1", 6.6},
-		{"CVE-2020-1971", "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H", "3.1", 5.9},
-		{"CVE-2020-11022", "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", "3.1", 6.1},
-		{"CVE-2011-3374", "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:L/A:N", "3.1", 3.7},
-		{"CVE-2016-2183", "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", "3.0", 7.5},
-		{"CVE-2022-0778 with temporal metrics appended", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H/E:F/RL:O", "3.1", 7.5},
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
+)
+
+// publishedScore is one row of testdata/nvd-published-scores.csv.
+type publishedScore struct {
+	cve, kind, vector string
+	score             float64
+}
+
+func readPublishedScores(t *testing.T) []publishedScore {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "nvd-published-scores.csv"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.cve+" scores "+tt.vector, func(t *testing.T) {
-			version, score, err := cvss3Score(tt.vector)
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comment = '#'
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]publishedScore, 0, len(rows))
+	for _, row := range rows {
+		score, err := strconv.ParseFloat(row[3], 64)
+		if err != nil {
+			t.Fatalf("row %v: %v", row, err)
+		}
+		out = append(out, publishedScore{cve: row[0], kind: row[1], vector: row[2], score: score})
+	}
+	if len(out) < 8 {
+		t.Fatalf("%d published scores in testdata; want at least 8", len(out))
+	}
+	return out
+}
+
+// gitSeverities reads the severity entries of every record in the shared GIT
+// export with archive/zip and encoding/json, not with the advisory package.
+func gitSeverities(t *testing.T) map[string][]struct{ Type, Score string } {
+	t.Helper()
+	zr, err := zip.OpenReader(filepath.Join(testenv.Advisories(t), "GIT", "all.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	out := map[string][]struct{ Type, Score string }{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct {
+			ID       string
+			Severity []struct{ Type, Score string }
+		}
+		if err := json.Unmarshal(body, &rec); err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		out[rec.ID] = rec.Severity
+	}
+	return out
+}
+
+func TestEveryVectorOfTheSharedNVDRecordsScoresAsNVDPublished(t *testing.T) {
+	published := readPublishedScores(t)
+	records := gitSeverities(t)
+	for _, p := range published {
+		t.Run(p.cve+" "+p.kind+" scores "+strconv.FormatFloat(p.score, 'f', 1, 64)+" as NVD published", func(t *testing.T) {
+			found := false
+			for _, s := range records[p.cve] {
+				found = found || (s.Type == p.kind && s.Score == p.vector)
+			}
+			if !found {
+				t.Fatalf("GIT/%s.json has no %s %s; the testdata row is not copied from the record", p.cve, p.kind, p.vector)
+			}
+			got, err := scoreVector(p.kind, p.vector)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if version != tt.version || score != tt.score {
-				t.Errorf("cvss3Score() = %s %.1f, want %s %.1f", version, score, tt.version, tt.score)
+			if got.Score != p.score || got.Vector != p.vector {
+				t.Errorf("scoreVector(%s, %s) = %+v, want score %.1f", p.kind, p.vector, got, p.score)
 			}
 		})
 	}
-}
-
-func TestCVSS3ScoreRejectsMalformedVectors(t *testing.T) {
-	for _, vector := range []string{
-		"",
-		"AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-		"CVSS:2.0/AV:N/AC:L/Au:N/C:P/I:P/A:P",
-		"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
-		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",
-		"CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-		"CVSS:3.1/AV:N/AV:L/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A",
-	} {
-		t.Run("rejects "+vector, func(t *testing.T) {
-			if _, _, err := cvss3Score(vector); err == nil {
-				t.Errorf("cvss3Score(%q) succeeded", vector)
+	t.Run("every vector of every GIT record scores, and the same vector always scores what NVD published for it", func(t *testing.T) {
+		byVector := map[string]float64{}
+		for _, p := range published {
+			byVector[p.kind+" "+p.vector] = p.score
+		}
+		checked := 0
+		for id, entries := range records {
+			for _, s := range entries {
+				got, err := scoreVector(s.Type, s.Score)
+				if err != nil {
+					t.Errorf("%s: %v", id, err)
+					continue
+				}
+				if want, ok := byVector[s.Type+" "+s.Score]; ok {
+					checked++
+					if got.Score != want {
+						t.Errorf("%s %s %s scores %.1f, NVD published %.1f for that vector", id, s.Type, s.Score, got.Score, want)
+					}
+				}
 			}
-		})
-	}
-	t.Run("a vector without impact scores zero", func(t *testing.T) {
-		_, score, err := cvss3Score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N")
-		if err != nil || score != 0 {
-			t.Errorf("cvss3Score() = %v, %v; want 0", score, err)
+		}
+		if checked < 40 {
+			t.Errorf("only %d GIT entries carry a vector with a published score in testdata; want at least 40", checked)
 		}
 	})
 }
 
-func TestScoreBands(t *testing.T) {
+// Scores from the CVSS specifications' own examples (first.org), not from NVD.
+func TestScoreVectorScoresEveryCVSSVersion(t *testing.T) {
 	for _, tt := range []struct {
-		score float64
-		want  string
-	}{{10, SeverityCritical}, {9.0, SeverityCritical}, {8.9, SeverityHigh}, {7.0, SeverityHigh}, {6.9, SeverityMedium}, {4.0, SeverityMedium}, {3.9, SeverityLow}, {0.1, SeverityLow}} {
-		if got := scoreSeverity(tt.score); got != tt.want {
-			t.Errorf("scoreSeverity(%.1f) = %s, want %s", tt.score, got, tt.want)
-		}
+		name, kind, vector, version string
+		score                       float64
+	}{
+		// CVSS v3.1 specification examples document, CVE-2014-0160 (Heartbleed): 7.5.
+		{"v3.1 Heartbleed", "CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", "3.1", 7.5},
+		// Temporal metrics do not change the base score.
+		{"v3.1 with temporal metrics", "CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H/E:F/RL:O", "3.1", 7.5},
+		// CVSS v3.0 specification examples, CVE-2013-1937 (phpMyAdmin reflected XSS): 6.1.
+		{"v3.0 reflected XSS", "CVSS_V3", "CVSS:3.0/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", "3.0", 6.1},
+		// CVSS v2 guide, CVE-2002-0392 (Apache chunked encoding): 7.8.
+		{"v2 without prefix", "CVSS_V2", "AV:N/AC:L/Au:N/C:N/I:N/A:C", "2.0", 7.8},
+		// CVSS v4.0 calculator (first.org), every base impact High over the network: 9.3.
+		{"v4.0", "CVSS_V4", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", "4.0", 9.3},
+		{"v3.1 without impact", "CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", "3.1", 0},
+	} {
+		t.Run(tt.name+" scores "+strconv.FormatFloat(tt.score, 'f', 1, 64), func(t *testing.T) {
+			got, err := scoreVector(tt.kind, tt.vector)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *got != (CVSS{Version: tt.version, Vector: tt.vector, Score: tt.score}) {
+				t.Errorf("scoreVector() = %+v, want version %s score %.1f", got, tt.version, tt.score)
+			}
+		})
+	}
+}
+
+func TestScoreVectorRejectsMalformedVectors(t *testing.T) {
+	for _, tt := range []struct{ kind, vector string }{
+		{"CVSS_V3", ""},
+		{"CVSS_V3", "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
+		{"CVSS_V3", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"},
+		{"CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H"},
+		{"CVSS_V3", "CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
+		{"CVSS_V3", "CVSS:3.1/AV:N/AV:L/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
+		{"CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A"},
+		{"CVSS_V2", "AV:N/AC:L/Au:N/C:P/I:P"},
+		{"CVSS_V4", "CVSS:4.0/AV:N"},
+		{"CVSS_V4", "9.3"},
+		{"Ubuntu", "high"},
+	} {
+		t.Run("rejects "+tt.kind+" "+tt.vector, func(t *testing.T) {
+			if c, err := scoreVector(tt.kind, tt.vector); !errors.Is(err, errBadVector) {
+				t.Errorf("scoreVector(%s, %q) = %+v, %v; want errBadVector", tt.kind, tt.vector, c, err)
+			}
+		})
+	}
+}
+
+func TestCVSSBandsFollowEachVersionsRatings(t *testing.T) {
+	for _, tt := range []struct {
+		version string
+		score   float64
+		want    string
+	}{
+		{"3.1", 10, SeverityCritical}, {"3.1", 9.0, SeverityCritical}, {"3.1", 8.9, SeverityHigh}, {"3.1", 7.0, SeverityHigh},
+		{"3.1", 6.9, SeverityMedium}, {"3.1", 4.0, SeverityMedium}, {"3.1", 3.9, SeverityLow}, {"3.1", 0.1, SeverityLow},
+		{"4.0", 9.3, SeverityCritical}, {"3.0", 9.8, SeverityCritical},
+		{"2.0", 10, SeverityHigh}, {"2.0", 7.0, SeverityHigh}, {"2.0", 6.9, SeverityMedium}, {"2.0", 4.0, SeverityMedium}, {"2.0", 3.9, SeverityLow},
+	} {
+		name := "CVSS " + tt.version + " " + strconv.FormatFloat(tt.score, 'f', 1, 64) + " is " + strings.ToLower(tt.want)
+		t.Run(name, func(t *testing.T) {
+			if got := cvssSeverity(&CVSS{Version: tt.version, Score: tt.score}); got != tt.want {
+				t.Errorf("cvssSeverity() = %s, want %s", got, tt.want)
+			}
+		})
 	}
 }

@@ -60,7 +60,7 @@ func TestMatchEachPackageInItsOwnEcosystem(t *testing.T) {
 			{
 				ID: "CVE-2099-0001", Package: "stdlib", SourcePackage: "stdlib", Ecosystem: "Go",
 				InstalledVersion: "1.26.8", FixedVersion: "1.26.9", FixStatus: match.FixStatusFixed,
-				Severity: match.SeverityMedium, Layer: app, Location: "app/server",
+				Severity: match.SeverityMedium, SeveritySource: "CVSS_V3 from GO-2099-0001", Layer: app, Location: "app/server",
 				CVSS:        &match.CVSS{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H", Score: 5.9},
 				PURL:        "pkg:golang/stdlib@1.26.8",
 				Aliases:     []string{"GO-2099-0001"},

@@ -34,8 +34,14 @@ type Finding struct {
 	FixedVersion string `json:"fixedVersion"`
 	FixStatus    string `json:"fixStatus"`
 	Severity     string `json:"severity"`
-	CVSS         *CVSS  `json:"cvss,omitempty"`
-	Layer        Layer  `json:"layer"`
+	// CVSS is the scored vector Severity comes from, nil when it comes from a
+	// distribution rating or is UNKNOWN.
+	CVSS *CVSS `json:"cvss,omitempty"`
+	// SeveritySource says where Severity comes from: "CVSS_V3 from CVE-2024-1234"
+	// (the record whose vector was scored), "debian urgency" (a rating a matched
+	// record carries), or "" for UNKNOWN.
+	SeveritySource string `json:"severitySource"`
+	Layer          Layer  `json:"layer"`
 	// Location is the file the package was read from (no leading slash): a package
 	// database, a binary, a manifest. Part of a finding's identity.
 	Location string `json:"location"`
@@ -46,7 +52,8 @@ type Finding struct {
 	Summary string `json:"summary,omitempty"`
 }
 
-// CVSS is a base score computed from a record's vector.
+// CVSS is a base score computed from a record's vector: Version "2.0", "3.0", "3.1"
+// or "4.0".
 type CVSS struct {
 	Version string  `json:"version"`
 	Vector  string  `json:"vector"`

@@ -1,10 +1,11 @@
 package match
 
 import (
+	"cmp"
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/tidewatch/tidewatch/handler/advisory"
 	"github.com/tidewatch/tidewatch/handler/inventory"
 )
 
@@ -12,7 +13,7 @@ import (
 // advisories call source into a Finding template without the installed package's
 // fields (see withPackage). Remediation is filled in later, when every binary of the
 // source is known.
-func newFinding(id string, hits []hit, source, ecosystem string) Finding {
+func newFinding(idx *advisory.Index, id string, hits []hit, source, ecosystem string) Finding {
 	slices.SortFunc(hits, func(a, b hit) int { return strings.Compare(a.entry.Record.ID, b.entry.Record.ID) })
 	f := Finding{
 		ID:            id,
@@ -22,7 +23,7 @@ func newFinding(id string, hits []hit, source, ecosystem string) Finding {
 		Summary:       summary(id, hits),
 	}
 	f.FixedVersion, f.FixStatus = fixOf(ecosystem, hits)
-	f.Severity, f.CVSS = severityOf(hits)
+	f.Severity, f.CVSS, f.SeveritySource = severityOf(idx, id, ecosystem, hits)
 	return f
 }
 
@@ -100,62 +101,96 @@ func fixOf(ecosystem string, hits []hit) (string, string) {
 	return "", FixStatusNotFixed
 }
 
-// severityOf picks the highest CVSS v3 base score among the hits' vectors, then a
-// stated numeric CVSS v4 score, then the highest distribution rating.
-func severityOf(hits []hit) (string, *CVSS) {
-	var best *CVSS
-	consider := func(c *CVSS) {
-		if best == nil || c.Score > best.Score {
-			best = c
-		}
-	}
-	rating := SeverityUnknown
+// severityOf resolves a finding's severity, in this order: (a) the highest scored
+// CVSS vector of the matched records themselves; (b) else the highest of the records
+// the finding's CVE, or the matched records' related CVEs, name among the loaded
+// ones (the severity folder's CVE-* records); (c) else the highest distribution
+// rating the matched records carry; (d) else UNKNOWN. It returns the severity, the
+// scored vector (nil for a rating) and where the severity came from.
+func severityOf(idx *advisory.Index, id, ecosystem string, hits []hit) (string, *CVSS, string) {
+	var own scored
 	for _, h := range hits {
-		entries := slices.Concat(h.entry.Record.Severity, h.entry.Severity)
-		for _, s := range entries {
-			switch s.Type {
-			case "CVSS_V3":
-				if version, score, err := cvss3Score(s.Score); err == nil {
-					consider(&CVSS{Version: version, Vector: s.Score, Score: score})
-				}
-			case "Ubuntu":
-				rating = higher(rating, ratingSeverity(s.Score))
-			}
+		own.consider(h.entry.Record.ID, h.entry.Record.Severity)
+		own.consider(h.entry.Record.ID, h.entry.Severity)
+	}
+	if own.best != nil {
+		return own.result()
+	}
+	var linked scored
+	for _, cve := range linkedCVEs(id, hits) {
+		linked.consider(cve, idx.SeverityOf(cve))
+	}
+	if linked.best != nil {
+		return linked.result()
+	}
+	rating, source := SeverityUnknown, ""
+	consider := func(kind, value string) {
+		if r := ratingSeverity(value); severityRank(r) > severityRank(rating) {
+			rating, source = r, ratingSource(ecosystem, kind)
 		}
-		rating = higher(rating, ratingSeverity(h.entry.Urgency))
 	}
-	if best == nil {
-		best = statedV4(hits)
-	}
-	if best != nil {
-		return scoreSeverity(best.Score), best
-	}
-	return rating, nil
-}
-
-// statedV4 returns the highest CVSS_V4 entry whose score is a plain number.
-func statedV4(hits []hit) *CVSS {
-	var best *CVSS
 	for _, h := range hits {
 		for _, s := range slices.Concat(h.entry.Record.Severity, h.entry.Severity) {
-			if s.Type != "CVSS_V4" {
-				continue
+			if s.Type == "Ubuntu" {
+				consider("priority", s.Score)
 			}
-			score, err := strconv.ParseFloat(s.Score, 64)
-			if err != nil || score < 0 || score > 10 {
-				continue
-			}
-			if best == nil || score > best.Score {
-				best = &CVSS{Version: "4.0", Score: score}
+		}
+		for _, r := range slices.Concat(h.entry.Ratings, h.entry.Record.Ratings) {
+			consider(r.Kind, r.Value)
+		}
+	}
+	return rating, nil, source
+}
+
+// linkedCVEs are the CVEs whose records may score a finding: its own id when that
+// is a CVE, else the related CVEs of its records (an ALSA's), sorted.
+func linkedCVEs(id string, hits []hit) []string {
+	if isCVE(id) {
+		return []string{id}
+	}
+	var out []string
+	for _, h := range hits {
+		for _, r := range h.entry.Record.Related {
+			if isCVE(r) && !slices.Contains(out, r) {
+				out = append(out, r)
 			}
 		}
 	}
-	return best
+	slices.Sort(out)
+	return out
 }
 
-func higher(a, b string) string {
-	if severityRank(b) > severityRank(a) {
-		return b
+// ratingSource names a distribution rating: "debian urgency", "almalinux severity".
+func ratingSource(ecosystem, kind string) string {
+	family, _, _ := strings.Cut(ecosystem, ":")
+	return strings.ToLower(family) + " " + kind
+}
+
+// scored keeps the highest scored CVSS vector seen: highest band, then highest
+// score, then the newest CVSS version.
+type scored struct {
+	best   *CVSS
+	kind   string
+	record string
+}
+
+// consider scores the CVSS entries a record states; entries that are not CVSS or
+// do not parse are skipped.
+func (s *scored) consider(record string, entries []advisory.Severity) {
+	for _, e := range entries {
+		c, err := scoreVector(e.Type, e.Score)
+		if err != nil {
+			continue
+		}
+		if s.best == nil || cmp.Or(
+			cmp.Compare(severityRank(cvssSeverity(c)), severityRank(cvssSeverity(s.best))),
+			cmp.Compare(c.Score, s.best.Score),
+			cmp.Compare(c.Version, s.best.Version)) > 0 {
+			s.best, s.kind, s.record = c, e.Type, record
+		}
 	}
-	return a
+}
+
+func (s *scored) result() (string, *CVSS, string) {
+	return cvssSeverity(s.best), s.best, s.kind + " from " + s.record
 }

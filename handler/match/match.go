@@ -172,7 +172,7 @@ func vulnerabilities(idx *advisory.Index, ecosystem, name, version string) ([]Fi
 	byVuln := hitsByVulnerability(versionComparer{ecosystem, installed}, entries)
 	out := make([]Finding, 0, len(byVuln))
 	for id, hits := range byVuln {
-		out = append(out, newFinding(id, hits, name, ecosystem))
+		out = append(out, newFinding(idx, id, hits, name, ecosystem))
 	}
 	slices.SortFunc(out, func(a, b Finding) int { return cmp.Compare(a.ID, b.ID) })
 	return out, true

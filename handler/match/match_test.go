@@ -40,31 +40,35 @@ func TestMatchSyntheticDebianRecords(t *testing.T) {
 	got := match.Match(idx, pkgs)
 	layer := func(name string) match.Layer { return match.Layer{DiffID: "sha256:" + name, Index: 1} }
 	log4shell := &match.CVSS{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", Score: 10}
+	// DEBIAN-CVE-2024-6000's vector; 9.3 is the first.org v4.0 calculator's score for it.
+	v4 := &match.CVSS{Version: "4.0", Vector: "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", Score: 9.3}
 	heartbleed := &match.CVSS{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", Score: 7.5}
-	libx := func(id, pkg, fixed, sev string, cvss *match.CVSS, summary string, aliases ...string) match.Finding {
+	libx := func(id, pkg, fixed, sev string, cvss *match.CVSS, from, summary string, aliases ...string) match.Finding {
 		return match.Finding{
 			ID: id, Aliases: aliases, Package: pkg, SourcePackage: "libx", Ecosystem: "Debian:12",
 			InstalledVersion: "1.2-1", FixedVersion: fixed, FixStatus: match.FixStatusFixed,
-			Severity: sev, CVSS: cvss, Layer: layer(pkg), Location: "var/lib/dpkg/status", Summary: summary,
+			Severity: sev, CVSS: cvss, SeveritySource: from, Layer: layer(pkg), Location: "var/lib/dpkg/status", Summary: summary,
 			Remediation: "upgrade source libx to " + fixed + " (installed: libx-bin, libx1)",
 		}
 	}
 	want := []match.Finding{
-		libx("CVE-2014-0160", "libx-bin", "1.2-1+deb12u3", match.SeverityHigh, heartbleed, "libx: two vulnerabilities", "DSA-5601-1"),
-		libx("CVE-2014-0160", "libx1", "1.2-1+deb12u3", match.SeverityHigh, heartbleed, "libx: two vulnerabilities", "DSA-5601-1"),
-		libx("CVE-2021-44228", "libx-bin", "1.2-1+deb12u2", match.SeverityCritical, log4shell, "libx: remote code execution", "DEBIAN-CVE-2021-44228", "DSA-5600-1"),
-		libx("CVE-2021-44228", "libx1", "1.2-1+deb12u2", match.SeverityCritical, log4shell, "libx: remote code execution", "DEBIAN-CVE-2021-44228", "DSA-5600-1"),
+		libx("CVE-2014-0160", "libx-bin", "1.2-1+deb12u3", match.SeverityHigh, heartbleed, "CVSS_V3 from DSA-5601-1", "libx: two vulnerabilities", "DSA-5601-1"),
+		libx("CVE-2014-0160", "libx1", "1.2-1+deb12u3", match.SeverityHigh, heartbleed, "CVSS_V3 from DSA-5601-1", "libx: two vulnerabilities", "DSA-5601-1"),
+		libx("CVE-2021-44228", "libx-bin", "1.2-1+deb12u2", match.SeverityCritical, log4shell, "CVSS_V3 from DSA-5600-1", "libx: remote code execution", "DEBIAN-CVE-2021-44228", "DSA-5600-1"),
+		libx("CVE-2021-44228", "libx1", "1.2-1+deb12u2", match.SeverityCritical, log4shell, "CVSS_V3 from DSA-5600-1", "libx: remote code execution", "DEBIAN-CVE-2021-44228", "DSA-5600-1"),
 		{
 			ID: "CVE-2024-1000", Aliases: []string{"DEBIAN-CVE-2024-1000"}, Package: "foo", SourcePackage: "foo",
 			Ecosystem: "Debian:12", InstalledVersion: "1.0-2", FixStatus: match.FixStatusNotFixed,
 			Severity: match.SeverityLow, Layer: layer("foo"), Location: "var/lib/dpkg/status", Summary: "foo: unfixed flaw",
-			Remediation: "no fix available for foo yet",
+			SeveritySource: "debian urgency",
+			Remediation:    "no fix available for foo yet",
 		},
 		{
 			ID: "CVE-2024-1002", Aliases: []string{"DEBIAN-CVE-2024-1002"}, Package: "foo", SourcePackage: "foo",
 			Ecosystem: "Debian:12", InstalledVersion: "1.0-2", FixStatus: match.FixStatusNotFixed,
 			Severity: match.SeverityMedium, Layer: layer("foo"), Location: "var/lib/dpkg/status", Summary: "foo: last_affected equal to the installed version",
-			Remediation: "no fix available for foo yet",
+			SeveritySource: "debian urgency",
+			Remediation:    "no fix available for foo yet",
 		},
 		{
 			ID: "CVE-2024-1100", Aliases: []string{"DEBIAN-CVE-2024-1100"}, Package: "bar-utils", SourcePackage: "bar",
@@ -88,20 +92,23 @@ func TestMatchSyntheticDebianRecords(t *testing.T) {
 			ID: "CVE-2024-3000", Aliases: []string{"DEBIAN-CVE-2024-3000"}, Package: "foo", SourcePackage: "foo",
 			Ecosystem: "Debian:12", InstalledVersion: "1.0-2", FixStatus: match.FixStatusWontFix,
 			Severity: match.SeverityLow, Layer: layer("foo"), Location: "var/lib/dpkg/status", Summary: "foo: the tracker calls it unimportant",
-			Remediation: "no fix planned for foo: the distribution will not fix it in this release",
+			SeveritySource: "debian urgency",
+			Remediation:    "no fix planned for foo: the distribution will not fix it in this release",
 		},
-		libx("CVE-2024-3094", "libx-bin", "1.2-1+deb12u3", match.SeverityHigh, heartbleed, "libx: two vulnerabilities", "DSA-5601-1"),
-		libx("CVE-2024-3094", "libx1", "1.2-1+deb12u3", match.SeverityHigh, heartbleed, "libx: two vulnerabilities", "DSA-5601-1"),
+		libx("CVE-2024-3094", "libx-bin", "1.2-1+deb12u3", match.SeverityHigh, heartbleed, "CVSS_V3 from DSA-5601-1", "libx: two vulnerabilities", "DSA-5601-1"),
+		libx("CVE-2024-3094", "libx1", "1.2-1+deb12u3", match.SeverityHigh, heartbleed, "CVSS_V3 from DSA-5601-1", "libx: two vulnerabilities", "DSA-5601-1"),
 		{
 			ID: "CVE-2024-6000", Aliases: []string{"DEBIAN-CVE-2024-6000"}, Package: "bar-utils", SourcePackage: "bar",
 			Ecosystem: "Debian:12", InstalledVersion: "2.1-1", FixedVersion: "2.1-1+deb12u1", FixStatus: match.FixStatusFixed,
-			Severity: match.SeverityUnknown, Layer: layer("bar-utils"), Location: "var/lib/dpkg/status", Summary: "bar: CVSS v4 vector only",
+			Severity: match.SeverityCritical, CVSS: v4, SeveritySource: "CVSS_V4 from DEBIAN-CVE-2024-6000",
+			Layer: layer("bar-utils"), Location: "var/lib/dpkg/status", Summary: "bar: CVSS v4 vector only",
 			Remediation: "upgrade source bar to 2.1-1+deb12u1 (installed: bar-utils, libbar2)",
 		},
 		{
 			ID: "CVE-2024-6000", Aliases: []string{"DEBIAN-CVE-2024-6000"}, Package: "libbar2", SourcePackage: "bar",
 			Ecosystem: "Debian:12", InstalledVersion: "2.1-1+b1", FixedVersion: "2.1-1+deb12u1", FixStatus: match.FixStatusFixed,
-			Severity: match.SeverityUnknown, Layer: layer("libbar2"), Location: "var/lib/dpkg/status", Summary: "bar: CVSS v4 vector only",
+			Severity: match.SeverityCritical, CVSS: v4, SeveritySource: "CVSS_V4 from DEBIAN-CVE-2024-6000",
+			Layer: layer("libbar2"), Location: "var/lib/dpkg/status", Summary: "bar: CVSS v4 vector only",
 			Remediation: "upgrade source bar to 2.1-1+deb12u1 (installed: bar-utils, libbar2)",
 		},
 	}
@@ -119,7 +126,7 @@ func TestMatchUbuntuStyleEcosystem(t *testing.T) {
 	want := []match.Finding{{
 		ID: "CVE-2024-5000", Aliases: []string{"UBUNTU-CVE-2024-5000"}, Package: "libssl3", SourcePackage: "openssl",
 		Ecosystem: "Ubuntu:22.04:LTS", InstalledVersion: "3.0.2-0ubuntu1.9", FixedVersion: "3.0.2-0ubuntu1.10",
-		FixStatus: match.FixStatusFixed, Severity: match.SeverityMedium,
+		FixStatus: match.FixStatusFixed, Severity: match.SeverityMedium, SeveritySource: "ubuntu priority",
 		Layer: match.Layer{DiffID: "sha256:libssl3", Index: 1}, Location: "var/lib/dpkg/status",
 		Remediation: "upgrade source openssl to 3.0.2-0ubuntu1.10 (installed: libssl3)", Summary: "openssl: Ubuntu priority only",
 	}}

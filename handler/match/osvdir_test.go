@@ -14,8 +14,31 @@ import (
 // in a temporary directory and loads it.
 func loadTestdata(t testing.TB, ecosystems ...string) *advisory.Index {
 	t.Helper()
+	idx, err := advisory.Load(context.Background(), zipTestdata(t, ecosystems...), ecosystems)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+// loadTestdataWithSeverity is loadTestdata that also loads testdata/osv/<severity>
+// as the severity folder.
+func loadTestdataWithSeverity(t testing.TB, severity string, ecosystems ...string) *advisory.Index {
+	t.Helper()
+	dir := zipTestdata(t, append([]string{severity}, ecosystems...)...)
+	idx, err := advisory.Load(context.Background(), dir, ecosystems, advisory.WithSeverityFolder(severity))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+// zipTestdata writes testdata/osv/<folder>/*.json as <folder>/all.zip for each
+// folder in a temporary directory and returns it.
+func zipTestdata(t testing.TB, folders ...string) string {
+	t.Helper()
 	dir := t.TempDir()
-	for _, eco := range ecosystems {
+	for _, eco := range folders {
 		files, err := filepath.Glob(filepath.Join("testdata", "osv", eco, "*.json"))
 		if err != nil || len(files) == 0 {
 			t.Fatalf("no testdata records for %s: %v", eco, err)
@@ -48,9 +71,5 @@ func loadTestdata(t testing.TB, ecosystems ...string) *advisory.Index {
 			t.Fatal(err)
 		}
 	}
-	idx, err := advisory.Load(context.Background(), dir, ecosystems)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return idx
+	return dir
 }

@@ -44,30 +44,15 @@ func SeveritiesAtLeast(min string) []string {
 	return slices.Clone(severities[:i+1])
 }
 
-// scoreSeverity maps a CVSS base score to its qualitative band (CVSS v3.1
-// specification, section 5). A score of 0.0 ("None") maps to LOW, the lowest band
-// a Finding can carry.
-func scoreSeverity(score float64) string {
-	switch {
-	case score >= 9.0:
-		return SeverityCritical
-	case score >= 7.0:
-		return SeverityHigh
-	case score >= 4.0:
-		return SeverityMedium
-	default:
-		return SeverityLow
-	}
-}
-
 // ratingSeverity maps a distribution's rating word (Debian tracker urgency, Ubuntu
-// priority) to a severity. Debian's "unimportant" and Ubuntu's "negligible" are LOW;
-// "not yet assigned" and "end-of-life" say nothing about impact and are UNKNOWN.
+// priority, the RHEL family's Critical/Important/Moderate/Low) to a severity.
+// Debian's "unimportant" and Ubuntu's "negligible" are LOW; "not yet assigned" and
+// "end-of-life" say nothing about impact and are UNKNOWN.
 func ratingSeverity(rating string) string {
 	switch normalizeRating(rating) {
 	case "critical":
 		return SeverityCritical
-	case "high":
+	case "high", "important":
 		return SeverityHigh
 	case "medium", "moderate":
 		return SeverityMedium

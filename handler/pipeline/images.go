@@ -24,6 +24,7 @@ func findingRows(fs []match.Finding) []store.Finding {
 			VulnerabilityID:  f.ID,
 			Aliases:          f.Aliases,
 			Severity:         f.Severity,
+			SeveritySource:   f.SeveritySource,
 			Package:          f.Package,
 			SourcePackage:    f.SourcePackage,
 			Ecosystem:        f.Ecosystem,
@@ -38,6 +39,7 @@ func findingRows(fs []match.Finding) []store.Finding {
 		}
 		if f.CVSS != nil {
 			row.CvssScore = f.CVSS.Score
+			row.CvssVector = f.CVSS.Vector
 		}
 		rows = append(rows, row)
 	}

@@ -99,7 +99,7 @@ func (p *Pipeline) advisories(ctx context.Context, log *slog.Logger) (*advisory.
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.index == nil {
-		idx, err := advisory.Load(ctx, p.cfg.AdvisoriesURL, p.cfg.Ecosystems)
+		idx, err := advisory.Load(ctx, p.cfg.AdvisoriesURL, p.cfg.Ecosystems, advisory.WithSeverityFolder(p.cfg.SeveritySource))
 		if err != nil {
 			return nil, fmt.Errorf("loading advisories from %s: %w", p.cfg.AdvisoriesURL, err)
 		}

@@ -19,10 +19,15 @@ type Finding struct {
 	// Digest is the platform manifest digest.
 	Digest string
 
-	VulnerabilityID  string
-	Aliases          []string
-	Severity         string
-	CvssScore        float64
+	VulnerabilityID string
+	Aliases         []string
+	Severity        string
+	CvssScore       float64
+	// CvssVector is the vector CvssScore was computed from, empty without one.
+	CvssVector string
+	// SeveritySource says where Severity came from ("CVSS_V3 from CVE-2024-1234",
+	// "debian urgency"), empty for UNKNOWN.
+	SeveritySource   string
 	Package          string
 	SourcePackage    string
 	Ecosystem        string
@@ -67,6 +72,8 @@ func (f Finding) entity() entity {
 	e.setString("Aliases", strings.Join(f.Aliases, ","))
 	e.setString("Severity", f.Severity)
 	e.setFloat("CvssScore", f.CvssScore)
+	e.setString("CvssVector", f.CvssVector)
+	e.setString("SeveritySource", f.SeveritySource)
 	e.setString("Package", f.Package)
 	e.setString("SourcePackage", f.SourcePackage)
 	e.setString("Ecosystem", f.Ecosystem)
@@ -101,6 +108,8 @@ func findingFromRow(r row) Finding {
 		Aliases:          splitList(r.str("Aliases")),
 		Severity:         r.str("Severity"),
 		CvssScore:        r.float("CvssScore"),
+		CvssVector:       r.str("CvssVector"),
+		SeveritySource:   r.str("SeveritySource"),
 		Package:          r.str("Package"),
 		SourcePackage:    r.str("SourcePackage"),
 		Ecosystem:        r.str("Ecosystem"),
