@@ -261,7 +261,9 @@ func TestTwoSyncsAtOnceLeaveOneConsistentGeneration(t *testing.T) {
 	results := make([]*feed.Result, 2)
 	errs := make([]error, 2)
 	for i, bk := range []*bucket{a, b} {
-		wg.Go(func() { results[i], errs[i] = syncer(bk, dir, clock, &waits{}).Sync(context.Background(), []string{"Debian", "Go"}) })
+		wg.Go(func() {
+			results[i], errs[i] = syncer(bk, dir, clock, &waits{}).Sync(context.Background(), []string{"Debian", "Go"})
+		})
 	}
 	wg.Wait()
 
