@@ -144,7 +144,7 @@ func (s *Syncer) Sync(ctx context.Context, folders []string) (*Result, error) {
 func (s *Syncer) syncFolder(ctx context.Context, folder, generation string, prev Folder, hasPrev bool, now time.Time) (FolderResult, Folder, error) {
 	fr := FolderResult{Folder: folder}
 	archive, err := s.source.Fetch(ctx, folder, prev.Validators, s.limits.ArchiveBytes)
-	if errors.Is(err, ErrRejected) {
+	if IsPermanent(err) { // e.g. a folder the source does not have
 		fr.Status, fr.Reason = StatusRejected, err.Error()
 		return fr, prev, nil
 	}
