@@ -208,7 +208,7 @@ func (w *waits) all() []time.Duration {
 
 // syncer returns a Syncer over the bucket into dir, with a test clock and
 // recorded waits.
-func syncer(b *bucket, dir feed.Dir, clock *testenv.Clock, w *waits, opts ...feed.Option) *feed.Syncer {
+func syncer(b *bucket, dir feed.Blobs, clock *testenv.Clock, w *waits, opts ...feed.Option) *feed.Syncer {
 	src := feed.NewHTTPSource(b.url, feed.WithSleep(w.sleep))
 	return feed.NewSyncer(src, dir, append([]feed.Option{feed.WithClock(clock.Now)}, opts...)...)
 }
@@ -235,7 +235,7 @@ func idxFiles(t *testing.T, dir feed.Dir) []string {
 }
 
 // current reads the pointer.
-func current(t *testing.T, dir feed.Dir) feed.Pointer {
+func current(t *testing.T, dir feed.BlobReader) feed.Pointer {
 	t.Helper()
 	g, err := feed.OpenCurrent(context.Background(), dir)
 	if err != nil {

@@ -234,6 +234,13 @@ func TestAServerSlowerThanTheBudgetFailsAndTheCurrentGenerationStays(t *testing.
 }
 
 func TestTwoSyncsAtOnceLeaveOneConsistentGeneration(t *testing.T) {
+	dir := feed.Dir(t.TempDir())
+	raceSyncs(t, dir, func(t *testing.T) []string { return idxFiles(t, dir) })
+}
+
+// raceSyncs runs two syncs of different exports into blobs at once and checks the
+// pointer is exactly the winner's; listIdx lists the .idx blobs present.
+func raceSyncs(t *testing.T, blobs feed.Blobs, listIdx func(t *testing.T) []string) {
 	full := map[string][]byte{"Debian": sharedArchive(t, "Debian"), "Go": sharedArchive(t, "Go")}
 	other := map[string][]byte{}
 	for f, data := range full {
@@ -255,14 +262,13 @@ func TestTwoSyncsAtOnceLeaveOneConsistentGeneration(t *testing.T) {
 	}
 	a.setFault(gate(arrivedA, arrivedB))
 	b.setFault(gate(arrivedB, arrivedA))
-	dir := feed.Dir(t.TempDir())
 	clock := testenv.NewClock(t0)
 	var wg sync.WaitGroup
 	results := make([]*feed.Result, 2)
 	errs := make([]error, 2)
 	for i, bk := range []*bucket{a, b} {
 		wg.Go(func() {
-			results[i], errs[i] = syncer(bk, dir, clock, &waits{}).Sync(context.Background(), []string{"Debian", "Go"})
+			results[i], errs[i] = syncer(bk, blobs, clock, &waits{}).Sync(context.Background(), []string{"Debian", "Go"})
 		})
 	}
 	wg.Wait()
@@ -279,7 +285,7 @@ func TestTwoSyncsAtOnceLeaveOneConsistentGeneration(t *testing.T) {
 	if winner < 0 || errs[1-winner] == nil {
 		t.Fatalf("errors %v; want exactly one sync to win and the other to see ErrConflict", errs)
 	}
-	p := current(t, dir)
+	p := current(t, blobs)
 	if diff := cmp.Diff(results[winner].Pointer, &p); diff != "" {
 		t.Errorf("stored pointer is not the winner's (-winner +stored):\n%s", diff)
 	}
@@ -293,10 +299,10 @@ func TestTwoSyncsAtOnceLeaveOneConsistentGeneration(t *testing.T) {
 		want = append(want, f.Blob)
 	}
 	slices.Sort(want)
-	if diff := cmp.Diff(want, idxFiles(t, dir)); diff != "" {
+	if diff := cmp.Diff(want, listIdx(t)); diff != "" {
 		t.Errorf("blobs on disk are not exactly the winner's (-pointer +disk):\n%s", diff)
 	}
-	if _, _, err := feed.Load(context.Background(), dir, []string{"Debian", "Go"}); err != nil {
+	if _, _, err := feed.Load(context.Background(), blobs, []string{"Debian", "Go"}); err != nil {
 		t.Errorf("loading the surviving generation: %v", err)
 	}
 }
