@@ -172,7 +172,7 @@ func (s *Syncer) syncFolder(ctx context.Context, folder, generation string, prev
 		fr.Status, fr.Reason = StatusRejected, reason
 		return fr, prev, nil
 	}
-	data, err := encodeIndex(v)
+	data, err := encodeIndex(v, len(archive.Data))
 	if err != nil {
 		return fr, prev, err
 	}

@@ -12,10 +12,11 @@ import (
 	"strings"
 )
 
-// verified is one folder's archive after verification: the accepted records
-// verbatim by id, and what was rejected.
+// verified is one folder's archive after verification: the accepted members by
+// record id (still compressed, inside the downloaded archive), and what was
+// rejected.
 type verified struct {
-	records     map[string][]byte
+	records     map[string]*zip.File
 	rejected    int
 	rejectedIDs []string
 }
@@ -36,8 +37,9 @@ func verifyArchive(ctx context.Context, data []byte, lim Limits) (*verified, err
 	if err != nil {
 		return nil, fmt.Errorf("not a complete zip archive (%d bytes, starting %q): %w: %w", len(data), prefix(data), ErrRejected, err)
 	}
-	v := &verified{records: make(map[string][]byte, len(zr.File))}
+	v := &verified{records: make(map[string]*zip.File, len(zr.File))}
 	var inflated int64
+	var buf bytes.Buffer
 	for i, f := range zr.File {
 		if i%256 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -45,7 +47,7 @@ func verifyArchive(ctx context.Context, data []byte, lim Limits) (*verified, err
 		if f.FileInfo().IsDir() || !strings.HasSuffix(f.Name, ".json") {
 			continue
 		}
-		body, err := readMember(f, lim.RecordBytes)
+		body, err := readMember(f, lim.RecordBytes, &buf)
 		if err != nil {
 			if err == errRecordTooLarge {
 				v.reject(f.Name, err.Error())
@@ -66,16 +68,16 @@ func verifyArchive(ctx context.Context, data []byte, lim Limits) (*verified, err
 		if _, dup := v.records[id]; dup {
 			return nil, fmt.Errorf("record id %s appears twice (member %s): %w", id, f.Name, ErrRejected)
 		}
-		v.records[id] = body
+		v.records[id] = f
 	}
 	return v, nil
 }
 
 var errRecordTooLarge = fmt.Errorf("record inflates past the per-record cap")
 
-// readMember inflates one member, which archive/zip checks against its CRC-32 and
-// declared size at EOF.
-func readMember(f *zip.File, limit int64) ([]byte, error) {
+// readMember inflates one member into buf (reused; the result aliases it), which
+// archive/zip checks against its CRC-32 and declared size at EOF.
+func readMember(f *zip.File, limit int64, buf *bytes.Buffer) ([]byte, error) {
 	if f.UncompressedSize64 > uint64(limit) {
 		return nil, errRecordTooLarge
 	}
@@ -84,14 +86,14 @@ func readMember(f *zip.File, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	body, err := io.ReadAll(io.LimitReader(rc, limit+1))
-	if err != nil {
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(rc, limit+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(body)) > limit {
+	if int64(buf.Len()) > limit {
 		return nil, errRecordTooLarge
 	}
-	return body, nil
+	return buf.Bytes(), nil
 }
 
 // osvShape is the part of an OSV record the advisory index reads, with the same Go
@@ -184,21 +186,31 @@ func safeID(id string) string {
 	return id
 }
 
-// encodeIndex writes the accepted records as the .idx zip, sorted by id.
-func encodeIndex(v *verified) ([]byte, error) {
+// encodeIndex writes the accepted records as the .idx zip, sorted by id. Members
+// are copied compressed (their CRC already checked), not inflated again.
+func encodeIndex(v *verified, sizeHint int) ([]byte, error) {
 	ids := make([]string, 0, len(v.records))
 	for id := range v.records {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	var buf bytes.Buffer
+	buf.Grow(sizeHint)
 	zw := zip.NewWriter(&buf)
+	copyBuf := make([]byte, 32<<10)
 	for _, id := range ids {
-		w, err := zw.Create(id + ".json")
+		f := v.records[id]
+		raw, err := f.OpenRaw()
 		if err != nil {
 			return nil, fmt.Errorf("encoding %s: %w", id, err)
 		}
-		if _, err := w.Write(v.records[id]); err != nil {
+		header := f.FileHeader
+		header.Name = id + ".json"
+		w, err := zw.CreateRaw(&header)
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s: %w", id, err)
+		}
+		if _, err := io.CopyBuffer(w, raw, copyBuf); err != nil {
 			return nil, fmt.Errorf("encoding %s: %w", id, err)
 		}
 	}
