@@ -90,6 +90,11 @@ func TestBadExportsNeverReplaceTheCurrentGeneration(t *testing.T) {
 			reason: "inflates past the 1048576-byte cap",
 		},
 		{
+			name:   "an archive declaring more members than the cap is rejected before its directory is parsed",
+			limits: feed.Limits{MembersPerFolder: 1000},
+			reason: "members, over the cap of 1000",
+		},
+		{
 			name:   "an archive over the download cap is rejected",
 			limits: feed.Limits{ArchiveBytes: 1 << 20},
 			reason: "exceeds the 1048576-byte cap",

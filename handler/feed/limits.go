@@ -23,6 +23,11 @@ const (
 	MaxVersionsPerRecord = 100_000
 	// MaxVersionLength caps one version string or range event.
 	MaxVersionLength = 1024
+	// MaxMembersPerFolder caps the members one archive's central directory may
+	// declare, checked before it is parsed: each costs ~200 bytes as a zip.File,
+	// and a 512 MiB directory could otherwise declare 11 million of them. OSV's
+	// largest folder (npm) holds a few hundred thousand records.
+	MaxMembersPerFolder = 2_000_000
 	// MaxRejectedIDs caps the rejected record ids listed per folder; the count
 	// stays exact.
 	MaxRejectedIDs = 100
@@ -37,6 +42,7 @@ type Limits struct {
 	RangesPerRecord   int
 	VersionsPerRecord int
 	VersionLength     int
+	MembersPerFolder  int
 }
 
 // withDefaults fills unset fields from the constants.
@@ -58,6 +64,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.VersionLength == 0 {
 		l.VersionLength = MaxVersionLength
+	}
+	if l.MembersPerFolder == 0 {
+		l.MembersPerFolder = MaxMembersPerFolder
 	}
 	return l
 }

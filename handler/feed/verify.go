@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,6 +34,9 @@ func (v *verified) reject(id, reason string) {
 // bad CRC, a member over the folder's inflated cap, duplicate ids) is an ErrRejected
 // error; a record that does not parse or is out of bounds is rejected alone.
 func verifyArchive(ctx context.Context, data []byte, lim Limits) (*verified, error) {
+	if n, ok := declaredMembers(data); ok && n > uint64(lim.MembersPerFolder) {
+		return nil, fmt.Errorf("archive declares %d members, over the cap of %d: %w", n, lim.MembersPerFolder, ErrRejected)
+	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("not a complete zip archive (%d bytes, starting %q): %w: %w", len(data), prefix(data), ErrRejected, err)
@@ -218,6 +222,33 @@ func encodeIndex(v *verified, sizeHint int) ([]byte, error) {
 		return nil, fmt.Errorf("closing index: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// declaredMembers reads the member count from a zip's end-of-central-directory
+// record (or its zip64 counterpart), without parsing the directory. ok is false
+// when the record is not found; zip.NewReader then rejects the archive.
+func declaredMembers(data []byte) (n uint64, ok bool) {
+	const eocdLen, maxComment = 22, 1<<16 - 1
+	start := max(0, len(data)-eocdLen-maxComment)
+	i := bytes.LastIndex(data[start:], []byte("PK\x05\x06"))
+	if i < 0 || start+i+eocdLen > len(data) {
+		return 0, false
+	}
+	eocd := start + i
+	n = uint64(binary.LittleEndian.Uint16(data[eocd+10:]))
+	if n != 0xffff {
+		return n, true
+	}
+	// zip64: a 20-byte locator precedes the record and points at the zip64 record.
+	loc := eocd - 20
+	if loc < 0 || !bytes.Equal(data[loc:loc+4], []byte("PK\x06\x07")) {
+		return n, true
+	}
+	off := binary.LittleEndian.Uint64(data[loc+8:])
+	if off > uint64(len(data)-40) || !bytes.Equal(data[off:off+4], []byte("PK\x06\x06")) {
+		return n, true
+	}
+	return binary.LittleEndian.Uint64(data[off+32:]), true
 }
 
 // prefix quotes the start of data for an error, e.g. an HTML page served as 200.
