@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -96,11 +95,17 @@ func (s *Syncer) Sync(ctx context.Context, folders []string) (*Result, error) {
 	now := s.now().UTC()
 	generation := newGeneration(now)
 	next := &Pointer{Folders: map[string]Folder{}}
+	res := &Result{}
 	if current != nil {
 		next.Generation, next.RetrievedAt, next.Previous = current.Generation, current.RetrievedAt, current.Previous
-		maps.Copy(next.Folders, current.Folders)
+		for name, f := range current.Folders {
+			if slices.Contains(folders, name) {
+				next.Folders[name] = f
+			} else {
+				res.Changed = true // a folder no longer configured leaves the generation
+			}
+		}
 	}
-	res := &Result{}
 	var written []string
 	var rejections []error
 	checked := false

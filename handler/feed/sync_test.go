@@ -3,6 +3,7 @@ package feed_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -348,5 +349,32 @@ func TestTheCLIDirectorySourceSkipsAnUnchangedArchive(t *testing.T) {
 		if got := statuses(res)["Go"]; got != want {
 			t.Errorf("sync %d: Go %s; want %s", i+1, got, want)
 		}
+	}
+}
+
+func TestAFolderNoLongerSyncedLeavesTheNextGeneration(t *testing.T) {
+	b := sharedBucket(t, "Go", "npm")
+	dir := feed.Dir(t.TempDir())
+	clock := testenv.NewClock(t0)
+	s := syncer(b, dir, clock, &waits{})
+	ctx := context.Background()
+	if _, err := s.Sync(ctx, []string{"Go", "npm"}); err != nil {
+		t.Fatal(err)
+	}
+	first := current(t, dir)
+	clock.Set(t0.Add(time.Hour))
+	res, err := s.Sync(ctx, []string{"npm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := current(t, dir)
+	if !res.Changed || p.Generation == first.Generation {
+		t.Errorf("changed %v, generation %s (was %s); dropping a folder must make a new generation", res.Changed, p.Generation, first.Generation)
+	}
+	if _, held := p.Folders["Go"]; held || len(p.Folders) != 1 {
+		t.Errorf("folders %v; want npm only", slices.Collect(maps.Keys(p.Folders)))
+	}
+	if !p.CheckedAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("checkedAt %s; the dropped folder's older check must not hold it back", p.CheckedAt)
 	}
 }
