@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -53,7 +54,7 @@ func verifyArchive(ctx context.Context, data []byte, lim Limits) (*verified, err
 		}
 		body, err := readMember(f, lim.RecordBytes, &buf)
 		if err != nil {
-			if err == errRecordTooLarge {
+			if errors.Is(err, errRecordTooLarge) {
 				v.reject(f.Name, err.Error())
 				inflated += lim.RecordBytes
 				continue
@@ -77,7 +78,7 @@ func verifyArchive(ctx context.Context, data []byte, lim Limits) (*verified, err
 	return v, nil
 }
 
-var errRecordTooLarge = fmt.Errorf("record inflates past the per-record cap")
+var errRecordTooLarge = errors.New("record inflates past the per-record cap")
 
 // readMember inflates one member into buf (reused; the result aliases it), which
 // archive/zip checks against its CRC-32 and declared size at EOF.
