@@ -72,32 +72,35 @@ func (b *bucket) seen() []int {
 	return s
 }
 
+// statusWriter records the status as it is sent, before the client can see the
+// response, so a test reading the statuses after its sync never misses one.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	record func(int)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		w.record(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(p)
 }
 
 func (b *bucket) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	w := &statusWriter{ResponseWriter: rw}
-	defer func() {
+	w := &statusWriter{ResponseWriter: rw, record: func(code int) {
 		b.mu.Lock()
-		b.statuses = append(b.statuses, w.status)
-		b.mu.Unlock()
-	}()
+		defer b.mu.Unlock()
+		b.statuses = append(b.statuses, code)
+	}}
 	b.mu.Lock()
 	n, fault := b.requests, b.fault
 	b.requests++

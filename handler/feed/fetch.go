@@ -74,7 +74,11 @@ func (d DirSource) Fetch(ctx context.Context, folder string, prev Validators, li
 		return nil, fmt.Errorf("opening %s: %w", name, err)
 	}
 	defer f.Close()
-	data, err := readCapped(f, limit)
+	var size int64
+	if info, err := f.Stat(); err == nil {
+		size = info.Size()
+	}
+	data, err := readCapped(f, limit, size)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
@@ -86,9 +90,13 @@ func (d DirSource) Fetch(ctx context.Context, folder string, prev Validators, li
 	return &Archive{Data: data, Validators: Validators{ETag: etag}}, nil
 }
 
-// readCapped reads r whole, failing with ErrRejected past limit bytes.
-func readCapped(r io.Reader, limit int64) ([]byte, error) {
+// readCapped reads r whole, failing with ErrRejected past limit bytes. A size hint
+// (the Content-Length, the file size) sizes the buffer once instead of doubling it.
+func readCapped(r io.Reader, limit, sizeHint int64) ([]byte, error) {
 	var buf bytes.Buffer
+	if sizeHint > 0 && sizeHint <= limit {
+		buf.Grow(int(sizeHint) + bytes.MinRead)
+	}
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err

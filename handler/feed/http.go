@@ -120,7 +120,7 @@ func (s *HTTPSource) get(ctx context.Context, url string, prev Validators, limit
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("archive of %d bytes exceeds the %d-byte cap: %w", resp.ContentLength, limit, ErrRejected)
 	}
-	data, err := readCapped(resp.Body, limit)
+	data, err := readCapped(resp.Body, limit, resp.ContentLength)
 	if err != nil {
 		return nil, fmt.Errorf("reading body: %w", err)
 	}
