@@ -49,6 +49,7 @@ func commands() []command {
 		{"serve", "serve the Azure Functions custom-handler protocol", runServe},
 		{"run", "run the whole pipeline once against local storage and registries", runPipeline},
 		{"findings", "print stored findings", runFindings},
+		{"advisories", "sync the OSV export into local advisory generations (advisories sync)", runAdvisories},
 		{"version", "print the version", func(_ context.Context, env Env, _ []string) int {
 			fmt.Fprintln(env.Stdout, "tidewatch", env.Version)
 			return exitOK
