@@ -74,8 +74,8 @@ func TestScanOfAGoBinaryWithoutOSReleaseHasTheGoOraclesFindings(t *testing.T) {
 }
 
 func TestScanOfACleanPlatformPrintsAnEmptyFindingsArrayAndExitsZero(t *testing.T) {
-	archive := dockerArchive(t, tarOf(regular("etc/os-release", bookwormRelease),
-		regular(dpkgStatus, "Package: tidewatch-nothing\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\n\n")))
+	archive := testenv.DockerArchive(t, testenv.Tar(testenv.File("etc/os-release", testenv.BookwormOSRelease),
+		testenv.File(testenv.DpkgStatus, "Package: tidewatch-nothing\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\n\n")))
 	r := runCLI(t, "", "scan", "--archive", archive, "--advisories", testenv.Advisories(t), "--format", "json", "--exit-code", "1")
 	if r.code != 0 {
 		t.Errorf("exit code = %d, want 0; stderr:\n%s", r.code, r.stderr)
@@ -112,7 +112,7 @@ func TestScanOutputGrowsLinearlyInThePackagesOfOneSource(t *testing.T) {
 			want = append(want, f.ID+" "+f.Package)
 		}
 		sort.Strings(want)
-		archive := dockerArchive(t, tarOf(regular("etc/os-release", bookwormRelease), regular(dpkgStatus, kernelStatus(n))))
+		archive := testenv.DockerArchive(t, testenv.Tar(testenv.File("etc/os-release", testenv.BookwormOSRelease), testenv.File(testenv.DpkgStatus, kernelStatus(n))))
 		r := runCLI(t, "", "scan", "--archive", archive, "--advisories", testenv.Advisories(t), "--format", "json")
 		if r.code != 0 {
 			t.Fatalf("%d packages: exit code = %d; stderr:\n%s", n, r.code, r.stderr)

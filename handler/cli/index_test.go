@@ -49,7 +49,7 @@ func TestScanOfAMultiArchIndexWithArtifactsScansBothPlatformsAndListsTheArtifact
 	statement := `{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://slsa.dev/provenance/v0.2"}`
 	attestation := artifactImage(t, statement, "application/vnd.in-toto+json", types.OCIConfigJSON,
 		&v1.ConfigFile{OS: "unknown", Architecture: "unknown"})
-	idx := mutate.AppendManifests(sharedIndex(t, "debian12-multiarch"),
+	idx := mutate.AppendManifests(testenv.FixtureIndex(t, "debian12-multiarch"),
 		mutate.IndexAddendum{Add: sbom},
 		mutate.IndexAddendum{Add: attestation, Descriptor: v1.Descriptor{
 			Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"},
@@ -75,7 +75,7 @@ func TestScanOfAMultiArchIndexWithArtifactsScansBothPlatformsAndListsTheArtifact
 	if err := remote.WriteIndex(parsed, idx, remote.WithContext(t.Context())); err != nil {
 		t.Fatalf("pushing the index: %v", err)
 	}
-	archive := layoutTar(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: idx}))
+	archive := testenv.LayoutTar(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: idx}))
 
 	for _, source := range []struct{ name, arg string }{
 		{"an OCI layout archive", "--archive=" + archive},
@@ -134,7 +134,7 @@ func TestScanOfAnIndexOfOnlyArtifactsAndOddMediaTypesIsAnErrorThatCounts(t *test
 			&v1.ConfigFile{OS: "unknown", Architecture: "unknown"}),
 			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}}},
 	)
-	archive := layoutTar(t, idx)
+	archive := testenv.LayoutTar(t, idx)
 	r := runCLI(t, "", "scan", "--archive", archive, "--advisories", testenv.Advisories(t), "--format", "json", "--exit-code", "0")
 	if r.code != 1 {
 		t.Errorf("exit code = %d, want 1 (an error, whatever --exit-code says); stderr:\n%s", r.code, r.stderr)
@@ -171,7 +171,7 @@ func allocated(run func()) uint64 {
 }
 
 func TestScanOfAnIndexFanOutBombIsBounded(t *testing.T) {
-	leaf, err := mutate.AppendLayers(empty.Image, newGzipLayer(t, tarOf(regular("etc/os-release", bookwormRelease), regular(dpkgStatus, openssl300))))
+	leaf, err := mutate.AppendLayers(empty.Image, testenv.GzipLayer(t, testenv.Tar(testenv.File("etc/os-release", testenv.BookwormOSRelease), testenv.File(testenv.DpkgStatus, testenv.OpensslStanza))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,8 +181,8 @@ func TestScanOfAnIndexFanOutBombIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	amd64 := &v1.Platform{OS: "linux", Architecture: "amd64"}
-	single := layoutTar(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: leaf, Descriptor: v1.Descriptor{Platform: amd64}}))
-	bomb := layoutTar(t, fanOut(leaf, amd64, 5))
+	single := testenv.LayoutTar(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: leaf, Descriptor: v1.Descriptor{Platform: amd64}}))
+	bomb := testenv.LayoutTar(t, fanOut(leaf, amd64, 5))
 	info, err := os.Stat(bomb)
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestScanOfAnIndexFanOutBombIsBounded(t *testing.T) {
 			img := mutate.Annotations(leaf, map[string]string{"n": strconv.Itoa(i)}).(v1.Image)
 			adds[i] = mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: amd64}}
 		}
-		r := runCLI(t, "", args(layoutTar(t, mutate.AppendManifests(empty.Index, adds...)))...)
+		r := runCLI(t, "", args(testenv.LayoutTar(t, mutate.AppendManifests(empty.Index, adds...)))...)
 		if r.code != 1 || !strings.Contains(r.stderr, "256") {
 			t.Errorf("exit code = %d, want 1 with an error naming the cap of 256; stderr:\n%s", r.code, r.stderr)
 		}

@@ -191,7 +191,7 @@ func tamperedCopy(t *testing.T, archive string) string {
 
 func TestScanOfATamperedArchiveFailsCleanly(t *testing.T) {
 	var layer bytes.Buffer
-	if err := tarOf(regular("etc/os-release", bookwormRelease), regular(dpkgStatus, openssl300))(&layer); err != nil {
+	if err := testenv.Tar(testenv.File("etc/os-release", testenv.BookwormOSRelease), testenv.File(testenv.DpkgStatus, testenv.OpensslStanza))(&layer); err != nil {
 		t.Fatal(err)
 	}
 	diffID := blobOf("", layer.Bytes()).Digest
@@ -234,10 +234,10 @@ func TestScanWritesNothingOnTheHostThroughTraversalOrLinks(t *testing.T) {
 		filepath.Join(host, "absolute"),
 		"etc/hostdir/through-link",
 	}
-	archive := dockerArchive(t, tarOf(regular("etc/os-release", bookwormRelease),
-		regular(escapes[0], openssl300), regular(escapes[1], openssl300),
-		link(tar.TypeSymlink, "etc/hostdir", host), regular(escapes[2], openssl300),
-		link(tar.TypeLink, "etc/hard", filepath.Join(host, "absolute"))))
+	archive := testenv.DockerArchive(t, testenv.Tar(testenv.File("etc/os-release", testenv.BookwormOSRelease),
+		testenv.File(escapes[0], testenv.OpensslStanza), testenv.File(escapes[1], testenv.OpensslStanza),
+		testenv.Symlink("etc/hostdir", host), testenv.File(escapes[2], testenv.OpensslStanza),
+		testenv.Hardlink("etc/hard", filepath.Join(host, "absolute"))))
 	r := runCLI(t, "", "scan", "--archive", archive, "--advisories", testenv.Advisories(t), "--format", "json")
 	if len(decodeScan(t, r).Platforms) != 1 {
 		t.Errorf("no platform reported; exit %d, stderr:\n%s", r.code, r.stderr)
@@ -256,7 +256,7 @@ func TestScanOfADockerSaveManifestNamingHostFilesReadsNothingOfTheHost(t *testin
 	// archive's manifest.json points at them by absolute and by climbing paths.
 	host := t.TempDir()
 	var layer bytes.Buffer
-	if err := tarOf(regular("etc/os-release", bookwormRelease), regular(dpkgStatus, openssl300))(&layer); err != nil {
+	if err := testenv.Tar(testenv.File("etc/os-release", testenv.BookwormOSRelease), testenv.File(testenv.DpkgStatus, testenv.OpensslStanza))(&layer); err != nil {
 		t.Fatal(err)
 	}
 	config := mustJSON(t, map[string]any{"architecture": "amd64", "os": "linux",

@@ -1,10 +1,7 @@
 package cli_test
 
 import (
-	"archive/zip"
 	"encoding/json"
-	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -42,36 +39,15 @@ func scanSeverities(t *testing.T, r cliRun) []severityJSON {
 	return out
 }
 
-// nvdVectors reads the shared GIT export with archive/zip and encoding/json: the
-// CVE ids whose record states at least one CVSS vector, with those vectors.
+// nvdVectors lists the CVE ids of the shared GIT export whose record states at
+// least one CVSS vector, with those vectors.
 func nvdVectors(t *testing.T) map[string][]string {
 	t.Helper()
-	zr, err := zip.OpenReader(filepath.Join(testenv.Advisories(t), "GIT", "all.zip"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
 	out := map[string][]string{}
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rec struct {
-			ID       string
-			Severity []struct{ Type, Score string }
-		}
-		if err := json.Unmarshal(body, &rec); err != nil {
-			t.Fatalf("%s: %v", f.Name, err)
-		}
-		for _, s := range rec.Severity {
+	for id, severities := range testenv.GITSeverities(t) {
+		for _, s := range severities {
 			if strings.HasPrefix(s.Type, "CVSS_") {
-				out[rec.ID] = append(out[rec.ID], s.Score)
+				out[id] = append(out[id], s.Score)
 			}
 		}
 	}

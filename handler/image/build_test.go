@@ -1,23 +1,16 @@
 package image_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-
-	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
 
 // rawImage is an image whose manifest and config are exactly the bytes a test wrote,
@@ -102,168 +95,6 @@ func imageClaiming(t *testing.T, diffIDs ...v1.Hash) v1.Image {
 		t.Fatal(err)
 	}
 	return buildImage(t, imageSpec{configMediaType: types.OCIConfigJSON, config: config, layers: []v1.Layer{layer}})
-}
-
-// layoutArchive writes idx as an OCI image layout (index.json is idx's manifest) in a
-// tar, the form `tidewatch scan --archive` reads, and returns its path. Unlike
-// layout.Write it writes each blob once, so an index bomb stays small on disk too.
-func layoutArchive(t *testing.T, idx v1.ImageIndex) string {
-	t.Helper()
-	blobs := map[v1.Hash][]byte{}
-	addIndexBlobs(t, idx, blobs)
-	rawIndex, err := idx.RawManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "image.tar")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	write := func(name string, b []byte) {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
-	write("index.json", rawIndex)
-	for h, b := range blobs {
-		write("blobs/"+h.Algorithm+"/"+h.Hex, b)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// addIndexBlobs adds the manifests, configs and layers below idx to blobs, once each.
-func addIndexBlobs(t *testing.T, idx v1.ImageIndex, blobs map[v1.Hash][]byte) {
-	t.Helper()
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range m.Manifests {
-		if _, ok := blobs[d.Digest]; ok {
-			continue
-		}
-		switch {
-		case d.MediaType.IsIndex():
-			child, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			blobs[d.Digest] = mustRead(t, child.RawManifest)
-			addIndexBlobs(t, child, blobs)
-		case d.MediaType.IsImage():
-			img, err := idx.Image(d.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			blobs[d.Digest] = mustRead(t, img.RawManifest)
-			cfg, err := img.ConfigName()
-			if err != nil {
-				t.Fatal(err)
-			}
-			blobs[cfg] = mustRead(t, img.RawConfigFile)
-			layers, err := img.Layers()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, l := range layers {
-				addLayerBlob(t, l, blobs)
-			}
-		default:
-			l, err := idx.(interface {
-				Layer(v1.Hash) (v1.Layer, error)
-			}).Layer(d.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			addLayerBlob(t, l, blobs)
-		}
-	}
-}
-
-func addLayerBlob(t *testing.T, l v1.Layer, blobs map[v1.Hash][]byte) {
-	t.Helper()
-	d, err := l.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := blobs[d]; ok {
-		return
-	}
-	blobs[d] = mustRead(t, func() ([]byte, error) {
-		rc, err := l.Compressed()
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		return io.ReadAll(rc)
-	})
-}
-
-func mustRead(t *testing.T, read func() ([]byte, error)) []byte {
-	t.Helper()
-	b, err := read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// fixtureIndex is the image index of a shared OCI-layout fixture (index.json names it).
-func fixtureIndex(t *testing.T, name string) v1.ImageIndex {
-	t.Helper()
-	dir := t.TempDir()
-	f, err := os.Open(testenv.Image(t, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			continue
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(hdr.Name))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	top, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := top.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := top.ImageIndex(m.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return idx
 }
 
 // Artifacts found next to images in real indexes.

@@ -46,7 +46,7 @@ func TestALayerWhoseConfigClaimsAnotherDiffIDFailsItsWalk(t *testing.T) {
 		target func(t *testing.T) *image.Target
 	}{
 		{"an OCI layout archive", func(t *testing.T) *image.Target {
-			target, err := image.FromArchive(layoutArchive(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: hostile})))
+			target, err := image.FromArchive(testenv.LayoutTar(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: hostile})))
 			if err != nil {
 				t.Fatal(err)
 			}

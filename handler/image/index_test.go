@@ -60,7 +60,7 @@ func descriptorOf(t *testing.T, a mutate.Appendable) (v1.Hash, types.MediaType) 
 // names idx, like the shared fixtures.
 func resolveArchive(t *testing.T, idx v1.ImageIndex) (*image.Target, error) {
 	t.Helper()
-	return image.FromArchive(layoutArchive(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: idx})))
+	return image.FromArchive(testenv.LayoutTar(t, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: idx})))
 }
 
 // resolveRemote pushes idx to a fresh docker-registry and resolves it there.
@@ -96,7 +96,7 @@ func TestArtifactsInAnIndexAreSkippedAndListed(t *testing.T) {
 		wantPlatforms = append(wantPlatforms, platformDigest{m.Platform, m.ManifestDigest})
 	}
 	sbom, attestation, signature := sbomArtifact(t), attestationManifest(t), cosignSignature(t)
-	idx := mutate.AppendManifests(fixtureIndex(t, "debian12-multiarch"),
+	idx := mutate.AppendManifests(testenv.FixtureIndex(t, "debian12-multiarch"),
 		mutate.IndexAddendum{Add: sbom},
 		mutate.IndexAddendum{Add: attestation, Descriptor: v1.Descriptor{
 			Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"},
@@ -131,7 +131,7 @@ func TestArtifactsInAnIndexAreSkippedAndListed(t *testing.T) {
 	}
 	t.Run("an index entry that is a blob, not a manifest, is skipped", func(t *testing.T) {
 		blob := static.NewLayer([]byte(`{"_type":"https://in-toto.io/Statement/v1"}`), inTotoLayer)
-		withBlob := mutate.AppendManifests(fixtureIndex(t, "debian12-multiarch"), mutate.IndexAddendum{Add: blob})
+		withBlob := mutate.AppendManifests(testenv.FixtureIndex(t, "debian12-multiarch"), mutate.IndexAddendum{Add: blob})
 		target, err := resolveArchive(t, withBlob)
 		if err != nil {
 			t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/tidewatch/tidewatch/handler/image"
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 	"github.com/tidewatch/tidewatch/handler/inventory"
 )
 
@@ -52,24 +53,24 @@ func archiveOf(t *testing.T, writes ...func(io.Writer) error) image.PlatformImag
 
 func TestHostileArchivesAreNeverSilentlyClean(t *testing.T) {
 	status := "var/lib/dpkg/status"
-	release := writeTar(file("etc/os-release", debianRelease), file("opt/dpkg/status", opensslStanza))
+	release := testenv.Tar(testenv.File("etc/os-release", testenv.BookwormOSRelease), testenv.File("opt/dpkg/status", testenv.OpensslStanza))
 	tests := []struct {
 		name        string
 		layers      []func(io.Writer) error
 		wantSkipped []string
 	}{
 		{"an archive whose status symlinks into a lower layer lists its packages",
-			[]func(io.Writer) error{release, writeTar(symlink(status, "/opt/dpkg/status"))}, nil},
+			[]func(io.Writer) error{release, testenv.Tar(testenv.Symlink(status, "/opt/dpkg/status"))}, nil},
 		{"an archive whose status is a hard link lists its packages",
-			[]func(io.Writer) error{writeTar(file("etc/os-release", debianRelease), file("opt/dpkg/status", opensslStanza), hardlink(status, "opt/dpkg/status"))}, nil},
+			[]func(io.Writer) error{testenv.Tar(testenv.File("etc/os-release", testenv.BookwormOSRelease), testenv.File("opt/dpkg/status", testenv.OpensslStanza), testenv.Hardlink(status, "opt/dpkg/status"))}, nil},
 		{"an archive whose status is a sparse file lists what it holds and is incomplete",
 			[]func(io.Writer) error{func(w io.Writer) error {
-				if err := gnuSparseEntry(w, status, []byte(opensslStanza), 600_000_000); err != nil {
+				if err := testenv.GNUSparseEntry(w, status, []byte(testenv.OpensslStanza), 600_000_000); err != nil {
 					return err
 				}
 				_, err := w.Write(make([]byte, 1024))
 				return err
-			}, writeTar(file("etc/os-release", debianRelease))}, []string{status}},
+			}, testenv.Tar(testenv.File("etc/os-release", testenv.BookwormOSRelease))}, []string{status}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,14 +86,14 @@ func TestScanOfAGoBinaryImageWithoutOSReleaseListsItsModules(t *testing.T) {
 
 func TestCandidateGoBinariesAreInspectedOrReportedSkipped(t *testing.T) {
 	const big = 65 << 20 // over the 64 MiB read whole
-	executable := func(name, head string, size int64) entry {
-		return entry{name: name, size: size, mode: 0o755, body: func() io.Reader {
+	executable := func(name, head string, size int64) testenv.TarEntry {
+		return testenv.TarEntry{Name: name, Size: size, Mode: 0o755, Body: func() io.Reader {
 			return io.MultiReader(strings.NewReader(head), io.LimitReader(zeros{}, size-int64(len(head))))
 		}}
 	}
 	tests := []struct {
 		name        string
-		file        entry
+		file        testenv.TarEntry
 		wantSkipped []string
 	}{
 		{"a Go binary over 64 MiB is reported skipped", executable("usr/bin/huge", "\x7fELF\x02\x01\x01"+strings.Repeat("\x00", 1<<20)+"\xff Go buildinf:", big), []string{"usr/bin/huge"}},
@@ -103,7 +103,7 @@ func TestCandidateGoBinariesAreInspectedOrReportedSkipped(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := scanLayers(t, newStreamedLayer(t, writeTar(tt.file)))
+			inv := scanLayers(t, newStreamedLayer(t, testenv.Tar(tt.file)))
 			if len(inv.Packages) != 0 {
 				t.Errorf("packages %v, want none", names(inv))
 			}

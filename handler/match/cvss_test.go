@@ -1,11 +1,8 @@
 package match
 
 import (
-	"archive/zip"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,41 +45,9 @@ func readPublishedScores(t *testing.T) []publishedScore {
 	return out
 }
 
-// gitSeverities reads the severity entries of every record in the shared GIT
-// export with archive/zip and encoding/json, not with the advisory package.
-func gitSeverities(t *testing.T) map[string][]struct{ Type, Score string } {
-	t.Helper()
-	zr, err := zip.OpenReader(filepath.Join(testenv.Advisories(t), "GIT", "all.zip"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	out := map[string][]struct{ Type, Score string }{}
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rec struct {
-			ID       string
-			Severity []struct{ Type, Score string }
-		}
-		if err := json.Unmarshal(body, &rec); err != nil {
-			t.Fatalf("%s: %v", f.Name, err)
-		}
-		out[rec.ID] = rec.Severity
-	}
-	return out
-}
-
 func TestEveryVectorOfTheSharedNVDRecordsScoresAsNVDPublished(t *testing.T) {
 	published := readPublishedScores(t)
-	records := gitSeverities(t)
+	records := testenv.GITSeverities(t)
 	for _, p := range published {
 		t.Run(p.cve+" "+p.kind+" scores "+strconv.FormatFloat(p.score, 'f', 1, 64)+" as NVD published", func(t *testing.T) {
 			found := false

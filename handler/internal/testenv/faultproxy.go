@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // StartFaultProxy builds the shared faultproxy tool (../shared/tools/faultproxy) and
@@ -26,39 +24,19 @@ func StartFaultProxy(t testing.TB, upstream string, flags ...string) string {
 		t.Fatalf("building faultproxy: %v\n%s", err, out)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"-listen", addr, "-upstream", upstream, "-log", filepath.Join(dir, "faults.jsonl")}, flags...)
-	cmd := exec.CommandContext(ctx, bin, args...)
-	// Interrupted, the proxy prints its fault counts before it exits.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 5 * time.Second
-	logFile, err := os.Create(filepath.Join(dir, "faultproxy.log"))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting faultproxy: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	logPath := filepath.Join(dir, "faultproxy.log")
+	// Registered first, this runs once the proxy has stopped: interrupted, the proxy
+	// prints its fault counts before it exits.
 	t.Cleanup(func() {
-		cancel()
-		<-exited
-		logFile.Close()
 		if testing.Verbose() {
-			if summary, err := os.ReadFile(logFile.Name()); err == nil {
+			if summary, err := os.ReadFile(logPath); err == nil {
 				t.Logf("faultproxy %s -> %s:\n%s", addr, upstream, summary)
 			}
 		}
 	})
 	// Any answer will do: the proxy forwards the probe to upstream.
-	if err := waitReady(ctx, "http://"+addr+"/", exited); err != nil {
-		log, _ := os.ReadFile(logFile.Name())
-		t.Fatalf("faultproxy did not start: %v\n%s", err, log)
-	}
+	StartServer(t, Server{Name: "faultproxy", Path: bin, Args: args, Log: logPath, Ready: "http://" + addr + "/", Interrupt: true})
 	return addr
 }
 

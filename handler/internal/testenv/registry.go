@@ -1,16 +1,12 @@
 package testenv
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -61,28 +57,8 @@ func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 
 	configPath := writeRegistryConfig(t, dir, r.Host, cfg)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "serve", configPath)
-	logFile, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting docker-registry: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		logFile.Close()
-	})
-	if err := waitReady(ctx, "http://"+r.Host+"/v2/", exited); err != nil {
-		log, _ := os.ReadFile(logFile.Name())
-		t.Fatalf("docker-registry did not start: %v\n%s", err, log)
-	}
+	StartServer(t, Server{Name: "docker-registry", Path: bin, Args: []string{"serve", configPath},
+		Log: filepath.Join(dir, "registry.log"), Ready: "http://" + r.Host + "/v2/"})
 	return r
 }
 
@@ -120,39 +96,6 @@ http:
 		t.Fatal(err)
 	}
 	return configPath
-}
-
-// waitReady polls url until it answers (any HTTP status), the process exits, or 10 s pass.
-func waitReady(ctx context.Context, url string, exited <-chan error) error {
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no answer from %s: %w", url, err)
-		}
-		select {
-		case err := <-exited:
-			return fmt.Errorf("process exited: %v", err)
-		case <-tick.C:
-		}
-	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Ref returns "HOST/repo" for use in image references.
