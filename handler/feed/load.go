@@ -48,15 +48,26 @@ func (g *Generation) Open(ctx context.Context, name string) (io.ReadCloser, erro
 	return io.NopCloser(bytes.NewReader(data)), nil
 }
 
-// Load reads the current generation's index of the given ecosystems.
-func Load(ctx context.Context, blobs BlobReader, ecosystems []string) (*advisory.Index, *Generation, error) {
+// Load reads the current generation's index of the given ecosystems; opts are
+// passed to advisory.LoadFrom (advisory.WithSeverityFolder reads the generation's
+// severity folder).
+func Load(ctx context.Context, blobs BlobReader, ecosystems []string, opts ...advisory.LoadOption) (*advisory.Index, *Generation, error) {
 	g, err := OpenCurrent(ctx, blobs)
 	if err != nil {
 		return nil, nil, err
 	}
-	idx, err := advisory.LoadFrom(ctx, g, ecosystems)
+	idx, err := g.Load(ctx, ecosystems, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("loading advisory generation %s: %w", g.Pointer.Generation, err)
+		return nil, nil, err
 	}
 	return idx, g, nil
+}
+
+// Load reads the generation's index of the given ecosystems.
+func (g *Generation) Load(ctx context.Context, ecosystems []string, opts ...advisory.LoadOption) (*advisory.Index, error) {
+	idx, err := advisory.LoadFrom(ctx, g, ecosystems, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading advisory generation %s: %w", g.Pointer.Generation, err)
+	}
+	return idx, nil
 }

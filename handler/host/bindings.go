@@ -5,6 +5,8 @@ const (
 	FunctionSweep    = "sweep"
 	FunctionListRepo = "listrepo"
 	FunctionScan     = "scan"
+	// FunctionAdvisories syncs the OSV export into advisory generations (timer).
+	FunctionAdvisories = "advisories"
 )
 
 // Binding names used in functions/*/function.json; handlers read Invocation.Data with them.

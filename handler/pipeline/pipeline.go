@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 
 	"github.com/tidewatch/tidewatch/handler/advisory"
 	"github.com/tidewatch/tidewatch/handler/config"
+	"github.com/tidewatch/tidewatch/handler/feed"
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/registry"
 	"github.com/tidewatch/tidewatch/handler/store"
@@ -23,6 +26,8 @@ const (
 	FuncSweep    = host.FunctionSweep
 	FuncListRepo = host.FunctionListRepo
 	FuncScan     = host.FunctionScan
+	// FuncAdvisories syncs the advisory source into blob generations.
+	FuncAdvisories = host.FunctionAdvisories
 )
 
 // Pipeline holds the clients every invocation shares. Build it once per process.
@@ -35,7 +40,11 @@ type Pipeline struct {
 	registryOpts []registry.Option
 
 	mu    sync.Mutex
-	index *advisory.Index // loaded on first use, kept for the process; staleness checked per use
+	index *advisory.Index // loaded on first use, kept for the process (or generation); staleness checked per use
+	// pointer is the generation index was loaded from and pointerReadAt when it was
+	// last read (URL sources only).
+	pointer       feed.Pointer
+	pointerReadAt time.Time
 }
 
 // Option configures a Pipeline.
@@ -79,9 +88,10 @@ func newPipeline(cfg *config.Config, s stores, version string, opts ...Option) *
 // Functions returns the handler's routes.
 func (p *Pipeline) Functions() map[string]host.Func {
 	return map[string]host.Func{
-		FuncSweep:    p.Sweep,
-		FuncListRepo: p.ListRepo,
-		FuncScan:     p.Scan,
+		FuncSweep:      p.Sweep,
+		FuncListRepo:   p.ListRepo,
+		FuncScan:       p.Scan,
+		FuncAdvisories: p.Advisories,
 	}
 }
 
@@ -93,9 +103,20 @@ func (p *Pipeline) registry(host string) (registryClient, error) {
 	return c, nil
 }
 
-// advisories returns the advisory index, loading it on first use. A missing, empty
-// or stale index is an error: scans fail instead of reporting "no findings".
+// advisories returns the advisory index. A missing, empty or stale index is an error:
+// scans fail instead of reporting "no findings". An http(s) TIDEWATCH_ADVISORIES_URL
+// is what the advisories function syncs from: scans then load the current generation
+// from the advisories blob container; a directory (dev.sh, tests) is read directly.
 func (p *Pipeline) advisories(ctx context.Context, log *slog.Logger) (*advisory.Index, error) {
+	if isURL(p.cfg.AdvisoriesURL) {
+		return p.generationIndex(ctx, log)
+	}
+	return p.directoryIndex(ctx, log)
+}
+
+// directoryIndex loads a local OSV export once per process; its age is the oldest
+// modification time of its archives.
+func (p *Pipeline) directoryIndex(ctx context.Context, log *slog.Logger) (*advisory.Index, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.index == nil {
@@ -110,11 +131,63 @@ func (p *Pipeline) advisories(ctx context.Context, log *slog.Logger) (*advisory.
 	if err != nil {
 		return nil, err
 	}
-	if age := p.now().Sub(retrieved); p.cfg.MaxDBAge > 0 && age > p.cfg.MaxDBAge {
-		return nil, fmt.Errorf("advisory data is stale: retrieved %s ago, TIDEWATCH_MAX_DB_AGE is %s: %w",
-			age.Round(time.Minute), p.cfg.MaxDBAge, advisory.ErrNoAdvisories)
+	if err := p.checkAge(retrieved); err != nil {
+		return nil, err
 	}
 	return p.index, nil
+}
+
+// pointerRecheck is how long a loaded generation is used before current.json is
+// read again: a new generation reaches scans within this time after a sync.
+const pointerRecheck = 5 * time.Minute
+
+// errNoGeneration reports that the advisories function has not completed a sync.
+var errNoGeneration = errors.New("no advisory generation synced yet")
+
+// generationIndex returns the current generation's index, loaded once per
+// generation; the pointer is re-read at most every pointerRecheck. Freshness counts
+// from the pointer's checkedAt (the last successful check against the source).
+func (p *Pipeline) generationIndex(ctx context.Context, log *slog.Logger) (*advisory.Index, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	if p.index == nil || now.Sub(p.pointerReadAt) >= pointerRecheck {
+		g, err := feed.OpenCurrent(ctx, p.advisoryBlobs)
+		if errors.Is(err, feed.ErrNotFound) {
+			return nil, fmt.Errorf("%w: the advisories function has not completed a sync into blob storage: %w", errNoGeneration, advisory.ErrNoAdvisories)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.index == nil || g.Pointer.Generation != p.pointer.Generation {
+			idx, err := g.Load(ctx, p.cfg.Ecosystems, advisory.WithSeverityFolder(p.cfg.SeveritySource))
+			if err != nil {
+				return nil, err
+			}
+			log.Info("advisory generation loaded", "generation", g.Pointer.Generation, "checkedAt", g.Pointer.CheckedAt)
+			p.index = idx
+		}
+		p.pointer, p.pointerReadAt = g.Pointer, now
+	}
+	if err := p.checkAge(p.pointer.CheckedAt); err != nil {
+		return nil, err
+	}
+	return p.index, nil
+}
+
+// checkAge fails when advisories last checked at checked are older than
+// TIDEWATCH_MAX_DB_AGE by the pipeline's clock.
+func (p *Pipeline) checkAge(checked time.Time) error {
+	if age := p.now().Sub(checked); p.cfg.MaxDBAge > 0 && age > p.cfg.MaxDBAge {
+		return fmt.Errorf("advisory data is stale: retrieved %s ago, TIDEWATCH_MAX_DB_AGE is %s: %w",
+			age.Round(time.Minute), p.cfg.MaxDBAge, advisory.ErrNoAdvisories)
+	}
+	return nil
+}
+
+// isURL reports whether an advisory source is an http(s) base rather than a directory.
+func isURL(source string) bool {
+	return strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://")
 }
 
 // currentGeneration is the loaded index's generation, or "" before the first load.

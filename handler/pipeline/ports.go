@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/tidewatch/tidewatch/handler/feed"
 	"github.com/tidewatch/tidewatch/handler/image"
 	"github.com/tidewatch/tidewatch/handler/lifecycle"
 	"github.com/tidewatch/tidewatch/handler/registry"
@@ -76,6 +77,8 @@ type stores struct {
 	findingStore lifecycle.Store
 	listTasks    taskQueue
 	scanTasks    taskQueue
+	// advisoryBlobs holds the advisory generations and current.json.
+	advisoryBlobs feed.Blobs
 }
 
 // storesOf is every concern served by the one store st.
@@ -84,6 +87,7 @@ func storesOf(st *store.Store) stores {
 		tags: st, images: st, imageColumns: st, activity: st, runs: st,
 		inventories: st, layers: st, findingStore: st,
 		listTasks: st.ListTasks(), scanTasks: st.ScanTasks(),
+		advisoryBlobs: feed.NewContainerBlobs(st.Advisories().Client()),
 	}
 }
 

@@ -21,6 +21,10 @@ type Container struct {
 // Name returns the container's actual name (with any test suffix).
 func (c *Container) Name() string { return c.name }
 
+// Client returns the container's SDK client, for packages that bring their own blob
+// protocol (feed.NewContainerBlobs).
+func (c *Container) Client() *container.Client { return c.client }
+
 // Upload writes blob name with data, replacing it.
 func (c *Container) Upload(ctx context.Context, name string, data []byte) error {
 	_, err := c.client.NewBlockBlobClient(name).UploadBuffer(ctx, data, nil)

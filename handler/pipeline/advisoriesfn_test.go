@@ -1,0 +1,180 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tidewatch/tidewatch/handler/host"
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
+	"github.com/tidewatch/tidewatch/handler/pipeline"
+	"github.com/tidewatch/tidewatch/handler/scanner"
+	"github.com/tidewatch/tidewatch/handler/store"
+)
+
+// bucket serves ../shared/advisories in the OSV bucket layout (<base>/<Folder>/all.zip,
+// with Last-Modified and 304s from net/http), counting answers by status; broken
+// makes every archive an HTML error page answered 200.
+type bucket struct {
+	*httptest.Server
+	broken atomic.Bool
+	mu     sync.Mutex
+	status map[int]int
+}
+
+func startBucket(t *testing.T) *bucket {
+	t.Helper()
+	b := &bucket{status: map[int]int{}}
+	files := http.FileServer(http.Dir(testenv.Advisories(t)))
+	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		if b.broken.Load() {
+			rec.Header().Set("Content-Type", "text/html")
+			rec.WriteHeader(http.StatusOK)
+			_, _ = rec.Write([]byte("<html><body>Service temporarily unavailable</body></html>"))
+		} else {
+			files.ServeHTTP(rec, r)
+		}
+		b.mu.Lock()
+		b.status[rec.status]++
+		b.mu.Unlock()
+	}))
+	t.Cleanup(b.Close)
+	return b
+}
+
+// answers returns and resets the count of answers by status.
+func (b *bucket) answers() map[int]int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.status
+	b.status = map[int]int{}
+	return out
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }
+
+// syncAdvisories fires the advisories timer the way the host does and returns the
+// HTTP status.
+func (h *harness) syncAdvisories(t *testing.T) int {
+	t.Helper()
+	env := host.TimerEnvelope(host.TimerBinding, host.TimerInfo{}, host.NewSys(pipeline.FuncAdvisories, time.Now().UTC()))
+	return h.call(t, pipeline.FuncAdvisories, env)
+}
+
+// generation reads the generation current.json names, as the blob says.
+func (h *harness) generation(t *testing.T) string {
+	t.Helper()
+	data, err := h.store.Advisories().Download(context.Background(), "current.json")
+	if err != nil {
+		t.Fatalf("reading current.json: %v", err)
+	}
+	var p struct{ Generation string }
+	if err := json.Unmarshal(data, &p); err != nil || p.Generation == "" {
+		t.Fatalf("current.json %s: %v", data, err)
+	}
+	return p.Generation
+}
+
+// advisoriesRun is the runs row of the advisories tick at the harness's clock.
+func (h *harness) advisoriesRun(t *testing.T) store.Run {
+	t.Helper()
+	now := h.clock.Now().UTC()
+	run, err := h.store.GetRun(context.Background(), now.Format(time.DateOnly), "advisories-"+now.Format("20060102T150405Z"))
+	if err != nil {
+		t.Fatalf("reading the advisories run: %v", err)
+	}
+	return run
+}
+
+func TestAScanAgainstAnAdvisoryURLUsesTheGenerationTheAdvisoriesFunctionSynced(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	oracle := testenv.NewDebianOracle(t)
+	base := loadSidecar(t, minbase)
+	want := expected(t, oracle, base, "linux/amd64")
+	push(t, minbase, reg.Ref("demo/base:1"))
+	b := startBucket(t)
+	h := newHarness(t, reg.Host, withAdvisories(b.URL))
+
+	t.Run("a scan before any sync fails transiently saying no generation was synced, and writes no clean row", func(t *testing.T) {
+		if status := h.scan(t, "demo/base", base.ManifestDigest, "1"); status != http.StatusInternalServerError {
+			t.Fatalf("scan: HTTP %d, want %d", status, http.StatusInternalServerError)
+		}
+		img := h.images(t, "demo/base")[base.ManifestDigest]
+		if img.Status != scanner.StatusFailed || !strings.Contains(img.Error, "no advisory generation synced yet") {
+			t.Errorf("images row = %+v, want Status failed saying no advisory generation synced yet", img)
+		}
+	})
+
+	t.Run("the advisories function downloads every configured folder and answers 200", func(t *testing.T) {
+		if status := h.syncAdvisories(t); status != okStatus {
+			t.Fatalf("advisories: HTTP %d, want %d", status, okStatus)
+		}
+		if diff := cmp.Diff(map[int]int{http.StatusOK: 2}, b.answers()); diff != "" {
+			t.Errorf("bucket answers by status, Debian and GIT (-want +got):\n%s", diff)
+		}
+		if run := h.advisoriesRun(t); run.Invocations != 1 || run.Failed != 0 {
+			t.Errorf("advisories run = %+v, want one invocation and no failure", run)
+		}
+	})
+	first := h.generation(t)
+
+	t.Run("a scan then finds what the Debian oracle finds", func(t *testing.T) {
+		if status := h.scan(t, "demo/base", base.ManifestDigest, "1"); status != okStatus {
+			t.Fatalf("scan: HTTP %d, want %d", status, okStatus)
+		}
+		if diff := cmp.Diff(allIn(want, active), h.states(t, "demo/base", base.ManifestDigest)); diff != "" {
+			t.Errorf("findings (-want +got):\n%s", diff)
+		}
+		if img := h.images(t, "demo/base")[base.ManifestDigest]; img.Status != scanner.StatusScanned {
+			t.Errorf("images row = %+v, want Status scanned", img)
+		}
+	})
+
+	t.Run("a second sync costs one 304 per folder and keeps the generation", func(t *testing.T) {
+		h.clock.Set(h.clock.Now().Add(time.Hour))
+		if status := h.syncAdvisories(t); status != okStatus {
+			t.Fatalf("advisories: HTTP %d, want %d", status, okStatus)
+		}
+		if diff := cmp.Diff(map[int]int{http.StatusNotModified: 2}, b.answers()); diff != "" {
+			t.Errorf("bucket answers by status (-want +got):\n%s", diff)
+		}
+		if got := h.generation(t); got != first {
+			t.Errorf("generation = %s, want %s kept", got, first)
+		}
+	})
+
+	t.Run("an HTML page served as the export is rejected in runs and the generation keeps serving", func(t *testing.T) {
+		b.broken.Store(true)
+		h.clock.Set(h.clock.Now().Add(time.Hour))
+		if status := h.syncAdvisories(t); status != okStatus {
+			t.Fatalf("advisories: HTTP %d, want %d (a rejection is recorded, not retried)", status, okStatus)
+		}
+		run := h.advisoriesRun(t)
+		if run.Failed != 2 || !strings.Contains(run.Failures, "Debian rejected") || !strings.Contains(run.Failures, "GIT rejected") {
+			t.Errorf("advisories run = %+v, want both folders rejected with the reason", run)
+		}
+		if got := h.generation(t); got != first {
+			t.Errorf("generation = %s, want %s kept", got, first)
+		}
+		if status := h.scan(t, "demo/base", base.ManifestDigest, "1"); status != okStatus {
+			t.Fatalf("scan after the rejection: HTTP %d, want %d", status, okStatus)
+		}
+		if diff := cmp.Diff(allIn(want, active), h.states(t, "demo/base", base.ManifestDigest)); diff != "" {
+			t.Errorf("findings after the rejection (-want +got):\n%s", diff)
+		}
+	})
+}
