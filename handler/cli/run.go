@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tidewatch/tidewatch/handler/config"
@@ -22,7 +23,8 @@ type pipelineHandler struct {
 	store *store.Store
 }
 
-// runPipeline plays the Functions host locally: one timer tick to /sweep, then it
+// runPipeline plays the Functions host locally: one timer tick to /sweep (preceded by
+// one to /advisories when TIDEWATCH_ADVISORIES_URL is an http(s) URL), then it
 // drains list-tasks and scan-tasks by POSTing each message to /listrepo and /scan with
 // the host's envelopes, deleting on 200 and leaving the message for redelivery on any
 // other status (poison after host.MaxDequeueCount), exactly as the queue trigger does.
@@ -72,6 +74,9 @@ type localHost struct {
 	store  *store.Store
 	server *http.Server
 	log    *slog.Logger
+	// timers are the timer functions fired, in order, before the queues are drained
+	// (default: the sweep).
+	timers []string
 	// deferredUntil holds when each task the handler deferred becomes visible again.
 	deferredUntil []time.Time
 }
@@ -83,7 +88,22 @@ func startLocalHost(ctx context.Context, cfg *config.Config, version string, log
 	if err != nil {
 		return nil, err
 	}
-	return serveLocally(ctx, h, log)
+	r, err := serveLocally(ctx, h, log)
+	if err != nil {
+		return nil, err
+	}
+	r.timers = timersFor(cfg)
+	return r, nil
+}
+
+// timersFor is the timer functions a run fires: the sweep, preceded by the
+// advisories sync when the advisory source is an http(s) URL (scans then load what
+// that sync wrote to blob storage).
+func timersFor(cfg *config.Config) []string {
+	if strings.HasPrefix(cfg.AdvisoriesURL, "http://") || strings.HasPrefix(cfg.AdvisoriesURL, "https://") {
+		return []string{pipeline.FuncAdvisories, pipeline.FuncSweep}
+	}
+	return []string{pipeline.FuncSweep}
 }
 
 // serveLocally creates h's tables and queues and serves h on a loopback port.
@@ -106,16 +126,22 @@ func (r *localHost) close() { r.server.Close() }
 // empty (visible and invisible) except for deferred tasks not yet visible, or ctx ends.
 func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runStats, error) {
 	var st runStats
-	status, _, err := host.Call(ctx, r.base, pipeline.FuncSweep,
-		host.TimerEnvelope(host.TimerBinding, host.TimerInfo{}, host.NewSys(pipeline.FuncSweep, time.Now())))
-	st.invocations++
-	if err != nil {
-		return st, fmt.Errorf("calling sweep: %w", err)
+	timers := r.timers
+	if len(timers) == 0 {
+		timers = []string{pipeline.FuncSweep}
 	}
-	if status != http.StatusOK {
-		return st, fmt.Errorf("sweep answered HTTP %d (see log)", status)
+	for _, timer := range timers {
+		status, _, err := host.Call(ctx, r.base, timer,
+			host.TimerEnvelope(host.TimerBinding, host.TimerInfo{}, host.NewSys(timer, time.Now())))
+		st.invocations++
+		if err != nil {
+			return st, fmt.Errorf("calling %s: %w", timer, err)
+		}
+		if status != http.StatusOK {
+			return st, fmt.Errorf("%s answered HTTP %d (see log)", timer, status)
+		}
+		st.completed++
 	}
-	st.completed++
 	queues := []struct {
 		q        *store.Queue
 		function string

@@ -76,6 +76,7 @@ func startRunTestHostWith(t *testing.T, cs, registryHost string, now func() time
 		t.Fatal(err)
 	}
 	t.Cleanup(r.close)
+	r.timers = timersFor(cfg)
 	return &runTestHost{localHost: r, registry: registryHost, suffix: suffix}
 }
 
@@ -164,6 +165,38 @@ func imageRows(imgs []store.Image) map[string]imageRow {
 		out[img.Repository+"@"+img.Digest] = imageRow{img.Repository, img.Digest, img.Platform, img.IndexDigest, img.Status, img.Tags}
 	}
 	return out
+}
+
+func TestRunWithAnAdvisoryURLSyncsBeforeTheSweepAndFindsWhatTheOracleFinds(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	base := testenv.ReadSidecar(t, "debian12-minbase")
+	reg.Push(t, "debian12-minbase", "demo/base:1")
+	want := independentFindings(t, testenv.NewDebianOracle(t), base, "linux/amd64")
+	var requests atomic.Int32
+	files := http.FileServer(http.Dir(testenv.Advisories(t)))
+	bucket := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		files.ServeHTTP(w, r)
+	}))
+	t.Cleanup(bucket.Close)
+	now := startOfTest(t)
+	h := startRunTestHostWith(t, testenv.Storage(t), reg.Host, func() time.Time { return now },
+		[]string{config.EnvAdvisoriesURL + "=" + bucket.URL})
+
+	stats := h.run(t)
+	if stats.poisoned != 0 || stats.retried != 0 {
+		t.Errorf("run stats %+v, want nothing retried or poisoned", stats)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("the advisory bucket got %d requests, want 2 (Debian and GIT)", n)
+	}
+	got := map[[2]string]bool{}
+	for _, f := range h.findings(t, base.ManifestDigest) {
+		got[[2]string{f.VulnerabilityID, f.Package}] = true
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
 }
 
 // TestRunScansEveryPushedPlatform runs the whole pipeline once (timer, list tasks, scan

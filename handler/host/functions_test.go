@@ -43,6 +43,8 @@ func TestFunctionJSON(t *testing.T) {
 	}{
 		{FunctionSweep, []binding{{Type: "timerTrigger", Direction: "in", Name: TimerBinding,
 			Schedule: "%" + config.EnvSweepSchedule + "%", UseMonitor: &useMonitor}}},
+		{FunctionAdvisories, []binding{{Type: "timerTrigger", Direction: "in", Name: TimerBinding,
+			Schedule: "%" + config.EnvAdvisorySchedule + "%", UseMonitor: &useMonitor}}},
 		// Queue names as in DESIGN.md; handler/store holds them as QueueListTasks/QueueScanTasks.
 		{FunctionListRepo, []binding{{Type: "queueTrigger", Direction: "in", Name: QueueBinding,
 			QueueName: "list-tasks", Connection: StorageConnection}}},
