@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tidewatch/tidewatch/handler/config"
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 	"github.com/tidewatch/tidewatch/handler/pipeline"
@@ -144,8 +145,9 @@ func TestAScanAgainstAnAdvisoryURLUsesTheGenerationTheAdvisoriesFunctionSynced(t
 		}
 	})
 
+	checked := h.clock.Now().Add(time.Hour)
 	t.Run("a second sync costs one 304 per folder and keeps the generation", func(t *testing.T) {
-		h.clock.Set(h.clock.Now().Add(time.Hour))
+		h.clock.Set(checked)
 		if status := h.syncAdvisories(t); status != okStatus {
 			t.Fatalf("advisories: HTTP %d, want %d", status, okStatus)
 		}
@@ -175,6 +177,17 @@ func TestAScanAgainstAnAdvisoryURLUsesTheGenerationTheAdvisoriesFunctionSynced(t
 		}
 		if diff := cmp.Diff(allIn(want, active), h.states(t, "demo/base", base.ManifestDigest)); diff != "" {
 			t.Errorf("findings after the rejection (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a generation last checked longer than TIDEWATCH_MAX_DB_AGE ago fails scans as stale", func(t *testing.T) {
+		h.clock.Set(checked.Add(config.DefaultMaxDBAge + time.Hour))
+		if status := h.scan(t, "demo/base", base.ManifestDigest, "1"); status != http.StatusInternalServerError {
+			t.Fatalf("scan: HTTP %d, want %d", status, http.StatusInternalServerError)
+		}
+		// The row keeps its last good result and records why this scan failed.
+		if img := h.images(t, "demo/base")[base.ManifestDigest]; !strings.Contains(img.LastError, "stale") {
+			t.Errorf("images row = %+v, want LastError saying the data is stale", img)
 		}
 	})
 }
