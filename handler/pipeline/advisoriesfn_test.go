@@ -191,3 +191,21 @@ func TestAScanAgainstAnAdvisoryURLUsesTheGenerationTheAdvisoriesFunctionSynced(t
 		}
 	})
 }
+
+func TestAnAdvisorySourceAnswering500IsATransientFailureRecordedInRunsThatWritesNoGeneration(t *testing.T) {
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "backend error", http.StatusInternalServerError)
+	}))
+	t.Cleanup(failing.Close)
+	h := newHarness(t, "registry.invalid", withAdvisories(failing.URL), withHostOptions(host.WithBudget(2*time.Second)))
+
+	if status := h.syncAdvisories(t); status != http.StatusInternalServerError {
+		t.Fatalf("advisories: HTTP %d, want %d so the host tries again", status, http.StatusInternalServerError)
+	}
+	if run := h.advisoriesRun(t); run.Failed != 1 || !strings.Contains(run.Failures, "500") {
+		t.Errorf("advisories run = %+v, want one failure naming the 500", run)
+	}
+	if _, err := h.store.Advisories().Download(context.Background(), "current.json"); err == nil {
+		t.Error("current.json was written by a sync that failed")
+	}
+}
