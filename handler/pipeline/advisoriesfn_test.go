@@ -21,12 +21,14 @@ import (
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
-// bucket serves ../shared/advisories in the OSV bucket layout (<base>/<Folder>/all.zip,
-// with Last-Modified and 304s from net/http), counting answers by status; broken
-// makes every archive an HTML error page answered 200.
+// bucket serves ../shared/advisories (or the directory serve names) in the OSV bucket
+// layout (<base>/<Folder>/all.zip, with Last-Modified and 304s from net/http),
+// counting answers by status; broken makes every archive an HTML error page answered
+// 200.
 type bucket struct {
 	*httptest.Server
 	broken atomic.Bool
+	root   atomic.Pointer[string]
 	mu     sync.Mutex
 	status map[int]int
 }
@@ -34,7 +36,7 @@ type bucket struct {
 func startBucket(t *testing.T) *bucket {
 	t.Helper()
 	b := &bucket{status: map[int]int{}}
-	files := http.FileServer(http.Dir(testenv.Advisories(t)))
+	b.serve(testenv.Advisories(t))
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		if b.broken.Load() {
@@ -42,7 +44,7 @@ func startBucket(t *testing.T) *bucket {
 			rec.WriteHeader(http.StatusOK)
 			_, _ = rec.Write([]byte("<html><body>Service temporarily unavailable</body></html>"))
 		} else {
-			files.ServeHTTP(rec, r)
+			http.FileServer(http.Dir(*b.root.Load())).ServeHTTP(rec, r)
 		}
 		b.mu.Lock()
 		b.status[rec.status]++
@@ -51,6 +53,9 @@ func startBucket(t *testing.T) *bucket {
 	t.Cleanup(b.Close)
 	return b
 }
+
+// serve makes the bucket serve the OSV export in dir.
+func (b *bucket) serve(dir string) { b.root.Store(&dir) }
 
 // answers returns and resets the count of answers by status.
 func (b *bucket) answers() map[int]int {
@@ -208,4 +213,60 @@ func TestAnAdvisorySourceAnswering500IsATransientFailureRecordedInRunsThatWrites
 	if _, err := h.store.Advisories().Download(context.Background(), "current.json"); err == nil {
 		t.Error("current.json was written by a sync that failed")
 	}
+}
+
+func TestANewGenerationReachesScansOnceThePointerIsReadAgainFiveMinutesLater(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	oracle := testenv.NewDebianOracle(t)
+	base := loadSidecar(t, minbase)
+	want := expected(t, oracle, base, "linux/amd64")
+	var gone [2]string
+	for k := range want {
+		if gone == ([2]string{}) || k[0] < gone[0] {
+			gone = k
+		}
+	}
+	push(t, minbase, reg.Ref("demo/base:1"))
+	b := startBucket(t)
+	h := newHarness(t, reg.Host, withAdvisories(b.URL))
+	start := h.clock.Now()
+	if status := h.syncAdvisories(t); status != okStatus {
+		t.Fatalf("first sync: HTTP %d", status)
+	}
+	if status := h.scan(t, "demo/base", base.ManifestDigest, "1"); status != okStatus {
+		t.Fatalf("first scan: HTTP %d", status)
+	}
+	first := h.generation(t)
+
+	// The next export drops the records of one CVE the image has (and has no GIT
+	// folder, which is rejected: the generation keeps the previous one).
+	b.serve(advisoriesWithout(t, gone[0]))
+	h.clock.Set(start.Add(time.Minute))
+	if status := h.syncAdvisories(t); status != okStatus {
+		t.Fatalf("second sync: HTTP %d", status)
+	}
+	if h.generation(t) == first {
+		t.Fatal("the export without the CVE did not make a new generation")
+	}
+
+	t.Run("a scan within five minutes of the last pointer read still uses the generation it loaded", func(t *testing.T) {
+		h.clock.Set(start.Add(4 * time.Minute))
+		if status := h.scan(t, "demo/base", base.ManifestDigest, "1"); status != okStatus {
+			t.Fatalf("scan: HTTP %d", status)
+		}
+		if diff := cmp.Diff(allIn(want, active), h.states(t, "demo/base", base.ManifestDigest)); diff != "" {
+			t.Errorf("findings (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("a scan five minutes after it uses the new generation and resolves the dropped CVE", func(t *testing.T) {
+		h.clock.Set(start.Add(5 * time.Minute))
+		if status := h.scan(t, "demo/base", base.ManifestDigest, "1"); status != okStatus {
+			t.Fatalf("scan: HTTP %d", status)
+		}
+		wantNow := allIn(want, active)
+		wantNow[gone] = rowState{State: "resolved", Reason: "rescan"}
+		if diff := cmp.Diff(wantNow, h.states(t, "demo/base", base.ManifestDigest)); diff != "" {
+			t.Errorf("findings (-want +got):\n%s", diff)
+		}
+	})
 }
