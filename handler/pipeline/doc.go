@@ -1,7 +1,8 @@
 // Package pipeline implements the queue- and timer-triggered functions: sweep (fan out
 // one list task per repository), listrepo (observe tags, decide what is due, enqueue
-// scan tasks deduped per digest per day) and scan (scan one digest, write images,
-// findings and resolutions). Each function is a host.Func: nil means done, a
+// scan tasks deduped per digest per day), scan (scan one digest, write images,
+// findings and resolutions) and advisories (sync the advisory source into blob
+// generations, feed.IsPermanent classifying its failures). Each function is a host.Func: nil means done, a
 // host.Permanent error means failed-and-recorded (the message is dropped),
 // host.Deferred means the task was re-enqueued with a registry's Retry-After delay
 // (longer than the budget left), any other error is transient and the Functions host
@@ -20,7 +21,7 @@
 //
 // The functions reach storage and registries through small interfaces defined here,
 // one per concern (ports.go: tag view, images rows and columns, activity and claims,
-// run log, inventory and layer blobs, task queues; a registry's catalog, tag source and
+// run log, inventory, layer and advisory blobs, task queues; a registry's catalog, tag source and
 // image source). [New] serves them all from one *store.Store and one registry.Client
 // per configured registry, so the rules (due-ness, failure classification, write
 // order) are unit-tested over in-memory fakes while the integration tests keep
