@@ -178,7 +178,7 @@ func TestBadRecordsAreRejectedWithTheirIDAndTheRestServes(t *testing.T) {
 		{"one corrupt record inside a good zip is rejected by its id", true,
 			member{firstID + ".json", []byte(`{"id":"` + firstID + `","affected":[{"package":`)}, firstID + ".json: does not parse: unexpected end of JSON input"},
 		{"a record whose id does not parse is rejected by its member name", false,
-			member{"BROKEN.json", []byte(`{"id": 7}`)}, "BROKEN.json: does not parse: json: cannot unmarshal number into Go struct field osvShape.id of type string"},
+			member{"BROKEN.json", []byte(`{"id": 7}`)}, "BROKEN.json: does not parse: json: cannot unmarshal number into Go struct field osvRecord.id of type string"},
 		{"a record with 100k ranges is rejected by its id", false,
 			member{"HUGE-RANGES.json", []byte(hugeRanges)}, "HUGE-RANGES: 100001 ranges exceed the cap of 10000"},
 		{"a record with a giant version string is rejected by its id", false,

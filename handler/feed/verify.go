@@ -6,12 +6,13 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/tidewatch/tidewatch/handler/advisory"
 )
 
 // verified is one folder's archive after verification: the accepted members by
@@ -101,80 +102,29 @@ func readMember(f *zip.File, limit int64, buf *bytes.Buffer) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// osvShape is the part of an OSV record the advisory index reads, with the same Go
-// types as its decoder, so a record accepted here decodes there.
-type osvShape struct {
-	ID        string   `json:"id"`
-	Modified  string   `json:"modified"`
-	Withdrawn string   `json:"withdrawn"`
-	Aliases   []string `json:"aliases"`
-	Upstream  []string `json:"upstream"`
-	Related   []string `json:"related"`
-	Summary   string   `json:"summary"`
-	Severity  []struct {
-		Type  string `json:"type"`
-		Score string `json:"score"`
-	} `json:"severity"`
-	Affected []struct {
-		Package struct {
-			Ecosystem string `json:"ecosystem"`
-			Name      string `json:"name"`
-		} `json:"package"`
-		Ranges []struct {
-			Type   string `json:"type"`
-			Events []struct {
-				Introduced   string `json:"introduced"`
-				Fixed        string `json:"fixed"`
-				LastAffected string `json:"last_affected"`
-				Limit        string `json:"limit"`
-			} `json:"events"`
-		} `json:"ranges"`
-		Versions []string `json:"versions"`
-		Severity []struct {
-			Type  string `json:"type"`
-			Score string `json:"score"`
-		} `json:"severity"`
-	} `json:"affected"`
-}
-
-// checkRecord parses one record and bounds it; it returns the id whenever it could
-// be read, so a rejection names the record.
+// checkRecord parses one record as the advisory index will and bounds it; it
+// returns the id whenever it could be read, so a rejection names the record.
 func checkRecord(body []byte, lim Limits) (string, error) {
-	var r osvShape
-	if err := json.Unmarshal(body, &r); err != nil {
-		var probe struct {
-			ID string `json:"id"`
-		}
-		_ = json.Unmarshal(body, &probe)
-		return safeID(probe.ID), fmt.Errorf("does not parse: %w", err)
+	o, err := advisory.OutlineRecord(body)
+	if err != nil {
+		return safeID(o.ID), fmt.Errorf("does not parse: %w", err)
 	}
-	if r.ID == "" || safeID(r.ID) != r.ID {
-		return "", fmt.Errorf("id %q is empty or not a plain name", r.ID)
+	if o.ID == "" || safeID(o.ID) != o.ID {
+		return "", fmt.Errorf("id %q is empty or not a plain name", o.ID)
 	}
-	ranges, versions := 0, 0
-	for _, a := range r.Affected {
-		ranges += len(a.Ranges)
-		versions += len(a.Versions)
-		for _, v := range a.Versions {
-			if len(v) > lim.VersionLength {
-				return r.ID, fmt.Errorf("a version of %d bytes exceeds the %d-byte cap", len(v), lim.VersionLength)
-			}
-		}
-		for _, rg := range a.Ranges {
-			for _, e := range rg.Events {
-				if longest := max(len(e.Introduced), len(e.Fixed), len(e.LastAffected), len(e.Limit)); longest > lim.VersionLength {
-					return r.ID, fmt.Errorf("a range event of %d bytes exceeds the %d-byte cap", longest, lim.VersionLength)
-				}
-			}
-		}
+	if o.LongestVersion > lim.VersionLength {
+		return o.ID, fmt.Errorf("a version of %d bytes exceeds the %d-byte cap", o.LongestVersion, lim.VersionLength)
 	}
-	if ranges > lim.RangesPerRecord {
-		return r.ID, fmt.Errorf("%d ranges exceed the cap of %d", ranges, lim.RangesPerRecord)
+	if o.LongestEvent > lim.VersionLength {
+		return o.ID, fmt.Errorf("a range event of %d bytes exceeds the %d-byte cap", o.LongestEvent, lim.VersionLength)
 	}
-	if versions > lim.VersionsPerRecord {
-		return r.ID, fmt.Errorf("%d versions exceed the cap of %d", versions, lim.VersionsPerRecord)
+	if o.Ranges > lim.RangesPerRecord {
+		return o.ID, fmt.Errorf("%d ranges exceed the cap of %d", o.Ranges, lim.RangesPerRecord)
 	}
-	return r.ID, nil
+	if o.Versions > lim.VersionsPerRecord {
+		return o.ID, fmt.Errorf("%d versions exceed the cap of %d", o.Versions, lim.VersionsPerRecord)
+	}
+	return o.ID, nil
 }
 
 // safeID returns id when it can name a zip member and a log line (printable, no
