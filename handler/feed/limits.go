@@ -1,5 +1,7 @@
 package feed
 
+import "cmp"
+
 // Default bounds on one export. The real OSV export is far larger than the shared
 // fixtures (Debian holds every release, npm hundreds of thousands of records), so
 // the caps are set well above what it needs today and far below what would take a
@@ -47,26 +49,12 @@ type Limits struct {
 
 // withDefaults fills unset fields from the constants.
 func (l Limits) withDefaults() Limits {
-	if l.ArchiveBytes == 0 {
-		l.ArchiveBytes = MaxArchiveBytes
-	}
-	if l.FolderUncompBytes == 0 {
-		l.FolderUncompBytes = MaxFolderUncompressedBytes
-	}
-	if l.RecordBytes == 0 {
-		l.RecordBytes = MaxRecordBytes
-	}
-	if l.RangesPerRecord == 0 {
-		l.RangesPerRecord = MaxRangesPerRecord
-	}
-	if l.VersionsPerRecord == 0 {
-		l.VersionsPerRecord = MaxVersionsPerRecord
-	}
-	if l.VersionLength == 0 {
-		l.VersionLength = MaxVersionLength
-	}
-	if l.MembersPerFolder == 0 {
-		l.MembersPerFolder = MaxMembersPerFolder
-	}
+	l.ArchiveBytes = cmp.Or(l.ArchiveBytes, MaxArchiveBytes)
+	l.FolderUncompBytes = cmp.Or(l.FolderUncompBytes, MaxFolderUncompressedBytes)
+	l.RecordBytes = cmp.Or(l.RecordBytes, MaxRecordBytes)
+	l.RangesPerRecord = cmp.Or(l.RangesPerRecord, MaxRangesPerRecord)
+	l.VersionsPerRecord = cmp.Or(l.VersionsPerRecord, MaxVersionsPerRecord)
+	l.VersionLength = cmp.Or(l.VersionLength, MaxVersionLength)
+	l.MembersPerFolder = cmp.Or(l.MembersPerFolder, MaxMembersPerFolder)
 	return l
 }
