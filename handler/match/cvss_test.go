@@ -5,17 +5,22 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
 
-// publishedScore is one row of testdata/nvd-published-scores.csv.
+// publishedScore is one row of testdata/nvd-published-scores.csv: NVD's published
+// base score for one vector of one GIT record, and the fkie-cad/nvd-json-data-feeds
+// commit it was read at.
 type publishedScore struct {
 	cve, kind, vector string
 	score             float64
+	commit            string
 }
 
 func readPublishedScores(t *testing.T) []publishedScore {
@@ -27,6 +32,7 @@ func readPublishedScores(t *testing.T) []publishedScore {
 	defer f.Close()
 	r := csv.NewReader(f)
 	r.Comment = '#'
+	r.FieldsPerRecord = 5
 	rows, err := r.ReadAll()
 	if err != nil {
 		t.Fatal(err)
@@ -37,10 +43,7 @@ func readPublishedScores(t *testing.T) []publishedScore {
 		if err != nil {
 			t.Fatalf("row %v: %v", row, err)
 		}
-		out = append(out, publishedScore{cve: row[0], kind: row[1], vector: row[2], score: score})
-	}
-	if len(out) < 8 {
-		t.Fatalf("%d published scores in testdata; want at least 8", len(out))
+		out = append(out, publishedScore{cve: row[0], kind: row[1], vector: row[2], score: score, commit: row[4]})
 	}
 	return out
 }
@@ -48,6 +51,7 @@ func readPublishedScores(t *testing.T) []publishedScore {
 func TestEveryVectorOfTheSharedNVDRecordsScoresAsNVDPublished(t *testing.T) {
 	published := readPublishedScores(t)
 	records := testenv.GITSeverities(t)
+	commits := testenv.GITCommits(t)
 	for _, p := range published {
 		t.Run(p.cve+" "+p.kind+" scores "+strconv.FormatFloat(p.score, 'f', 1, 64)+" as NVD published", func(t *testing.T) {
 			found := false
@@ -56,6 +60,9 @@ func TestEveryVectorOfTheSharedNVDRecordsScoresAsNVDPublished(t *testing.T) {
 			}
 			if !found {
 				t.Fatalf("GIT/%s.json has no %s %s; the testdata row is not copied from the record", p.cve, p.kind, p.vector)
+			}
+			if p.commit != commits[p.cve] {
+				t.Errorf("row read at fkie commit %s, but GIT/%s.json was converted at %s", p.commit, p.cve, commits[p.cve])
 			}
 			got, err := scoreVector(p.kind, p.vector)
 			if err != nil {
@@ -66,29 +73,35 @@ func TestEveryVectorOfTheSharedNVDRecordsScoresAsNVDPublished(t *testing.T) {
 			}
 		})
 	}
-	t.Run("every vector of every GIT record scores, and the same vector always scores what NVD published for it", func(t *testing.T) {
-		byVector := map[string]float64{}
+	t.Run("every vector of every GIT record has exactly one row with NVD's published score", func(t *testing.T) {
+		rows := map[[3]string]int{}
 		for _, p := range published {
-			byVector[p.kind+" "+p.vector] = p.score
+			rows[[3]string{p.cve, p.kind, p.vector}]++
 		}
-		checked := 0
+		var missing, doubled []string
+		vectors := 0
 		for id, entries := range records {
 			for _, s := range entries {
-				got, err := scoreVector(s.Type, s.Score)
-				if err != nil {
-					t.Errorf("%s: %v", id, err)
-					continue
-				}
-				if want, ok := byVector[s.Type+" "+s.Score]; ok {
-					checked++
-					if got.Score != want {
-						t.Errorf("%s %s %s scores %.1f, NVD published %.1f for that vector", id, s.Type, s.Score, got.Score, want)
-					}
+				vectors++
+				switch rows[[3]string{id, s.Type, s.Score}] {
+				case 0:
+					missing = append(missing, id+" "+s.Type+" "+s.Score)
+				case 1:
+				default:
+					doubled = append(doubled, id+" "+s.Type+" "+s.Score)
 				}
 			}
 		}
-		if checked < 40 {
-			t.Errorf("only %d GIT entries carry a vector with a published score in testdata; want at least 40", checked)
+		slices.Sort(missing)
+		slices.Sort(doubled)
+		if diff := cmp.Diff([]string(nil), missing); diff != "" {
+			t.Errorf("GIT vectors without a row in testdata (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string(nil), doubled); diff != "" {
+			t.Errorf("GIT vectors with more than one row in testdata (-want +got):\n%s", diff)
+		}
+		if vectors == 0 || len(published) != vectors {
+			t.Errorf("%d rows in testdata for %d vectors in the GIT records", len(published), vectors)
 		}
 	})
 }
