@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 	"github.com/tidewatch/tidewatch/handler/oval"
 )
 
@@ -42,11 +43,7 @@ type converted struct {
 
 func shared(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "oval", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared OVAL data not available: %v", err)
-	}
-	return p
+	return filepath.Join(testenv.Shared(t), "oval", name)
 }
 
 func convertFile(t *testing.T, name, ecosystem string) map[string]converted {
