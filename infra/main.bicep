@@ -63,6 +63,9 @@ param privateEndpointSubnetPrefix string = '10.60.1.0/24'
 @description('OSV bulk export base URL.')
 param advisoriesUrl string = 'https://osv-vulnerabilities.storage.googleapis.com'
 
+@description('Where the Azure Linux / CBL-Mariner OVAL documents are read when ecosystems lists "Azure Linux" (OSV has no feed for them).')
+param ovalUrl string = 'https://raw.githubusercontent.com/microsoft/AzureLinuxVulnerabilityData/main'
+
 @description('Comma list of OSV ecosystems to load (OSV export directory names).')
 param ecosystems string = 'Debian'
 
@@ -237,6 +240,7 @@ var tidewatchSettings = {
   TIDEWATCH_STORAGE__clientId: identity.properties.clientId
   AZURE_CLIENT_ID: identity.properties.clientId
   TIDEWATCH_ADVISORIES_URL: advisoriesUrl
+  TIDEWATCH_OVAL_URL: ovalUrl
   TIDEWATCH_ECOSYSTEMS: ecosystems
   TIDEWATCH_SEVERITY_SOURCE: severitySource
   TIDEWATCH_SWEEP_SCHEDULE: sweepSchedule

@@ -158,7 +158,7 @@ func checkEcosystems(ecosystems []string) ([]string, error) {
 		if err := checkFolder(name); err != nil {
 			return nil, err
 		}
-		if _, err := semantic.Parse("0", name); errors.Is(err, semantic.ErrUnsupportedEcosystem) {
+		if _, err := semantic.Parse("0", VersionScheme(name)); errors.Is(err, semantic.ErrUnsupportedEcosystem) {
 			return nil, fmt.Errorf("ecosystem directory %q: %w", name, ErrUnsupportedEcosystem)
 		}
 	}

@@ -24,3 +24,15 @@ func packageName(ecosystem, name string) string {
 	}
 	return b.String()
 }
+
+// VersionScheme returns the ecosystem name whose version ordering (osv-scalibr
+// semantic) compares versions of ecosystem. Azure Linux and CBL-Mariner ("Azure
+// Linux:3.0") are rpm distributions ordered as Red Hat's; scalibr's semantic has no
+// entry of its own for them. Every other name is returned unchanged.
+func VersionScheme(ecosystem string) string {
+	family, _, _ := strings.Cut(ecosystem, ":")
+	if family == "Azure Linux" {
+		return "Red Hat"
+	}
+	return ecosystem
+}

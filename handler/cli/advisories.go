@@ -30,9 +30,10 @@ func runAdvisoriesSync(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "usage: tidewatch advisories sync --source URL|DIR --out DIR [flags]")
 		fs.PrintDefaults()
 	}
-	var source, out, ecosystems, severity string
+	var source, ovalSource, out, ecosystems, severity string
 	var budget time.Duration
 	fs.StringVar(&source, "source", cmp.Or(env.getenv(config.EnvAdvisoriesURL), feed.DefaultBase), "OSV bulk export: an http(s) base URL or a directory with <Folder>/all.zip")
+	fs.StringVar(&ovalSource, "oval-source", cmp.Or(env.getenv(config.EnvOVALURL), config.DefaultOVALURL), "Azure Linux / CBL-Mariner OVAL documents (read when --ecosystems lists \""+feed.OVALFolder+"\"): an http(s) base URL or a directory")
 	fs.StringVar(&out, "out", "", "directory to write generations and current.json into (required)")
 	fs.StringVar(&ecosystems, "ecosystems", cmp.Or(env.getenv(config.EnvEcosystems), config.DefaultEcosystems),
 		"comma-separated OSV ecosystems to sync (default from "+config.EnvEcosystems+")")
@@ -52,7 +53,7 @@ func runAdvisoriesSync(ctx context.Context, env Env, args []string) int {
 	if severity != "" {
 		folders = append(folders, severity)
 	}
-	src, err := feed.OpenSource(source)
+	src, err := feed.OpenSources(source, ovalSource, folders)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tidewatch advisories sync: %v\n", err)
 		return exitError

@@ -22,6 +22,7 @@ const (
 // Defaults for optional settings.
 const (
 	DefaultAdvisoriesURL    = "https://osv-vulnerabilities.storage.googleapis.com"
+	DefaultOVALURL          = "https://raw.githubusercontent.com/microsoft/AzureLinuxVulnerabilityData/main"
 	DefaultEcosystems       = "Debian"
 	DefaultSeveritySource   = "GIT"
 	DefaultSweepSchedule    = "0 0 */6 * * *"
@@ -48,6 +49,9 @@ type Config struct {
 	Storage Storage
 	// AdvisoriesURL is the OSV bulk export base: an http(s) URL or a local directory.
 	AdvisoriesURL string
+	// OVALURL is where the Azure Linux / CBL-Mariner OVAL documents are read from
+	// (an http(s) URL or a local directory) when Ecosystems lists "Azure Linux".
+	OVALURL string
 	// Ecosystems are the OSV ecosystems synced, e.g. "Debian", "Alpine".
 	Ecosystems []string
 	// SeveritySource is the folder of the OSV export whose NVD-converted CVE-*
@@ -120,6 +124,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Any("registries", registries),
 		slog.Attr{Key: "storage", Value: storage},
 		slog.String("advisoriesUrl", c.AdvisoriesURL),
+		slog.String("ovalUrl", c.OVALURL),
 		slog.Any("ecosystems", c.Ecosystems),
 		slog.String("severitySource", c.SeveritySource),
 		slog.String("sweepSchedule", c.SweepSchedule),

@@ -26,6 +26,9 @@ func Load(environ []string) (*Config, error) {
 	if cfg.AdvisoriesURL, err = parseAdvisoriesURL(env.get(EnvAdvisoriesURL, DefaultAdvisoriesURL)); err != nil {
 		errs = append(errs, err)
 	}
+	if cfg.OVALURL, err = parseSource(EnvOVALURL, env.get(EnvOVALURL, DefaultOVALURL)); err != nil {
+		errs = append(errs, err)
+	}
 	if cfg.Ecosystems, err = ParseEcosystems(env.get(EnvEcosystems, DefaultEcosystems)); err != nil {
 		errs = append(errs, err)
 	}

@@ -27,6 +27,7 @@ func withDefaults() *Config {
 		Registries:       []Registry{{Host: "contoso.azurecr.io", Auth: AuthACR}},
 		Storage:          Storage{ConnectionString: azurite},
 		AdvisoriesURL:    "https://osv-vulnerabilities.storage.googleapis.com",
+		OVALURL:          "https://raw.githubusercontent.com/microsoft/AzureLinuxVulnerabilityData/main",
 		Ecosystems:       []string{"Debian"},
 		SeveritySource:   "GIT",
 		SweepSchedule:    "0 0 */6 * * *",

@@ -16,6 +16,7 @@ const (
 	EnvStorageCredential      = "TIDEWATCH_STORAGE__credential"
 	EnvStorageClientID        = "TIDEWATCH_STORAGE__clientId"
 	EnvAdvisoriesURL          = "TIDEWATCH_ADVISORIES_URL"
+	EnvOVALURL                = "TIDEWATCH_OVAL_URL"
 	EnvEcosystems             = "TIDEWATCH_ECOSYSTEMS"
 	EnvSeveritySource         = "TIDEWATCH_SEVERITY_SOURCE"
 	EnvSweepSchedule          = "TIDEWATCH_SWEEP_SCHEDULE"
@@ -44,7 +45,7 @@ func Names() []string {
 		EnvRegistries,
 		EnvStorage, EnvStorageQueueServiceURI, EnvStorageTableServiceURI, EnvStorageBlobServiceURI,
 		EnvStorageCredential, EnvStorageClientID,
-		EnvAdvisoriesURL, EnvEcosystems, EnvSeveritySource,
+		EnvAdvisoriesURL, EnvOVALURL, EnvEcosystems, EnvSeveritySource,
 		EnvSweepSchedule, EnvAdvisorySchedule,
 		EnvPushDays, EnvPullDays, EnvMaxDBAge,
 		EnvLogAnalyticsWorkspace, EnvScanBudget, EnvLogLevel,

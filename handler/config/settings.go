@@ -12,20 +12,23 @@ import (
 )
 
 // parseAdvisoriesURL accepts an http(s) URL or an existing local directory.
-func parseAdvisoriesURL(value string) (string, error) {
+func parseAdvisoriesURL(value string) (string, error) { return parseSource(EnvAdvisoriesURL, value) }
+
+// parseSource accepts, for setting name, an http(s) URL or an existing local directory.
+func parseSource(name, value string) (string, error) {
 	if scheme, _, ok := strings.Cut(value, "://"); ok {
 		u, err := url.Parse(value)
 		if err != nil || (scheme != "http" && scheme != "https") || u.Host == "" {
-			return "", problem(EnvAdvisoriesURL, "want an http(s) URL or a local directory, got %q", value)
+			return "", problem(name, "want an http(s) URL or a local directory, got %q", value)
 		}
 		return strings.TrimSuffix(value, "/"), nil
 	}
 	info, err := os.Stat(value)
 	if err != nil {
-		return "", problem(EnvAdvisoriesURL, "local advisories directory: %v", err)
+		return "", problem(name, "local advisories directory: %v", err)
 	}
 	if !info.IsDir() {
-		return "", problem(EnvAdvisoriesURL, "%q is not a directory", value)
+		return "", problem(name, "%q is not a directory", value)
 	}
 	return value, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -57,7 +58,11 @@ func NewHTTPSource(base string, opts ...HTTPOption) *HTTPSource {
 
 // Fetch gets the folder's archive, retrying transient failures.
 func (s *HTTPSource) Fetch(ctx context.Context, folder string, prev Validators, limit int64) (*Archive, error) {
-	url := s.base + "/" + folder + "/all.zip"
+	return s.fetchURL(ctx, s.base+"/"+url.PathEscape(folder)+"/all.zip", prev, limit)
+}
+
+// fetchURL gets one document, conditionally on prev, retrying transient failures.
+func (s *HTTPSource) fetchURL(ctx context.Context, url string, prev Validators, limit int64) (*Archive, error) {
 	var last error
 	for attempt := range s.attempts {
 		if attempt > 0 {

@@ -289,11 +289,26 @@ func checkFolders(folders []string) ([]string, error) {
 	slices.Sort(out)
 	out = slices.Compact(out)
 	for _, f := range out {
-		if f == "" || f == "." || f == ".." || strings.ContainsAny(f, `/\`) || safeID(f) != f {
+		if !plainFolder(f) {
 			return nil, fmt.Errorf("advisory folder %q is not a plain name", f)
 		}
 	}
 	return out, nil
+}
+
+// plainFolder reports whether f names one folder of an export: OSV's own folder
+// names have spaces ("Rocky Linux", "Red Hat"), but no separators, no control
+// characters and no surrounding space.
+func plainFolder(f string) bool {
+	if f == "" || f == "." || f == ".." || len(f) > 128 || strings.ContainsAny(f, `/\`) || strings.TrimSpace(f) != f {
+		return false
+	}
+	for _, c := range f {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // newGeneration returns a generation id that sorts by creation time.

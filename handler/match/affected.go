@@ -98,7 +98,7 @@ func (c versionComparer) parseEvents(events []advisory.Event) []parsedEvent {
 		}
 		pe := parsedEvent{event: e, raw: raw, cmp: n}
 		if raw != "0" {
-			v, err := semantic.Parse(raw, c.ecosystem)
+			v, err := parseVersion(raw, c.ecosystem)
 			if err != nil {
 				continue
 			}
@@ -185,7 +185,7 @@ func extreme(ecosystem string, versions []string, sign int) string {
 		bestParsed semantic.Version
 	)
 	for _, v := range versions {
-		parsed, err := semantic.Parse(v, ecosystem)
+		parsed, err := parseVersion(v, ecosystem)
 		if err != nil {
 			continue
 		}
@@ -194,4 +194,10 @@ func extreme(ecosystem string, versions []string, sign int) string {
 		}
 	}
 	return best
+}
+
+// parseVersion parses a version of ecosystem with the ordering its packages use
+// (advisory.VersionScheme: Azure Linux is ordered as Red Hat).
+func parseVersion(raw, ecosystem string) (semantic.Version, error) {
+	return semantic.Parse(raw, advisory.VersionScheme(ecosystem))
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/osv-scalibr/semantic"
 	"github.com/tidewatch/tidewatch/handler/advisory"
 	"github.com/tidewatch/tidewatch/handler/inventory"
 )
@@ -91,7 +90,7 @@ func Match(idx *advisory.Index, pkgs []inventory.Package) Result {
 
 // gapReason says why packages of ecosystem cannot be matched, "" when they can.
 func gapReason(idx *advisory.Index, ecosystem string) string {
-	if _, err := semantic.Parse("0", ecosystem); err != nil {
+	if _, err := parseVersion("0", ecosystem); err != nil {
 		return GapNoSemantics
 	}
 	if idx == nil || !idx.Covers(ecosystem) {
@@ -161,7 +160,7 @@ func hasVulnerability(templates []Finding, id string) bool {
 // of the package the ecosystem's advisories call name, sorted by ID, and false when
 // version does not parse in the ecosystem.
 func vulnerabilities(idx *advisory.Index, ecosystem, name, version string) ([]Finding, bool) {
-	installed, err := semantic.Parse(version, ecosystem)
+	installed, err := parseVersion(version, ecosystem)
 	if err != nil {
 		return nil, false
 	}

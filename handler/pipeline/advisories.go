@@ -32,7 +32,7 @@ func (p *Pipeline) Advisories(ctx context.Context, inv *host.Invocation, log *sl
 		folders = append(folders, p.cfg.SeveritySource)
 	}
 	var res *feed.Result
-	src, err := feed.OpenSource(p.cfg.AdvisoriesURL)
+	src, err := feed.OpenSources(p.cfg.AdvisoriesURL, p.cfg.OVALURL, folders)
 	if err == nil {
 		res, err = feed.NewSyncer(src, p.advisoryBlobs, feed.WithClock(p.now), feed.WithLogger(log)).Sync(ctx, folders)
 	}
