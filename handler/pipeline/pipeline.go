@@ -50,7 +50,6 @@ type Pipeline struct {
 	pointerReadAt time.Time
 }
 
-
 // Option configures a Pipeline.
 type Option func(*Pipeline)
 
