@@ -24,11 +24,12 @@ import (
 // bucket serves ../shared/advisories (or the directory serve names) in the OSV bucket
 // layout (<base>/<Folder>/all.zip, with Last-Modified and 304s from net/http),
 // counting answers by status; broken makes every archive an HTML error page answered
-// 200, failing every answer a 500.
+// 200, failing every answer a 500; before, when set, runs first on every request.
 type bucket struct {
 	*httptest.Server
 	broken  atomic.Bool
 	failing atomic.Bool
+	before  atomic.Pointer[func()]
 	root    atomic.Pointer[string]
 	mu      sync.Mutex
 	status  map[int]int
@@ -39,6 +40,9 @@ func startBucket(t *testing.T) *bucket {
 	b := &bucket{status: map[int]int{}}
 	b.serve(testenv.Advisories(t))
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if before := b.before.Load(); before != nil {
+			(*before)()
+		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		switch {
 		case b.failing.Load():
