@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/tidewatch/tidewatch/handler/feed"
 	"github.com/tidewatch/tidewatch/handler/host"
-	"github.com/tidewatch/tidewatch/handler/store"
 )
 
 // advisoriesInvocation is the invocation key of an advisories tick in its run.
@@ -40,11 +38,14 @@ func (p *Pipeline) Advisories(ctx context.Context, inv *host.Invocation, log *sl
 	d := syncDelta(res, err)
 	if res != nil && res.Pointer != nil {
 		log.Info("advisories synced", "generation", res.Pointer.Generation, "changed", res.Changed,
-			"checkedAt", res.Pointer.CheckedAt, "summary", syncSummary(res))
+			"checkedAt", res.Pointer.CheckedAt, "folders", d.Folders)
 	}
 	d.StartedAt, d.FinishedAt, d.Deliveries = now, p.now().UTC(), 1
 	rctx, cancel := recordContext(ctx)
 	defer cancel()
+	if d.Generation == "" {
+		p.servingUse(rctx, log).stamp(&d) // the sync wrote no pointer: the previous generation keeps serving
+	}
 	if rerr := p.runs.RecordInvocation(rctx, runDate(now), runID, advisoriesInvocation, d); rerr != nil {
 		log.Error("recording run", "runId", runID, "error", rerr)
 		return errors.Join(err, fmt.Errorf("recording run %s: %w", runID, rerr))
@@ -59,47 +60,4 @@ func (p *Pipeline) Advisories(ctx context.Context, inv *host.Invocation, log *sl
 	}
 	log.Warn("advisory sync failed, the previous generation keeps serving", "error", err)
 	return err
-}
-
-// syncDelta is what a sync contributes to its run: a failed folder (rejected, or the
-// whole sync when it failed) counts in Failed and says why in Failure, with the
-// summary of every folder and the rejected records' ids (also listed when the sync
-// succeeded without them).
-func syncDelta(res *feed.Result, err error) store.RunDelta {
-	var d store.RunDelta
-	var lines []string
-	if res != nil {
-		lines = append(lines, syncSummary(res))
-		for _, f := range res.Folders {
-			if f.Status == feed.StatusRejected {
-				d.Failed++
-				lines = append(lines, fmt.Sprintf("%s rejected: %s", f.Folder, f.Reason))
-			}
-			for _, id := range f.RejectedIDs {
-				lines = append(lines, fmt.Sprintf("%s record rejected: %s", f.Folder, strings.ReplaceAll(id, "\n", " ")))
-			}
-		}
-	}
-	switch {
-	case err != nil && d.Failed == 0:
-		d.Failed = 1
-		lines = append(lines, err.Error())
-	case err == nil && len(lines) < 2:
-		return store.RunDelta{} // nothing refused: the row counts the invocation only
-	}
-	d.Failure = strings.Join(lines, "\n")
-	return d
-}
-
-// syncSummary is one line naming each folder's status: "Debian updated (123 records), GIT unchanged (…)".
-func syncSummary(res *feed.Result) string {
-	parts := make([]string, 0, len(res.Folders))
-	for _, f := range res.Folders {
-		parts = append(parts, fmt.Sprintf("%s %s (%d records)", f.Folder, f.Status, f.Records))
-	}
-	gen := "none"
-	if res.Pointer != nil {
-		gen = res.Pointer.Generation
-	}
-	return "generation " + gen + ": " + strings.Join(parts, ", ")
 }

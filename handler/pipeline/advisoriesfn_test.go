@@ -24,13 +24,15 @@ import (
 // bucket serves ../shared/advisories (or the directory serve names) in the OSV bucket
 // layout (<base>/<Folder>/all.zip, with Last-Modified and 304s from net/http),
 // counting answers by status; broken makes every archive an HTML error page answered
-// 200.
+// 200, failing every answer a 500; before, when set, runs first on every request.
 type bucket struct {
 	*httptest.Server
-	broken atomic.Bool
-	root   atomic.Pointer[string]
-	mu     sync.Mutex
-	status map[int]int
+	broken  atomic.Bool
+	failing atomic.Bool
+	before  atomic.Pointer[func()]
+	root    atomic.Pointer[string]
+	mu      sync.Mutex
+	status  map[int]int
 }
 
 func startBucket(t *testing.T) *bucket {
@@ -38,12 +40,18 @@ func startBucket(t *testing.T) *bucket {
 	b := &bucket{status: map[int]int{}}
 	b.serve(testenv.Advisories(t))
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if before := b.before.Load(); before != nil {
+			(*before)()
+		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		if b.broken.Load() {
+		switch {
+		case b.failing.Load():
+			http.Error(rec, "backend error", http.StatusInternalServerError)
+		case b.broken.Load():
 			rec.Header().Set("Content-Type", "text/html")
 			rec.WriteHeader(http.StatusOK)
 			_, _ = rec.Write([]byte("<html><body>Service temporarily unavailable</body></html>"))
-		} else {
+		default:
 			http.FileServer(http.Dir(*b.root.Load())).ServeHTTP(rec, r)
 		}
 		b.mu.Lock()
@@ -132,11 +140,40 @@ func TestAScanAgainstAnAdvisoryURLUsesTheGenerationTheAdvisoriesFunctionSynced(t
 		if diff := cmp.Diff(map[int]int{http.StatusOK: 2}, b.answers()); diff != "" {
 			t.Errorf("bucket answers by status, Debian and GIT (-want +got):\n%s", diff)
 		}
-		if run := h.advisoriesRun(t); run.Invocations != 1 || run.Failed != 0 {
+		run := h.advisoriesRun(t)
+		if run.Invocations != 1 || run.Failed != 0 || run.Failures != "" {
 			t.Errorf("advisories run = %+v, want one invocation and no failure", run)
+		}
+		gen, checkedAt := h.pointerOf(t)
+		if diff := cmp.Diff(used{gen, h.clock.Now()}, used{run.Generation, run.AdvisoryCheckedAt}); diff != "" {
+			t.Errorf("advisories run names the generation it wrote, checked now (-want +got):\n%s", diff)
+		}
+		if !checkedAt.Equal(h.clock.Now()) || run.AdvisoryAgeMinutes != 0 {
+			t.Errorf("pointer checkedAt %v, run age %d min; want the sync's time %v and 0", checkedAt, run.AdvisoryAgeMinutes, h.clock.Now())
+		}
+		for _, f := range []string{"Debian updated", "GIT updated"} {
+			if !strings.Contains(run.Folders, f) {
+				t.Errorf("Folders = %q, want it to say %q", run.Folders, f)
+			}
 		}
 	})
 	first := h.generation(t)
+	synced := h.clock.Now()
+
+	t.Run("a sweep's runs row names the generation serving when the run starts", func(t *testing.T) {
+		env := host.TimerEnvelope(host.TimerBinding, host.TimerInfo{}, host.NewSys(pipeline.FuncSweep, time.Now().UTC()))
+		if status := h.call(t, pipeline.FuncSweep, env); status != okStatus {
+			t.Fatalf("sweep: HTTP %d", status)
+		}
+		now := h.clock.Now().UTC()
+		run, err := h.store.GetRun(context.Background(), now.Format(time.DateOnly), now.Format("20060102T150405Z"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(used{first, synced}, used{run.Generation, run.AdvisoryCheckedAt}); diff != "" {
+			t.Errorf("sweep run (-want +got):\n%s", diff)
+		}
+	})
 
 	t.Run("a scan then finds what the Debian oracle finds", func(t *testing.T) {
 		if status := h.scan(t, "demo/base", base.ManifestDigest, "1"); status != okStatus {
@@ -162,6 +199,18 @@ func TestAScanAgainstAnAdvisoryURLUsesTheGenerationTheAdvisoriesFunctionSynced(t
 		if got := h.generation(t); got != first {
 			t.Errorf("generation = %s, want %s kept", got, first)
 		}
+		if _, checkedAt := h.pointerOf(t); !checkedAt.Equal(checked) {
+			t.Errorf("pointer checkedAt = %v, want the 304's time %v", checkedAt, checked)
+		}
+		run := h.advisoriesRun(t)
+		if diff := cmp.Diff(used{first, checked}, used{run.Generation, run.AdvisoryCheckedAt}); diff != "" {
+			t.Errorf("advisories run of the 304 sync (-want +got):\n%s", diff)
+		}
+		for _, f := range []string{"Debian unchanged", "GIT unchanged"} {
+			if !strings.Contains(run.Folders, f) {
+				t.Errorf("Folders = %q, want it to say %q", run.Folders, f)
+			}
+		}
 	})
 
 	t.Run("an HTML page served as the export is rejected in runs and the generation keeps serving", func(t *testing.T) {
@@ -177,11 +226,28 @@ func TestAScanAgainstAnAdvisoryURLUsesTheGenerationTheAdvisoriesFunctionSynced(t
 		if got := h.generation(t); got != first {
 			t.Errorf("generation = %s, want %s kept", got, first)
 		}
+		if diff := cmp.Diff(used{first, checked}, used{run.Generation, run.AdvisoryCheckedAt}); diff != "" {
+			t.Errorf("advisories run names the generation that keeps serving (-want +got):\n%s", diff)
+		}
+		if run.AdvisoryAgeMinutes != 60 {
+			t.Errorf("AdvisoryAgeMinutes = %d, want 60 (an hour since the 304)", run.AdvisoryAgeMinutes)
+		}
 		if status := h.scan(t, "demo/base", base.ManifestDigest, "1"); status != okStatus {
 			t.Fatalf("scan after the rejection: HTTP %d, want %d", status, okStatus)
 		}
 		if diff := cmp.Diff(allIn(want, active), h.states(t, "demo/base", base.ManifestDigest)); diff != "" {
 			t.Errorf("findings after the rejection (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a scan is fresh past TIDEWATCH_MAX_DB_AGE after the download because the 304 checked it later", func(t *testing.T) {
+		h.clock.Set(synced.Add(config.DefaultMaxDBAge + 30*time.Minute))
+		if status := h.scan(t, "demo/base", base.ManifestDigest, "1"); status != okStatus {
+			t.Fatalf("scan: HTTP %d, want %d", status, okStatus)
+		}
+		if img := h.images(t, "demo/base")[base.ManifestDigest]; img.Status != scanner.StatusScanned || img.Generation != first ||
+			!img.LastScannedAt.Equal(h.clock.Now()) || img.LastErrorAt.After(img.LastScannedAt) {
+			t.Errorf("images row = %+v, want scanned now with generation %s", img, first)
 		}
 	})
 
@@ -193,6 +259,16 @@ func TestAScanAgainstAnAdvisoryURLUsesTheGenerationTheAdvisoriesFunctionSynced(t
 		// The row keeps its last good result and records why this scan failed.
 		if img := h.images(t, "demo/base")[base.ManifestDigest]; !strings.Contains(img.LastError, "stale") {
 			t.Errorf("images row = %+v, want LastError saying the data is stale", img)
+		}
+		// This scan and the fresh one before it are the day's "test-run": its row names
+		// the generation and the worst age, the stale scan's.
+		run, err := h.store.GetRun(context.Background(), h.clock.Now().UTC().Format(time.DateOnly), "test-run")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantAge := int((config.DefaultMaxDBAge + time.Hour) / time.Minute)
+		if run.Generation != first || run.AdvisoryAgeMinutes != wantAge || !strings.Contains(run.Failures, "stale") {
+			t.Errorf("scans' run = %+v, want generation %s, AdvisoryAgeMinutes %d and a stale failure", run, first, wantAge)
 		}
 	})
 }

@@ -18,6 +18,9 @@
 // Every function is idempotent: the same message twice yields the same rows. Each
 // invocation writes its own runs row keyed by its message id, so a redelivery
 // replaces its counts instead of adding to them (see store.Store.RecordInvocation).
+// Every row also names the advisory generation the invocation used and its age: a
+// scan reads the generation's name together with its records (advisoriesInUse), so a
+// generation switch mid-run never pairs one generation's name with another's data.
 //
 // The functions reach storage and registries through small interfaces defined here,
 // one per concern (ports.go: tag view, images rows and columns, activity and claims,

@@ -101,6 +101,9 @@ func deferral(ctx context.Context, err error) (time.Duration, bool) {
 func (p *Pipeline) finish(ctx context.Context, log *slog.Logger, inv *host.Invocation, runID string, started time.Time, d store.RunDelta, outcome error) error {
 	d.StartedAt, d.FinishedAt = started, p.now().UTC()
 	d.Deliveries = inv.DequeueCount()
+	if d.Generation == "" {
+		p.loadedUse().stamp(&d) // e.g. the generation a listing judged due-ness by
+	}
 	err := p.recordRun(ctx, inv, runID, started, d)
 	if err == nil {
 		return outcome

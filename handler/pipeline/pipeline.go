@@ -41,6 +41,9 @@ type Pipeline struct {
 
 	mu    sync.Mutex
 	index *advisory.Index // loaded on first use, kept for the process (or generation); staleness checked per use
+	// use names index's generation and its last check against the source; it
+	// changes together with index, under mu.
+	use advisoryUse
 	// pointer is the generation index was loaded from and pointerReadAt when it was
 	// last read (URL sources only).
 	pointer       feed.Pointer
@@ -108,6 +111,15 @@ func (p *Pipeline) registry(host string) (registryClient, error) {
 // is what the advisories function syncs from: scans then load the current generation
 // from the advisories blob container; a directory (dev.sh, tests) is read directly.
 func (p *Pipeline) advisories(ctx context.Context, log *slog.Logger) (*advisory.Index, error) {
+	idx, _, err := p.advisoriesInUse(ctx, log)
+	return idx, err
+}
+
+// advisoriesInUse is [Pipeline.advisories] with the generation the index is, read
+// together with it (a generation switch never pairs one generation's name with
+// another's records). When the data is stale the index is nil but the generation is
+// still returned, so the failure can name it and its age.
+func (p *Pipeline) advisoriesInUse(ctx context.Context, log *slog.Logger) (*advisory.Index, advisoryUse, error) {
 	if isURL(p.cfg.AdvisoriesURL) {
 		return p.generationIndex(ctx, log)
 	}
@@ -116,25 +128,27 @@ func (p *Pipeline) advisories(ctx context.Context, log *slog.Logger) (*advisory.
 
 // directoryIndex loads a local OSV export once per process; its age is the oldest
 // modification time of its archives.
-func (p *Pipeline) directoryIndex(ctx context.Context, log *slog.Logger) (*advisory.Index, error) {
+func (p *Pipeline) directoryIndex(ctx context.Context, log *slog.Logger) (*advisory.Index, advisoryUse, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.index == nil {
 		idx, err := advisory.Load(ctx, p.cfg.AdvisoriesURL, p.cfg.Ecosystems, advisory.WithSeverityFolder(p.cfg.SeveritySource))
 		if err != nil {
-			return nil, fmt.Errorf("loading advisories from %s: %w", p.cfg.AdvisoriesURL, err)
+			return nil, advisoryUse{}, fmt.Errorf("loading advisories from %s: %w", p.cfg.AdvisoriesURL, err)
 		}
 		log.Info("advisories loaded", "generation", idx.Generation(), "newest", idx.Newest())
 		p.index = idx
+		p.use.generation = idx.Generation()
 	}
 	retrieved, err := retrievedAt(p.cfg.AdvisoriesURL, p.cfg.Ecosystems)
 	if err != nil {
-		return nil, err
+		return nil, p.use, err
 	}
-	if err := p.checkAge(retrieved); err != nil {
-		return nil, err
+	p.use.checkedAt = retrieved
+	if err := p.checkAge(p.use); err != nil {
+		return nil, p.use, err
 	}
-	return p.index, nil
+	return p.index, p.use, nil
 }
 
 // pointerRecheck is how long a loaded generation is used before current.json is
@@ -147,40 +161,41 @@ var errNoGeneration = errors.New("no advisory generation synced yet")
 // generationIndex returns the current generation's index, loaded once per
 // generation; the pointer is re-read at most every pointerRecheck. Freshness counts
 // from the pointer's checkedAt (the last successful check against the source).
-func (p *Pipeline) generationIndex(ctx context.Context, log *slog.Logger) (*advisory.Index, error) {
+func (p *Pipeline) generationIndex(ctx context.Context, log *slog.Logger) (*advisory.Index, advisoryUse, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
 	if p.index == nil || now.Sub(p.pointerReadAt) >= pointerRecheck {
 		g, err := feed.OpenCurrent(ctx, p.advisoryBlobs)
 		if errors.Is(err, feed.ErrNotFound) {
-			return nil, fmt.Errorf("%w: the advisories function has not completed a sync into blob storage: %w", errNoGeneration, advisory.ErrNoAdvisories)
+			return nil, p.use, fmt.Errorf("%w: the advisories function has not completed a sync into blob storage: %w", errNoGeneration, advisory.ErrNoAdvisories)
 		}
 		if err != nil {
-			return nil, err
+			return nil, p.use, err
 		}
 		if p.index == nil || g.Pointer.Generation != p.pointer.Generation {
 			idx, err := g.Load(ctx, p.cfg.Ecosystems, advisory.WithSeverityFolder(p.cfg.SeveritySource))
 			if err != nil {
-				return nil, err
+				return nil, p.use, err
 			}
 			log.Info("advisory generation loaded", "generation", g.Pointer.Generation, "checkedAt", g.Pointer.CheckedAt)
 			p.index = idx
 		}
 		p.pointer, p.pointerReadAt = g.Pointer, now
+		p.use = advisoryUse{generation: g.Pointer.Generation, checkedAt: g.Pointer.CheckedAt}
 	}
-	if err := p.checkAge(p.pointer.CheckedAt); err != nil {
-		return nil, err
+	if err := p.checkAge(p.use); err != nil {
+		return nil, p.use, err
 	}
-	return p.index, nil
+	return p.index, p.use, nil
 }
 
-// checkAge fails when advisories last checked at checked are older than
-// TIDEWATCH_MAX_DB_AGE by the pipeline's clock.
-func (p *Pipeline) checkAge(checked time.Time) error {
-	if age := p.now().Sub(checked); p.cfg.MaxDBAge > 0 && age > p.cfg.MaxDBAge {
-		return fmt.Errorf("advisory data is stale: retrieved %s ago, TIDEWATCH_MAX_DB_AGE is %s: %w",
-			age.Round(time.Minute), p.cfg.MaxDBAge, advisory.ErrNoAdvisories)
+// checkAge fails when the generation in use was last checked against its source
+// longer than TIDEWATCH_MAX_DB_AGE ago by the pipeline's clock.
+func (p *Pipeline) checkAge(use advisoryUse) error {
+	if age := p.now().Sub(use.checkedAt); p.cfg.MaxDBAge > 0 && age > p.cfg.MaxDBAge {
+		return fmt.Errorf("advisory data is stale: generation %s last checked against the source %s ago, TIDEWATCH_MAX_DB_AGE is %s: %w",
+			use.generation, age.Round(time.Minute), p.cfg.MaxDBAge, advisory.ErrNoAdvisories)
 	}
 	return nil
 }
@@ -190,14 +205,10 @@ func isURL(source string) bool {
 	return strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://")
 }
 
-// currentGeneration is the loaded index's generation, or "" before the first load.
+// currentGeneration is the loaded index's generation (as images rows record it), or
+// "" before the first load.
 func (p *Pipeline) currentGeneration() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.index == nil {
-		return ""
-	}
-	return p.index.Generation()
+	return p.loadedUse().generation
 }
 
 // retrievedAt is when the advisory data was last fetched: for a local directory the

@@ -33,50 +33,54 @@ func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Log
 		return p.rejectMessage(ctx, log, inv, FuncScan, text, err)
 	}
 	now := p.now().UTC()
-	d, err := store.RunDelta{Scanned: 1}, p.scan(ctx, log, c, task, now)
+	use, err := p.scan(ctx, log, c, task, now)
+	d := store.RunDelta{Scanned: 1}
 	if err != nil {
 		d, err = p.scanFailure(ctx, log, inv, task, text, err, now)
 	}
+	use.stamp(&d)
 	return p.finish(ctx, log, inv, task.RunID, now, d, err)
 }
 
-// scan does the work of one scan task.
-func (p *Pipeline) scan(ctx context.Context, log *slog.Logger, c imageSource, task store.ScanTask, now time.Time) error {
-	idx, err := p.advisories(ctx, log)
+// scan does the work of one scan task and returns the advisory generation it used
+// (also when the failure is that the generation is stale).
+func (p *Pipeline) scan(ctx context.Context, log *slog.Logger, c imageSource, task store.ScanTask, now time.Time) (advisoryUse, error) {
+	idx, use, err := p.advisoriesInUse(ctx, log)
 	if err != nil {
 		// Not the image's fault: record it and let the host retry (then poison), so the
 		// task is kept until advisories are back.
 		rctx, cancel := recordContext(ctx)
 		defer cancel()
 		p.recordFailedImage(rctx, log, task, err, now)
-		return err
+		return use, err
 	}
+	log = log.With("generation", use.generation)
 	ref := task.Registry + "/" + task.Repository + "@" + task.Digest
 	target, err := c.Target(ctx, ref)
 	if err != nil {
-		return fmt.Errorf("resolving %s: %w", ref, err)
+		return use, fmt.Errorf("resolving %s: %w", ref, err)
 	}
 	sc, err := scanner.New(idx, scanner.WithLayerCache(p.layerCache()), scanner.WithRetry(c.Retry))
 	if err != nil {
-		return err
+		return use, err
 	}
 	res, err := sc.Scan(ctx, target)
 	if err != nil {
-		return err
+		return use, err
 	}
 	// Push and pull times belong to the digest the task names, shared by its platforms.
 	act, err := p.activity.GetActivity(ctx, task.Registry, task.Repository, task.Digest)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("reading activity of %s: %w", task.Digest, err)
+		return use, fmt.Errorf("reading activity of %s: %w", task.Digest, err)
 	}
 	for _, pr := range res.Platforms {
-		if err := p.writePlatform(ctx, task, res, pr, act, idx.Generation(), now); err != nil {
-			return fmt.Errorf("writing results of %s (%s): %w", pr.Digest, pr.Platform, err)
+		if err := p.writePlatform(ctx, task, res, pr, act, use.generation, now); err != nil {
+			return use, fmt.Errorf("writing results of %s (%s): %w", pr.Digest, pr.Platform, err)
 		}
 		log.Info("scanned platform", "platform", pr.Platform, "platformDigest", pr.Digest,
 			"status", pr.Status, "findings", len(pr.Findings))
 	}
-	return p.resolveReplaced(ctx, log, task, res, now)
+	return use, p.resolveReplaced(ctx, log, task, res, now)
 }
 
 // scanFailure classifies a failed scan (see [Pipeline.failure]). A permanent failure

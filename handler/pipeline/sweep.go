@@ -38,6 +38,7 @@ func (p *Pipeline) Sweep(ctx context.Context, inv *host.Invocation, log *slog.Lo
 	d.StartedAt, d.FinishedAt = now, p.now().UTC()
 	rctx, cancel := recordContext(ctx)
 	defer cancel()
+	p.servingUse(rctx, log).stamp(&d) // the generation the run's scans will start from
 	if err := p.runs.RecordInvocation(rctx, runDate(now), runID, sweepInvocation, d); err != nil {
 		log.Error("recording run", "runId", runID, "error", err)
 		return errors.Join(firstErr, fmt.Errorf("recording run %s: %w", runID, err))

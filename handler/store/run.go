@@ -43,6 +43,24 @@ type Run struct {
 	// Failures holds one line per recorded failure, truncated when long.
 	Failures string
 
+	// Generation is the advisory generation the run's invocations matched against
+	// (or, for a sweep or an advisories tick, the one serving), every distinct one
+	// in the order first used, comma-separated: two during a generation switch.
+	// Empty when no invocation used one.
+	Generation string
+	// AdvisoryCheckedAt is the oldest last successful check against the advisory
+	// source among those generations (what TIDEWATCH_MAX_DB_AGE counts from), and
+	// AdvisoryAgeMinutes the largest age of the advisory data when an invocation
+	// started.
+	AdvisoryCheckedAt  time.Time
+	AdvisoryAgeMinutes int
+	// Folders is, for an advisories tick, each folder's outcome: "Debian updated
+	// 11382 records; GIT unchanged 130 records; npm rejected: <reason>".
+	Folders string
+	// RejectedRecords counts the advisory records left out of the exports a sync
+	// downloaded (their ids are listed, capped, in Failures).
+	RejectedRecords int
+
 	StartedAt  time.Time
 	FinishedAt time.Time
 	DurationMs int64
@@ -56,6 +74,14 @@ type RunDelta struct {
 	Deliveries int
 	// Failure, if set, is the invocation's failure line.
 	Failure string
+	// Generation is the advisory generation the invocation used and
+	// AdvisoryCheckedAt that generation's last successful check against the source;
+	// both empty when it used none.
+	Generation        string
+	AdvisoryCheckedAt time.Time
+	// Folders and RejectedRecords are an advisories tick's (see [Run]).
+	Folders         string
+	RejectedRecords int
 	// StartedAt and FinishedAt widen the run's time span when set.
 	StartedAt, FinishedAt time.Time
 }
@@ -72,6 +98,11 @@ func (r Run) entity() entity {
 	e.setInt32("Invocations", r.Invocations)
 	e.setInt32("Deliveries", r.Deliveries)
 	e.setString("Failures", r.Failures)
+	e.setString("Generation", r.Generation)
+	e.setTime("AdvisoryCheckedAt", r.AdvisoryCheckedAt)
+	e.setInt32("AdvisoryAgeMinutes", r.AdvisoryAgeMinutes)
+	e.setString("Folders", r.Folders)
+	e.setInt32("RejectedRecords", r.RejectedRecords)
 	e.setTime("StartedAt", r.StartedAt)
 	e.setTime("FinishedAt", r.FinishedAt)
 	e.setInt64("DurationMs", r.DurationMs)
@@ -100,9 +131,15 @@ func runFromRow(r row) (Run, error) {
 		Invocations:  r.int("Invocations"),
 		Deliveries:   r.int("Deliveries"),
 		Failures:     r.str("Failures"),
-		StartedAt:    r.time("StartedAt"),
-		FinishedAt:   r.time("FinishedAt"),
-		DurationMs:   r.int64("DurationMs"),
+		Generation:   r.str("Generation"),
+		// Summaries written before these columns existed read as zero.
+		AdvisoryCheckedAt:  r.time("AdvisoryCheckedAt"),
+		AdvisoryAgeMinutes: r.int("AdvisoryAgeMinutes"),
+		Folders:            r.str("Folders"),
+		RejectedRecords:    r.int("RejectedRecords"),
+		StartedAt:          r.time("StartedAt"),
+		FinishedAt:         r.time("FinishedAt"),
+		DurationMs:         r.int64("DurationMs"),
 	}, nil
 }
 
@@ -118,6 +155,13 @@ func (d RunDelta) entity(date, runID, invocation string) entity {
 	e.setInt32("Deferred", d.Deferred)
 	e.setInt32("Deliveries", d.Deliveries)
 	e.setString("Failure", limitString(d.Failure))
+	e.setString("Generation", d.Generation)
+	e.setTime("AdvisoryCheckedAt", d.AdvisoryCheckedAt)
+	if age, ok := d.advisoryAge(); ok {
+		e.setInt32("AdvisoryAgeMinutes", age)
+	}
+	e.setString("Folders", d.Folders)
+	e.setInt32("RejectedRecords", d.RejectedRecords)
 	e.setTime("StartedAt", d.StartedAt)
 	e.setTime("FinishedAt", d.FinishedAt)
 	return e
@@ -134,8 +178,13 @@ func deltaFromRow(r row) RunDelta {
 		Deferred:     r.int("Deferred"),
 		Deliveries:   r.int("Deliveries"),
 		Failure:      r.str("Failure"),
-		StartedAt:    r.time("StartedAt"),
-		FinishedAt:   r.time("FinishedAt"),
+		Generation:   r.str("Generation"),
+		// Rows written before these columns existed read as zero.
+		AdvisoryCheckedAt: r.time("AdvisoryCheckedAt"),
+		Folders:           r.str("Folders"),
+		RejectedRecords:   r.int("RejectedRecords"),
+		StartedAt:         r.time("StartedAt"),
+		FinishedAt:        r.time("FinishedAt"),
 	}
 }
 
@@ -156,6 +205,16 @@ func (r Run) apply(d RunDelta) Run {
 	r.Deliveries += max(d.Deliveries, 1)
 	if d.Failure != "" {
 		r.Failures = appendFailure(r.Failures, d.Failure)
+	}
+	r.RejectedRecords += d.RejectedRecords
+	if d.Folders != "" && !strings.Contains(r.Folders, d.Folders) {
+		r.Folders = appendFailure(r.Folders, d.Folders)
+	}
+	if !d.AdvisoryCheckedAt.IsZero() && (r.AdvisoryCheckedAt.IsZero() || d.AdvisoryCheckedAt.Before(r.AdvisoryCheckedAt)) {
+		r.AdvisoryCheckedAt = d.AdvisoryCheckedAt
+	}
+	if age, ok := d.advisoryAge(); ok {
+		r.AdvisoryAgeMinutes = max(r.AdvisoryAgeMinutes, age)
 	}
 	if !d.StartedAt.IsZero() && (r.StartedAt.IsZero() || d.StartedAt.Before(r.StartedAt)) {
 		r.StartedAt = d.StartedAt
@@ -255,11 +314,21 @@ func (s *Store) SummarizeRun(ctx context.Context, date, runID string) (Run, erro
 	if err != nil {
 		return Run{}, fmt.Errorf("summarizing run %s/%s: %w", date, runID, err)
 	}
-	run := Run{Date: date, ID: runID}
+	deltas := make([]RunDelta, 0, len(rows))
 	for _, r := range rows {
-		run = run.apply(deltaFromRow(r))
+		deltas = append(deltas, deltaFromRow(r))
 	}
-	return run, nil
+	return summarize(date, runID, deltas), nil
+}
+
+// summarize is the summary of run runID on date with the invocation rows deltas.
+func summarize(date, runID string, deltas []RunDelta) Run {
+	run := Run{Date: date, ID: runID}
+	for _, d := range deltas {
+		run = run.apply(d)
+	}
+	run.Generation = generationsUsed(deltas)
+	return run
 }
 
 // GetRun reads one run's summary row; ErrNotFound when absent.
