@@ -33,6 +33,9 @@ const staleBuild = time.Hour
 // errCorruptCache marks a cache entry that cannot be used: it is rebuilt.
 var errCorruptCache = errors.New("unusable cache entry")
 
+// errNoEntry reports that the cache holds no entry for an export yet.
+var errNoEntry = errors.New("no cache entry")
+
 // advisoryLoader loads the index a scan matches against through the advisory cache:
 // compiled generations (package feed) under root, one per directory export's
 // content and one per URL.
@@ -151,7 +154,7 @@ func (l *advisoryLoader) fromDir(ctx context.Context) (*advisory.Index, error) {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, ctxErr
 	}
-	broken := !errors.Is(err, feed.ErrNotFound)
+	broken := !errors.Is(err, errNoEntry)
 	if broken {
 		l.warnf("cached advisories in %s are unusable (%v): rebuilding them", entry, err)
 	}
@@ -167,12 +170,12 @@ func (l *advisoryLoader) fromDir(ctx context.Context) (*advisory.Index, error) {
 	return idx, nil
 }
 
-// loadEntry loads a cache entry; ErrNotFound when there is none, errCorruptCache
+// loadEntry loads a cache entry; errNoEntry when there is none, errCorruptCache
 // when it cannot be used.
 func (l *advisoryLoader) loadEntry(ctx context.Context, entry string, export *dirExport) (*advisory.Index, error) {
 	g, err := feed.OpenCurrent(ctx, feed.Dir(entry))
 	if errors.Is(err, feed.ErrNotFound) {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errNoEntry, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errCorruptCache, err)
