@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -335,5 +338,48 @@ func copyTree(t *testing.T, from, to string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestConcurrentScansShareOneCacheEntry(t *testing.T) {
+	export := copyFolders(t, testenv.Advisories(t), "Debian")
+	srv := httptest.NewServer(http.FileServer(http.Dir(export)))
+	t.Cleanup(srv.Close)
+	for _, source := range []struct{ name, advisories string }{
+		{"a directory", export},
+		{"a URL", srv.URL},
+	} {
+		t.Run("two first runs from "+source.name+" at once both scan and leave one usable entry", func(t *testing.T) {
+			cache := t.TempDir()
+			args := []string{"scan", "--archive", testenv.Image(t, "debian12-minbase"), "--advisories", source.advisories,
+				"--ecosystems", "Debian", "--severity-source", "", "--format", "json", "--cache-dir", cache}
+			var runs [2]cliRun
+			var wg sync.WaitGroup
+			for i := range runs {
+				wg.Go(func() { runs[i] = runCLI(t, "", args...) })
+			}
+			wg.Wait()
+			for i, r := range runs {
+				if r.code != 0 {
+					t.Fatalf("run %d: exit %d\nstderr:\n%s", i, r.code, r.stderr)
+				}
+				if strings.Contains(r.stderr, "warning") {
+					t.Errorf("run %d warned:\n%s", i, r.stderr)
+				}
+			}
+			if diff := cmp.Diff(runs[0].stdout, runs[1].stdout); diff != "" {
+				t.Errorf("(-run 0 +run 1):\n%.2000s", diff)
+			}
+			if entries := cacheEntries(t, filepath.Join(cache, "advisories")); len(entries) != 1 {
+				t.Errorf("cache entries %v, want one", entries)
+			}
+			after := runCLI(t, "", args...)
+			if after.code != 0 || strings.Contains(after.stderr, "warning") {
+				t.Errorf("the run after: exit %d, want 0 without a warning\nstderr:\n%s", after.code, after.stderr)
+			}
+			if diff := cmp.Diff(runs[0].stdout, after.stdout); diff != "" {
+				t.Errorf("(-concurrent run +the run after):\n%.2000s", diff)
+			}
+		})
 	}
 }
