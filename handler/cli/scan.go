@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -23,6 +24,9 @@ import (
 type scanOptions struct {
 	archive       string
 	advisories    string
+	cacheDir      string
+	noCache       bool
+	maxDBAge      time.Duration
 	ecosystems    []string
 	severityDir   string
 	format        string
@@ -44,7 +48,9 @@ func runScan(ctx context.Context, env Env, args []string) int {
 	var o scanOptions
 	var severity, ecosystems string
 	fs.StringVar(&o.archive, "archive", "", "scan an image archive (OCI layout tar or docker save tar) instead of a registry reference")
-	fs.StringVar(&o.advisories, "advisories", env.getenv("TIDEWATCH_ADVISORIES_URL"), "OSV advisory source: a directory in OSV bulk-export layout (`<Ecosystem>/all.zip`)")
+	fs.StringVar(&o.advisories, "advisories", env.getenv(config.EnvAdvisoriesURL), "OSV advisory source: a directory in OSV bulk-export layout (`<Ecosystem>/all.zip`) or an http(s) base of one (default from "+config.EnvAdvisoriesURL+")")
+	fs.StringVar(&o.cacheDir, "cache-dir", "", "directory of the compiled advisory cache (default <user cache dir>/tidewatch)")
+	fs.BoolVar(&o.noCache, "no-cache", false, "read the advisory export without the cache (a URL source is synced into a temporary directory)")
 	fs.StringVar(&ecosystems, "ecosystems", cmp.Or(env.getenv(config.EnvEcosystems), config.DefaultEcosystems),
 		"comma-separated OSV ecosystems to load from the advisory source (default from "+config.EnvEcosystems+")")
 	fs.StringVar(&o.format, "format", "table", "output format: table or json")
@@ -78,6 +84,10 @@ func runScan(ctx context.Context, env Env, args []string) int {
 	}
 	if o.severityDir, err = config.ParseSeveritySource(o.severityDir); err != nil {
 		fmt.Fprintf(env.Stderr, "tidewatch scan: --severity-source: %v\n", err)
+		return exitUsage
+	}
+	if o.maxDBAge, err = config.ParseMaxDBAge(cmp.Or(env.getenv(config.EnvMaxDBAge), config.DefaultMaxDBAge.String())); err != nil {
+		fmt.Fprintf(env.Stderr, "tidewatch scan: %v\n", err)
 		return exitUsage
 	}
 	if o.passwordStdin && o.username == "" {
@@ -155,7 +165,7 @@ func scan(ctx context.Context, env Env, o scanOptions, positional []string, pass
 		return nil, fmt.Errorf("%s: nothing to scan: no image manifest of a known platform", target.Reference)
 	}
 	// Advisories load after the image resolves, so a bad reference fails fast.
-	idx, err := advisory.Load(ctx, o.advisories, o.ecosystems, advisory.WithSeverityFolder(o.severityDir))
+	idx, err := loadAdvisories(ctx, env, o)
 	if err != nil {
 		return nil, err
 	}

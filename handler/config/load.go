@@ -47,7 +47,7 @@ func Load(environ []string) (*Config, error) {
 	if cfg.PullDays, err = parseDays(EnvPullDays, env.get(EnvPullDays, strconv.Itoa(DefaultPullDays))); err != nil {
 		errs = append(errs, err)
 	}
-	if cfg.MaxDBAge, err = parseDuration(EnvMaxDBAge, env.get(EnvMaxDBAge, DefaultMaxDBAge.String()), 0); err != nil {
+	if cfg.MaxDBAge, err = ParseMaxDBAge(env.get(EnvMaxDBAge, DefaultMaxDBAge.String())); err != nil {
 		errs = append(errs, err)
 	}
 	if cfg.ScanBudget, err = parseDuration(EnvScanBudget, env.get(EnvScanBudget, DefaultScanBudget.String()), MaxScanBudget); err != nil {
@@ -131,6 +131,12 @@ func parseDays(name, value string) (int, error) {
 		return 0, problem(name, "want a whole number of days from 0 to %d, got %q", maxWindowDays, value)
 	}
 	return n, nil
+}
+
+// ParseMaxDBAge reads TIDEWATCH_MAX_DB_AGE: a positive Go duration. The CLI's scan
+// reads it too, without the rest of Load.
+func ParseMaxDBAge(value string) (time.Duration, error) {
+	return parseDuration(EnvMaxDBAge, value, 0)
 }
 
 // parseDuration reads a positive Go duration, below max when max is not 0.
