@@ -134,3 +134,51 @@ func TestScanApkImagesWithoutAdvisoriesAreNeverClean(t *testing.T) {
 		})
 	}
 }
+
+func TestScanWolfiAndChainguardMatchTheirOwnAdvisoriesOnOrigin(t *testing.T) {
+	installed := "P:libcrypto3\nV:3.3.2-r0\nA:x86_64\no:openssl\n\nP:openssl\nV:3.3.2-r0\nA:x86_64\no:openssl\n\nP:busybox\nV:1.36.1-r9\nA:x86_64\n\n"
+	record := func(id, cve, ecosystem, fixed string) string {
+		return `{"id":"` + id + `","modified":"2099-01-01T00:00:00Z","aliases":["` + cve + `"],"affected":[{"package":{"ecosystem":"` +
+			ecosystem + `","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"` + fixed + `"}]}]}]}`
+	}
+	advisories := t.TempDir()
+	// 3.3.2_rc1-r0 < 3.3.2-r0 < 3.3.10-r0 in apk order (3.3.10 sorts below 3.3.2 as text).
+	testenv.WriteOSVExport(t, advisories, "Wolfi", map[string]string{
+		"CGA-0001.json": record("CGA-0001", "CVE-2099-1001", "Wolfi", "3.3.10-r0"),
+		"CGA-0002.json": record("CGA-0002", "CVE-2099-1002", "Wolfi", "3.3.2_rc1-r0"),
+	})
+	testenv.WriteOSVExport(t, advisories, "Chainguard", map[string]string{
+		"CGA-0003.json": record("CGA-0003", "CVE-2099-1003", "Chainguard", "3.3.2-r1"),
+	})
+	tests := []struct {
+		osRelease string
+		want      []string
+	}{
+		{"ID=wolfi\nVERSION_ID=20230201\n", []string{
+			"CVE-2099-1001 libcrypto3 openssl Wolfi 3.3.10-r0", "CVE-2099-1001 openssl openssl Wolfi 3.3.10-r0"}},
+		{"ID=chainguard\nVERSION_ID=20230214\n", []string{
+			"CVE-2099-1003 libcrypto3 openssl Chainguard 3.3.2-r1", "CVE-2099-1003 openssl openssl Chainguard 3.3.2-r1"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Fields(tt.osRelease)[0]+" is matched on origin against its own folder only", func(t *testing.T) {
+			archive := testenv.DockerArchive(t, testenv.Tar(testenv.File("etc/os-release", tt.osRelease), testenv.File("lib/apk/db/installed", installed)))
+			r := runCLI(t, "", "scan", "--archive", archive, "--advisories", advisories, "--ecosystems", "Wolfi,Chainguard",
+				"--severity-source", "", "--format", "json")
+			if r.code != 0 {
+				t.Fatalf("exit code = %d; stderr:\n%s", r.code, r.stderr)
+			}
+			p := decodeScan(t, r).Platforms[0]
+			var got []string
+			for _, raw := range p.Findings {
+				f := decodeFinding(t, raw)
+				got = append(got, f.ID+" "+f.Package+" "+f.SourcePackage+" "+f.Ecosystem+" "+f.FixedVersion)
+			}
+			if diff := gocmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+			if p.Status != "scanned" {
+				t.Errorf("status %q (%s), want scanned", p.Status, p.Error)
+			}
+		})
+	}
+}
