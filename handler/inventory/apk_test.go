@@ -238,3 +238,38 @@ func TestHostileApkDatabasesAreNeverSilentlyClean(t *testing.T) {
 		})
 	}
 }
+
+func TestApkPackagesAreAttributedToTheLayerThatInstalledThem(t *testing.T) {
+	osRelease := testenv.File("etc/os-release", "ID=alpine\nVERSION_ID=3.4.0\n")
+	musl, zlib := apkRecord("musl", "1.1.14-r10", ""), apkRecord("zlib", "1.2.8-r2", "")
+	zlibFixed := apkRecord("zlib", "1.2.11-r0", "")
+	tests := []struct {
+		name   string
+		layers [][]testenv.TarEntry
+		want   []string // name=version@layer
+	}{
+		{name: "a package added by an upper layer's database is that layer's, the others stay below",
+			layers: [][]testenv.TarEntry{{osRelease, testenv.File(apkDB, musl)}, {testenv.File(apkDB, musl+zlib)}},
+			want:   []string{"musl=1.1.14-r10@0", "zlib=1.2.8-r2@1"}},
+		{name: "an upgrade is attributed to the layer that upgraded it",
+			layers: [][]testenv.TarEntry{{osRelease, testenv.File(apkDB, musl+zlib)}, {testenv.File(apkDB, musl+zlibFixed)}},
+			want:   []string{"musl=1.1.14-r10@0", "zlib=1.2.11-r0@1"}},
+		{name: "a database deleted by a whiteout lists nothing",
+			layers: [][]testenv.TarEntry{{osRelease, testenv.File(apkDB, musl)}, {testenv.File("lib/apk/db/.wh.installed", "")}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var layers []v1.Layer
+			for _, entries := range tt.layers {
+				layers = append(layers, newStreamedLayer(t, testenv.Tar(entries...)))
+			}
+			var got []string
+			for _, p := range scanLayers(t, layers...).Packages {
+				got = append(got, p.Name+"="+p.Version+"@"+strconv.Itoa(p.LayerIndex))
+			}
+			if diff := gocmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("packages (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
