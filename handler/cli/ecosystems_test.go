@@ -68,13 +68,15 @@ func TestScanLoadsTheConfiguredEcosystems(t *testing.T) {
 func TestScanJSONNeverPrintsNullArrays(t *testing.T) {
 	for _, tt := range []struct {
 		image string
+		flags []string
 		want  []string
 	}{
-		{"alpine-3.4", []string{`"findings": []`, `"skipped": []`, `"unmatched": []`}},
-		{"go-app", []string{`"os": null`, `"skipped": []`}},
+		{"alpine-3.4", nil, []string{`"findings": []`, `"skipped": []`}},
+		{"alpine-3.4", []string{"--ecosystems", "Alpine"}, []string{`"skipped": []`, `"unmatched": []`}},
+		{"go-app", nil, []string{`"os": null`, `"skipped": []`}},
 	} {
-		t.Run(tt.image+" prints "+strings.Join(tt.want, " and "), func(t *testing.T) {
-			r := scanArchive(t, tt.image, "--format", "json")
+		t.Run(tt.image+" "+strings.Join(tt.flags, " ")+" prints "+strings.Join(tt.want, " and "), func(t *testing.T) {
+			r := scanArchive(t, tt.image, append([]string{"--format", "json"}, tt.flags...)...)
 			for _, s := range tt.want {
 				if !strings.Contains(r.stdout, s) {
 					t.Errorf("JSON lacks %s:\n%s", s, r.stdout)

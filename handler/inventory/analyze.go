@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"unicode/utf8"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/osv-scalibr/extractor/filesystem"
@@ -321,11 +322,29 @@ func (a *layerAnalysis) extract(pl plugin, location string, info fs.FileInfo, st
 	return nil
 }
 
+// maxSkipReasonBytes bounds a skip reason: an extractor's error may quote the
+// offending line of a hostile file whole (osv-scalibr's apk parser quotes up to
+// 64 KiB of it).
+const maxSkipReasonBytes = 512
+
 // skip records why the file at p was not read whole; the first reason stays.
 func (a *layerAnalysis) skip(p, reason string) {
 	if _, ok := a.result.Skipped[p]; !ok {
-		a.result.Skipped[p] = reason
+		a.result.Skipped[p] = clipReason(reason)
 	}
+}
+
+// clipReason cuts reason to at most maxSkipReasonBytes, on a UTF-8 boundary, marking
+// the cut.
+func clipReason(reason string) string {
+	if len(reason) <= maxSkipReasonBytes {
+		return reason
+	}
+	cut := maxSkipReasonBytes - len("…")
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut] + "…"
 }
 
 // readTracker remembers the first error reading the layer itself, which is the

@@ -8,6 +8,7 @@ import (
 	"github.com/google/osv-scalibr/extractor"
 	"github.com/google/osv-scalibr/extractor/filesystem"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/apk"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
@@ -20,7 +21,7 @@ import (
 // only for the Analyzer that made it, so changing an extractor (or bumping
 // osv-scalibr to a release that changes one) must change this string; a test checks
 // it against the extractors actually in use.
-const Analyzer = "tidewatch-layer/3 os/dpkg@0 go/binary@0"
+const Analyzer = "tidewatch-layer/3 os/dpkg@0 go/binary@0 os/apk@0"
 
 // analyzerBase is the part of Analyzer that Tidewatch's own code owns; bump it when
 // the walk, whiteout handling, link following, caps or package mapping change.
@@ -60,9 +61,15 @@ func plugins() ([]plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating Go binary extractor: %w", err)
 	}
+	// The apk extractor streams without a size cap of its own; apkGuard bounds it.
+	apkExtractor, err := apk.New(&cpb.PluginConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("creating apk extractor: %w", err)
+	}
 	return []plugin{
 		{extractor: dpkgExtractor, convert: debPackage, guard: newStanzaGuard, followLinks: true},
 		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat},
+		{extractor: apkExtractor, convert: apkPackage, guard: newApkGuard, followLinks: true},
 	}, nil
 }
 

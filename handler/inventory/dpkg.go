@@ -38,10 +38,14 @@ func debPackage(p *extractor.Package, location string) (Package, bool) {
 	return pkg, true
 }
 
-// osPackagePURL is the package URL of an OS package, computed by osv-scalibr from the
-// image's distribution (namespace "debian", distro "bookworm"); a source name or
-// version equal to the binary's is left out, as the database leaves it out.
+// osPackagePURL is the package URL of an OS package, computed from the image's
+// distribution: for dpkg by osv-scalibr (namespace "debian", distro "bookworm"; a
+// source name or version equal to the binary's is left out, as the database leaves
+// it out), for apk by apkPURL.
 func osPackagePURL(p Package, os *OS) string {
+	if p.Type == "apk" {
+		return apkPURL(p, os)
+	}
 	meta := &dpkgmeta.Metadata{PackageName: p.Name, PackageVersion: p.Version, Architecture: p.Arch}
 	if p.SourceName != p.Name {
 		meta.SourceName = p.SourceName
@@ -73,22 +77,27 @@ const (
 )
 
 // errStanzaBounds is the error a stanzaGuard stops a read with.
-var errStanzaBounds = errors.New("dpkg database exceeds the parser's bounds")
+var errStanzaBounds = errors.New("package database exceeds the parser's bounds")
 
-// stanzaGuard passes a dpkg database through, failing once a stanza (the text
-// between blank lines) grows past maxStanzaBytes or the file holds more than
-// maxStanzas stanzas. The extractor then returns the packages it had parsed (the
-// dpkg extractor swallows the error for a status.d file, which is why Err exists),
-// and the file is reported as skipped.
+// stanzaGuard passes a database of blank-line separated stanzas (dpkg's status, apk's
+// installed) through, failing once a stanza grows past maxBytes or the file holds
+// more than maxStanzas stanzas. The extractor then returns the packages it had
+// parsed (the dpkg extractor swallows the error for a status.d file, which is why
+// Err exists), and the file is reported as skipped.
 type stanzaGuard struct {
-	r        io.Reader
-	inStanza int64
-	stanzas  int
-	lastLF   bool
-	err      error
+	r          io.Reader
+	maxBytes   int64
+	maxStanzas int
+	inStanza   int64
+	stanzas    int
+	lastLF     bool
+	err        error
 }
 
-func newStanzaGuard(r io.Reader) guardedReader { return &stanzaGuard{r: r, lastLF: true} }
+// newStanzaGuard bounds a dpkg database.
+func newStanzaGuard(r io.Reader) guardedReader {
+	return &stanzaGuard{r: r, maxBytes: maxStanzaBytes, maxStanzas: maxStanzas, lastLF: true}
+}
 
 // Err returns the bound the stream exceeded, nil if none.
 func (g *stanzaGuard) Err() error { return g.err }
@@ -109,10 +118,10 @@ func (g *stanzaGuard) Read(p []byte) (int, error) {
 		g.lastLF = b == '\n'
 		g.inStanza++
 		switch {
-		case g.inStanza > maxStanzaBytes:
-			g.err = fmt.Errorf("a stanza is longer than %d MiB: %w", maxStanzaBytes>>20, errStanzaBounds)
-		case g.stanzas > maxStanzas:
-			g.err = fmt.Errorf("more than %d stanzas: %w", maxStanzas, errStanzaBounds)
+		case g.inStanza > g.maxBytes:
+			g.err = fmt.Errorf("a stanza is longer than %d MiB: %w", g.maxBytes>>20, errStanzaBounds)
+		case g.stanzas > g.maxStanzas:
+			g.err = fmt.Errorf("more than %d stanzas: %w", g.maxStanzas, errStanzaBounds)
 		default:
 			continue
 		}

@@ -186,10 +186,7 @@ func (m *merger) inventory() *Inventory {
 		introduced := m.since[keyOf(*pkg)].since
 		pkg.LayerIndex, pkg.LayerDiffID = introduced, inv.Layers[introduced].DiffID
 		if isOSPackage(*pkg) {
-			pkg.Ecosystem, pkg.PURL = "", osPackagePURL(*pkg, inv.OS)
-			if inv.OS != nil {
-				pkg.Ecosystem = inv.OS.Ecosystem
-			}
+			pkg.Ecosystem, pkg.PURL = osPackageEcosystem(*pkg, inv.OS), osPackagePURL(*pkg, inv.OS)
 		}
 	}
 	inv.Skipped = m.skippedFiles()
@@ -284,10 +281,20 @@ func (m *merger) resolveLink(l crossLayerLink, layer int, pkgs []Package, skippe
 // whose advisories are the distribution's.
 func isOSPackage(p Package) bool {
 	switch p.Type {
-	case "deb", "opkg":
+	case "deb", "opkg", "apk":
 		return true
 	}
 	return false
+}
+
+// osPackageEcosystem is the advisory ecosystem of an OS package: the distribution's,
+// when the package is of the distribution's package manager (an apk database in a
+// Debian image, or a dpkg one in an Alpine image, is matched against nothing).
+func osPackageEcosystem(p Package, os *OS) string {
+	if os == nil || (p.Type == "apk") != apkDistributions[os.ID] {
+		return ""
+	}
+	return os.Ecosystem
 }
 
 // finalPackages lists the packages of the surviving database files once each,

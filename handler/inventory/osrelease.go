@@ -86,8 +86,10 @@ func resolveLink(linkPath, target string) string {
 }
 
 // ecosystem returns the OSV ecosystem of the OS packages, "" when unsupported.
-// Names follow OSV: "Debian:<major>", and "Ubuntu:<YY.MM>" with ":LTS" appended for
-// long-term-support releases (Canonical's rule: an April release of an even year).
+// Names follow OSV: "Debian:<major>", "Ubuntu:<YY.MM>" with ":LTS" appended for
+// long-term-support releases (Canonical's rule: an April release of an even year),
+// "Alpine:v<major>.<minor>", and "Wolfi" and "Chainguard" told apart by ID (both
+// apk-based, as osv-scalibr's ecosystem detection tells them).
 func ecosystem(r OSRelease) string {
 	switch r.ID {
 	case "debian":
@@ -107,7 +109,33 @@ func ecosystem(r OSRelease) string {
 			name += ":LTS"
 		}
 		return name
+	case "alpine":
+		// Alpine's advisories are per release branch: 3.4.0 and 3.4.6 are v3.4.
+		major, rest, ok := strings.Cut(r.VersionID, ".")
+		minor, _, _ := strings.Cut(rest, ".")
+		if !ok || !isDigits(major) || !isDigits(minor) {
+			return ""
+		}
+		return string(osvconstants.EcosystemAlpine) + ":v" + major + "." + minor
+	case "wolfi":
+		// Rolling distributions: one ecosystem whatever VERSION_ID (a build date) says.
+		return string(osvconstants.EcosystemWolfi)
+	case "chainguard":
+		return string(osvconstants.EcosystemChainguard)
 	default:
 		return ""
 	}
+}
+
+// isDigits reports whether s is a non-empty run of ASCII digits.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -3,17 +3,18 @@ package inventory
 // Package is one installed package, as read from a package database file in one layer
 // or, after merging, as present in the final image.
 type Package struct {
-	// Name is the binary package name (dpkg "Package").
+	// Name is the binary package name (dpkg "Package", apk "P:").
 	Name string `json:"name"`
 	// Version is the installed binary version, epoch included ("1:2.38.1-5+deb12u3").
 	Version string `json:"version"`
-	// SourceName is the source package; equal to Name when the database names none.
+	// SourceName is the source package (dpkg "Source", apk origin "o:"); equal to
+	// Name when the database names none.
 	SourceName string `json:"sourceName"`
 	// SourceVersion is the source version; equal to Version when the database names none.
 	SourceVersion string `json:"sourceVersion"`
 	// Arch is the package architecture ("amd64", "all"), empty when unknown.
 	Arch string `json:"arch,omitempty"`
-	// Type is the package type, as in package URLs: "deb", "opkg", "golang".
+	// Type is the package type, as in package URLs: "deb", "opkg", "apk", "golang".
 	Type string `json:"type"`
 	// Ecosystem is the OSV ecosystem whose advisories apply to this package
 	// ("Debian:12", "Go", "npm"). It is "" for OS packages of a distribution that

@@ -193,15 +193,18 @@ func TestAnalyzeLayerRecordsWhatTheLayerHolds(t *testing.T) {
 
 func TestScanOfAnUnknownDistributionHasNoEcosystem(t *testing.T) {
 	img := syntheticImage(t, tarLayer(t,
-		tarFile{name: "etc/os-release", body: "ID=alpine\nVERSION_ID=3.20.0\n"},
+		tarFile{name: "etc/os-release", body: "ID=postmarketos\nVERSION_ID=v24.06\n"},
 		tarFile{name: "lib/apk/db/installed", body: "P:musl\nV:1.2.5-r0\n"},
 	))
 	inv, err := inventory.Scan(context.Background(), img, inventory.NewMemoryCache())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inv.OS == nil || inv.OS.Ecosystem != "" || inv.OS.ID != "alpine" {
-		t.Errorf("OS = %+v; want alpine with no ecosystem", inv.OS)
+	if inv.OS == nil || inv.OS.Ecosystem != "" || inv.OS.ID != "postmarketos" {
+		t.Errorf("OS = %+v; want postmarketos with no ecosystem", inv.OS)
+	}
+	if len(inv.Packages) != 1 || inv.Packages[0].Ecosystem != "" {
+		t.Errorf("packages %+v; want musl without an ecosystem", inv.Packages)
 	}
 }
 

@@ -6,8 +6,8 @@
 //   - Each package is matched in its own ecosystem (Package.Ecosystem: "Debian:12",
 //     "Go", "npm"); packages without one are not matched, and an ecosystem the
 //     index holds nothing for is reported as a gap, never as "no findings".
-//   - Debian, Ubuntu and Alpine packages are matched by SOURCE name and SOURCE
-//     version, the others by name and version, compared with the ecosystem's own
+//   - Debian, Ubuntu, Alpine, Wolfi and Chainguard packages are matched by SOURCE
+//     (apk: origin) name and SOURCE version, the others by name and version, compared with the ecosystem's own
 //     ordering (osv-scalibr semantic), using OSV range semantics.
 //   - A record's vulnerability ids are the CVE ids among its id, aliases and
 //     upstream; a record naming none is its own id. Records sharing a vulnerability

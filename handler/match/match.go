@@ -43,8 +43,8 @@ type hit struct {
 	verdict verdict
 }
 
-// Match matches each package in its own Package.Ecosystem: Debian, Ubuntu and
-// Alpine packages by source (origin) name and version, the others by name and
+// Match matches each package in its own Package.Ecosystem: Debian, Ubuntu, Alpine,
+// Wolfi and Chainguard packages by source (origin) name and version, the others by name and
 // version, compared with the ecosystem's ordering. A finding's identity is
 // (vulnerability, ecosystem, package, location); it is reported once.
 //
@@ -178,12 +178,13 @@ func vulnerabilities(idx *advisory.Index, ecosystem, name, version string) ([]Fi
 }
 
 // matchKey is the (name, version) the ecosystem's advisories name a package by:
-// Debian, Ubuntu and Alpine advisories name source (origin) packages, the others the
-// installed package itself.
+// Debian, Ubuntu and the apk distributions' (Alpine, Wolfi, Chainguard) advisories
+// name source (origin) packages, as osv-scalibr's matcher looks them up; the others
+// the installed package itself.
 func matchKey(ecosystem string, pkg inventory.Package) (string, string) {
 	family, _, _ := strings.Cut(ecosystem, ":")
 	switch family {
-	case "Debian", "Ubuntu", "Alpine":
+	case "Debian", "Ubuntu", "Alpine", "Wolfi", "Chainguard":
 		if pkg.SourceName != "" && pkg.SourceVersion != "" {
 			return pkg.SourceName, pkg.SourceVersion
 		}

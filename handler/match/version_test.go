@@ -1,9 +1,12 @@
 package match_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/osv-scalibr/semantic"
+
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
 
 // TestDebianOrderingAgreesWithDpkg shows that osv-scalibr's Debian ordering, which
@@ -54,6 +57,34 @@ func TestDebianOrderingAgreesWithDpkg(t *testing.T) {
 			}
 			if got != want {
 				t.Errorf("semantic compares %s to %s as %d, dpkg as %d", a, b, got, want)
+			}
+		})
+	}
+}
+
+// TestAlpineOrderingAgreesWithApkTools shows that osv-scalibr's Alpine ordering,
+// which Match relies on for Alpine, Wolfi and Chainguard, agrees with the orderings
+// apk-tools' own tests list (testenv.ApkOrderings), on the versions apk-tools
+// accepts.
+func TestAlpineOrderingAgreesWithApkTools(t *testing.T) {
+	for _, line := range testenv.ApkOrderings {
+		f := strings.Fields(line)
+		a, op, b := f[0], f[1], f[2]
+		if !testenv.ValidApkVersion(a) || !testenv.ValidApkVersion(b) {
+			continue
+		}
+		t.Run(line+" in osv-scalibr's Alpine ordering", func(t *testing.T) {
+			va, err := semantic.Parse(a, "Alpine")
+			if err != nil {
+				t.Fatalf("parsing %q: %v", a, err)
+			}
+			c, err := va.CompareStr(b)
+			if err != nil {
+				t.Fatalf("comparing %q with %q: %v", a, b, err)
+			}
+			want := map[string]int{"<": -1, "=": 0, ">": 1}[op]
+			if max(-1, min(c, 1)) != want {
+				t.Errorf("%q vs %q = %d, apk-tools says %s", a, b, c, op)
 			}
 		})
 	}

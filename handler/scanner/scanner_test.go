@@ -30,7 +30,7 @@ func TestScanStatusPerPlatform(t *testing.T) {
 		wantError  string // substring of PlatformResult.Error
 	}{
 		{"debian12-minbase", scanner.StatusScanned, ""},
-		{"alpine-3.4", scanner.StatusUnsupported, "alpine"},
+		{"alpine-3.4", scanner.StatusUnsupported, "Alpine:v3.4: 11 packages not matched: no advisories loaded for it"},
 		{"go-app", scanner.StatusUnsupported, "no os-release"},
 	}
 	for _, tt := range tests {

@@ -66,12 +66,12 @@ func loadIndex(t *testing.T, src memorySource, ecosystems ...string) *advisory.I
 
 var (
 	debian12 = &inventory.OS{OSRelease: inventory.OSRelease{ID: "debian", VersionID: "12"}, Ecosystem: "Debian:12"}
-	alpine34 = &inventory.OS{OSRelease: inventory.OSRelease{ID: "alpine", VersionID: "3.4.0"}}
+	pmos     = &inventory.OS{OSRelease: inventory.OSRelease{ID: "postmarketos", VersionID: "v24.06"}} // apk-based, no OSV ecosystem
 	libssl3  = inventory.Package{Name: "libssl3", Version: "3.0.11-1~deb12u2", SourceName: "openssl",
 		SourceVersion: "3.0.11-1~deb12u2", Type: "deb", Ecosystem: "Debian:12", Location: "var/lib/dpkg/status"}
 	xtext  = inventory.Package{Name: "golang.org/x/text", Version: "0.3.7", Type: "golang", Ecosystem: "Go", Location: "app/server"}
 	stdlib = inventory.Package{Name: "stdlib", Version: "1.21.5", Type: "golang", Ecosystem: "Go", Location: "app/server"}
-	musl   = inventory.Package{Name: "musl", Version: "1.1.14-r10", Type: "apk", Location: "lib/apk/db/installed"}
+	musl   = inventory.Package{Name: "musl", Version: "1.2.5-r0", Type: "apk", Location: "lib/apk/db/installed"}
 )
 
 // assessment is what a test compares of a PlatformResult.
@@ -129,21 +129,21 @@ func TestAssessStatuses(t *testing.T) {
 		},
 		{
 			name: "an OS without an advisory source and no application package is unsupported",
-			idx:  all, inv: inventory.Inventory{OS: alpine34, Packages: []inventory.Package{musl}},
-			want: assessment{Status: StatusUnsupported, OS: alpine34, Packages: map[string]int{"none": 1},
-				Error: "OS alpine 3.4.0: no advisory source (1 OS package not matched)"},
+			idx:  all, inv: inventory.Inventory{OS: pmos, Packages: []inventory.Package{musl}},
+			want: assessment{Status: StatusUnsupported, OS: pmos, Packages: map[string]int{"none": 1},
+				Error: "OS postmarketos v24.06: no advisory source (1 OS package not matched)"},
 		},
 		{
 			name: "an OS without an advisory source and nothing inventoried says so without a count",
-			idx:  all, inv: inventory.Inventory{OS: alpine34},
-			want: assessment{Status: StatusUnsupported, OS: alpine34, Packages: map[string]int{},
-				Error: "OS alpine 3.4.0: no advisory source"},
+			idx:  all, inv: inventory.Inventory{OS: pmos},
+			want: assessment{Status: StatusUnsupported, OS: pmos, Packages: map[string]int{},
+				Error: "OS postmarketos v24.06: no advisory source"},
 		},
 		{
 			name: "an OS without an advisory source next to matched Go packages is scanned, with a note",
-			idx:  all, inv: inventory.Inventory{OS: alpine34, Packages: []inventory.Package{musl, xtext}},
-			want: assessment{Status: StatusScanned, OS: alpine34, Packages: map[string]int{"none": 1, "Go": 1},
-				Error:    "OS alpine 3.4.0: no advisory source (1 OS package not matched)",
+			idx:  all, inv: inventory.Inventory{OS: pmos, Packages: []inventory.Package{musl, xtext}},
+			want: assessment{Status: StatusScanned, OS: pmos, Packages: map[string]int{"none": 1, "Go": 1},
+				Error:    "OS postmarketos v24.06: no advisory source (1 OS package not matched)",
 				Findings: []string{"CVE-2022-32149 on golang.org/x/text"}},
 		},
 		{

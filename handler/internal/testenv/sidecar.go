@@ -24,6 +24,33 @@ type Sidecar struct {
 	Manifests []SidecarManifest `json:"manifests"`
 	// DpkgInventory is keyed by platform; absent for images without dpkg.
 	DpkgInventory map[string]DpkgInventory `json:"dpkgInventory"`
+	// ApkInventory is keyed by platform; absent for images without apk.
+	ApkInventory map[string]ApkInventory `json:"apkInventory"`
+	// OSRelease is the image's os-release (non-Debian images only).
+	OSRelease SidecarOSRelease `json:"osRelease"`
+}
+
+// SidecarOSRelease is the part of an image's os-release its sidecar records.
+type SidecarOSRelease struct {
+	ID         string `json:"ID"`
+	VersionID  string `json:"VERSION_ID"`
+	PrettyName string `json:"PRETTY_NAME"`
+}
+
+// ApkInventory is what lib/apk/db/installed lists for one platform, parsed without
+// any scanner.
+type ApkInventory struct {
+	PackageCount int          `json:"packageCount"`
+	Packages     []ApkPackage `json:"packages"`
+}
+
+// ApkPackage is one installed apk package: P:, V:, o: (the origin, defaulting to
+// the package) and A:.
+type ApkPackage struct {
+	Package      string `json:"package"`
+	Version      string `json:"version"`
+	Origin       string `json:"origin"`
+	Architecture string `json:"architecture"`
 }
 
 // SidecarManifest is one platform's image manifest.
