@@ -38,6 +38,8 @@ type Pipeline struct {
 	version      string
 	now          func() time.Time
 	registryOpts []registry.Option
+	// rematchPageSize is how many images rows a rematch task covers (0: the default).
+	rematchPageSize int
 
 	mu    sync.Mutex
 	index *advisory.Index // loaded on first use, kept for the process (or generation); staleness checked per use
@@ -92,6 +94,7 @@ func (p *Pipeline) Functions() map[string]host.Func {
 		FuncListRepo:   p.ListRepo,
 		FuncScan:       p.Scan,
 		FuncAdvisories: p.Advisories,
+		FuncRematch:    p.Rematch,
 	}
 }
 
@@ -173,6 +176,25 @@ func (p *Pipeline) generationIndex(ctx context.Context, log *slog.Logger) (*advi
 		return nil, err
 	}
 	return p.index, nil
+}
+
+// rereadPointerUnless makes the next index use read current.json again unless the
+// pointer loaded is generation's, so a rematch of a just-synced generation does not
+// run on the previous index for up to pointerRecheck.
+func (p *Pipeline) rereadPointerUnless(generation string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pointer.Generation != generation {
+		p.pointerReadAt = time.Time{}
+	}
+}
+
+// pointerGeneration is the generation of the pointer last read ("" for a directory
+// source or before the first read).
+func (p *Pipeline) pointerGeneration() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pointer.Generation
 }
 
 // checkAge fails when advisories last checked at checked are older than
