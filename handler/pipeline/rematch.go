@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"github.com/tidewatch/tidewatch/handler/advisory"
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/inventory"
+	"github.com/tidewatch/tidewatch/handler/match"
 	"github.com/tidewatch/tidewatch/handler/scanner"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
@@ -75,13 +75,14 @@ func (p *Pipeline) rematch(ctx context.Context, log *slog.Logger, task store.Rem
 	if err != nil {
 		return d, err
 	}
-	sent := map[string]bool{} // scan tasks sent by this page, per digest
+	matcher := match.NewMatcher(idx) // the page's rows share base images: evaluate each package once
+	sent := map[string]bool{}        // scan tasks sent by this page, per digest
 	var failures []string
 	for _, img := range rows {
 		if err := ctx.Err(); err != nil {
 			return d, err
 		}
-		outcome, err := p.rematchRow(ctx, log, idx, img, now)
+		outcome, err := p.rematchRow(ctx, log, matcher, img, now)
 		switch {
 		case err != nil && isPermanent(ctx, err):
 			d.Failed++
@@ -163,7 +164,7 @@ const (
 )
 
 // rematchRow re-matches one images row from its stored inventory.
-func (p *Pipeline) rematchRow(ctx context.Context, log *slog.Logger, idx *advisory.Index, img store.Image, now time.Time) (rowOutcome, error) {
+func (p *Pipeline) rematchRow(ctx context.Context, log *slog.Logger, matcher *match.Matcher, img store.Image, now time.Time) (rowOutcome, error) {
 	if len(img.Tags) == 0 {
 		return rowSkipped, nil
 	}
@@ -177,17 +178,18 @@ func (p *Pipeline) rematchRow(ctx context.Context, log *slog.Logger, idx *adviso
 	if err != nil {
 		return 0, fmt.Errorf("reading the inventory of %s: %w", img.Digest, err)
 	}
-	var inv inventory.Inventory
-	if err := json.Unmarshal(data, &inv); err != nil || inv.Analyzer != inventory.Analyzer {
-		log.Warn("stored inventory is unusable: scanning instead", "platformDigest", img.Digest, "error", err, "analyzer", inv.Analyzer)
+	inv, err := inventory.Decode(data)
+	if err != nil || inv.Analyzer != inventory.Analyzer {
+		log.Warn("stored inventory is unusable: scanning instead", "platformDigest", img.Digest, "error", err)
 		return rowNeedsScan, nil
 	}
-	pr := scanner.Assess(idx, &inv)
-	counts, err := p.findings().Rematch(ctx, img.Registry, img.Repository, img.Digest, findingRows(pr.Findings), idx.Generation(), now)
+	pr := scanner.AssessWith(matcher, inv)
+	generation := matcher.Index().Generation()
+	counts, err := p.findings().Rematch(ctx, img.Registry, img.Repository, img.Digest, findingRows(pr.Findings), generation, now)
 	if err != nil {
 		return 0, err
 	}
-	img.Counts, img.Generation, img.LastMatchedAt = counts, idx.Generation(), now
+	img.Counts, img.Generation, img.LastMatchedAt = counts, generation, now
 	img.Status, img.Error, img.Packages = pr.Status, pr.Error, packageCounts(pr.Packages)
 	if err := p.images.PutImage(ctx, img); err != nil {
 		return 0, err

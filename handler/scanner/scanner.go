@@ -133,6 +133,12 @@ func Assess(index *advisory.Index, inv *inventory.Inventory) PlatformResult {
 	return assess(inv, match.Match(index, inv.Packages))
 }
 
+// AssessWith is Assess with a Matcher, whose memo the inventories of one rematch
+// page share.
+func AssessWith(m *match.Matcher, inv *inventory.Inventory) PlatformResult {
+	return assess(inv, m.Match(inv.Packages))
+}
+
 // inventory builds the merged inventory, analyzing each layer at most once per
 // analyzer version and verified layer digest (cache) and retrying a layer's whole
 // stream on transient errors.
