@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tidewatch/tidewatch/handler/advisory"
@@ -75,14 +76,11 @@ func (p *Pipeline) rematch(ctx context.Context, log *slog.Logger, task store.Rem
 	if err != nil {
 		return d, err
 	}
-	matcher := match.NewMatcher(idx) // the page's rows share base images: evaluate each package once
-	sent := map[string]bool{}        // scan tasks sent by this page, per digest
+	outcomes, errs := p.rematchRows(ctx, log, match.NewMatcher(idx), rows, now)
+	sent := map[string]bool{} // scan tasks sent by this page, per digest
 	var failures []string
-	for _, img := range rows {
-		if err := ctx.Err(); err != nil {
-			return d, err
-		}
-		outcome, err := p.rematchRow(ctx, log, matcher, img, now)
+	for i, img := range rows {
+		err := errs[i]
 		switch {
 		case err != nil && isPermanent(ctx, err):
 			d.Failed++
@@ -90,9 +88,9 @@ func (p *Pipeline) rematch(ctx context.Context, log *slog.Logger, task store.Rem
 			p.recordRematchError(ctx, log, img, err, now)
 		case err != nil:
 			return d, err
-		case outcome == rowRematched:
+		case outcomes[i] == rowRematched:
 			d.Rematched++
-		case outcome == rowNeedsScan:
+		case outcomes[i] == rowNeedsScan:
 			if err := p.rescan(ctx, task, img, sent); err != nil {
 				return d, err
 			}
@@ -112,6 +110,39 @@ func (p *Pipeline) rematch(ctx context.Context, log *slog.Logger, task store.Rem
 	log.Info("rematched page", "rows", len(rows), "rematched", d.Rematched, "rescanned", d.Rescanned,
 		"failed", d.Failed, "last", next == nil, "current", idx.Generation())
 	return d, nil
+}
+
+// rematchConcurrency is how many rows of a page are re-matched at once: each row is
+// a few storage round trips, which dominate a page's time.
+const rematchConcurrency = 8
+
+// rematchRows re-matches rows, rematchConcurrency at a time, sharing matcher (the
+// page's rows share base images: each package is evaluated once). It returns each
+// row's outcome and error; after the first transient error the rows not started yet
+// are left with it, since the page is delivered again anyway.
+func (p *Pipeline) rematchRows(ctx context.Context, log *slog.Logger, matcher *match.Matcher, rows []store.Image, now time.Time) ([]rowOutcome, []error) {
+	outcomes, errs := make([]rowOutcome, len(rows)), make([]error, len(rows))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, rematchConcurrency)
+	for i, img := range rows {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = context.Cause(ctx)
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			outcomes[i], errs[i] = p.rematchRow(ctx, log, matcher, img, now)
+			if errs[i] != nil && !isPermanent(ctx, errs[i]) {
+				cancel(errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return outcomes, errs
 }
 
 // rematchIndex is the advisory index rows are re-matched against: the only use of
