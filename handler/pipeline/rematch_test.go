@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 	"github.com/tidewatch/tidewatch/handler/pipeline"
 	"github.com/tidewatch/tidewatch/handler/store"
@@ -289,4 +290,64 @@ func TestARematchSendsNoRequestToTheRegistry(t *testing.T) {
 			t.Errorf("run counts %d rematched and %d rescanned, want 2 and 1", run.Rematched, run.Rescanned)
 		}
 	})
+}
+
+// TestAStaleDigestIsReMatchedThroughListRepoWithoutPullingIt sweeps a repository,
+// lists it again 25 hours later (the digest is due by age), then closes the registry:
+// the listing sent one rematch task scoped to the digest and no scan task, and that
+// task re-matches the row without a registry request.
+func TestAStaleDigestIsReMatchedThroughListRepoWithoutPullingIt(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	gate := startRegistryGate(t, reg.Host)
+	base := loadSidecar(t, minbase)
+	push(t, minbase, reg.Ref("r/min:1"))
+	h := newHarness(t, gate.Host)
+	scannedAt := h.clock.Now()
+	h.sweep(t, "r/min")
+	scanned := h.images(t, "r/min")[base.ManifestDigest]
+	if !scanned.LastScannedAt.Equal(scannedAt) || scanned.Analyzer == "" {
+		t.Fatalf("the sweep left %+v, want a row scanned at %v with its analyzer", scanned, scannedAt)
+	}
+
+	later := scannedAt.Add(25 * time.Hour)
+	h.clock.Set(later)
+	list := delivery(pipeline.FuncListRepo, h.listTask(t, "r/min"), 1, host.HostEncoding)
+	if status := h.call(t, pipeline.FuncListRepo, list); status != okStatus {
+		t.Fatalf("second listing: HTTP %d", status)
+	}
+	if tasks := h.scanTasks(t); len(tasks) != 0 {
+		t.Errorf("the listing enqueued scans %+v, want none", tasks)
+	}
+	tasks := h.rematchTasks(t)
+	want := &store.RematchScope{Registry: gate.Host, Repository: "r/min", Digest: base.ManifestDigest}
+	if len(tasks) != 1 || !cmp.Equal(want, tasks[0].Scope) {
+		t.Fatalf("rematch tasks %+v, want one scoped to %+v", tasks, want)
+	}
+
+	gate.closed.Store(true)
+	text, err := store.EncodeRematchTask(tasks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status := h.call(t, pipeline.FuncRematch, delivery(pipeline.FuncRematch, text, 1, host.HostEncoding)); status != okStatus {
+		t.Fatalf("rematch: HTTP %d", status)
+	}
+	if n := gate.refused.Load(); n != 0 {
+		t.Errorf("%d registry requests during the rematch, want 0", n)
+	}
+	wantRow := scanned
+	wantRow.LastMatchedAt = later
+	if diff := cmp.Diff(wantRow, h.images(t, "r/min")[base.ManifestDigest]); diff != "" {
+		t.Errorf("row after the rematch (-want +got):\n%s", diff)
+	}
+	if tasks := h.rematchTasks(t); len(tasks) != 0 {
+		t.Errorf("a scoped rematch enqueued %+v, want no next page", tasks)
+	}
+	run, err := h.store.GetRun(context.Background(), later.Format(time.DateOnly), "test-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.RematchEnqueued != 1 || run.Rematched != 1 {
+		t.Errorf("run counts %d rematch tasks and %d rows re-matched, want 1 and 1", run.RematchEnqueued, run.Rematched)
+	}
 }
