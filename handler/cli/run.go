@@ -25,7 +25,8 @@ type pipelineHandler struct {
 
 // runPipeline plays the Functions host locally: one timer tick to /sweep (preceded by
 // one to /advisories when TIDEWATCH_ADVISORIES_URL is an http(s) URL), then it
-// drains list-tasks and scan-tasks by POSTing each message to /listrepo and /scan with
+// drains list-tasks, scan-tasks and rematch-tasks by POSTing each message to
+// /listrepo, /scan and /rematch with
 // the host's envelopes, deleting on 200 and leaving the message for redelivery on any
 // other status (poison after host.MaxDequeueCount), exactly as the queue trigger does.
 // A task the handler deferred (re-enqueued with a registry's long Retry-After) is not
@@ -148,6 +149,7 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 	}{
 		{r.store.ListTasks(), pipeline.FuncListRepo},
 		{r.store.ScanTasks(), pipeline.FuncScan},
+		{r.store.RematchTasks(), pipeline.FuncRematch},
 	}
 	for {
 		delivered := 0

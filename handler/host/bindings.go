@@ -7,6 +7,8 @@ const (
 	FunctionScan     = "scan"
 	// FunctionAdvisories syncs the OSV export into advisory generations (timer).
 	FunctionAdvisories = "advisories"
+	// FunctionRematch re-matches stored inventories against the current advisories (queue).
+	FunctionRematch = "rematch"
 )
 
 // Binding names used in functions/*/function.json; handlers read Invocation.Data with them.

@@ -50,6 +50,8 @@ func TestFunctionJSON(t *testing.T) {
 			QueueName: "list-tasks", Connection: StorageConnection}}},
 		{FunctionScan, []binding{{Type: "queueTrigger", Direction: "in", Name: QueueBinding,
 			QueueName: "scan-tasks", Connection: StorageConnection}}},
+		{FunctionRematch, []binding{{Type: "queueTrigger", Direction: "in", Name: QueueBinding,
+			QueueName: "rematch-tasks", Connection: StorageConnection}}},
 	}
 	for _, tt := range tests {
 		t.Run("functions/"+tt.function+"/function.json binds what the handler reads", func(t *testing.T) {

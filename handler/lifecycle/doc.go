@@ -7,7 +7,7 @@
 // ecosystem, package, location). It is [StateActive] while it is in the latest result
 // for its (repository, digest) and [StateResolved] with a reason and a time once it
 // is not: [ReasonRescan] (gone on a rescan of the same digest), [ReasonAdvisory] (gone
-// on a rematch with changed advisories), [ReasonFixed] (the tag that last referenced
+// on a rematch with changed advisories; ResolvedByGeneration names the generation), [ReasonFixed] (the tag that last referenced
 // the digest moved to a digest without it; ResolvedByDigest names that digest),
 // [ReasonUntracked] (no tag references the digest, and the finding lives on in the
 // digest that replaced it, or its platform was dropped) and [ReasonDeleted] (the tag

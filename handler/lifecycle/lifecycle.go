@@ -43,6 +43,29 @@ func (l *Lifecycle) Record(ctx context.Context, registry, repository, digest str
 	return countActive(after), nil
 }
 
+// Rematch writes the result of re-matching platform digest's stored inventory
+// against advisory generation: findings of result become or stay active (new ones
+// first seen now; severity, fix and remediation updated in place), every other active
+// row resolves [ReasonAdvisory] with ResolvedByGeneration set to generation. It
+// returns the counts of the active rows, for the images row the caller writes next.
+// The same result again leaves the same rows (LastSeenAt aside, which is now).
+func (l *Lifecycle) Rematch(ctx context.Context, registry, repository, digest string, result []store.Finding, generation string, now time.Time) (store.Counts, error) {
+	existing, err := l.store.FindingsOf(ctx, registry, repository, digest)
+	if err != nil {
+		return store.Counts{}, fmt.Errorf("recording rematch of %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	changed, after := applyResult(existing, result, ReasonAdvisory, now)
+	for i := range changed {
+		if changed[i].State == StateResolved { // only rows this result resolves are changed and resolved
+			changed[i].ResolvedByGeneration = generation
+		}
+	}
+	if err := l.store.PutFindings(ctx, registry, repository, digest, changed); err != nil {
+		return store.Counts{}, fmt.Errorf("recording rematch of %s/%s@%s: %w", registry, repository, digest, err)
+	}
+	return countActive(after), nil
+}
+
 // resolveAll resolves every active finding of platform digest in registry/repository
 // with reason (e.g. [ReasonDeleted] when its last tag was deleted) and sets the
 // images row's counts. Repeating it changes nothing.

@@ -293,3 +293,68 @@ func TestRetrackReactivatesWhatUntaggingResolved(t *testing.T) {
 		t.Errorf("reactivated row %+v, want FirstSeenAt kept and no resolution", f)
 	}
 }
+
+func TestRematch(t *testing.T) {
+	ctx := context.Background()
+	m := newMemStore()
+	l := New(m)
+	if _, err := l.Record(ctx, testRegistry, "app", "sha256:a", []store.Finding{finding("CVE-1", "HIGH"), finding("CVE-2", "LOW")}, ReasonRescan, t0); err != nil {
+		t.Fatal(err)
+	}
+	raised := finding("CVE-1", "CRITICAL")
+	raised.FixedVersion = "2.0"
+	at := t0.Add(time.Hour)
+	rematch := func(t *testing.T) store.Counts {
+		t.Helper()
+		c, err := l.Rematch(ctx, testRegistry, "app", "sha256:a", []store.Finding{raised, finding("CVE-3", "MEDIUM")}, "gen-b", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	row := func(id string) store.Finding { return m.rows[partition(testRegistry, "app", "sha256:a")][key(id)] }
+	counts := rematch(t)
+	first := map[string]store.Finding{"CVE-1": row("CVE-1"), "CVE-2": row("CVE-2"), "CVE-3": row("CVE-3")}
+
+	t.Run("a finding still matched is updated in place and keeps its first sighting", func(t *testing.T) {
+		want := raised
+		want.Registry, want.Repository, want.Digest = testRegistry, "app", "sha256:a"
+		want.State, want.FirstSeenAt, want.LastSeenAt = StateActive, t0, at
+		if diff := cmp.Diff(want, row("CVE-1")); diff != "" {
+			t.Errorf("CVE-1 (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("a finding no longer matched resolves advisory with the generation", func(t *testing.T) {
+		f := row("CVE-2")
+		got := [4]string{f.State, f.ResolvedReason, f.ResolvedByGeneration, f.ResolvedAt.Format(time.RFC3339)}
+		want := [4]string{StateResolved, ReasonAdvisory, "gen-b", at.Format(time.RFC3339)}
+		if got != want {
+			t.Errorf("CVE-2 = %v, want %v", got, want)
+		}
+	})
+	t.Run("a new match is active and first seen at the rematch", func(t *testing.T) {
+		if f := row("CVE-3"); f.State != StateActive || !f.FirstSeenAt.Equal(at) {
+			t.Errorf("CVE-3 is %s first seen %v, want active first seen %v", f.State, f.FirstSeenAt, at)
+		}
+	})
+	t.Run("the counts are the active rows'", func(t *testing.T) {
+		if diff := cmp.Diff(store.Counts{Critical: 1, Medium: 1, FixableCount: 2}, counts); diff != "" {
+			t.Errorf("counts (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("the same rematch again leaves the same rows", func(t *testing.T) {
+		rematch(t)
+		again := map[string]store.Finding{"CVE-1": row("CVE-1"), "CVE-2": row("CVE-2"), "CVE-3": row("CVE-3")}
+		if diff := cmp.Diff(first, again); diff != "" {
+			t.Errorf("rows after the second rematch (-first +second):\n%s", diff)
+		}
+	})
+	t.Run("seen again by a scan, the resolution and its generation are cleared", func(t *testing.T) {
+		if _, err := l.Record(ctx, testRegistry, "app", "sha256:a", []store.Finding{finding("CVE-2", "LOW")}, ReasonRescan, at.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if f := row("CVE-2"); f.State != StateActive || f.ResolvedByGeneration != "" || f.ResolvedReason != "" {
+			t.Errorf("CVE-2 = %s/%s generation %q, want active without a resolution", f.State, f.ResolvedReason, f.ResolvedByGeneration)
+		}
+	})
+}

@@ -38,7 +38,7 @@ func applyResult(existing, result []store.Finding, reason string, now time.Time)
 			continue // one row per identity; the first occurrence wins
 		}
 		seen[key] = true
-		f.State, f.ResolvedReason, f.ResolvedAt, f.ResolvedByDigest = StateActive, "", time.Time{}, ""
+		f.State, f.ResolvedReason, f.ResolvedAt, f.ResolvedByDigest, f.ResolvedByGeneration = StateActive, "", time.Time{}, "", ""
 		f.FirstSeenAt, f.LastSeenAt = now, now
 		if prev, ok := old[key]; ok && !prev.FirstSeenAt.IsZero() {
 			f.FirstSeenAt = prev.FirstSeenAt
@@ -84,7 +84,7 @@ func reactivateUntracked(existing []store.Finding) (changed, after []store.Findi
 		if f.State == StateResolved {
 			switch f.ResolvedReason {
 			case ReasonFixed, ReasonUntracked, ReasonDeleted:
-				f.State, f.ResolvedReason, f.ResolvedAt, f.ResolvedByDigest = StateActive, "", time.Time{}, ""
+				f.State, f.ResolvedReason, f.ResolvedAt, f.ResolvedByDigest, f.ResolvedByGeneration = StateActive, "", time.Time{}, "", ""
 				changed = append(changed, f)
 			}
 		}

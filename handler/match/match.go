@@ -52,6 +52,11 @@ type hit struct {
 // advisories for is a gap in the result, not an error; so are the packages whose
 // installed version their ecosystem cannot parse. A nil index matches nothing.
 func Match(idx *advisory.Index, pkgs []inventory.Package) Result {
+	return matchPackages(idx, nil, pkgs)
+}
+
+// matchPackages is Match, remembering evaluations in memo when it is not nil.
+func matchPackages(idx *advisory.Index, memo *Matcher, pkgs []inventory.Package) Result {
 	byEcosystem := make(map[string][]inventory.Package)
 	for _, p := range pkgs {
 		if p.Ecosystem != "" {
@@ -68,7 +73,7 @@ func Match(idx *advisory.Index, pkgs []inventory.Package) Result {
 			res.Gaps = append(res.Gaps, EcosystemGap{Ecosystem: eco, Packages: len(group), Reason: reason})
 			continue
 		}
-		findings, unparsable := matchEcosystem(idx, eco, group)
+		findings, unparsable := matchEcosystem(idx, memo, eco, group)
 		perEcosystem = append(perEcosystem, findings)
 		res.MatchedPackages += len(group) - unparsable
 		if unparsable > 0 {
@@ -103,7 +108,7 @@ func gapReason(idx *advisory.Index, ecosystem string) string {
 // version does not parse. Packages sharing a match key (the binaries of one source)
 // share one evaluation and one set of per-vulnerability facts, and the findings are
 // allocated once at their final size, so work and memory stay linear in findings.
-func matchEcosystem(idx *advisory.Index, ecosystem string, pkgs []inventory.Package) ([]Finding, int) {
+func matchEcosystem(idx *advisory.Index, memo *Matcher, ecosystem string, pkgs []inventory.Package) ([]Finding, int) {
 	type key struct{ name, version string }
 	type evaluation struct {
 		templates []Finding
@@ -118,7 +123,11 @@ func matchEcosystem(idx *advisory.Index, ecosystem string, pkgs []inventory.Pack
 		e, ok := evaluated[key{name, version}]
 		if !ok {
 			e = new(evaluation)
-			e.templates, e.parsed = vulnerabilities(idx, ecosystem, name, version)
+			if memo != nil {
+				e.templates, e.parsed = memo.vulnerabilities(ecosystem, name, version)
+			} else {
+				e.templates, e.parsed = vulnerabilities(idx, ecosystem, name, version)
+			}
 			evaluated[key{name, version}] = e
 		}
 		keys[i] = e

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/tidewatch/tidewatch/handler/feed"
 	"github.com/tidewatch/tidewatch/handler/host"
@@ -16,7 +17,9 @@ const advisoriesInvocation = "advisories"
 // Advisories is the timer function: it syncs the configured ecosystems and the
 // severity folder from TIDEWATCH_ADVISORIES_URL (an http(s) OSV bulk-export base or
 // a directory) into the advisories blob container, within the invocation's budget,
-// and records the outcome as the run "advisories-<tick>". A rejected folder keeps
+// and records the outcome as the run "advisories-<tick>". A sync that switched to a
+// new generation enqueues the first rematch page (counted as RematchEnqueued; its
+// pages count in the same run). A rejected folder keeps
 // its previous data; the answer is 200 for a sync that completed or was rejected
 // (retrying the same export cannot help) and 500 for a transient failure.
 func (p *Pipeline) Advisories(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
@@ -34,8 +37,21 @@ func (p *Pipeline) Advisories(ctx context.Context, inv *host.Invocation, log *sl
 	if err == nil {
 		res, err = feed.NewSyncer(src, p.advisoryBlobs, feed.WithClock(p.now), feed.WithLogger(log)).Sync(ctx, folders)
 	}
-	// When res.Changed, the first rematch page is enqueued here (issue 8 item 5).
 	d := syncDelta(res, err)
+	var rematchErr error
+	if res != nil && res.Changed && res.Pointer != nil {
+		// A new generation: re-match every stored inventory against it. A send that
+		// fails is not retried by a later tick (the next sync is unchanged); listrepo's
+		// due-ness re-matches each digest whose Generation differs instead.
+		if rematchErr = p.enqueueRematch(ctx, res.Pointer.Generation, runID); rematchErr != nil {
+			d.Failed++
+			d.Failure = strings.TrimPrefix(d.Failure+"\n"+rematchErr.Error(), "\n")
+			log.Error("enqueueing rematch of the new generation", "error", rematchErr)
+		} else {
+			d.RematchEnqueued = 1
+			log.Info("rematch of the new generation enqueued", "generation", res.Pointer.Generation)
+		}
+	}
 	if res != nil && res.Pointer != nil {
 		log.Info("advisories synced", "generation", res.Pointer.Generation, "changed", res.Changed,
 			"checkedAt", res.Pointer.CheckedAt, "folders", d.Folders)
@@ -51,7 +67,7 @@ func (p *Pipeline) Advisories(ctx context.Context, inv *host.Invocation, log *sl
 		return errors.Join(err, fmt.Errorf("recording run %s: %w", runID, rerr))
 	}
 	if err == nil {
-		return nil
+		return rematchErr
 	}
 	err = fmt.Errorf("syncing advisories from %s: %w", p.cfg.AdvisoriesURL, err)
 	if feed.IsPermanent(err) {

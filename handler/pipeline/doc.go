@@ -1,8 +1,11 @@
 // Package pipeline implements the queue- and timer-triggered functions: sweep (fan out
 // one list task per repository), listrepo (observe tags, decide what is due, enqueue
-// scan tasks deduped per digest per day), scan (scan one digest, write images,
-// findings and resolutions) and advisories (sync the advisory source into blob
-// generations, feed.IsPermanent classifying its failures). Each function is a host.Func: nil means done, a
+// scan tasks, or rematch tasks for digests whose stored inventories are current,
+// deduped per digest per day), scan (scan one digest, write images, findings and
+// resolutions), advisories (sync the advisory source into blob generations,
+// feed.IsPermanent classifying its failures; a new generation enqueues the first
+// rematch page) and rematch (re-match one page of stored inventories against the
+// current index without a registry request, then enqueue the next page). Each function is a host.Func: nil means done, a
 // host.Permanent error means failed-and-recorded (the message is dropped),
 // host.Deferred means the task was re-enqueued with a registry's Retry-After delay
 // (longer than the budget left), any other error is transient and the Functions host

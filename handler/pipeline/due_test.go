@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tidewatch/tidewatch/handler/inventory"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
@@ -19,6 +20,11 @@ func TestADigestIsDueForAScanOnlyWhenItsActivityAndRowsSaySo(t *testing.T) {
 		return store.Image{Digest: digestA, Status: status, LastScannedAt: at, Generation: generation}
 	}
 	fresh := testNow.Add(-2 * time.Hour)
+	stored := func(img store.Image, analyzer string) store.Image {
+		img.InventoryRef, img.Analyzer = "inventories/"+img.Digest+".json.gz", analyzer
+		return img
+	}
+	stale := testNow.Add(-25 * time.Hour)
 	type want struct {
 		Reason string
 		Due    bool
@@ -85,6 +91,40 @@ func TestADigestIsDueForAScanOnlyWhenItsActivityAndRowsSaySo(t *testing.T) {
 				{Digest: digestB, IndexDigest: digestA, Status: "scanned", LastScannedAt: fresh, Generation: "gen-1"},
 				{Digest: digestC, IndexDigest: digestA, Status: "failed", LastScannedAt: fresh, Generation: "gen-1"},
 			},
+			want: want{Reason: "rescan", Due: true}},
+		{name: "a digest matched more than a day ago whose inventory is current is due for a rematch, not a scan",
+			act: pushedHourAgo, images: []store.Image{stored(scanned("scanned", stale, "gen-1"), inventory.Analyzer)}, generation: "gen-1",
+			want: want{Reason: "rematch", Due: true}},
+		{name: "a digest matched with another generation whose inventory is current is due for a rematch",
+			act: pushedHourAgo, images: []store.Image{stored(scanned("incomplete", fresh, "gen-0"), inventory.Analyzer)}, generation: "gen-1",
+			want: want{Reason: "rematch", Due: true}},
+		{name: "a digest re-matched an hour ago after a scan two days ago is not due",
+			act: pushedHourAgo, generation: "gen-1",
+			images: []store.Image{func() store.Image {
+				img := stored(scanned("scanned", testNow.Add(-48*time.Hour), "gen-1"), inventory.Analyzer)
+				img.LastMatchedAt = testNow.Add(-time.Hour)
+				return img
+			}()}},
+		{name: "a stale digest whose inventory an older analyzer wrote is due for a scan",
+			act: pushedHourAgo, images: []store.Image{stored(scanned("scanned", stale, "gen-1"), "tidewatch-layer/1 os/dpkg@0")}, generation: "gen-1",
+			want: want{Reason: "rescan", Due: true}},
+		{name: "a stale digest without a stored inventory is due for a scan",
+			act: pushedHourAgo, images: []store.Image{scanned("scanned", stale, "gen-1")}, generation: "gen-1",
+			want: want{Reason: "rescan", Due: true}},
+		{name: "a stale index with one platform lacking an inventory is due for a scan",
+			act: pushedHourAgo, generation: "gen-1",
+			images: []store.Image{
+				stored(store.Image{Digest: digestB, IndexDigest: digestA, Status: "scanned", LastScannedAt: stale, Generation: "gen-1"}, inventory.Analyzer),
+				{Digest: digestC, IndexDigest: digestA, Status: "scanned", LastScannedAt: stale, Generation: "gen-1"},
+			},
+			want: want{Reason: "rescan", Due: true}},
+		{name: "a digest that failed since its last good scan is scanned even with a current inventory",
+			act: pushedHourAgo, generation: "gen-1",
+			images: []store.Image{func() store.Image {
+				img := stored(scanned("scanned", stale, "gen-1"), inventory.Analyzer)
+				img.LastErrorAt = stale.Add(time.Minute)
+				return img
+			}()},
 			want: want{Reason: "rescan", Due: true}},
 	}
 	for _, tt := range tests {

@@ -107,7 +107,7 @@ func unitPipeline(t *testing.T, m *memStore, reg fakeRegistry) *Pipeline {
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // queueInvocation is the host's request for one delivery of a queue message.
-func queueInvocation(t *testing.T, function string, text []byte, messageID string, dequeueCount int) *host.Invocation {
+func queueInvocation(t testing.TB, function string, text []byte, messageID string, dequeueCount int) *host.Invocation {
 	t.Helper()
 	data, err := json.Marshal(string(text))
 	if err != nil {

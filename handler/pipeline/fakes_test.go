@@ -90,7 +90,7 @@ func key(parts ...string) string { return strings.Join(parts, "|") }
 func (m *memStore) stores() stores {
 	return stores{
 		tags: m, images: m, imageColumns: m, activity: m, runs: m, inventories: m, layers: m, findingStore: m,
-		listTasks: memQueue{m, "list-tasks"}, scanTasks: memQueue{m, "scan-tasks"},
+		listTasks: memQueue{m, "list-tasks"}, scanTasks: memQueue{m, "scan-tasks"}, rematchTasks: memQueue{m, "rematch-tasks"},
 	}
 }
 
@@ -289,6 +289,16 @@ func (m *memStore) PutInventory(_ context.Context, platformDigest string, data [
 		m.inventories[platformDigest] = data
 	}
 	return "inventories/" + platformDigest, err
+}
+
+func (m *memStore) GetInventory(_ context.Context, ref string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	data, ok := m.inventories[strings.TrimPrefix(ref, "inventories/")]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return data, nil
 }
 
 func (m *memStore) GetLayer(_ context.Context, diffID, analyzer string) ([]byte, error) {

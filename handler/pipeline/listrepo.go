@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -90,34 +91,66 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 		if err != nil {
 			return d, err
 		}
+		rematch := reason == reasonRematch
 		if mine {
-			d.Enqueued++ // claimed (so sent) by an earlier delivery of this message
+			// Claimed (so sent) by an earlier delivery of this message; counted as what
+			// the rows allow now.
+			countEnqueued(&d, inventoriesCurrent(imagesOf(images, digest)))
 		}
 		if !due {
 			continue
 		}
 		// Send before claiming: a failed send leaves the day unclaimed, so the retried
 		// list task sends again (nothing lost); two racing listers may both send, which
-		// the idempotent scan absorbs.
-		scan := store.ScanTask{Registry: task.Registry, Repository: task.Repository, Digest: digest,
-			Tags: byDigest[digest], Reason: reason, RunID: task.RunID}
-		msg, err := store.EncodeScanTask(scan)
-		if err == nil {
-			err = p.scanTasks.Send(ctx, msg)
-		}
-		if err != nil {
-			return d, fmt.Errorf("enqueueing scan of %s: %w", digest, err)
+		// the idempotent scan and rematch absorb.
+		if err := p.sendDue(ctx, task, digest, byDigest[digest], reason); err != nil {
+			return d, err
 		}
 		claimed, err := p.activity.ClaimScanAs(ctx, task.Registry, task.Repository, digest, now, claimant)
 		if err != nil {
 			return d, fmt.Errorf("claiming scan of %s: %w", digest, err)
 		}
 		if claimed {
-			d.Enqueued++
+			countEnqueued(&d, rematch)
 		}
 	}
-	log.Info("listed repository", "tags", len(tags), "digests", len(byDigest), "enqueued", d.Enqueued)
+	log.Info("listed repository", "tags", len(tags), "digests", len(byDigest), "enqueued", d.Enqueued, "rematchEnqueued", d.RematchEnqueued)
 	return d, nil
+}
+
+// sendDue sends what a due digest needs: a rematch task scoped to it when only its
+// age or generation made it due and every row has a current inventory
+// ([reasonRematch]), else a scan task.
+func (p *Pipeline) sendDue(ctx context.Context, task store.ListTask, digest string, tags []string, reason string) error {
+	if reason == reasonRematch {
+		msg, err := store.EncodeRematchTask(store.RematchTask{Generation: cmp.Or(p.currentGeneration(), "current"), RunID: task.RunID,
+			Scope: &store.RematchScope{Registry: task.Registry, Repository: task.Repository, Digest: digest}})
+		if err == nil {
+			err = p.rematchTasks.Send(ctx, msg)
+		}
+		if err != nil {
+			return fmt.Errorf("enqueueing rematch of %s: %w", digest, err)
+		}
+		return nil
+	}
+	msg, err := store.EncodeScanTask(store.ScanTask{Registry: task.Registry, Repository: task.Repository, Digest: digest,
+		Tags: tags, Reason: reason, RunID: task.RunID})
+	if err == nil {
+		err = p.scanTasks.Send(ctx, msg)
+	}
+	if err != nil {
+		return fmt.Errorf("enqueueing scan of %s: %w", digest, err)
+	}
+	return nil
+}
+
+// countEnqueued counts one claimed digest: a rematch task or a scan task.
+func countEnqueued(d *store.RunDelta, rematch bool) {
+	if rematch {
+		d.RematchEnqueued++
+	} else {
+		d.Enqueued++
+	}
 }
 
 // reconcileTags applies a full listing to the repository's tag view (one read of the
@@ -176,12 +209,18 @@ func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest s
 	return reason, due, mine, nil
 }
 
+// reasonRematch is scanDue's reason for a digest that only needs its stored
+// inventories matched again (a rematch task, not a scan).
+const reasonRematch = "rematch"
+
 // scanDue is the rule: a digest not claimed today is due when it is in the push or
 // pull window and never scanned, not settled (scanned, incomplete or unsupported),
-// failed since its last good scan, scanned more than a day ago, or scanned with an
+// failed since its last good scan, matched more than a day ago, or matched with an
 // advisory generation other than generation ("" before the first load: not judged).
-// The reason is "push", "pull" (never scanned) or "rescan". mine reports that the
-// day's claim is claimant's own.
+// The reason is "push", "pull" (never scanned), "rescan", or [reasonRematch] when only
+// age or generation made it due and every row has an inventory stored by the current
+// analyzer version: it is re-matched, never pulled again. mine reports that the day's
+// claim is claimant's own.
 func scanDue(act store.Activity, window store.Window, images []store.Image, generation, claimant string, now time.Time) (reason string, due, mine bool) {
 	if act.ScanClaimedOn == now.UTC().Format(time.DateOnly) {
 		return "", false, claimant != "" && act.ScanClaimedBy == claimant // already enqueued today
@@ -198,6 +237,7 @@ func scanDue(act store.Activity, window store.Window, images []store.Image, gene
 	if len(images) == 0 {
 		return reason, true, false
 	}
+	stale := false
 	for _, img := range images {
 		switch img.Status {
 		case scanner.StatusScanned, scanner.StatusIncomplete, scanner.StatusUnsupported:
@@ -207,11 +247,32 @@ func scanDue(act store.Activity, window store.Window, images []store.Image, gene
 		if img.LastErrorAt.After(img.LastScannedAt) {
 			return "rescan", true, false
 		}
-		if now.Sub(img.LastScannedAt) > rescanAfter || (generation != "" && img.Generation != generation) {
-			return "rescan", true, false
+		matched := img.LastScannedAt
+		if img.LastMatchedAt.After(matched) {
+			matched = img.LastMatchedAt
+		}
+		if now.Sub(matched) > rescanAfter || (generation != "" && img.Generation != generation) {
+			stale = true
 		}
 	}
-	return "", false, false
+	switch {
+	case !stale:
+		return "", false, false
+	case inventoriesCurrent(images):
+		return reasonRematch, true, false
+	}
+	return "rescan", true, false
+}
+
+// inventoriesCurrent reports whether every row of a digest can be re-matched from
+// its stored inventory (see inventoryCurrent).
+func inventoriesCurrent(images []store.Image) bool {
+	for _, img := range images {
+		if !inventoryCurrent(img) {
+			return false
+		}
+	}
+	return len(images) > 0
 }
 
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }

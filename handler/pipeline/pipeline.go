@@ -38,6 +38,8 @@ type Pipeline struct {
 	version      string
 	now          func() time.Time
 	registryOpts []registry.Option
+	// rematchPageSize is how many images rows a rematch task covers (0: the default).
+	rematchPageSize int
 
 	mu    sync.Mutex
 	index *advisory.Index // loaded on first use, kept for the process (or generation); staleness checked per use
@@ -95,6 +97,7 @@ func (p *Pipeline) Functions() map[string]host.Func {
 		FuncListRepo:   p.ListRepo,
 		FuncScan:       p.Scan,
 		FuncAdvisories: p.Advisories,
+		FuncRematch:    p.Rematch,
 	}
 }
 
@@ -188,6 +191,17 @@ func (p *Pipeline) generationIndex(ctx context.Context, log *slog.Logger) (*advi
 		return nil, p.use, err
 	}
 	return p.index, p.use, nil
+}
+
+// rereadPointerUnless makes the next index use read current.json again unless the
+// pointer loaded is generation's, so a rematch of a just-synced generation does not
+// run on the previous index for up to pointerRecheck.
+func (p *Pipeline) rereadPointerUnless(generation string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pointer.Generation != generation {
+		p.pointerReadAt = time.Time{}
+	}
 }
 
 // checkAge fails when the generation in use was last checked against its source

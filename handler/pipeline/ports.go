@@ -48,9 +48,16 @@ type runLog interface {
 	RecordInvocation(ctx context.Context, date, runID, invocation string, d store.RunDelta) error
 }
 
-// inventoryBlobs keeps a platform's inventory and returns its reference.
+// inventoryBlobs keeps a platform's inventory and returns its reference (scan), and
+// reads it back (rematch).
 type inventoryBlobs interface {
 	PutInventory(ctx context.Context, platformDigest string, data []byte) (string, error)
+	GetInventory(ctx context.Context, ref string) ([]byte, error)
+}
+
+// imagePages pages through the whole images table in key order (rematch).
+type imagePages interface {
+	ListImagesAfter(ctx context.Context, after store.ImageCursor, limit int) ([]store.Image, store.ImageCursor, bool, error)
 }
 
 // layerBlobs holds encoded per-layer results (see storeLayerCache).
@@ -69,6 +76,7 @@ type taskQueue interface {
 type stores struct {
 	tags         tagView
 	images       imageRows
+	imagePages   imagePages
 	imageColumns imageColumns
 	activity     activityLog
 	runs         runLog
@@ -77,6 +85,7 @@ type stores struct {
 	findingStore lifecycle.Store
 	listTasks    taskQueue
 	scanTasks    taskQueue
+	rematchTasks taskQueue
 	// advisoryBlobs holds the advisory generations and current.json.
 	advisoryBlobs feed.Blobs
 }
@@ -84,9 +93,9 @@ type stores struct {
 // storesOf is every concern served by the one store st.
 func storesOf(st *store.Store) stores {
 	return stores{
-		tags: st, images: st, imageColumns: st, activity: st, runs: st,
+		tags: st, images: st, imagePages: st, imageColumns: st, activity: st, runs: st,
 		inventories: st, layers: st, findingStore: st,
-		listTasks: st.ListTasks(), scanTasks: st.ScanTasks(),
+		listTasks: st.ListTasks(), scanTasks: st.ScanTasks(), rematchTasks: st.RematchTasks(),
 		advisoryBlobs: feed.NewContainerBlobs(st.Advisories().Client()),
 	}
 }
@@ -94,6 +103,7 @@ func storesOf(st *store.Store) stores {
 var (
 	_ tagView        = (*store.Store)(nil)
 	_ imageRows      = (*store.Store)(nil)
+	_ imagePages     = (*store.Store)(nil)
 	_ imageColumns   = (*store.Store)(nil)
 	_ activityLog    = (*store.Store)(nil)
 	_ runLog         = (*store.Store)(nil)

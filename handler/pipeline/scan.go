@@ -132,12 +132,13 @@ func (p *Pipeline) recordFailedImage(ctx context.Context, log *slog.Logger, task
 
 // writePlatform writes one platform's result: its findings through the lifecycle
 // (absent ones resolve "rescan"), its inventory, then its images row with the counts
-// of its active findings.
+// of its active findings and the inventory's analyzer (what rematch and due-ness
+// check before reusing it).
 func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *scanner.Result, pr scanner.PlatformResult, act store.Activity, generation string, now time.Time) error {
 	img := store.Image{
 		Registry: task.Registry, Repository: task.Repository, Digest: pr.Digest, Tags: task.Tags,
 		IndexDigest: res.IndexDigest, Platform: pr.Platform,
-		LastScannedAt: now, Generation: generation, Status: pr.Status, Error: pr.Error,
+		LastScannedAt: now, LastMatchedAt: now, Generation: generation, Status: pr.Status, Error: pr.Error,
 		PushedAt: act.LastPushedAt, LastPulledAt: act.LastPulledAt,
 		Packages: packageCounts(pr.Packages), Skipped: skippedColumn(res.Skipped, pr.Skipped),
 	}
@@ -157,6 +158,7 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 		if img.InventoryRef, err = p.inventories.PutInventory(ctx, pr.Digest, data); err != nil {
 			return err
 		}
+		img.Analyzer = pr.Inventory.Analyzer
 	}
 	return p.images.PutImage(ctx, img)
 }

@@ -14,7 +14,7 @@ import (
 
 // TestScanDuplicateDelivery delivers the same scan-task envelope twice, an hour apart:
 // the second delivery must leave every row as the first wrote it, except the
-// "last seen/scanned" times, which move to the second delivery's clock.
+// "last seen/scanned/matched" times, which move to the second delivery's clock.
 func TestScanDuplicateDelivery(t *testing.T) {
 	reg := testenv.StartRegistry(t)
 	truth := loadSidecar(t, multiarch)
@@ -43,7 +43,7 @@ func TestScanDuplicateDelivery(t *testing.T) {
 
 	wantImages := map[string]store.Image{}
 	for d, img := range imagesBefore {
-		img.LastScannedAt = second
+		img.LastScannedAt, img.LastMatchedAt = second, second
 		wantImages[d] = img
 	}
 	if diff := cmp.Diff(wantImages, h.images(t, "demo/multi")); diff != "" {

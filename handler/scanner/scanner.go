@@ -121,9 +121,22 @@ func (s *Scanner) scanPlatform(ctx context.Context, p image.PlatformImage) (Plat
 	if err != nil {
 		return PlatformResult{Platform: p.Platform.String(), Digest: p.Digest}, err
 	}
-	pr := assess(inv, match.Match(s.index, inv.Packages))
+	pr := Assess(s.index, inv)
 	pr.Platform, pr.Digest = p.Platform.String(), p.Digest
 	return pr, nil
+}
+
+// Assess matches a merged inventory (fresh from a scan, or stored and decoded for a
+// rematch) against index and judges the result: the one rule scan and rematch
+// share. Platform and Digest are left for the caller.
+func Assess(index *advisory.Index, inv *inventory.Inventory) PlatformResult {
+	return assess(inv, match.Match(index, inv.Packages))
+}
+
+// AssessWith is Assess with a Matcher, whose memo the inventories of one rematch
+// page share.
+func AssessWith(m *match.Matcher, inv *inventory.Inventory) PlatformResult {
+	return assess(inv, m.Match(inv.Packages))
 }
 
 // inventory builds the merged inventory, analyzing each layer at most once per

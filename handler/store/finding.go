@@ -48,6 +48,9 @@ type Finding struct {
 	ResolvedReason   string
 	ResolvedAt       time.Time
 	ResolvedByDigest string
+	// ResolvedByGeneration is the advisory generation whose rematch resolved the
+	// finding (reason "advisory"), empty otherwise.
+	ResolvedByGeneration string
 }
 
 // FindingsKey is the PartitionKey of the findings of platform digest in
@@ -96,38 +99,42 @@ func (f Finding) entity() entity {
 	if f.ResolvedByDigest != "" {
 		e.setString("ResolvedByDigest", f.ResolvedByDigest)
 	}
+	if f.ResolvedByGeneration != "" {
+		e.setString("ResolvedByGeneration", f.ResolvedByGeneration)
+	}
 	return e
 }
 
 func findingFromRow(r row) Finding {
 	return Finding{
-		Registry:         r.str("Registry"),
-		Repository:       r.str("Repository"),
-		Digest:           r.str("Digest"),
-		VulnerabilityID:  r.str("VulnerabilityId"),
-		Aliases:          splitList(r.str("Aliases")),
-		Severity:         r.str("Severity"),
-		CvssScore:        r.float("CvssScore"),
-		CvssVector:       r.str("CvssVector"),
-		SeveritySource:   r.str("SeveritySource"),
-		Package:          r.str("Package"),
-		SourcePackage:    r.str("SourcePackage"),
-		Ecosystem:        r.str("Ecosystem"),
-		InstalledVersion: r.str("InstalledVersion"),
-		FixedVersion:     r.str("FixedVersion"),
-		FixStatus:        r.str("FixStatus"),
-		Remediation:      r.str("Remediation"),
-		LayerDigest:      r.str("LayerDigest"),
-		LayerIndex:       r.int("LayerIndex"),
-		InBaseImage:      r.bool("InBaseImage"),
-		Location:         r.str("Location"),
-		Purl:             r.str("Purl"),
-		FirstSeenAt:      r.time("FirstSeenAt"),
-		LastSeenAt:       r.time("LastSeenAt"),
-		State:            r.str("State"),
-		ResolvedReason:   r.str("ResolvedReason"),
-		ResolvedAt:       r.time("ResolvedAt"),
-		ResolvedByDigest: r.str("ResolvedByDigest"),
+		Registry:             r.str("Registry"),
+		Repository:           r.str("Repository"),
+		Digest:               r.str("Digest"),
+		VulnerabilityID:      r.str("VulnerabilityId"),
+		Aliases:              splitList(r.str("Aliases")),
+		Severity:             r.str("Severity"),
+		CvssScore:            r.float("CvssScore"),
+		CvssVector:           r.str("CvssVector"),
+		SeveritySource:       r.str("SeveritySource"),
+		Package:              r.str("Package"),
+		SourcePackage:        r.str("SourcePackage"),
+		Ecosystem:            r.str("Ecosystem"),
+		InstalledVersion:     r.str("InstalledVersion"),
+		FixedVersion:         r.str("FixedVersion"),
+		FixStatus:            r.str("FixStatus"),
+		Remediation:          r.str("Remediation"),
+		LayerDigest:          r.str("LayerDigest"),
+		LayerIndex:           r.int("LayerIndex"),
+		InBaseImage:          r.bool("InBaseImage"),
+		Location:             r.str("Location"),
+		Purl:                 r.str("Purl"),
+		FirstSeenAt:          r.time("FirstSeenAt"),
+		LastSeenAt:           r.time("LastSeenAt"),
+		State:                r.str("State"),
+		ResolvedReason:       r.str("ResolvedReason"),
+		ResolvedAt:           r.time("ResolvedAt"),
+		ResolvedByDigest:     r.str("ResolvedByDigest"),
+		ResolvedByGeneration: r.str("ResolvedByGeneration"),
 	}
 }
 

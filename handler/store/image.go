@@ -48,6 +48,9 @@ type Image struct {
 	LastScannedAt time.Time
 	// Generation is the advisory index generation the findings were matched against.
 	Generation string
+	// LastMatchedAt is when the findings were last matched: by the scan that wrote
+	// the row (then it equals LastScannedAt) or by a rematch of its stored inventory.
+	LastMatchedAt time.Time
 
 	Counts
 
@@ -61,6 +64,9 @@ type Image struct {
 	LastErrorAt time.Time
 	// InventoryRef is the blob reference returned by [Store.PutInventory].
 	InventoryRef string
+	// Analyzer is the inventory's analyzer version (inventory.Analyzer when it was
+	// written), so due-ness can tell a reusable inventory without reading the blob.
+	Analyzer string
 	// Packages is the scan health an operator reads: packages inventoried per
 	// ecosystem, "Debian:12 97, Go 12" ("none" for packages with no advisory source).
 	Packages string
@@ -82,6 +88,7 @@ func (img Image) entity() entity {
 	e.setTime("LastPulledAt", img.LastPulledAt)
 	e.setTime("LastScannedAt", img.LastScannedAt)
 	e.setString("Generation", img.Generation)
+	e.setTime("LastMatchedAt", img.LastMatchedAt)
 	img.Counts.set(e)
 	e.setString("Status", img.Status)
 	e.setString("Error", img.Error)
@@ -90,6 +97,7 @@ func (img Image) entity() entity {
 	}
 	e.setTime("LastErrorAt", img.LastErrorAt)
 	e.setString("InventoryRef", img.InventoryRef)
+	e.setString("Analyzer", img.Analyzer)
 	e.setString("Packages", img.Packages)
 	e.setString("Skipped", img.Skipped)
 	return e
@@ -113,6 +121,7 @@ func imageFromRow(r row) (Image, error) {
 		LastPulledAt:  r.time("LastPulledAt"),
 		LastScannedAt: r.time("LastScannedAt"),
 		Generation:    r.str("Generation"),
+		LastMatchedAt: r.time("LastMatchedAt"),
 		Counts: Counts{
 			Critical: r.int("Critical"), High: r.int("High"), Medium: r.int("Medium"),
 			Low: r.int("Low"), Unknown: r.int("Unknown"), FixableCount: r.int("FixableCount"),
@@ -122,6 +131,7 @@ func imageFromRow(r row) (Image, error) {
 		LastError:    r.str("LastError"),
 		LastErrorAt:  r.time("LastErrorAt"),
 		InventoryRef: r.str("InventoryRef"),
+		Analyzer:     r.str("Analyzer"),
 		Packages:     r.str("Packages"),
 		Skipped:      r.str("Skipped"),
 	}, nil
@@ -259,6 +269,44 @@ func (s *Store) ListImagesPage(ctx context.Context, partitionKey, continuation s
 		images = append(images, img)
 	}
 	return images, next, nil
+}
+
+// ImageCursor is a position in the images table: the PartitionKey and RowKey of a
+// row, as stored (escaped). The zero cursor is before the first row.
+type ImageCursor struct {
+	Partition, Row string
+}
+
+// ListImagesAfter returns up to limit images rows after cursor in key order
+// (PartitionKey, then RowKey), across partitions, and the cursor of the last row
+// returned; done reports that no row follows it. One bounded query (limit+1 rows):
+// never a scan of the whole table for one page.
+func (s *Store) ListImagesAfter(ctx context.Context, after ImageCursor, limit int) (images []Image, last ImageCursor, done bool, err error) {
+	if limit <= 0 {
+		return nil, after, false, fmt.Errorf("listing images after %+v: limit %d is not positive", after, limit)
+	}
+	filter := ""
+	if after != (ImageCursor{}) {
+		pk, rk := odataQuote(after.Partition), odataQuote(after.Row)
+		filter = "PartitionKey gt " + pk + " or (PartitionKey eq " + pk + " and RowKey gt " + rk + ")"
+	}
+	rows, err := listRowsLimit(ctx, s.images, filter, limit+1)
+	if err != nil {
+		return nil, after, false, fmt.Errorf("listing images after %+v: %w", after, err)
+	}
+	done = len(rows) <= limit
+	rows = rows[:min(len(rows), limit)]
+	last = after
+	images = make([]Image, 0, len(rows))
+	for _, r := range rows {
+		img, err := imageFromRow(r)
+		if err != nil {
+			return nil, after, false, fmt.Errorf("listing images after %+v: %w", after, err)
+		}
+		images = append(images, img)
+		last = ImageCursor{Partition: r.partitionKey(), Row: r.rowKey()}
+	}
+	return images, last, done, nil
 }
 
 func (s *Store) listImages(ctx context.Context, filter string) ([]Image, error) {

@@ -94,6 +94,50 @@ func TestImageRoundTrip(t *testing.T) {
 			t.Errorf("paged digests (-want +got):\n%s", diff)
 		}
 	})
+
+	t.Run("pages after a cursor cross partitions and visit every row once in key order", func(t *testing.T) {
+		var want []string
+		parts, err := s.ListImagePartitions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pk := range parts {
+			rows, _, err := s.ListImagesPage(ctx, pk, "", 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, img := range rows {
+				want = append(want, img.Registry+"/"+img.Repository+"@"+img.Digest)
+			}
+		}
+		if len(want) < 5 {
+			t.Fatalf("only %d rows to page over; the test needs rows in several partitions", len(want))
+		}
+		var got []string
+		var cursor ImageCursor
+		for pages := 0; ; pages++ {
+			if pages > len(want) {
+				t.Fatal("paging does not end")
+			}
+			page, last, done, err := s.ListImagesAfter(ctx, cursor, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > 2 {
+				t.Fatalf("page of %d rows, limit 2", len(page))
+			}
+			for _, img := range page {
+				got = append(got, img.Registry+"/"+img.Repository+"@"+img.Digest)
+			}
+			if done {
+				break
+			}
+			cursor = last
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("rows paged with a cursor (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestImageColumnUpdates(t *testing.T) {

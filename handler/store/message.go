@@ -46,13 +46,30 @@ type ScanTask struct {
 	RunID      string   `json:"runId"`
 }
 
-// RematchTask asks "rematch" to re-match one page of stored inventories (one images
-// partition, from a continuation) against an advisory generation.
+// RematchTask asks "rematch" to re-match one page of stored inventories against the
+// current advisory index, without registry traffic. A page is the images rows after
+// the cursor (Partition, Continuation) in key order, across partitions; an empty
+// cursor starts at the first row. Scope, when set, narrows the task to one digest's
+// rows instead (listrepo's per-digest rematch): such a task has no next page.
 type RematchTask struct {
-	V            int    `json:"v"`
-	Generation   string `json:"generation"`
-	Partition    string `json:"partition"`
-	Continuation string `json:"continuation"`
+	V int `json:"v"`
+	// Generation is the advisory generation that asked for the rematch (the synced
+	// pointer's, or the loaded index's for listrepo); rows are matched against the
+	// index loaded when the page runs.
+	Generation string `json:"generation"`
+	// Partition and Continuation are the images PartitionKey and RowKey of the last
+	// row of the previous page (both empty for the first page).
+	Partition    string        `json:"partition,omitempty"`
+	Continuation string        `json:"continuation,omitempty"`
+	RunID        string        `json:"runId,omitempty"`
+	Scope        *RematchScope `json:"scope,omitempty"`
+}
+
+// RematchScope is one digest of one repository: its own row and its platforms'.
+type RematchScope struct {
+	Registry   string `json:"registry"`
+	Repository string `json:"repository"`
+	Digest     string `json:"digest"`
 }
 
 // Validate reports what makes t unprocessable, wrapping ErrBadMessage. Registry and
@@ -127,11 +144,25 @@ func checkReference(kind, registry, repository, digest string, tags []string) er
 	return nil
 }
 
-// Validate reports what makes t unprocessable, wrapping ErrBadMessage.
+// Validate reports what makes t unprocessable, wrapping ErrBadMessage. A cursor has
+// both keys or neither; a scope must parse as a digest reference.
 func (t RematchTask) Validate() error {
-	return check("rematch-task", t.V,
+	if err := check("rematch-task", t.V,
 		field{"generation", t.Generation != ""},
-		field{"partition", t.Partition != ""})
+		field{"runId", validRunID(t.RunID)},
+		field{"continuation", (t.Partition == "") == (t.Continuation == "")}); err != nil {
+		return err
+	}
+	if t.Scope == nil {
+		return nil
+	}
+	if err := check("rematch-task", t.V,
+		field{"scope.registry", t.Scope.Registry != ""},
+		field{"scope.repository", t.Scope.Repository != ""},
+		field{"scope.digest", t.Scope.Digest != ""}); err != nil {
+		return err
+	}
+	return checkReference("rematch-task", t.Scope.Registry, t.Scope.Repository, t.Scope.Digest, nil)
 }
 
 type field struct {

@@ -33,7 +33,14 @@ func TestDecodeMessages(t *testing.T) {
 		{"a scan-task with a tag for a digest is bad", decodeAny(DecodeScanTask), `{"v":1,"registry":"r","repository":"a","digest":"latest","reason":"push"}`, nil, true},
 		{"a scan-task with an unknown reason is bad", decodeAny(DecodeScanTask), `{"v":1,"registry":"r","repository":"a","digest":"sha256:0a","reason":"whim"}`, nil, true},
 		{"a list-task without repository is bad", decodeAny(DecodeListTask), `{"v":1,"registry":"r"}`, nil, true},
-		{"a rematch-task without partition is bad", decodeAny(DecodeRematchTask), `{"v":1,"generation":"g"}`, nil, true},
+		{"a rematch-task's first page has no cursor", decodeAny(DecodeRematchTask), `{"v":1,"generation":"g","runId":"r1"}`,
+			RematchTask{V: 1, Generation: "g", RunID: "r1"}, false},
+		{"a rematch-task scoped to one digest decodes", decodeAny(DecodeRematchTask),
+			`{"v":1,"generation":"g","scope":{"registry":"r","repository":"a","digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"}}`,
+			RematchTask{V: 1, Generation: "g", Scope: &RematchScope{Registry: "r", Repository: "a", Digest: "sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"}}, false},
+		{"a rematch-task without generation is bad", decodeAny(DecodeRematchTask), `{"v":1}`, nil, true},
+		{"a rematch-task with a partition but no continuation is bad", decodeAny(DecodeRematchTask), `{"v":1,"generation":"g","partition":"p"}`, nil, true},
+		{"a rematch-task scoped to a tag is bad", decodeAny(DecodeRematchTask), `{"v":1,"generation":"g","scope":{"registry":"r","repository":"a","digest":"latest"}}`, nil, true},
 		{"text that is not JSON is bad", decodeAny(DecodeRematchTask), `eyJ2IjoxfQ==`, nil, true},
 	}
 	for _, tt := range tests {
@@ -115,11 +122,11 @@ func TestEncodeRejectsIncompleteTasks(t *testing.T) {
 	if _, err := EncodeListTask(ListTask{Registry: "r"}); !errors.Is(err, ErrBadMessage) {
 		t.Errorf("EncodeListTask without repository: %v, want ErrBadMessage", err)
 	}
-	b, err := EncodeRematchTask(RematchTask{V: 9, Generation: "g", Partition: "p"})
+	b, err := EncodeRematchTask(RematchTask{V: 9, Generation: "g", Partition: "p", Continuation: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(b) != `{"v":1,"generation":"g","partition":"p","continuation":""}` {
+	if string(b) != `{"v":1,"generation":"g","partition":"p","continuation":"c"}` {
 		t.Errorf("encoded %s: the version must be stamped as 1", b)
 	}
 }

@@ -69,7 +69,7 @@ func TestQueueReleaseDeleteAndPoison(t *testing.T) {
 	ctx := context.Background()
 	q := s.RematchTasks()
 	for _, gen := range []string{"g1", "g2"} {
-		text, err := EncodeRematchTask(RematchTask{Generation: gen, Partition: "p"})
+		text, err := EncodeRematchTask(RematchTask{Generation: gen, Partition: "p", Continuation: "r"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,6 +36,14 @@ type Run struct {
 	Retried int
 	// Deferred counts messages put back with the delay a registry asked for.
 	Deferred int
+	// Rematched counts images rows re-matched from their stored inventory (no
+	// registry request); RematchEnqueued the rematch tasks sent instead of scans
+	// (listrepo, per digest; advisories, the first page of a new generation).
+	Rematched       int
+	RematchEnqueued int
+	// Rescanned counts scan tasks a rematch sent because a row's inventory was
+	// missing or from another analyzer version.
+	Rescanned int
 	// Invocations is the number of distinct messages (and timer ticks) counted.
 	Invocations int
 	// Deliveries is how often those messages were delivered, redeliveries included.
@@ -69,6 +77,8 @@ type Run struct {
 // RunDelta is what one invocation contributes to a [Run].
 type RunDelta struct {
 	Repositories, Manifests, Enqueued, Scanned, Failed, Retried, Deferred int
+	// Rematched, RematchEnqueued and Rescanned are as in [Run].
+	Rematched, RematchEnqueued, Rescanned int
 	// Deliveries is the message's dequeue count (1 for a timer tick); the row keeps
 	// the highest seen.
 	Deliveries int
@@ -95,6 +105,9 @@ func (r Run) entity() entity {
 	e.setInt32("Failed", r.Failed)
 	e.setInt32("Retried", r.Retried)
 	e.setInt32("Deferred", r.Deferred)
+	e.setInt32("Rematched", r.Rematched)
+	e.setInt32("RematchEnqueued", r.RematchEnqueued)
+	e.setInt32("Rescanned", r.Rescanned)
 	e.setInt32("Invocations", r.Invocations)
 	e.setInt32("Deliveries", r.Deliveries)
 	e.setString("Failures", r.Failures)
@@ -119,19 +132,22 @@ func runFromRow(r row) (Run, error) {
 		return Run{}, err
 	}
 	return Run{
-		Date:         date,
-		ID:           id,
-		Repositories: r.int("Repositories"),
-		Manifests:    r.int("Manifests"),
-		Enqueued:     r.int("Enqueued"),
-		Scanned:      r.int("Scanned"),
-		Failed:       r.int("Failed"),
-		Retried:      r.int("Retried"),
-		Deferred:     r.int("Deferred"),
-		Invocations:  r.int("Invocations"),
-		Deliveries:   r.int("Deliveries"),
-		Failures:     r.str("Failures"),
-		Generation:   r.str("Generation"),
+		Date:            date,
+		ID:              id,
+		Repositories:    r.int("Repositories"),
+		Manifests:       r.int("Manifests"),
+		Enqueued:        r.int("Enqueued"),
+		Scanned:         r.int("Scanned"),
+		Failed:          r.int("Failed"),
+		Retried:         r.int("Retried"),
+		Deferred:        r.int("Deferred"),
+		Rematched:       r.int("Rematched"),
+		RematchEnqueued: r.int("RematchEnqueued"),
+		Rescanned:       r.int("Rescanned"),
+		Invocations:     r.int("Invocations"),
+		Deliveries:      r.int("Deliveries"),
+		Failures:        r.str("Failures"),
+		Generation:      r.str("Generation"),
 		// Summaries written before these columns existed read as zero.
 		AdvisoryCheckedAt:  r.time("AdvisoryCheckedAt"),
 		AdvisoryAgeMinutes: r.int("AdvisoryAgeMinutes"),
@@ -153,6 +169,9 @@ func (d RunDelta) entity(date, runID, invocation string) entity {
 	e.setInt32("Failed", d.Failed)
 	e.setInt32("Retried", d.Retried)
 	e.setInt32("Deferred", d.Deferred)
+	e.setInt32("Rematched", d.Rematched)
+	e.setInt32("RematchEnqueued", d.RematchEnqueued)
+	e.setInt32("Rescanned", d.Rescanned)
 	e.setInt32("Deliveries", d.Deliveries)
 	e.setString("Failure", limitString(d.Failure))
 	e.setString("Generation", d.Generation)
@@ -169,16 +188,19 @@ func (d RunDelta) entity(date, runID, invocation string) entity {
 
 func deltaFromRow(r row) RunDelta {
 	return RunDelta{
-		Repositories: r.int("Repositories"),
-		Manifests:    r.int("Manifests"),
-		Enqueued:     r.int("Enqueued"),
-		Scanned:      r.int("Scanned"),
-		Failed:       r.int("Failed"),
-		Retried:      r.int("Retried"),
-		Deferred:     r.int("Deferred"),
-		Deliveries:   r.int("Deliveries"),
-		Failure:      r.str("Failure"),
-		Generation:   r.str("Generation"),
+		Repositories:    r.int("Repositories"),
+		Manifests:       r.int("Manifests"),
+		Enqueued:        r.int("Enqueued"),
+		Scanned:         r.int("Scanned"),
+		Failed:          r.int("Failed"),
+		Retried:         r.int("Retried"),
+		Deferred:        r.int("Deferred"),
+		Rematched:       r.int("Rematched"),
+		RematchEnqueued: r.int("RematchEnqueued"),
+		Rescanned:       r.int("Rescanned"),
+		Deliveries:      r.int("Deliveries"),
+		Failure:         r.str("Failure"),
+		Generation:      r.str("Generation"),
 		// Rows written before these columns existed read as zero.
 		AdvisoryCheckedAt: r.time("AdvisoryCheckedAt"),
 		Folders:           r.str("Folders"),
@@ -201,6 +223,9 @@ func (r Run) apply(d RunDelta) Run {
 	r.Failed += d.Failed
 	r.Retried += d.Retried
 	r.Deferred += d.Deferred
+	r.Rematched += d.Rematched
+	r.RematchEnqueued += d.RematchEnqueued
+	r.Rescanned += d.Rescanned
 	r.Invocations++
 	r.Deliveries += max(d.Deliveries, 1)
 	if d.Failure != "" {
