@@ -8,6 +8,9 @@ import (
 	"github.com/google/osv-scalibr/extractor"
 	"github.com/google/osv-scalibr/extractor/filesystem"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagejson"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagelockjson"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/python/wheelegg"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
@@ -20,7 +23,7 @@ import (
 // only for the Analyzer that made it, so changing an extractor (or bumping
 // osv-scalibr to a release that changes one) must change this string; a test checks
 // it against the extractors actually in use.
-const Analyzer = "tidewatch-layer/3 os/dpkg@0 go/binary@0"
+const Analyzer = "tidewatch-layer/3 os/dpkg@0 go/binary@0 javascript/packagejson@0 javascript/packagelockjson@0 python/wheelegg@0"
 
 // analyzerBase is the part of Analyzer that Tidewatch's own code owns; bump it when
 // the walk, whiteout handling, link following, caps or package mapping change.
@@ -60,9 +63,38 @@ func plugins() ([]plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating Go binary extractor: %w", err)
 	}
-	return []plugin{
+	application, err := applicationPlugins()
+	if err != nil {
+		return nil, err
+	}
+	return append([]plugin{
 		{extractor: dpkgExtractor, convert: debPackage, guard: newStanzaGuard, followLinks: true},
 		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat},
+	}, application...), nil
+}
+
+// applicationPlugins are the extractors of npm and PyPI packages. Each streams its
+// file (none needs random access) through a sizeGuard; their own size caps, which
+// would make them decline a bigger file silently, are lifted to the layer cap so the
+// guard reports such a file as skipped instead.
+func applicationPlugins() ([]plugin, error) {
+	uncapped := &cpb.PluginConfig{MaxFileSizeBytes: image.DefaultMaxBytes}
+	packageJSON, err := packagejson.New(uncapped)
+	if err != nil {
+		return nil, fmt.Errorf("creating package.json extractor: %w", err)
+	}
+	lockfile, err := packagelockjson.New(uncapped)
+	if err != nil {
+		return nil, fmt.Errorf("creating package-lock.json extractor: %w", err)
+	}
+	wheelEgg, err := wheelegg.New(uncapped)
+	if err != nil {
+		return nil, fmt.Errorf("creating Python wheel/egg extractor: %w", err)
+	}
+	return []plugin{
+		{extractor: narrowed{packageJSON, isInstalledPackageJSON}, convert: npmPackage, guard: newSizeGuard(maxPackageJSONBytes)},
+		{extractor: narrowed{lockfile, isLockfile}, convert: npmPackage, guard: newSizeGuard(maxLockfileBytes)},
+		{extractor: narrowed{wheelEgg, isInstalledPythonMetadata}, convert: pypiPackage, guard: newSizeGuard(maxPythonMetadataBytes)},
 	}, nil
 }
 
