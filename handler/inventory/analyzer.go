@@ -93,7 +93,7 @@ func applicationPlugins() ([]plugin, error) {
 	}
 	return []plugin{
 		{extractor: narrowed{packageJSON, isInstalledPackageJSON}, convert: npmPackage, guard: newSizeGuard(maxPackageJSONBytes)},
-		{extractor: narrowed{lockfile, isLockfile}, convert: npmPackage, guard: newSizeGuard(maxLockfileBytes)},
+		{extractor: objectBounded{narrowed{lockfile, isLockfile}, maxLockfileObjects}, convert: npmPackage, guard: newSizeGuard(maxLockfileBytes)},
 		{extractor: narrowed{wheelEgg, isInstalledPythonMetadata}, convert: pypiPackage, guard: newSizeGuard(maxPythonMetadataBytes)},
 	}, nil
 }

@@ -1,10 +1,13 @@
 package inventory
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/google/osv-scalibr/extractor/filesystem"
+	"github.com/google/osv-scalibr/inventory"
 )
 
 // narrowed is an osv-scalibr extractor that Tidewatch offers only some of the files
@@ -18,6 +21,30 @@ type narrowed struct {
 // FileRequired reports whether Tidewatch wants the file and the extractor takes it.
 func (n narrowed) FileRequired(api filesystem.FileAPI) bool {
 	return n.wants(api.Path()) && n.Extractor.FileRequired(api)
+}
+
+// objectBounded is an extractor whose time grows with the number of JSON objects in
+// its file times the file's size (osv-scalibr's package-lock.json extractor): the
+// file, already bounded in bytes by its guard, is read first, and one holding more
+// than maxObjects "{" is refused with an error (the file is then skipped) instead of
+// being handed over.
+type objectBounded struct {
+	filesystem.Extractor
+	maxObjects int
+}
+
+// Extract counts the file's objects, then runs the extractor over the bytes read.
+func (o objectBounded) Extract(ctx context.Context, input *filesystem.ScanInput) (inventory.Inventory, error) {
+	data, err := io.ReadAll(input.Reader)
+	if err != nil {
+		return inventory.Inventory{}, err
+	}
+	if n := bytes.Count(data, []byte("{")); n > o.maxObjects {
+		return inventory.Inventory{}, fmt.Errorf("%d JSON objects, more than the %d read", n, o.maxObjects)
+	}
+	bounded := *input
+	bounded.Reader = bytes.NewReader(data)
+	return o.Extractor.Extract(ctx, &bounded)
 }
 
 // sizeGuard passes at most limit bytes of a stream through and fails the read that
