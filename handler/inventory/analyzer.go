@@ -76,7 +76,9 @@ func plugins() ([]plugin, error) {
 // applicationPlugins are the extractors of npm and PyPI packages. Each streams its
 // file (none needs random access) through a sizeGuard; their own size caps, which
 // would make them decline a bigger file silently, are lifted to the layer cap so the
-// guard reports such a file as skipped instead.
+// guard reports such a file as skipped instead. A link at a metadata path is followed
+// like a package database's: pnpm hard-links every installed package.json to its
+// content store.
 func applicationPlugins() ([]plugin, error) {
 	uncapped := &cpb.PluginConfig{MaxFileSizeBytes: image.DefaultMaxBytes}
 	packageJSON, err := packagejson.New(uncapped)
@@ -92,9 +94,9 @@ func applicationPlugins() ([]plugin, error) {
 		return nil, fmt.Errorf("creating Python wheel/egg extractor: %w", err)
 	}
 	return []plugin{
-		{extractor: narrowed{packageJSON, isInstalledPackageJSON}, convert: npmPackage, guard: newSizeGuard(maxPackageJSONBytes)},
-		{extractor: objectBounded{narrowed{lockfile, isLockfile}, maxLockfileObjects}, convert: npmPackage, guard: newSizeGuard(maxLockfileBytes)},
-		{extractor: narrowed{wheelEgg, isInstalledPythonMetadata}, convert: pypiPackage, guard: newSizeGuard(maxPythonMetadataBytes)},
+		{extractor: narrowed{packageJSON, isInstalledPackageJSON}, convert: npmPackage, guard: newSizeGuard(maxPackageJSONBytes), followLinks: true},
+		{extractor: objectBounded{narrowed{lockfile, isLockfile}, maxLockfileObjects}, convert: npmPackage, guard: newSizeGuard(maxLockfileBytes), followLinks: true},
+		{extractor: narrowed{wheelEgg, isInstalledPythonMetadata}, convert: pypiPackage, guard: newSizeGuard(maxPythonMetadataBytes), followLinks: true},
 	}, nil
 }
 
