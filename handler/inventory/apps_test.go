@@ -143,7 +143,7 @@ func TestApplicationFilesAreInventoriedOnlyWhereInstalledAndNeverSilentlyDropped
 				testenv.Hardlink("root/.pnpm-store/v3/files/ab/cdef", "app/node_modules/a/package.json")},
 			wantPkgs: []string{"a=1.0.0 app/node_modules/a/package.json pkg:npm/a@1.0.0"}},
 		{name: "a METADATA symlinked into place is followed",
-			entries: []testenv.TarEntry{testenv.File("opt/meta/x", metadata("x", "1.0")), testenv.Symlink("site/x-1.0.dist-info/METADATA", "/opt/meta/x")},
+			entries:  []testenv.TarEntry{testenv.File("opt/meta/x", metadata("x", "1.0")), testenv.Symlink("site/x-1.0.dist-info/METADATA", "/opt/meta/x")},
 			wantPkgs: []string{"x=1.0 site/x-1.0.dist-info/METADATA pkg:pypi/x@1.0"}},
 		{name: "an installed package.json that is not JSON is skipped",
 			entries:     []testenv.TarEntry{testenv.File("app/node_modules/a/package.json", "{\"name\": \"a\", \"version\": ")},
