@@ -204,3 +204,18 @@ func TestScansOfDebianPythonPackagesHaveExactlyThePackagingOraclesFindings(t *te
 		})
 	}
 }
+
+func TestNodeAppScannedWithoutNPMAdvisoriesIsUnsupportedNeverClean(t *testing.T) {
+	r := runCLI(t, "", "scan", "--archive", testenv.Image(t, "node-app"), "--advisories", testenv.Advisories(t),
+		"--ecosystems", "Go", "--format", "json", "--exit-code", "3")
+	if r.code != 3 {
+		t.Errorf("exit code = %d, want 3 (nothing could be matched); stderr:\n%s", r.code, r.stderr)
+	}
+	p := decodeScan(t, r).Platforms[0]
+	if p.Status != "unsupported" || len(p.Findings) != 0 || p.Packages["npm"] != 52 {
+		t.Errorf("status %q, %d findings, packages %v, want unsupported with 52 npm packages and no finding", p.Status, len(p.Findings), p.Packages)
+	}
+	if !strings.Contains(p.Error, "npm: 52 packages not matched: no advisories loaded for it") {
+		t.Errorf("error %q does not say the npm packages were not matched", p.Error)
+	}
+}
