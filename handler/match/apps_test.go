@@ -80,3 +80,14 @@ func TestAGitHubAndAPyPARecordOfOneCVEOnOnePackageAreOneFinding(t *testing.T) {
 		t.Errorf("findings (-want +got):\n%s", diff)
 	}
 }
+
+func TestAGitHubAndAPyPARecordThatNameNoCVEButEachOtherAreOneFinding(t *testing.T) {
+	idx := loadTestdata(t, "PyPI")
+	got := []string{}
+	for _, f := range match.Match(idx, []inventory.Package{appPackage("PyPI", "MarkupSafe", "2.1.2", "m/PKG-INFO")}).Findings {
+		got = append(got, f.ID+" "+strings.Join(f.Aliases, ",")+" "+f.FixedVersion)
+	}
+	if diff := cmp.Diff([]string{"GHSA-zzzz-yyyy-xxxx PYSEC-2099-3 2.1.3"}, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}

@@ -206,7 +206,7 @@ func (o *AppOracle) Findings(t testing.TB, pkgs []AppPackage) []AppFinding {
 		if !*holds {
 			continue
 		}
-		for _, id := range vulnerabilityIDs(c.record) {
+		for _, id := range o.vulnerabilityIDs(c.record) {
 			k := key{id, c.pkg.Name, c.pkg.Location}
 			s := hits[k]
 			if s == nil {
@@ -242,6 +242,24 @@ func (o *AppOracle) Findings(t testing.TB, pkgs []AppPackage) []AppFinding {
 		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Package, b.Package), strings.Compare(a.Location, b.Location))
 	})
 	return out
+}
+
+// vulnerabilityIDs are the CVEs a record names, else its id; in PyPI, whose export
+// holds a PYSEC and a GHSA record per vulnerability, a record naming no CVE stands for
+// the alphabetically first of its id and its PYSEC-/GHSA- aliases, so both records
+// count once.
+func (o *AppOracle) vulnerabilityIDs(rec *osvRecord) []string {
+	ids := vulnerabilityIDs(rec)
+	if o.ecosystem != "PyPI" || strings.HasPrefix(ids[0], "CVE-") {
+		return ids
+	}
+	candidates := []string{rec.ID}
+	for _, a := range rec.Aliases {
+		if strings.HasPrefix(a, "PYSEC-") || strings.HasPrefix(a, "GHSA-") {
+			candidates = append(candidates, a)
+		}
+	}
+	return []string{slices.Min(candidates)}
 }
 
 // intervals splits a range's events, in the order the record lists them, into
