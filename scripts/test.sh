@@ -13,6 +13,8 @@ ensure_go
 ensure_dpkg
 ensure_docker_registry
 ensure_azurite
+ensure_npm_semver
+ensure_python_packaging
 command -v curl >/dev/null || apt_install curl
 
 work=$(mktemp -d -t tidewatch-test.XXXXXX)

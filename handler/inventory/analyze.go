@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/osv-scalibr/extractor/filesystem"
+	"github.com/google/osv-scalibr/purl"
 
 	"github.com/tidewatch/tidewatch/handler/image"
 )
@@ -395,12 +396,15 @@ func (a *layerAnalysis) copyHardLinkedApplications() {
 	}
 }
 
-// applicationsAt returns the application packages among pkgs relocated to path. OS
-// packages stay with their database, the only path their package manager reads.
+// applicationsAt returns the packages among pkgs that a hard link at path is, relocated
+// to path: a Go binary's modules (the binary is the same file at either path). OS
+// packages stay with their database, and npm and PyPI packages with their metadata
+// file, the only path their package manager reads; a hard link at such a path is
+// followed as a link instead (followLinks).
 func applicationsAt(pkgs []Package, path string) []Package {
 	var out []Package
 	for _, pkg := range pkgs {
-		if !isOSPackage(pkg) {
+		if pkg.Type == purl.TypeGolang {
 			pkg.Location = path
 			out = append(out, pkg)
 		}

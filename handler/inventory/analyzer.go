@@ -9,6 +9,9 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/apk"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagejson"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagelockjson"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/python/wheelegg"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
@@ -21,7 +24,7 @@ import (
 // only for the Analyzer that made it, so changing an extractor (or bumping
 // osv-scalibr to a release that changes one) must change this string; a test checks
 // it against the extractors actually in use.
-const Analyzer = "tidewatch-layer/3 os/dpkg@0 go/binary@0 os/apk@0"
+const Analyzer = "tidewatch-layer/3 os/dpkg@0 go/binary@0 os/apk@0 javascript/packagejson@0 javascript/packagelockjson@0 python/wheelegg@0"
 
 // analyzerBase is the part of Analyzer that Tidewatch's own code owns; bump it when
 // the walk, whiteout handling, link following, caps or package mapping change.
@@ -66,10 +69,41 @@ func plugins() ([]plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating apk extractor: %w", err)
 	}
-	return []plugin{
+	application, err := applicationPlugins()
+	if err != nil {
+		return nil, err
+	}
+	return append([]plugin{
 		{extractor: dpkgExtractor, convert: debPackage, guard: newStanzaGuard, followLinks: true},
 		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat},
 		{extractor: apkExtractor, convert: apkPackage, guard: newApkGuard, followLinks: true},
+	}, application...), nil
+}
+
+// applicationPlugins are the extractors of npm and PyPI packages. Each streams its
+// file (none needs random access) through a sizeGuard; their own size caps, which
+// would make them decline a bigger file silently, are lifted to the layer cap so the
+// guard reports such a file as skipped instead. A link at a metadata path is followed
+// like a package database's: pnpm hard-links every installed package.json to its
+// content store.
+func applicationPlugins() ([]plugin, error) {
+	uncapped := &cpb.PluginConfig{MaxFileSizeBytes: image.DefaultMaxBytes}
+	packageJSON, err := packagejson.New(uncapped)
+	if err != nil {
+		return nil, fmt.Errorf("creating package.json extractor: %w", err)
+	}
+	lockfile, err := packagelockjson.New(uncapped)
+	if err != nil {
+		return nil, fmt.Errorf("creating package-lock.json extractor: %w", err)
+	}
+	wheelEgg, err := wheelegg.New(uncapped)
+	if err != nil {
+		return nil, fmt.Errorf("creating Python wheel/egg extractor: %w", err)
+	}
+	return []plugin{
+		{extractor: narrowed{packageJSON, isInstalledPackageJSON}, convert: npmPackage, guard: newSizeGuard(maxPackageJSONBytes), followLinks: true},
+		{extractor: objectBounded{narrowed{lockfile, isLockfile}, maxLockfileObjects}, convert: npmPackage, guard: newSizeGuard(maxLockfileBytes), followLinks: true},
+		{extractor: narrowed{wheelEgg, isInstalledPythonMetadata}, convert: pypiPackage, guard: newSizeGuard(maxPythonMetadataBytes), followLinks: true},
 	}, nil
 }
 

@@ -177,7 +177,7 @@ func (m *merger) deleteBelow(dir string) {
 func (m *merger) inventory() *Inventory {
 	inv := *m.inv
 	inv.Layers = slices.Clone(m.inv.Layers)
-	inv.Packages = finalPackages(m.files)
+	inv.Packages = withoutShadowedLockfiles(finalPackages(m.files), m.files)
 	if release, ok := resolveOSRelease(m.osFiles); ok {
 		inv.OS = &OS{OSRelease: release, Ecosystem: ecosystem(release)}
 	}

@@ -10,7 +10,9 @@
 //     (apk: origin) name and SOURCE version, the others by name and version, compared with the ecosystem's own
 //     ordering (osv-scalibr semantic), using OSV range semantics.
 //   - A record's vulnerability ids are the CVE ids among its id, aliases and
-//     upstream; a record naming none is its own id. Records sharing a vulnerability
+//     upstream; a record naming none is its own id (in PyPI, the lowest of its id
+//     and its PYSEC-/GHSA- aliases, so the PyPA and GitHub records of one
+//     vulnerability meet). PyPI names are compared PEP 503-normalized. Records sharing a vulnerability
 //     id for the same package collapse into one finding keyed by that id; the other
 //     record ids are its aliases.
 //   - FixedVersion is the highest fixed version among the collapsed records, the one

@@ -210,7 +210,7 @@ func hitsByVulnerability(c versionComparer, entries []*advisory.Affected) map[st
 		if !v.affected {
 			continue
 		}
-		for _, id := range vulnerabilityIDs(e.Record) {
+		for _, id := range vulnerabilityIDs(c.ecosystem, e.Record) {
 			byVuln[id] = append(byVuln[id], hit{entry: e, verdict: v})
 		}
 	}
@@ -218,8 +218,11 @@ func hitsByVulnerability(c versionComparer, entries []*advisory.Affected) map[st
 }
 
 // vulnerabilityIDs are the CVE ids a record is about (its id, aliases and upstream),
-// or the record id when it names no CVE.
-func vulnerabilityIDs(r *advisory.Record) []string {
+// or the record id when it names no CVE. In PyPI, whose OSV folder holds the PyPA
+// (PYSEC-) and GitHub (GHSA-) records of one vulnerability side by side, a record
+// naming no CVE is about the lowest of its id and its PYSEC-/GHSA- aliases, so the
+// two records, which alias each other, are one finding.
+func vulnerabilityIDs(ecosystem string, r *advisory.Record) []string {
 	var ids []string
 	if isCVE(r.ID) {
 		ids = append(ids, r.ID)
@@ -229,10 +232,18 @@ func vulnerabilityIDs(r *advisory.Record) []string {
 			ids = append(ids, a)
 		}
 	}
-	if len(ids) == 0 {
-		return []string{r.ID}
+	if len(ids) > 0 {
+		return ids
 	}
-	return ids
+	id := r.ID
+	if ecosystem == "PyPI" {
+		for _, a := range r.Aliases {
+			if (strings.HasPrefix(a, "PYSEC-") || strings.HasPrefix(a, "GHSA-")) && a < id {
+				id = a
+			}
+		}
+	}
+	return []string{id}
 }
 
 func isCVE(id string) bool { return strings.HasPrefix(id, "CVE-") }

@@ -64,6 +64,32 @@ ensure_azurite() {
 	[ -x "$AZURITE_BIN" ] || die "azurite binary missing after npm install"
 }
 
+# The independent version oracles of the npm and PyPI tests (handler/internal/testenv
+# apporacle.go): npm's own semver package, driven by node, and Debian's
+# python3-packaging for Debian's /usr/bin/python3 (not a python3 earlier on PATH).
+SEMVER_VERSION=7.8.6
+SEMVER_DIR="$CACHE_DIR/semver"
+ensure_npm_semver() {
+	if grep -q "\"version\": \"$SEMVER_VERSION\"" "$SEMVER_DIR/node_modules/semver/package.json" 2>/dev/null; then
+		return
+	fi
+	command -v npm >/dev/null || apt_install nodejs npm
+	say "installing semver@$SEMVER_VERSION into $SEMVER_DIR"
+	mkdir -p "$SEMVER_DIR"
+	timeout 300 npm install --prefix "$SEMVER_DIR" --no-audit --no-fund --loglevel=error \
+		"semver@$SEMVER_VERSION" >&2 || die "npm install semver@$SEMVER_VERSION failed or took over 5 minutes"
+	node -e "require(process.argv[1])" "$SEMVER_DIR/node_modules/semver" ||
+		die "node cannot load semver from $SEMVER_DIR after npm install"
+}
+
+ensure_python_packaging() {
+	/usr/bin/python3 -c 'import packaging.version' 2>/dev/null && return
+	timeout 300 bash -c "$(declare -f say die as_root apt_install); apt_install python3 python3-packaging" ||
+		die "apt-get install python3-packaging failed or took over 5 minutes"
+	/usr/bin/python3 -c 'import packaging.version' ||
+		die "/usr/bin/python3 cannot import packaging after apt-get install python3-packaging"
+}
+
 # free_port prints a TCP port on 127.0.0.1 that nothing listens on.
 free_port() {
 	local port
