@@ -62,4 +62,3 @@ func (g installedGemspec) FileRequired(api filesystem.FileAPI) bool {
 	}
 	return path.Base(dir) == "specifications" && g.Extractor.FileRequired(api)
 }
-

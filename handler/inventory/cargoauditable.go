@@ -59,7 +59,9 @@ func (cargoAuditable) Name() string { return cargoAuditableName }
 func (cargoAuditable) Version() int { return 0 }
 
 // Requirements of the extractor.
-func (cargoAuditable) Requirements() *scalibrplugin.Capabilities { return &scalibrplugin.Capabilities{} }
+func (cargoAuditable) Requirements() *scalibrplugin.Capabilities {
+	return &scalibrplugin.Capabilities{}
+}
 
 // FileRequired wants executables, as osv-scalibr's extractor does.
 func (cargoAuditable) FileRequired(api filesystem.FileAPI) bool {

@@ -38,7 +38,9 @@ func (composerInstalled) Name() string { return composerInstalledName }
 func (composerInstalled) Version() int { return 0 }
 
 // Requirements of the extractor.
-func (composerInstalled) Requirements() *scalibrplugin.Capabilities { return &scalibrplugin.Capabilities{} }
+func (composerInstalled) Requirements() *scalibrplugin.Capabilities {
+	return &scalibrplugin.Capabilities{}
+}
 
 // FileRequired wants …/vendor/composer/installed.json.
 func (composerInstalled) FileRequired(api filesystem.FileAPI) bool {
