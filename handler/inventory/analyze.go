@@ -205,9 +205,6 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", entryPath, err)
 	}
-	if len(streamers)+len(buffered) == 0 {
-		return nil
-	}
 	streamers = a.withinCaps(location, info, streamers)
 	if len(streamers)+len(buffered) == 0 {
 		return nil

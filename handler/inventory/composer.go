@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -71,7 +72,7 @@ func (composerInstalled) Extract(ctx context.Context, input *filesystem.ScanInpu
 		}
 		err = json.Unmarshal(trimmed, &doc)
 		if err == nil && doc.Packages == nil {
-			err = fmt.Errorf("no \"packages\" array")
+			err = errors.New(`no "packages" array`)
 		}
 		if doc.Packages != nil {
 			listed = *doc.Packages
