@@ -3,6 +3,7 @@ package inventory_test
 import (
 	"bytes"
 	"debug/elf"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -141,5 +142,24 @@ func TestARustBinaryTooBigToBufferIsReportedSkipped(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestApplicationFilesFollowLayerSemantics(t *testing.T) {
+	entries := testenv.AppsEntries(t)
+	upper := testenv.Tar(
+		testenv.File("srv/php/vendor/composer/.wh.installed.json", ""),
+		testenv.File("app/dotnet/Tidewatch.Fixture.deps.json", `{"libraries":{"Newtonsoft.Json/13.0.1":{"type":"package"}}}`),
+	)
+	inv := scanLayers(t, newStreamedLayer(t, testenv.Tar(entries...)), newStreamedLayer(t, upper))
+	got := map[string]string{}
+	for _, p := range inv.Packages {
+		if p.Ecosystem == "Packagist" || p.Ecosystem == "NuGet" {
+			got[p.Name] = fmt.Sprintf("%s layer %d", p.Version, p.LayerIndex)
+		}
+	}
+	want := map[string]string{"Newtonsoft.Json": "13.0.1 layer 1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("NuGet and Packagist packages after an upper layer deletes installed.json and rewrites deps.json (-want +got):\n%s", diff)
 	}
 }
