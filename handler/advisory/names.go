@@ -4,8 +4,13 @@ import "strings"
 
 // packageName is the index key of a package name in ecosystem. PyPI names are
 // compared as PEP 503 normalizes them (re.sub(r"[-_.]+", "-", name).lower()), since installed metadata and advisories spell them differently ("PyYAML",
-// "pyyaml"); every other ecosystem's names are compared exactly.
+// "pyyaml"); NuGet package ids are case-insensitive (nuget.org serves
+// "Newtonsoft.Json" as "newtonsoft.json"), so they compare lower-cased; every
+// other ecosystem's names are compared exactly.
 func packageName(ecosystem, name string) string {
+	if ecosystem == "NuGet" {
+		return strings.ToLower(name)
+	}
 	if ecosystem != "PyPI" {
 		return name
 	}

@@ -20,7 +20,11 @@ func TestAffectedComparesPyPINamesNormalized(t *testing.T) {
 		"GHSA-1.json": `{"id":"GHSA-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"JSONStream"},
 "ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.3.1"}]}]}]}`,
 	})
-	idx, err := advisory.Load(context.Background(), dir, []string{"PyPI", "npm"})
+	testenv.WriteOSVExport(t, dir, "NuGet", map[string]string{
+		"GHSA-2.json": `{"id":"GHSA-2","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"NuGet","name":"Newtonsoft.Json"},
+"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"13.0.1"}]}]}]}`,
+	})
+	idx, err := advisory.Load(context.Background(), dir, []string{"PyPI", "npm", "NuGet"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +36,8 @@ func TestAffectedComparesPyPINamesNormalized(t *testing.T) {
 		{"a PyPI name with runs of separators finds its record", "PyPI", "jw-._util", "PYSEC-1"},
 		{"an npm name is compared exactly", "npm", "JSONStream", "GHSA-1"},
 		{"an npm name in another case is another package", "npm", "jsonstream", ""},
+		{"a NuGet id in another case finds its record", "NuGet", "newtonsoft.JSON", "GHSA-2"},
+		{"a NuGet id with another separator is another package", "NuGet", "Newtonsoft-Json", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -207,12 +207,13 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", entryPath, err)
 	}
+	streamers = a.withinCaps(location, info, streamers)
 	if len(streamers)+len(buffered) == 0 {
 		return nil
 	}
 	if len(buffered) > 0 && info.Size() > maxBufferedFileBytes {
 		if len(streamers) == 0 {
-			return a.skipIfGoBinary(entryPath, location, info)
+			return a.skipIfMarked(entryPath, location, info, buffered)
 		}
 		a.skip(location, fmt.Sprintf("%d bytes is more than the %d MiB read whole for %s: not inspected",
 			info.Size(), maxBufferedFileBytes>>20, buffered[0].extractor.Name()))
@@ -243,16 +244,37 @@ func (a *layerAnalysis) sniff(wanting []plugin) (streamers, buffered []plugin, e
 	return streamers, buffered, nil
 }
 
-// skipIfGoBinary handles an executable too big to hold: most are not Go binaries at
-// all, which the stream tells; a Go binary is reported skipped.
-func (a *layerAnalysis) skipIfGoBinary(entryPath, location string, info fs.FileInfo) error {
-	goBinary, err := containsGoBuildInfo(&a.head)
+// withinCaps drops the plugins whose maxBytes the file exceeds, recording why.
+func (a *layerAnalysis) withinCaps(location string, info fs.FileInfo, ps []plugin) []plugin {
+	var out []plugin
+	for _, pl := range ps {
+		if pl.maxBytes > 0 && info.Size() > pl.maxBytes {
+			a.skip(location, fmt.Sprintf("%d bytes is more than the %d MiB %s reads whole: not inspected",
+				info.Size(), pl.maxBytes>>20, pl.extractor.Name()))
+			continue
+		}
+		out = append(out, pl)
+	}
+	return out
+}
+
+// skipIfMarked handles an executable too big to hold: most are neither Go nor
+// cargo-auditable Rust binaries, which the stream tells from the plugins' markers;
+// one that is is reported skipped.
+func (a *layerAnalysis) skipIfMarked(entryPath, location string, info fs.FileInfo, ps []plugin) error {
+	markers := make([][]byte, len(ps))
+	for i, pl := range ps {
+		markers[i] = pl.marker
+	}
+	found, err := containsMarkers(&a.head, markers)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", entryPath, err)
 	}
-	if goBinary {
-		a.skip(location, fmt.Sprintf("a Go binary of %d bytes, more than the %d MiB read whole: its modules were not read",
-			info.Size(), maxBufferedFileBytes>>20))
+	for i, pl := range ps {
+		if found[i] {
+			a.skip(location, fmt.Sprintf("%s of %d bytes, more than the %d MiB read whole: its packages were not read",
+				pl.kind, info.Size(), maxBufferedFileBytes>>20))
+		}
 	}
 	return nil
 }
@@ -312,6 +334,8 @@ func (a *layerAnalysis) extract(pl plugin, location string, info fs.FileInfo, st
 		a.skip(location, fmt.Sprintf("%s stopped reading it: %v", pl.extractor.Name(), guard.Err()))
 	case err != nil:
 		a.skip(location, fmt.Sprintf("%s could not read it whole: %v", pl.extractor.Name(), err))
+	case pl.nothingFound != "" && len(found.Packages) == 0:
+		a.skip(location, fmt.Sprintf("%s read nothing from it: %s", pl.extractor.Name(), pl.nothingFound))
 	}
 	pkgs := a.result.PackageFiles[location]
 	for _, found := range found.Packages {

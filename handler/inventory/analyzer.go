@@ -7,12 +7,16 @@ import (
 
 	"github.com/google/osv-scalibr/extractor"
 	"github.com/google/osv-scalibr/extractor/filesystem"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/dotnet/depsjson"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/apk"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagejson"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagelockjson"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/python/wheelegg"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/ruby/gemspec"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
+
+	"github.com/ossf/osv-schema/bindings/go/osvconstants"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
 
@@ -24,11 +28,11 @@ import (
 // only for the Analyzer that made it, so changing an extractor (or bumping
 // osv-scalibr to a release that changes one) must change this string; a test checks
 // it against the extractors actually in use.
-const Analyzer = "tidewatch-layer/3 os/dpkg@0 go/binary@0 os/apk@0 javascript/packagejson@0 javascript/packagelockjson@0 python/wheelegg@0"
+const Analyzer = "tidewatch-layer/4 os/dpkg@0 go/binary@0 os/apk@0 rust/cargoauditable-bounded@0 dotnet/depsjson@0 ruby/gemspec@0 php/composerinstalled@0 javascript/packagejson@0 javascript/packagelockjson@0 python/wheelegg@0"
 
 // analyzerBase is the part of Analyzer that Tidewatch's own code owns; bump it when
 // the walk, whiteout handling, link following, caps or package mapping change.
-const analyzerBase = "tidewatch-layer/3"
+const analyzerBase = "tidewatch-layer/4"
 
 // plugin is one extractor and how Tidewatch feeds it and maps its packages.
 type plugin struct {
@@ -47,6 +51,18 @@ type plugin struct {
 	// followLinks says a symlink or hard link at a path this extractor wants is a
 	// package database to follow (not, say, one more link to an executable).
 	followLinks bool
+	// maxBytes, when set, caps the file the extractor reads whole: a bigger one is
+	// reported as a SkippedFile without being read.
+	maxBytes int64
+	// nothingFound, when set, is the reason a wanted file from which the extractor
+	// lists no package (and reports no error) is a SkippedFile: the extractor
+	// declines garbage silently, but at its paths garbage is a damaged database.
+	nothingFound string
+	// marker, for a random-access extractor, is a byte string every file it reads
+	// holds: a file too big to buffer is reported skipped only if it holds it.
+	marker []byte
+	// kind names what such a file is in that report ("a Go binary").
+	kind string
 }
 
 // plugins returns a fresh set of the extractors Tidewatch runs over every layer.
@@ -69,14 +85,32 @@ func plugins() ([]plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating apk extractor: %w", err)
 	}
+	// No size cap in the deps.json and gemspec extractors either: maxBytes reports
+	// a bigger file instead (gemspecs stream line by line and need none).
+	depsJSONExtractor, err := depsjson.New(&cpb.PluginConfig{MaxFileSizeBytes: image.DefaultMaxBytes})
+	if err != nil {
+		return nil, fmt.Errorf("creating deps.json extractor: %w", err)
+	}
+	gemspecExtractor, err := gemspec.New(&cpb.PluginConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("creating gemspec extractor: %w", err)
+	}
 	application, err := applicationPlugins()
 	if err != nil {
 		return nil, err
 	}
 	return append([]plugin{
 		{extractor: dpkgExtractor, convert: debPackage, guard: newStanzaGuard, followLinks: true},
-		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat},
+		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat,
+			marker: goBuildInfoMagic, kind: "a Go binary"},
 		{extractor: apkExtractor, convert: apkPackage, guard: newApkGuard, followLinks: true},
+		{extractor: cargoAuditable{}, convert: applicationPackage(osvconstants.EcosystemCratesIO), randomAccess: true,
+			sniff: isExecutableFormat, marker: cargoAuditMarker, kind: "a Rust binary with cargo-auditable data"},
+		{extractor: depsJSONExtractor, convert: nugetPackage, maxBytes: maxManifestBytes,
+			nothingFound: "not a deps.json document: no libraries read"},
+		{extractor: installedGemspec{gemspecExtractor}, convert: applicationPackage(osvconstants.EcosystemRubyGems),
+			nothingFound: "no Gem::Specification.new with a literal name and version"},
+		{extractor: composerInstalled{}, convert: applicationPackage(osvconstants.EcosystemPackagist), maxBytes: maxManifestBytes},
 	}, application...), nil
 }
 

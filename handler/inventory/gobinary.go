@@ -47,25 +47,28 @@ func goPackage(p *extractor.Package, location string) (Package, bool) {
 // (debug/buildinfo).
 var goBuildInfoMagic = []byte("\xff Go buildinf:")
 
-// containsGoBuildInfo reads r to its end and reports whether Go's build information
-// magic occurs in it.
-func containsGoBuildInfo(r io.Reader) (bool, error) {
+// containsMarkers reads r to its end and reports which of markers occur in it.
+func containsMarkers(r io.Reader, markers [][]byte) ([]bool, error) {
+	longest := 0
+	for _, m := range markers {
+		longest = max(longest, len(m))
+	}
+	found := make([]bool, len(markers))
 	buf := make([]byte, 1<<20)
 	carry := 0
 	for {
 		n, err := r.Read(buf[carry:])
 		window := buf[:carry+n]
-		if bytes.Contains(window, goBuildInfoMagic) {
-			_, err := io.Copy(io.Discard, r)
-			return true, err
+		for i, m := range markers {
+			found[i] = found[i] || (len(m) > 0 && bytes.Contains(window, m))
 		}
-		carry = min(len(window), len(goBuildInfoMagic)-1)
+		carry = min(len(window), longest-1)
 		copy(buf, window[len(window)-carry:])
 		if errors.Is(err, io.EOF) {
-			return false, nil
+			return found, nil
 		}
 		if err != nil {
-			return false, err
+			return found, err
 		}
 	}
 }

@@ -50,6 +50,24 @@ ensure_dpkg() {
 	command -v dpkg >/dev/null || die "dpkg is needed (tests compare versions with dpkg --compare-versions)"
 }
 
+# ensure_app_version_references installs the reference version orderings the
+# application-ecosystem oracles run (handler/internal/testenv/appversions.go): Ruby's
+# Gem::Version and Composer's Composer\Semver. apt-get is bounded to 10 minutes.
+ensure_app_version_references() {
+	if command -v ruby >/dev/null && command -v php >/dev/null &&
+		php -r 'require "Composer/Semver/autoload.php";' 2>/dev/null; then
+		return
+	fi
+	say "installing ruby, php-cli and php-composer-semver (RubyGems and Packagist oracles)"
+	as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get update -qq >/dev/null ||
+		die "apt-get update failed or took over 10 minutes (needed for ruby, php-composer-semver)"
+	as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends \
+		ruby php-cli php-composer-semver >/dev/null ||
+		die "apt-get install ruby php-cli php-composer-semver failed or took over 10 minutes"
+	php -r 'require "Composer/Semver/autoload.php";' ||
+		die "Composer\\Semver not loadable after installing php-composer-semver"
+}
+
 AZURITE_BIN="$CACHE_DIR/azurite/node_modules/.bin/azurite"
 ensure_azurite() {
 	if [ -x "$AZURITE_BIN" ] && grep -q "\"version\": \"$AZURITE_VERSION\"" \
