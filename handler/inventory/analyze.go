@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/osv-scalibr/extractor/filesystem"
@@ -209,12 +210,15 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 		return nil
 	}
 	if len(buffered) > 0 && info.Size() > maxBufferedFileBytes {
-		if len(streamers) == 0 {
+		if len(streamers) == 0 && !slices.ContainsFunc(buffered, func(p plugin) bool { return p.openByPath }) {
 			return a.skipIfGoBinary(entryPath, location, info)
 		}
 		a.skip(location, fmt.Sprintf("%d bytes is more than the %d MiB read whole for %s: not inspected",
 			info.Size(), maxBufferedFileBytes>>20, buffered[0].extractor.Name()))
 		buffered = nil
+		if len(streamers) == 0 {
+			return nil
+		}
 	}
 	if len(buffered) == 0 && len(streamers) == 1 {
 		return a.extract(streamers[0], location, info, &a.head, nil)
@@ -298,6 +302,15 @@ func (a *layerAnalysis) extract(pl plugin, location string, info fs.FileInfo, st
 		}
 	}
 	input := &filesystem.ScanInput{FS: entryView(location, info, data), Path: location, Root: virtualRoot, Info: info, Reader: reader}
+	if pl.openByPath {
+		root, name, release, err := rpmDatabaseFile(data)
+		if err != nil {
+			a.skip(location, fmt.Sprintf("%s cannot read it: %v", pl.extractor.Name(), err))
+			return nil
+		}
+		defer release()
+		input.Root, input.Path = root, name
+	}
 	found, err := pl.extractor.Extract(a.ctx, input)
 	// Extractors may swallow read errors (dpkg does for status.d files), so the
 	// readers are asked, not just the extractor's error.

@@ -9,6 +9,7 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
 
@@ -20,7 +21,7 @@ import (
 // only for the Analyzer that made it, so changing an extractor (or bumping
 // osv-scalibr to a release that changes one) must change this string; a test checks
 // it against the extractors actually in use.
-const Analyzer = "tidewatch-layer/3 os/dpkg@0 go/binary@0"
+const Analyzer = "tidewatch-layer/3 os/dpkg@0 go/binary@0 os/rpm@0"
 
 // analyzerBase is the part of Analyzer that Tidewatch's own code owns; bump it when
 // the walk, whiteout handling, link following, caps or package mapping change.
@@ -40,6 +41,10 @@ type plugin struct {
 	// guard, when set, wraps the stream the extractor reads, bounding what a
 	// hostile file can make it hold in memory.
 	guard func(r io.Reader) guardedReader
+	// openByPath extractors open their file by host path (osv-scalibr's rpm
+	// extractor): the buffered file is handed over as an in-memory file with a
+	// path (rpmDatabaseFile), never written to disk.
+	openByPath bool
 	// followLinks says a symlink or hard link at a path this extractor wants is a
 	// package database to follow (not, say, one more link to an executable).
 	followLinks bool
@@ -60,11 +65,24 @@ func plugins() ([]plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating Go binary extractor: %w", err)
 	}
+	// The rpm extractor's timeout is for a looping BerkeleyDB chain, which
+	// prepareRPMDatabase rejects first; it stays as a backstop. Its size cap is
+	// Tidewatch's buffer cap, reported as a skip instead of declined silently.
+	rpmExtractor, err := rpm.New(&cpb.PluginConfig{PluginSpecific: []*cpb.PluginSpecificConfig{
+		{Config: &cpb.PluginSpecificConfig_Rpm{Rpm: &cpb.RpmConfig{TimeoutSeconds: rpmTimeoutSeconds}}},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("creating rpm extractor: %w", err)
+	}
 	return []plugin{
 		{extractor: dpkgExtractor, convert: debPackage, guard: newStanzaGuard, followLinks: true},
 		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat},
+		{extractor: rpmExtractor, convert: rpmPackage, randomAccess: true, openByPath: true, followLinks: true},
 	}, nil
 }
+
+// rpmTimeoutSeconds bounds one rpm database read by osv-scalibr's rpm extractor.
+const rpmTimeoutSeconds = 60
 
 // guardedReader is a stream that may stop a read when its contents exceed a bound;
 // Err says whether it did, whatever the extractor made of the error.

@@ -187,6 +187,9 @@ func (m *merger) inventory() *Inventory {
 		pkg.LayerIndex, pkg.LayerDiffID = introduced, inv.Layers[introduced].DiffID
 		if isOSPackage(*pkg) {
 			pkg.Ecosystem, pkg.PURL = "", osPackagePURL(*pkg, inv.OS)
+			if pkg.Type == "rpm" {
+				pkg.PURL = rpmPURL(*pkg, inv.OS)
+			}
 			if inv.OS != nil {
 				pkg.Ecosystem = inv.OS.Ecosystem
 			}
@@ -284,7 +287,7 @@ func (m *merger) resolveLink(l crossLayerLink, layer int, pkgs []Package, skippe
 // whose advisories are the distribution's.
 func isOSPackage(p Package) bool {
 	switch p.Type {
-	case "deb", "opkg":
+	case "deb", "opkg", "rpm":
 		return true
 	}
 	return false

@@ -86,7 +86,7 @@ func resolveLink(linkPath, target string) string {
 }
 
 // ecosystem returns the OSV ecosystem of the OS packages, "" when unsupported.
-// Names follow OSV: "Debian:<major>", and "Ubuntu:<YY.MM>" with ":LTS" appended for
+// Names follow OSV: "Debian:<major>", "AlmaLinux:<major>", "Rocky Linux:<major>", and "Ubuntu:<YY.MM>" with ":LTS" appended for
 // long-term-support releases (Canonical's rule: an April release of an even year).
 func ecosystem(r OSRelease) string {
 	switch r.ID {
@@ -107,7 +107,21 @@ func ecosystem(r OSRelease) string {
 			name += ":LTS"
 		}
 		return name
+	case "almalinux", "rocky":
+		// AlmaLinux and Rocky advisories name the major release ("AlmaLinux:9",
+		// "Rocky Linux:9"); VERSION_ID is the point release ("9.0").
+		major, _, _ := strings.Cut(r.VersionID, ".")
+		if major == "" {
+			return ""
+		}
+		family := osvconstants.EcosystemAlmaLinux
+		if r.ID == "rocky" {
+			family = osvconstants.EcosystemRockyLinux
+		}
+		return string(family) + ":" + major
 	default:
+		// Red Hat's own records name product streams ("Red Hat:enterprise_linux:9::baseos")
+		// that os-release does not tell; Azure Linux / CBL-Mariner have no OSV feed.
 		return ""
 	}
 }

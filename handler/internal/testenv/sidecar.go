@@ -24,6 +24,10 @@ type Sidecar struct {
 	Manifests []SidecarManifest `json:"manifests"`
 	// DpkgInventory is keyed by platform; absent for images without dpkg.
 	DpkgInventory map[string]DpkgInventory `json:"dpkgInventory"`
+	// OSRelease is {ID, VERSION_ID, PRETTY_NAME} of the non-Debian images.
+	OSRelease map[string]string `json:"osRelease"`
+	// RPMInventory is keyed by platform; absent for images without rpm.
+	RPMInventory map[string]RPMInventory `json:"rpmInventory"`
 }
 
 // SidecarManifest is one platform's image manifest.
