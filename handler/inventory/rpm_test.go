@@ -229,3 +229,45 @@ func TestHostileRPMDatabasesAreSkippedWithAReason(t *testing.T) {
 		}
 	})
 }
+
+func TestRPMDistributionsTakeTheirOSVEcosystem(t *testing.T) {
+	const db = "var/lib/rpm/rpmdb.sqlite"
+	tests := []struct {
+		name, id, versionID, want string
+	}{
+		{"AlmaLinux 9.0 is AlmaLinux:9, as its OSV records name the major release", "almalinux", "9.0", "AlmaLinux:9"},
+		{"AlmaLinux 8.10 is AlmaLinux:8", "almalinux", "8.10", "AlmaLinux:8"},
+		{"Rocky Linux 9.3 is Rocky Linux:9", "rocky", "9.3", "Rocky Linux:9"},
+		{"RHEL has no advisory source: Red Hat's records name product streams os-release does not tell", "rhel", "9.4", ""},
+		{"CBL-Mariner has no advisory source in OSV", "mariner", "2.0", ""},
+		{"Azure Linux has no advisory source in OSV", "azurelinux", "3.0", ""},
+		{"an AlmaLinux without VERSION_ID has no ecosystem", "almalinux", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv, err := inventory.Merge(layers(inventory.LayerResult{
+				OSReleaseFiles: map[string]inventory.OSReleaseFile{"etc/os-release": {Release: release(tt.id, tt.versionID)}},
+				PackageFiles: map[string][]inventory.Package{db: {{Name: "bash", Version: "1:5.1.8-4.el9", SourceName: "bash",
+					SourceVersion: "5.1.8-4.el9", Arch: "x86_64", Type: "rpm", Location: db}}},
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []string{inv.OS.Ecosystem, inv.Packages[0].Ecosystem}
+			if diff := gocmp.Diff([]string{tt.want, tt.want}, got); diff != "" {
+				t.Errorf("OS and package ecosystems (-want +got):\n%s", diff)
+			}
+			u, err := purl.FromString(inv.Packages[0].PURL)
+			if err != nil {
+				t.Fatalf("PURL %q: %v", inv.Packages[0].PURL, err)
+			}
+			q := map[string]string{}
+			for _, kv := range u.Qualifiers {
+				q[kv.Key] = kv.Value
+			}
+			if u.Type != "rpm" || u.Version != "5.1.8-4.el9" || q["epoch"] != "1" {
+				t.Errorf("PURL %q, want type rpm, version 5.1.8-4.el9 and epoch=1", inv.Packages[0].PURL)
+			}
+		})
+	}
+}
