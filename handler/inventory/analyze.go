@@ -288,6 +288,9 @@ func (a *layerAnalysis) extractBuffered(entryPath, location string, info fs.File
 // to retry); a file the extractor cannot parse, or that exceeds a bound, keeps the
 // packages read before the problem and becomes a skipped file.
 func (a *layerAnalysis) extract(pl plugin, location string, info fs.FileInfo, stream io.Reader, data []byte) error {
+	if pl.openByPath {
+		return a.extractRPMDatabase(pl, location, info, data)
+	}
 	var reader io.Reader
 	var source *readTracker
 	var guard guardedReader
@@ -302,15 +305,6 @@ func (a *layerAnalysis) extract(pl plugin, location string, info fs.FileInfo, st
 		}
 	}
 	input := &filesystem.ScanInput{FS: entryView(location, info, data), Path: location, Root: virtualRoot, Info: info, Reader: reader}
-	if pl.openByPath {
-		root, name, release, err := rpmDatabaseFile(data)
-		if err != nil {
-			a.skip(location, fmt.Sprintf("%s cannot read it: %v", pl.extractor.Name(), err))
-			return nil
-		}
-		defer release()
-		input.Root, input.Path = root, name
-	}
 	found, err := pl.extractor.Extract(a.ctx, input)
 	// Extractors may swallow read errors (dpkg does for status.d files), so the
 	// readers are asked, not just the extractor's error.

@@ -42,8 +42,9 @@ type plugin struct {
 	// hostile file can make it hold in memory.
 	guard func(r io.Reader) guardedReader
 	// openByPath extractors open their file by host path (osv-scalibr's rpm
-	// extractor): the buffered file is handed over as an in-memory file with a
-	// path (rpmDatabaseFile), never written to disk.
+	// extractor): the buffered database is handed over one package header at a
+	// time as an in-memory file with a path (extractRPMDatabase), never written
+	// to disk.
 	openByPath bool
 	// followLinks says a symlink or hard link at a path this extractor wants is a
 	// package database to follow (not, say, one more link to an executable).
@@ -65,9 +66,10 @@ func plugins() ([]plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating Go binary extractor: %w", err)
 	}
-	// The rpm extractor's timeout is for a looping BerkeleyDB chain, which
-	// prepareRPMDatabase rejects first; it stays as a backstop. Its size cap is
-	// Tidewatch's buffer cap, reported as a skip instead of declined silently.
+	// The rpm extractor's timeout is for a looping BerkeleyDB chain; it only ever
+	// sees one-package NDB files (extractRPMDatabase), so it is a backstop. Its
+	// size cap is Tidewatch's buffer cap, reported as a skip instead of declined
+	// silently.
 	rpmExtractor, err := rpm.New(&cpb.PluginConfig{PluginSpecific: []*cpb.PluginSpecificConfig{
 		{Config: &cpb.PluginSpecificConfig_Rpm{Rpm: &cpb.RpmConfig{TimeoutSeconds: rpmTimeoutSeconds}}},
 	}})

@@ -14,7 +14,7 @@ import (
 // one under /dev/null, a character device, so opening it fails with ENOTDIR on any
 // host instead of reading the worker's own files; the error makes the file a
 // SkippedFile. The rpm extractor, which opens its database by path too, is given
-// an in-memory file instead (plugin.openByPath, rpmDatabaseFile). An empty Root
+// an in-memory file instead (plugin.openByPath, extractRPMDatabase). An empty Root
 // would not do: osv-scalibr reads it as "virtual" in some extractors, copying the
 // file to a temporary directory on disk, and others join it with the path, which
 // then resolves against the worker's working directory.

@@ -201,7 +201,7 @@ func TestHostileRPMDatabasesAreSkippedWithAReason(t *testing.T) {
 		{"a BerkeleyDB cut in half is skipped", "var/lib/rpm/Packages", string(alma[:len(alma)/2]), "past the file"},
 		{"a BerkeleyDB overflow chain that loops is refused before go-rpmdb follows it", "var/lib/rpm/Packages", string(bdbWithLoopingChain()), "again or past the last page"},
 		{"an NDB blob longer than the file is refused before go-rpmdb allocates it", "var/lib/rpm/Packages.db", string(ndbWithHugeBlob()), "past the end of the file"},
-		{"a sqlite database cut after two pages is skipped", "var/lib/rpm/rpmdb.sqlite", string(mariner[:8192]), "os/rpm could not read it whole"},
+		{"a sqlite database cut after two pages is skipped", "var/lib/rpm/rpmdb.sqlite", string(mariner[:8192]), "os/rpm cannot read it: reading rpmdb.sqlite"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

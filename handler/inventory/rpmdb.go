@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,45 +35,35 @@ func rpmFormatOf(data []byte) rpmFormat {
 // writes.
 var errNotRPMDatabase = errors.New("not an rpm database (no sqlite, NDB or BerkeleyDB hash header)")
 
-// prepareRPMDatabase checks an rpm database held in memory and returns the bytes to
-// hand osv-scalibr's rpm extractor (go-rpmdb underneath), or why it cannot be read.
-// Each format is checked where go-rpmdb trusts its input (a loop in a BerkeleyDB
-// overflow chain, an NDB blob length past the file) so a hostile file cannot make it
-// spin or allocate without bound, and adjusted where go-rpmdb would read it wrong
-// (see prepareBerkeleyDB, prepareSQLite). data is not modified.
-func prepareRPMDatabase(data []byte) (rpmFormat, []byte, error) {
-	switch f := rpmFormatOf(data); f {
+// maxRPMHeaders bounds the package headers read from one database; real ones hold
+// a few thousand.
+const maxRPMHeaders = 100_000
+
+// rpmHeaders returns the package headers an rpm database holds, one blob each, in
+// the database's order: the storage format is read here (every offset, length and
+// chain checked against the file); the headers themselves are parsed by
+// osv-scalibr's rpm extractor (rpmPackagesOf).
+func rpmHeaders(ctx context.Context, data []byte) ([][]byte, error) {
+	var headers [][]byte
+	var err error
+	switch rpmFormatOf(data) {
 	case rpmSQLite:
-		out, err := prepareSQLite(data)
-		return f, out, err
+		headers, err = sqliteHeaders(ctx, data)
 	case rpmNDB:
-		return f, data, checkNDB(data)
+		headers, err = ndbHeaders(data)
 	case rpmBerkeleyDB:
-		out, err := prepareBerkeleyDB(data)
-		return f, out, err
+		headers, err = bdbHeaders(data)
 	default:
-		return f, nil, errNotRPMDatabase
+		return nil, errNotRPMDatabase
 	}
+	if err == nil && len(headers) > maxRPMHeaders {
+		err = fmt.Errorf("more than %d package headers", maxRPMHeaders)
+	}
+	return headers, err
 }
 
 // sqliteMagic starts every sqlite 3 database file.
 var sqliteMagic = []byte("SQLite format 3\x00")
-
-// prepareSQLite returns a copy of a sqlite database marked as a rollback-journal
-// database (file format bytes 18 and 19 set to 1). rpm keeps rpmdb.sqlite in WAL
-// mode, and sqlite opens a WAL database only with a shared-memory index beside it,
-// which the in-memory file system the copy is read from (sqliteMemFS) cannot give.
-// The layer holds the database file alone, so there is no WAL content to lose.
-func prepareSQLite(data []byte) ([]byte, error) {
-	if len(data) < 100 {
-		return nil, fmt.Errorf("a sqlite database of %d bytes is shorter than its 100-byte header", len(data))
-	}
-	out := bytes.Clone(data)
-	if out[18] == 2 || out[19] == 2 {
-		out[18], out[19] = 1, 1
-	}
-	return out, nil
-}
 
 // NDB layout constants (rpm lib/backend/ndb/rpmpkg.c).
 const (
@@ -82,30 +73,31 @@ const (
 	ndbHeaderSize     = 32
 	ndbSlotSize       = 16
 	ndbBlobHeaderSize = 16
-	ndbSlotsPerPage   = 4096 / ndbSlotSize
+	ndbPageSize       = 4096
 	ndbMaxSlotPages   = 2048 // go-rpmdb's own limit
 )
 
-// checkNDB verifies what go-rpmdb reads from an NDB Packages.db without checking:
-// every used slot's blob lies inside the file, with its magic and package index.
-func checkNDB(data []byte) error {
+// ndbHeaders returns the blobs of an NDB Packages.db: every used slot's blob must
+// lie inside the file, with its magic and package index.
+func ndbHeaders(data []byte) ([][]byte, error) {
 	if len(data) < ndbHeaderSize {
-		return fmt.Errorf("an NDB database of %d bytes is shorter than its header", len(data))
+		return nil, fmt.Errorf("an NDB database of %d bytes is shorter than its header", len(data))
 	}
 	le := binary.LittleEndian
 	version, pages := le.Uint32(data[4:]), le.Uint32(data[12:])
 	if version != 0 || pages == 0 || pages > ndbMaxSlotPages {
-		return fmt.Errorf("NDB header has version %d and %d slot pages (want version 0, 1 to %d pages)", version, pages, ndbMaxSlotPages)
+		return nil, fmt.Errorf("NDB header has version %d and %d slot pages (want version 0, 1 to %d pages)", version, pages, ndbMaxSlotPages)
 	}
-	slotsEnd := int64(pages) * 4096
-	if slotsEnd > int64(len(data)) {
-		return fmt.Errorf("NDB slot pages end at byte %d, past the file's %d", slotsEnd, len(data))
-	}
+	slotsEnd := int64(pages) * ndbPageSize
 	size := int64(len(data))
+	if slotsEnd > size {
+		return nil, fmt.Errorf("NDB slot pages end at byte %d, past the file's %d", slotsEnd, size)
+	}
+	var blobs [][]byte
 	for off := int64(ndbHeaderSize); off+ndbSlotSize <= slotsEnd; off += ndbSlotSize {
 		slot := data[off:]
 		if le.Uint32(slot) != ndbSlotMagic {
-			return fmt.Errorf("NDB slot at byte %d has no slot magic", off)
+			return nil, fmt.Errorf("NDB slot at byte %d has no slot magic", off)
 		}
 		pkg, blk := le.Uint32(slot[4:]), int64(le.Uint32(slot[8:]))
 		if pkg == 0 {
@@ -113,15 +105,42 @@ func checkNDB(data []byte) error {
 		}
 		start := blk * ndbBlobHeaderSize
 		if start < slotsEnd || start+ndbBlobHeaderSize > size {
-			return fmt.Errorf("NDB package %d starts at byte %d, outside the blob area", pkg, start)
+			return nil, fmt.Errorf("NDB package %d starts at byte %d, outside the blob area", pkg, start)
 		}
 		blob := data[start:]
 		if le.Uint32(blob) != ndbBlobMagic || le.Uint32(blob[4:]) != pkg {
-			return fmt.Errorf("NDB package %d has no blob header at byte %d", pkg, start)
+			return nil, fmt.Errorf("NDB package %d has no blob header at byte %d", pkg, start)
 		}
-		if n := int64(le.Uint32(blob[12:])); start+ndbBlobHeaderSize+n > size {
-			return fmt.Errorf("NDB package %d claims %d bytes, past the end of the file", pkg, n)
+		n := int64(le.Uint32(blob[12:]))
+		if start+ndbBlobHeaderSize+n > size {
+			return nil, fmt.Errorf("NDB package %d claims %d bytes, past the end of the file", pkg, n)
 		}
+		blobs = append(blobs, blob[ndbBlobHeaderSize:ndbBlobHeaderSize+n])
 	}
-	return nil
+	return blobs, nil
+}
+
+// singlePackageNDB writes into buf (reused) an NDB database holding header alone,
+// the form in which each header is handed to osv-scalibr's rpm extractor: one
+// header per call, so a header it cannot parse costs that package only (and
+// go-rpmdb, which stops reading its entry channel at the first bad header and
+// leaves the goroutine feeding it blocked, finds no further entry to block on).
+func singlePackageNDB(buf []byte, header []byte) []byte {
+	le := binary.LittleEndian
+	blobEnd := ndbPageSize + ndbBlobHeaderSize + len(header)
+	size := (blobEnd + ndbBlobHeaderSize + ndbBlobHeaderSize - 1) / ndbBlobHeaderSize * ndbBlobHeaderSize // a 16-byte tail, aligned
+	buf = append(buf[:0], make([]byte, size)...)
+	le.PutUint32(buf, ndbMagic)
+	le.PutUint32(buf[12:], 1) // one slot page
+	for off := ndbHeaderSize; off < ndbPageSize; off += ndbSlotSize {
+		le.PutUint32(buf[off:], ndbSlotMagic)
+	}
+	le.PutUint32(buf[ndbHeaderSize+4:], 1)                       // package 1
+	le.PutUint32(buf[ndbHeaderSize+8:], ndbPageSize/ndbSlotSize) // its blob's block
+	le.PutUint32(buf[ndbHeaderSize+12:], uint32((size-ndbPageSize)/ndbBlobHeaderSize))
+	le.PutUint32(buf[ndbPageSize:], ndbBlobMagic)
+	le.PutUint32(buf[ndbPageSize+4:], 1)
+	le.PutUint32(buf[ndbPageSize+12:], uint32(len(header)))
+	copy(buf[ndbPageSize+ndbBlobHeaderSize:], header)
+	return buf
 }

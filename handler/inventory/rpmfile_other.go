@@ -2,10 +2,20 @@
 
 package inventory
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
-// rpmDatabaseFile needs Linux's memfd_create to hand osv-scalibr's rpm extractor a
-// path without writing the database to disk; elsewhere rpm databases are skipped.
-func rpmDatabaseFile([]byte) (string, string, func(), error) {
-	return "", "", nil, errors.New("reading rpm databases needs Linux (memfd_create)")
-}
+// errNeedsLinux says rpm databases are read only on Linux: handing one to
+// osv-scalibr's rpm extractor without writing it to disk takes memfd_create, and
+// the in-memory sqlite VFS is built for Linux.
+var errNeedsLinux = errors.New("reading rpm databases needs Linux (memfd_create)")
+
+type rpmMemFile struct{ root, name string }
+
+func newRPMMemFile() (*rpmMemFile, error) { return nil, errNeedsLinux }
+func (m *rpmMemFile) set([]byte) error    { return errNeedsLinux }
+func (m *rpmMemFile) Close() error        { return nil }
+
+func sqliteHeaders(context.Context, []byte) ([][]byte, error) { return nil, errNeedsLinux }

@@ -4,6 +4,8 @@ package inventory
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -13,23 +15,23 @@ import (
 	"sync/atomic"
 	"time"
 
-	"modernc.org/libc"
-	sqlite3 "modernc.org/sqlite/lib"
+	// The "sqlite" database/sql driver.
+	_ "modernc.org/sqlite"
 	"modernc.org/sqlite/vfs"
 )
 
-// sqliteMemFS is the file system behind the sqlite VFS Tidewatch makes the
-// process's default (go-rpmdb opens rpmdb.sqlite by plain path, so no URI can name
-// another VFS): it serves only the in-memory databases registered with
-// registerSQLite, read-only, and nothing else, so sqlite in this process never
-// opens, creates or writes a host file.
+// sqliteMemFS is the file system behind the read-only sqlite VFS through which
+// Tidewatch reads rpmdb.sqlite: it serves only the in-memory databases registered
+// with registerSQLite, so reading one never opens, creates or writes a host file
+// (sqlite's own unix VFS would create journal and WAL index files beside it).
 type sqliteMemFS struct {
-	mu  sync.Mutex
-	dbs map[string]*sqliteMemDB
+	mu   sync.Mutex
+	dbs  map[string]*sqliteMemDB
+	next int
 }
 
-// sqliteMemDB is one registered database; revoking it drops data, so a reader
-// go-rpmdb leaves behind after an error cannot keep the buffer alive.
+// sqliteMemDB is one registered database; revoking it drops data, so nothing left
+// open on it keeps the buffer alive.
 type sqliteMemDB struct {
 	data atomic.Pointer[[]byte]
 }
@@ -37,59 +39,85 @@ type sqliteMemDB struct {
 var (
 	sqliteFS      = &sqliteMemFS{dbs: map[string]*sqliteMemDB{}}
 	sqliteVFSOnce sync.Once
+	sqliteVFSName string
 	errSQLiteVFS  error
 )
 
-// installSQLiteVFS registers sqliteFS as a sqlite VFS and makes it the default.
-func installSQLiteVFS() error {
+// sqliteVFS registers sqliteFS as a sqlite VFS, once, and returns its name.
+func sqliteVFS() (string, error) {
 	sqliteVFSOnce.Do(func() {
-		name, _, err := vfs.New(sqliteFS)
-		if err != nil {
-			errSQLiteVFS = fmt.Errorf("registering the in-memory sqlite VFS: %w", err)
-			return
-		}
-		tls := libc.NewTLS()
-		defer tls.Close()
-		cname, err := libc.CString(name)
-		if err != nil {
-			errSQLiteVFS = fmt.Errorf("registering the in-memory sqlite VFS: %w", err)
-			return
-		}
-		defer libc.Xfree(tls, cname)
-		p := sqlite3.Xsqlite3_vfs_find(tls, cname)
-		if p == 0 {
-			errSQLiteVFS = fmt.Errorf("in-memory sqlite VFS %s not found after registering it", name)
-			return
-		}
-		if rc := sqlite3.Xsqlite3_vfs_register(tls, p, 1); rc != sqlite3.SQLITE_OK {
-			errSQLiteVFS = fmt.Errorf("making the in-memory sqlite VFS the default: sqlite error %d", rc)
+		sqliteVFSName, _, errSQLiteVFS = vfs.New(sqliteFS)
+		if errSQLiteVFS != nil {
+			errSQLiteVFS = fmt.Errorf("registering the in-memory sqlite VFS: %w", errSQLiteVFS)
 		}
 	})
-	return errSQLiteVFS
+	return sqliteVFSName, errSQLiteVFS
 }
 
-// registerSQLite makes data readable by sqlite under name until revoke is called.
-func registerSQLite(name string, data []byte) (revoke func(), err error) {
-	if err := installSQLiteVFS(); err != nil {
-		return nil, err
-	}
+// registerSQLite makes data readable through the VFS under a fresh name until
+// revoke is called.
+func registerSQLite(data []byte) (name string, revoke func()) {
 	db := &sqliteMemDB{}
 	db.data.Store(&data)
-	key := path.Clean(name)
 	sqliteFS.mu.Lock()
-	sqliteFS.dbs[key] = db
+	sqliteFS.next++
+	name = fmt.Sprintf("/tidewatch-memory/rpmdb-%d.sqlite", sqliteFS.next)
+	sqliteFS.dbs[name] = db
 	sqliteFS.mu.Unlock()
-	return func() {
+	return name, func() {
 		sqliteFS.mu.Lock()
-		if sqliteFS.dbs[key] == db {
-			delete(sqliteFS.dbs, key)
-		}
+		delete(sqliteFS.dbs, name)
 		sqliteFS.mu.Unlock()
 		db.data.Store(nil)
-	}, nil
+	}
 }
 
-// Open opens a registered database; sqlite asks for full paths ("/proc/self/fd/7"),
+// sqliteHeaders returns the package headers of an rpmdb.sqlite (table Packages,
+// column blob), read through the in-memory VFS. rpm keeps the database in WAL
+// mode, and sqlite opens a WAL database only with a shared-memory index beside
+// it, which this VFS does not give: the copy read is marked a rollback-journal
+// database (file format bytes 18 and 19 set to 1). The layer holds the database
+// file alone, so there is no WAL content to lose.
+func sqliteHeaders(ctx context.Context, data []byte) ([][]byte, error) {
+	if len(data) < 100 {
+		return nil, fmt.Errorf("a sqlite database of %d bytes is shorter than its 100-byte header", len(data))
+	}
+	vfsName, err := sqliteVFS()
+	if err != nil {
+		return nil, err
+	}
+	copied := bytes.Clone(data)
+	copied[18], copied[19] = 1, 1
+	name, revoke := registerSQLite(copied)
+	defer revoke()
+	db, err := sql.Open("sqlite", "file:"+name+"?vfs="+vfsName+"&mode=ro&immutable=1")
+	if err != nil {
+		return nil, fmt.Errorf("opening rpmdb.sqlite: %w", err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, "SELECT blob FROM Packages")
+	if err != nil {
+		return nil, fmt.Errorf("reading rpmdb.sqlite: %w", err)
+	}
+	defer rows.Close()
+	var headers [][]byte
+	for rows.Next() {
+		var blob []byte
+		if err := rows.Scan(&blob); err != nil {
+			return nil, fmt.Errorf("reading rpmdb.sqlite: %w", err)
+		}
+		if len(headers) == maxRPMHeaders {
+			return nil, fmt.Errorf("more than %d package headers", maxRPMHeaders)
+		}
+		headers = append(headers, blob)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading rpmdb.sqlite: %w", err)
+	}
+	return headers, nil
+}
+
+// Open opens a registered database; sqlite asks for full paths ("/tidewatch-memory/rpmdb-1.sqlite"),
 // which fs.ValidPath would refuse, so names are looked up as given, cleaned.
 func (m *sqliteMemFS) Open(name string) (fs.File, error) {
 	m.mu.Lock()

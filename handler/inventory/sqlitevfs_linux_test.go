@@ -3,6 +3,7 @@
 package inventory
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"io/fs"
@@ -13,35 +14,30 @@ import (
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
 
-func TestSQLiteInThisProcessNeverTouchesHostFiles(t *testing.T) {
-	if err := installSQLiteVFS(); err != nil {
+func TestTheInMemorySQLiteVFSNeverTouchesHostFiles(t *testing.T) {
+	vfsName, err := sqliteVFS()
+	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	real := filepath.Join(dir, "rpmdb.sqlite")
 	data, err := os.ReadFile(testenv.MarinerRPMDB(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(real, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Run("a database that does not exist is not created", func(t *testing.T) {
-		p := filepath.Join(dir, "new.db")
-		db, err := sql.Open("sqlite", p)
-		if err != nil {
-			t.Fatal(err)
+	t.Run("rpmdb.sqlite is read from memory, leaving nothing on the host", func(t *testing.T) {
+		headers, err := sqliteHeaders(context.Background(), data)
+		if err != nil || len(headers) != 129 {
+			t.Fatalf("%d headers, %v; want the 129 packages SOURCES.md lists", len(headers), err)
 		}
-		defer db.Close()
-		if _, err := db.Exec("CREATE TABLE x (a)"); err == nil {
-			t.Error("creating a table in a new host database succeeded")
-		}
-		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("%s exists after the attempt (%v)", p, err)
+		if _, err := os.Lstat("/tidewatch-memory"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("/tidewatch-memory exists on the host (%v)", err)
 		}
 	})
-	t.Run("a real database on the host is not read", func(t *testing.T) {
-		db, err := sql.Open("sqlite", real)
+	t.Run("a real database on the host is not opened through it", func(t *testing.T) {
+		real := filepath.Join(t.TempDir(), "rpmdb.sqlite")
+		if err := os.WriteFile(real, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		db, err := sql.Open("sqlite", "file:"+real+"?vfs="+vfsName+"&mode=ro")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,32 +47,22 @@ func TestSQLiteInThisProcessNeverTouchesHostFiles(t *testing.T) {
 			t.Errorf("read %d packages from the host file", n)
 		}
 	})
-	t.Run("a registered in-memory copy is read, and no longer once revoked", func(t *testing.T) {
-		prepared, err := prepareSQLite(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		revoke, err := registerSQLite("/proc/self/fd/tidewatch-test", prepared)
-		if err != nil {
-			t.Fatal(err)
-		}
-		db, err := sql.Open("sqlite", "/proc/self/fd/tidewatch-test")
+	t.Run("a registered database is no longer readable once revoked", func(t *testing.T) {
+		copied := append([]byte(nil), data...)
+		copied[18], copied[19] = 1, 1
+		name, revoke := registerSQLite(copied)
+		db, err := sql.Open("sqlite", "file:"+name+"?vfs="+vfsName+"&mode=ro&immutable=1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
 		var n int
 		if err := db.QueryRow("SELECT count(*) FROM Packages").Scan(&n); err != nil || n != 129 {
-			t.Errorf("count = %d, %v; want the 129 packages SOURCES.md lists", n, err)
+			t.Fatalf("count = %d, %v before revoking", n, err)
 		}
-		db.Close()
 		revoke()
-		again, err := sql.Open("sqlite", "/proc/self/fd/tidewatch-test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer again.Close()
-		if err := again.QueryRow("SELECT count(*) FROM Packages").Scan(&n); err == nil {
+		db.SetMaxIdleConns(0) // a fresh connection after revoking
+		if err := db.QueryRow("SELECT count(*) FROM Packages").Scan(&n); err == nil {
 			t.Errorf("read %d packages after revoking", n)
 		}
 	})
