@@ -3,6 +3,8 @@ package inventory
 import (
 	"fmt"
 	"io/fs"
+	"path"
+	"strings"
 
 	"github.com/google/osv-scalibr/extractor/filesystem"
 )
@@ -60,7 +62,10 @@ func (a *layerAnalysis) extractRPMDatabase(pl plugin, location string, info fs.F
 	}
 	a.result.PackageFiles[location] = pkgs
 	if bad > 0 {
-		a.skip(location, fmt.Sprintf("%s could not read %d of %d package headers: %v", name, bad, len(headers), firstErr))
+		// The memory file's name (/proc/self/fd/N) differs from run to run; the
+		// reason is cached with the layer, so it names the header instead.
+		reason := strings.ReplaceAll(firstErr.Error(), path.Join(mem.root, mem.name), "header")
+		a.skip(location, fmt.Sprintf("%s could not read %d of %d package headers: %s", name, bad, len(headers), reason))
 	}
 	return nil
 }

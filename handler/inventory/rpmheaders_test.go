@@ -83,8 +83,19 @@ func TestABadRPMHeaderCostsOnlyItsPackage(t *testing.T) {
 		bad := append([][]byte{}, headers...)
 		bad[5] = []byte(strings.Repeat("\xff", 64))
 		r := analyzeFile(t, path, ndbOf(bad))
-		if n := len(r.PackageFiles[path]); n != 21 || !strings.Contains(r.Skipped[path], "could not read 1 of 22 package headers") {
+		if n := len(r.PackageFiles[path]); n != 21 || !strings.Contains(r.Skipped[path], "could not read 1 of 22 package headers") ||
+			strings.Contains(r.Skipped[path], "/proc/") {
 			t.Errorf("%d packages, skipped %v; want 21 and the bad header reported", n, r.Skipped)
+		}
+	})
+	t.Run("two hundred headers in one database are all read", func(t *testing.T) {
+		var many [][]byte
+		for range 10 {
+			many = append(many, headers...)
+		}
+		r := analyzeFile(t, path, ndbOf(many))
+		if n := len(r.PackageFiles[path]); n != len(many) || len(r.Skipped) != 0 {
+			t.Errorf("%d packages, skipped %v; want %d", n, r.Skipped, len(many))
 		}
 	})
 	t.Run("garbage headers leave no goroutine behind", func(t *testing.T) {
@@ -99,4 +110,26 @@ func TestABadRPMHeaderCostsOnlyItsPackage(t *testing.T) {
 			t.Errorf("%d goroutines after 20 reads with bad headers, %d before", after, before)
 		}
 	})
+}
+
+// BenchmarkRPMDatabase measures reading the AlmaLinux 9 micro BerkeleyDB (22
+// packages) from memory: storage format, then one extractor call per header.
+func BenchmarkRPMDatabase(b *testing.B) {
+	data := testenv.FixtureFile(b, "almalinux-9-micro", "var/lib/rpm/Packages")
+	ps, err := plugins()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rpmPlugin := ps[len(ps)-1]
+	info := regularFileInfo{name: "Packages"}
+	b.ReportAllocs()
+	for b.Loop() {
+		a := &layerAnalysis{ctx: context.Background(), result: &LayerResult{PackageFiles: map[string][]Package{}, Skipped: map[string]string{}}}
+		if err := a.extractRPMDatabase(rpmPlugin, "var/lib/rpm/Packages", info, data); err != nil {
+			b.Fatal(err)
+		}
+		if n := len(a.result.PackageFiles["var/lib/rpm/Packages"]); n != 22 {
+			b.Fatalf("%d packages", n)
+		}
+	}
 }
