@@ -106,6 +106,9 @@ func (b *bdbFile) values(pg int, page []byte) ([][]byte, error) {
 				return nil, fmt.Errorf("BerkeleyDB hash page %d item %d: %w", pg, i, err)
 			}
 			out = append(out, value)
+		default:
+			// rpm's Packages holds no duplicates (H_DUPLICATE, H_OFFDUP).
+			return nil, fmt.Errorf("BerkeleyDB hash page %d item %d is of type %d, not a package header", pg, i, item[0])
 		}
 	}
 	return out, nil
