@@ -12,6 +12,7 @@ cd "$REPO_ROOT"
 ensure_go
 ensure_dpkg
 ensure_app_version_references
+ensure_rpm_tools
 ensure_docker_registry
 ensure_azurite
 ensure_npm_semver

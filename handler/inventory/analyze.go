@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"path"
 	"unicode/utf8"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/osv-scalibr/extractor/filesystem"
@@ -212,12 +213,15 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 		return nil
 	}
 	if len(buffered) > 0 && info.Size() > maxBufferedFileBytes {
-		if len(streamers) == 0 {
+		if len(streamers) == 0 && !slices.ContainsFunc(buffered, func(p plugin) bool { return p.openByPath }) {
 			return a.skipIfMarked(entryPath, location, info, buffered)
 		}
 		a.skip(location, fmt.Sprintf("%d bytes is more than the %d MiB read whole for %s: not inspected",
 			info.Size(), maxBufferedFileBytes>>20, buffered[0].extractor.Name()))
 		buffered = nil
+		if len(streamers) == 0 {
+			return nil
+		}
 	}
 	if len(buffered) == 0 && len(streamers) == 1 {
 		return a.extract(streamers[0], location, info, &a.head, nil)
@@ -308,6 +312,9 @@ func (a *layerAnalysis) extractBuffered(entryPath, location string, info fs.File
 // to retry); a file the extractor cannot parse, or that exceeds a bound, keeps the
 // packages read before the problem and becomes a skipped file.
 func (a *layerAnalysis) extract(pl plugin, location string, info fs.FileInfo, stream io.Reader, data []byte) error {
+	if pl.openByPath {
+		return a.extractRPMDatabase(pl, location, info, data)
+	}
 	var reader io.Reader
 	var source *readTracker
 	var guard guardedReader

@@ -15,6 +15,7 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/language/python/wheelegg"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/ruby/gemspec"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
 
 	"github.com/ossf/osv-schema/bindings/go/osvconstants"
 
@@ -28,7 +29,7 @@ import (
 // only for the Analyzer that made it, so changing an extractor (or bumping
 // osv-scalibr to a release that changes one) must change this string; a test checks
 // it against the extractors actually in use.
-const Analyzer = "tidewatch-layer/4 os/dpkg@0 go/binary@0 os/apk@0 rust/cargoauditable-bounded@0 dotnet/depsjson@0 ruby/gemspec@0 php/composerinstalled@0 javascript/packagejson@0 javascript/packagelockjson@0 python/wheelegg@0"
+const Analyzer = "tidewatch-layer/4 os/dpkg@0 go/binary@0 os/apk@0 os/rpm@0 rust/cargoauditable-bounded@0 dotnet/depsjson@0 ruby/gemspec@0 php/composerinstalled@0 javascript/packagejson@0 javascript/packagelockjson@0 python/wheelegg@0"
 
 // analyzerBase is the part of Analyzer that Tidewatch's own code owns; bump it when
 // the walk, whiteout handling, link following, caps or package mapping change.
@@ -48,6 +49,11 @@ type plugin struct {
 	// guard, when set, wraps the stream the extractor reads, bounding what a
 	// hostile file can make it hold in memory.
 	guard func(r io.Reader) guardedReader
+	// openByPath extractors open their file by host path (osv-scalibr's rpm
+	// extractor): the buffered database is handed over one package header at a
+	// time as an in-memory file with a path (extractRPMDatabase), never written
+	// to disk.
+	openByPath bool
 	// followLinks says a symlink or hard link at a path this extractor wants is a
 	// package database to follow (not, say, one more link to an executable).
 	followLinks bool
@@ -95,6 +101,16 @@ func plugins() ([]plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating gemspec extractor: %w", err)
 	}
+	// The rpm extractor's timeout is for a looping BerkeleyDB chain; it only ever
+	// sees one-package NDB files (extractRPMDatabase), so it is a backstop. Its
+	// size cap is Tidewatch's buffer cap, reported as a skip instead of declined
+	// silently.
+	rpmExtractor, err := rpm.New(&cpb.PluginConfig{PluginSpecific: []*cpb.PluginSpecificConfig{
+		{Config: &cpb.PluginSpecificConfig_Rpm{Rpm: &cpb.RpmConfig{TimeoutSeconds: rpmTimeoutSeconds}}},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("creating rpm extractor: %w", err)
+	}
 	application, err := applicationPlugins()
 	if err != nil {
 		return nil, err
@@ -104,6 +120,7 @@ func plugins() ([]plugin, error) {
 		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat,
 			marker: goBuildInfoMagic, kind: "a Go binary"},
 		{extractor: apkExtractor, convert: apkPackage, guard: newApkGuard, followLinks: true},
+		{extractor: rpmExtractor, convert: rpmPackage, randomAccess: true, openByPath: true, followLinks: true},
 		{extractor: cargoAuditable{}, convert: applicationPackage(osvconstants.EcosystemCratesIO), randomAccess: true,
 			sniff: isExecutableFormat, marker: cargoAuditMarker, kind: "a Rust binary with cargo-auditable data"},
 		{extractor: depsJSONExtractor, convert: nugetPackage, maxBytes: maxManifestBytes,
@@ -140,6 +157,9 @@ func applicationPlugins() ([]plugin, error) {
 		{extractor: narrowed{wheelEgg, isInstalledPythonMetadata}, convert: pypiPackage, guard: newSizeGuard(maxPythonMetadataBytes), followLinks: true},
 	}, nil
 }
+
+// rpmTimeoutSeconds bounds one rpm database read by osv-scalibr's rpm extractor.
+const rpmTimeoutSeconds = 60
 
 // guardedReader is a stream that may stop a read when its contents exceed a bound;
 // Err says whether it did, whatever the extractor made of the error.

@@ -10,12 +10,14 @@ import (
 // virtualRoot is the ScanInput.Root every extractor gets. Extractors never see the
 // worker's filesystem: what they read comes from ScanInput.Reader or ScanInput.FS,
 // a view of the one layer entry being extracted. An extractor that insists on a
-// host path (filepath.Join(Root, Path), as osv-scalibr's rpm and podman extractors
-// do) gets one under /dev/null, a character device, so opening it fails with
-// ENOTDIR on any host instead of reading the worker's own /var/lib/rpm; the error
-// makes the file a SkippedFile. An empty Root would not do: osv-scalibr reads it as
-// "virtual" in some extractors but others join it with the path, which then resolves
-// against the worker's working directory.
+// host path (filepath.Join(Root, Path), as osv-scalibr's podman extractor does) gets
+// one under /dev/null, a character device, so opening it fails with ENOTDIR on any
+// host instead of reading the worker's own files; the error makes the file a
+// SkippedFile. The rpm extractor, which opens its database by path too, is given
+// an in-memory file instead (plugin.openByPath, extractRPMDatabase). An empty Root
+// would not do: osv-scalibr reads it as "virtual" in some extractors, copying the
+// file to a temporary directory on disk, and others join it with the path, which
+// then resolves against the worker's working directory.
 const virtualRoot = "/dev/null/tidewatch-layer-entry"
 
 // entryView is the filesystem an extractor sees for one layer entry: the entry

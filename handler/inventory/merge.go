@@ -187,6 +187,9 @@ func (m *merger) inventory() *Inventory {
 		pkg.LayerIndex, pkg.LayerDiffID = introduced, inv.Layers[introduced].DiffID
 		if isOSPackage(*pkg) {
 			pkg.Ecosystem, pkg.PURL = osPackageEcosystem(*pkg, inv.OS), osPackagePURL(*pkg, inv.OS)
+			if pkg.Type == "rpm" {
+				pkg.PURL = rpmPURL(*pkg, inv.OS)
+			}
 		}
 	}
 	inv.Skipped = m.skippedFiles()
@@ -281,7 +284,7 @@ func (m *merger) resolveLink(l crossLayerLink, layer int, pkgs []Package, skippe
 // whose advisories are the distribution's.
 func isOSPackage(p Package) bool {
 	switch p.Type {
-	case "deb", "opkg", "apk":
+	case "deb", "opkg", "apk", "rpm":
 		return true
 	}
 	return false

@@ -88,8 +88,10 @@ func resolveLink(linkPath, target string) string {
 // ecosystem returns the OSV ecosystem of the OS packages, "" when unsupported.
 // Names follow OSV: "Debian:<major>", "Ubuntu:<YY.MM>" with ":LTS" appended for
 // long-term-support releases (Canonical's rule: an April release of an even year),
-// "Alpine:v<major>.<minor>", and "Wolfi" and "Chainguard" told apart by ID (both
-// apk-based, as osv-scalibr's ecosystem detection tells them).
+// "Alpine:v<major>.<minor>", "Wolfi" and "Chainguard" told apart by ID (both
+// apk-based, as osv-scalibr's ecosystem detection tells them), "AlmaLinux:<major>",
+// "Rocky Linux:<major>", and "Azure Linux:<major.minor>" for Azure Linux and
+// CBL-Mariner (as osv-scalibr names both; the advisories come from Microsoft's OVAL).
 func ecosystem(r OSRelease) string {
 	switch r.ID {
 	case "debian":
@@ -122,7 +124,29 @@ func ecosystem(r OSRelease) string {
 		return string(osvconstants.EcosystemWolfi)
 	case "chainguard":
 		return string(osvconstants.EcosystemChainguard)
+	case "almalinux", "rocky":
+		// AlmaLinux and Rocky advisories name the major release ("AlmaLinux:9",
+		// "Rocky Linux:9"); VERSION_ID is the point release ("9.0").
+		major, _, _ := strings.Cut(r.VersionID, ".")
+		if major == "" {
+			return ""
+		}
+		family := osvconstants.EcosystemAlmaLinux
+		if r.ID == "rocky" {
+			family = osvconstants.EcosystemRockyLinux
+		}
+		return string(family) + ":" + major
+	case "azurelinux", "mariner":
+		// Azure Linux 3.0 and CBL-Mariner 2.0: VERSION_ID is "3.0" / "2.0".
+		major, rest, ok := strings.Cut(r.VersionID, ".")
+		minor, _, _ := strings.Cut(rest, ".")
+		if !ok || !isDigits(major) || !isDigits(minor) {
+			return ""
+		}
+		return "Azure Linux:" + major + "." + minor
 	default:
+		// Red Hat's own records name product streams ("Red Hat:enterprise_linux:9::baseos")
+		// that os-release does not tell; Azure Linux / CBL-Mariner have no OSV feed.
 		return ""
 	}
 }

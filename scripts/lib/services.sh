@@ -66,6 +66,23 @@ ensure_app_version_references() {
 		die "apt-get install ruby php-cli php-composer-semver failed or took over 10 minutes"
 	php -r 'require "Composer/Semver/autoload.php";' ||
 		die "Composer\\Semver not loadable after installing php-composer-semver"
+
+# ensure_rpm_tools installs Debian's rpm and python3-rpm: the rpm oracle in
+# handler/internal/testenv lists rpm databases with `rpm --dbpath … -qa` and orders
+# versions with rpm.labelCompare (/usr/bin/python3, where python3-rpm installs).
+RPM_TOOLS_TIMEOUT=${RPM_TOOLS_TIMEOUT:-300}
+ensure_rpm_tools() {
+	if command -v rpm >/dev/null && /usr/bin/python3 -c 'import rpm' 2>/dev/null; then
+		return
+	fi
+	say "installing rpm and python3-rpm with apt-get (at most ${RPM_TOOLS_TIMEOUT}s)"
+	as_root env DEBIAN_FRONTEND=noninteractive timeout "$RPM_TOOLS_TIMEOUT" apt-get update -qq >/dev/null ||
+		die "apt-get update failed or took more than ${RPM_TOOLS_TIMEOUT}s (needed for rpm, python3-rpm)"
+	as_root env DEBIAN_FRONTEND=noninteractive timeout "$RPM_TOOLS_TIMEOUT" \
+		apt-get install -y -qq --no-install-recommends rpm python3-rpm >/dev/null ||
+		die "apt-get install rpm python3-rpm failed or took more than ${RPM_TOOLS_TIMEOUT}s (the rpm oracle needs them)"
+	command -v rpm >/dev/null && /usr/bin/python3 -c 'import rpm' ||
+		die "rpm or python3-rpm (for /usr/bin/python3) still missing after apt-get install"
 }
 
 AZURITE_BIN="$CACHE_DIR/azurite/node_modules/.bin/azurite"

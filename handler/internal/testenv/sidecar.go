@@ -28,6 +28,8 @@ type Sidecar struct {
 	ApkInventory map[string]ApkInventory `json:"apkInventory"`
 	// OSRelease is the image's os-release (non-Debian images only).
 	OSRelease SidecarOSRelease `json:"osRelease"`
+	// RPMInventory is keyed by platform; absent for images without rpm.
+	RPMInventory map[string]RPMInventory `json:"rpmInventory"`
 }
 
 // SidecarOSRelease is the part of an image's os-release its sidecar records.

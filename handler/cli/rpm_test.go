@@ -1,0 +1,111 @@
+package cli_test
+
+import (
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
+)
+
+func TestScanOfAlmaLinuxHasTheRPMOraclesFindings(t *testing.T) {
+	const image = "almalinux-9-micro"
+	truth := readSidecar(t, image)
+	oracle := testenv.NewAlmaLinuxOracle(t)
+	platform := truth.Manifests[0].Platform
+	layers := truth.Manifests[0].Layers
+	pkgs := truth.RPMInventory[platform].Packages
+	expected := oracle.Findings(t, pkgs, layers[len(layers)-1].DiffID)
+	if len(expected) == 0 {
+		t.Fatal("the oracle expects no finding: the fixture or the advisory data is not what this test is about")
+	}
+	r := scanArchive(t, image, "--ecosystems", "AlmaLinux", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+	got := decodeScan(t, r)
+	if len(got.Platforms) != 1 {
+		t.Fatalf("%d platforms, want 1", len(got.Platforms))
+	}
+	p := got.Platforms[0]
+	t.Run("the platform is scanned as AlmaLinux:9 with every rpm package", func(t *testing.T) {
+		if p.Status != "scanned" || p.OS == nil || p.OS.Ecosystem != "AlmaLinux:9" {
+			t.Errorf("status %q (%s), OS %+v; want scanned AlmaLinux:9", p.Status, p.Error, p.OS)
+		}
+		if diff := cmp.Diff(map[string]int{"AlmaLinux:9": len(pkgs)}, p.Packages); diff != "" {
+			t.Errorf("packages per ecosystem (-sidecar +scan):\n%s", diff)
+		}
+	})
+	t.Run("findings equal the oracle's, by advisory and binary package", func(t *testing.T) {
+		installed := map[string]string{}
+		for _, pkg := range pkgs {
+			installed[pkg.Package] = pkg.EVR()
+		}
+		var want, have []string
+		for _, f := range expected {
+			want = append(want, strings.Join([]string{f.ID, f.Package, installed[f.Package], f.FixedVersion, f.LayerDiffID}, " "))
+		}
+		for _, raw := range p.Findings {
+			f := decodeFinding(t, raw)
+			if f.Ecosystem != "AlmaLinux:9" {
+				t.Errorf("%s %s has ecosystem %q", f.ID, f.Package, f.Ecosystem)
+			}
+			have = append(have, strings.Join([]string{f.ID, f.Package, f.InstalledVersion, f.FixedVersion, f.Layer.DiffID}, " "))
+		}
+		sort.Strings(want)
+		sort.Strings(have)
+		if diff := cmp.Diff(want, have); diff != "" {
+			t.Errorf("findings as id package installed fixed layer (-oracle +scan):\n%s", diff)
+		}
+	})
+}
+
+func TestScanOfARealMarinerRPMDBSaysNoAdvisorySource(t *testing.T) {
+	db, err := os.ReadFile(testenv.MarinerRPMDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := testenv.RPMQueryAll(t, testenv.MarinerRPMDB(t))
+	tests := []struct {
+		name       string
+		db         string
+		wantStatus string
+		wantError  string
+		wantCounts map[string]int
+	}{
+		{name: "its packages are counted and the OS reported without advisory source, never clean",
+			db: string(db), wantStatus: "unsupported", wantError: "OS mariner 2.0: no advisory source",
+			wantCounts: map[string]int{"none": len(want)}},
+		{name: "garbage in its place makes the platform incomplete, never clean",
+			db: strings.Repeat("\x00garbage", 4096), wantStatus: "incomplete", wantError: "var/lib/rpm/rpmdb.sqlite",
+			wantCounts: map[string]int{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			archive := testenv.DockerArchive(t, testenv.Tar(testenv.File("etc/os-release", testenv.MarinerOSRelease),
+				testenv.File("var/lib/rpm/rpmdb.sqlite", tt.db)))
+			r := runCLI(t, "", "scan", "--archive", archive, "--advisories", testenv.Advisories(t),
+				"--ecosystems", "AlmaLinux", "--format", "json", "--exit-code", "3")
+			if r.code != 3 {
+				t.Errorf("exit code = %d, want 3; stderr:\n%s", r.code, r.stderr)
+			}
+			got := decodeScan(t, r)
+			if len(got.Platforms) != 1 {
+				t.Fatalf("%d platforms, want 1", len(got.Platforms))
+			}
+			p := got.Platforms[0]
+			if p.Status != tt.wantStatus || !strings.Contains(p.Error, tt.wantError) {
+				t.Errorf("status %q (%s), want %q mentioning %q", p.Status, p.Error, tt.wantStatus, tt.wantError)
+			}
+			if diff := cmp.Diff(tt.wantCounts, p.Packages); diff != "" {
+				t.Errorf("packages per ecosystem (-want +scan):\n%s", diff)
+			}
+			if len(p.Findings) != 0 {
+				t.Errorf("%d findings, want none", len(p.Findings))
+			}
+		})
+	}
+}
