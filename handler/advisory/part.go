@@ -42,16 +42,26 @@ type folderData struct {
 // ecosystemPart builds the matching part of a folder: records by package, and the
 // severity of its CVE-* records, the first of an id winning.
 func ecosystemPart(d *folderData, sum [32]byte) *part {
-	entries := 0
+	// Count each package's entries first, so every package's list is a slice of one
+	// allocation instead of a slice grown by appends.
+	counts := make(map[packageKey]int)
+	total := 0
 	for _, r := range d.records {
-		entries += len(r.entries)
+		for _, e := range r.entries {
+			counts[packageKey{e.Ecosystem, packageName(e.Ecosystem, e.Package)}]++
+			total++
+		}
 	}
 	p := &part{
 		sum:      sum,
 		records:  len(d.records),
 		entries:  make(map[string]int),
-		packages: make(map[packageKey][]*Affected, entries/2),
+		packages: make(map[packageKey][]*Affected, len(counts)),
 		severity: make(map[string][]Severity),
+	}
+	slab := make([]*Affected, total)
+	for key, n := range counts {
+		p.packages[key], slab = slab[:0:n], slab[n:]
 	}
 	for _, r := range d.records {
 		rec := r.record

@@ -1,0 +1,98 @@
+package advisory_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/tidewatch/tidewatch/handler/advisory"
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
+)
+
+// blobSource serves in-memory folders, as a generation's blobs would once read.
+type blobSource map[string][]byte
+
+func (s blobSource) Open(_ context.Context, name string) (io.ReadCloser, error) {
+	data, ok := s[name]
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+// allEcosystems are the shared export's matchable folders; GIT is the severity folder.
+var allEcosystems = []string{"AlmaLinux", "Alpine", "Debian", "Go", "PyPI", "npm"}
+
+// sources reads the shared folders raw and compiles them.
+func sources(b *testing.B) (raw, compiled blobSource) {
+	b.Helper()
+	raw, compiled = blobSource{}, blobSource{}
+	for _, folder := range append([]string{"GIT"}, allEcosystems...) {
+		data, err := os.ReadFile(filepath.Join(testenv.Advisories(b), folder, "all.zip"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		blob, err := advisory.Compile(context.Background(), data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw[folder+"/all.zip"], compiled[folder+"/all.zip"] = data, blob
+	}
+	return raw, compiled
+}
+
+// benchLoad loads ecosystems from src per iteration and reports the live heap the
+// last index holds (MB), measured after a GC with the index still referenced.
+func benchLoad(b *testing.B, src advisory.Source, ecosystems []string) {
+	ctx := context.Background()
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var idx *advisory.Index
+	b.ResetTimer()
+	for b.Loop() {
+		idx = nil
+		var err error
+		idx, err = advisory.LoadFrom(ctx, src, ecosystems, advisory.WithSeverityFolder("GIT"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if idx.Records(ecosystems[0]) == 0 {
+			b.Fatal("no records")
+		}
+	}
+	b.StopTimer()
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(idx)
+	runtime.KeepAlive(src) // the blobs were live at the first reading: keep them in the second
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "heap-MB")
+}
+
+func BenchmarkLoadCompiledDebian(b *testing.B) {
+	_, compiled := sources(b)
+	benchLoad(b, compiled, []string{"Debian"})
+}
+
+func BenchmarkLoadCompiledAll(b *testing.B) {
+	_, compiled := sources(b)
+	benchLoad(b, compiled, allEcosystems)
+}
+
+// BenchmarkLoadJSONDebian and BenchmarkLoadJSONAll are the JSON baselines of the
+// same data from memory (BenchmarkLoadDebian reads the directory).
+func BenchmarkLoadJSONDebian(b *testing.B) {
+	raw, _ := sources(b)
+	benchLoad(b, raw, []string{"Debian"})
+}
+
+func BenchmarkLoadJSONAll(b *testing.B) {
+	raw, _ := sources(b)
+	benchLoad(b, raw, allEcosystems)
+}
