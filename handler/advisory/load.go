@@ -32,7 +32,14 @@ func Load(ctx context.Context, source string, ecosystems []string, opts ...LoadO
 // LoadOption changes what Load reads besides the ecosystem directories.
 type LoadOption func(*loadOptions)
 
-type loadOptions struct{ severityFolder string }
+type loadOptions struct{ severityFolder, generation string }
+
+// WithGeneration names the data: every index built reports id as its Generation
+// instead of a hash of the folders it holds (a Loader over one feed generation
+// gives all its indexes, whatever folders they hold, that generation's id).
+func WithGeneration(id string) LoadOption {
+	return func(o *loadOptions) { o.generation = id }
+}
 
 // WithSeverityFolder also reads the directory folder ("GIT": the OSV export's
 // NVD-converted CVE-* records) as severity data only: its records are never matched

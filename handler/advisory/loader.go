@@ -1,6 +1,7 @@
 package advisory
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 type Loader struct {
 	src            Source
 	severityFolder string
+	generation     string
 
 	mu      sync.Mutex
 	folders map[folderKey]*loading
@@ -41,13 +43,13 @@ type loading struct {
 }
 
 // NewLoader returns a Loader over src. WithSeverityFolder adds the severity folder
-// to every index it builds.
+// to every index it builds; WithGeneration names their generation.
 func NewLoader(src Source, opts ...LoadOption) *Loader {
 	var o loadOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Loader{src: src, severityFolder: o.severityFolder, folders: make(map[folderKey]*loading)}
+	return &Loader{src: src, severityFolder: o.severityFolder, generation: o.generation, folders: make(map[folderKey]*loading)}
 }
 
 // Index returns the index of the named ecosystem directories ("Debian", "Go") plus
@@ -89,7 +91,7 @@ func (l *Loader) Index(ctx context.Context, ecosystems []string) (*Index, error)
 			idx.severityPart = p
 		}
 	}
-	idx.generation = hex.EncodeToString(generation.Sum(nil)[:16])
+	idx.generation = cmp.Or(l.generation, hex.EncodeToString(generation.Sum(nil)[:16]))
 	return idx, nil
 }
 

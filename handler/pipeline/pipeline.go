@@ -2,11 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/tidewatch/tidewatch/handler/feed"
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/registry"
+	"github.com/tidewatch/tidewatch/handler/scanner"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
@@ -39,10 +43,10 @@ type Pipeline struct {
 	now          func() time.Time
 	registryOpts []registry.Option
 
-	mu    sync.Mutex
-	index *advisory.Index // loaded on first use, kept for the process (or generation); staleness checked per use
-	// pointer is the generation index was loaded from and pointerReadAt when it was
-	// last read (URL sources only).
+	mu  sync.Mutex
+	set *advisorySet // opened on first use, kept for the process (or generation); staleness checked per use
+	// pointer is the generation set reads and pointerReadAt when it was last read
+	// (URL sources only).
 	pointer       feed.Pointer
 	pointerReadAt time.Time
 }
@@ -103,38 +107,84 @@ func (p *Pipeline) registry(host string) (registryClient, error) {
 	return c, nil
 }
 
-// advisories returns the advisory index. A missing, empty or stale index is an error:
-// scans fail instead of reporting "no findings". An http(s) TIDEWATCH_ADVISORIES_URL
-// is what the advisories function syncs from: scans then load the current generation
-// from the advisories blob container; a directory (dev.sh, tests) is read directly.
+// advisories returns the index of every configured ecosystem of the current
+// advisory data (see advisorySet), for work that needs them all; its folders are
+// decoded once per generation and shared with the scans' on-demand indexes, and its
+// Generation is the set's, as every index of the set reports.
 func (p *Pipeline) advisories(ctx context.Context, log *slog.Logger) (*advisory.Index, error) {
-	if isURL(p.cfg.AdvisoriesURL) {
-		return p.generationIndex(ctx, log)
+	set, err := p.advisorySet(ctx, log)
+	if err != nil {
+		return nil, err
 	}
-	return p.directoryIndex(ctx, log)
+	return set.Index(ctx, p.cfg.Ecosystems)
 }
 
-// directoryIndex loads a local OSV export once per process; its age is the oldest
-// modification time of its archives.
-func (p *Pipeline) directoryIndex(ctx context.Context, log *slog.Logger) (*advisory.Index, error) {
+// advisorySet returns the current advisory data, whose folders load on demand. A
+// missing or stale source is an error: scans fail instead of reporting "no
+// findings". An http(s) TIDEWATCH_ADVISORIES_URL is what the advisories function
+// syncs from: scans then read the current generation from the advisories blob
+// container; a directory (dev.sh, tests) is read directly.
+func (p *Pipeline) advisorySet(ctx context.Context, log *slog.Logger) (*advisorySet, error) {
+	if isURL(p.cfg.AdvisoriesURL) {
+		return p.generationSet(ctx, log)
+	}
+	return p.directorySet()
+}
+
+// advisorySet is one generation of advisory data (or a directory as it is): a
+// Loader decoding each folder at most once, the configured folders it serves, and
+// the generation id results matched against it are stored with.
+type advisorySet struct {
+	loader     *advisory.Loader
+	generation string
+	folders    []string // the configured ecosystem folders the source holds
+}
+
+var _ scanner.Advisories = (*advisorySet)(nil)
+
+// Index returns the index of the requested folders that are configured and held by
+// the source, plus the severity folder; the packages of any other folder are gaps
+// of the match, never loaded.
+func (s *advisorySet) Index(ctx context.Context, folders []string) (*advisory.Index, error) {
+	var load []string
+	for _, f := range folders {
+		if slices.Contains(s.folders, f) {
+			load = append(load, f)
+		}
+	}
+	idx, err := s.loader.Index(ctx, load)
+	if err != nil {
+		return nil, fmt.Errorf("loading advisories %s of generation %s: %w", strings.Join(load, ","), s.generation, err)
+	}
+	return idx, nil
+}
+
+// directorySet opens a local OSV export once per process; its age is the oldest
+// modification time of its archives, its generation a hash of their names, sizes
+// and modification times (so a changed export is a new generation without
+// reading it).
+func (p *Pipeline) directorySet() (*advisorySet, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.index == nil {
-		idx, err := advisory.Load(ctx, p.cfg.AdvisoriesURL, p.cfg.Ecosystems, advisory.WithSeverityFolder(p.cfg.SeveritySource))
-		if err != nil {
-			return nil, fmt.Errorf("loading advisories from %s: %w", p.cfg.AdvisoriesURL, err)
-		}
-		log.Info("advisories loaded", "generation", idx.Generation(), "newest", idx.Newest())
-		p.index = idx
-	}
-	retrieved, err := retrievedAt(p.cfg.AdvisoriesURL, p.cfg.Ecosystems)
+	retrieved, generation, err := directoryState(p.cfg.AdvisoriesURL, p.cfg.Ecosystems)
 	if err != nil {
 		return nil, err
 	}
 	if err := p.checkAge(retrieved); err != nil {
 		return nil, err
 	}
-	return p.index, nil
+	if p.set == nil || p.set.generation != generation {
+		src, err := advisory.Dir(p.cfg.AdvisoriesURL)
+		if err != nil {
+			return nil, fmt.Errorf("loading advisories from %s: %w", p.cfg.AdvisoriesURL, err)
+		}
+		p.set = &advisorySet{
+			loader:     advisory.NewLoader(src, advisory.WithSeverityFolder(p.cfg.SeveritySource), advisory.WithGeneration(generation)),
+			generation: generation,
+			folders:    p.cfg.Ecosystems,
+		}
+	}
+	return p.set, nil
 }
 
 // pointerRecheck is how long a loaded generation is used before current.json is
@@ -144,14 +194,15 @@ const pointerRecheck = 5 * time.Minute
 // errNoGeneration reports that the advisories function has not completed a sync.
 var errNoGeneration = errors.New("no advisory generation synced yet")
 
-// generationIndex returns the current generation's index, loaded once per
-// generation; the pointer is re-read at most every pointerRecheck. Freshness counts
-// from the pointer's checkedAt (the last successful check against the source).
-func (p *Pipeline) generationIndex(ctx context.Context, log *slog.Logger) (*advisory.Index, error) {
+// generationSet returns the current generation, opened once per generation; the
+// pointer is re-read at most every pointerRecheck. Freshness counts from the
+// pointer's checkedAt (the last successful check against the source). A configured
+// folder the generation does not hold is not loaded: its packages are gaps.
+func (p *Pipeline) generationSet(ctx context.Context, log *slog.Logger) (*advisorySet, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	if p.index == nil || now.Sub(p.pointerReadAt) >= pointerRecheck {
+	if p.set == nil || now.Sub(p.pointerReadAt) >= pointerRecheck {
 		g, err := feed.OpenCurrent(ctx, p.advisoryBlobs)
 		if errors.Is(err, feed.ErrNotFound) {
 			return nil, fmt.Errorf("%w: the advisories function has not completed a sync into blob storage: %w", errNoGeneration, advisory.ErrNoAdvisories)
@@ -159,20 +210,26 @@ func (p *Pipeline) generationIndex(ctx context.Context, log *slog.Logger) (*advi
 		if err != nil {
 			return nil, err
 		}
-		if p.index == nil || g.Pointer.Generation != p.pointer.Generation {
-			idx, err := g.Load(ctx, p.cfg.Ecosystems, advisory.WithSeverityFolder(p.cfg.SeveritySource))
-			if err != nil {
-				return nil, err
+		if p.set == nil || g.Pointer.Generation != p.pointer.Generation {
+			var held []string
+			for _, f := range p.cfg.Ecosystems {
+				if _, ok := g.Pointer.Folders[f]; ok {
+					held = append(held, f)
+				}
 			}
-			log.Info("advisory generation loaded", "generation", g.Pointer.Generation, "checkedAt", g.Pointer.CheckedAt)
-			p.index = idx
+			log.Info("advisory generation opened", "generation", g.Pointer.Generation, "checkedAt", g.Pointer.CheckedAt, "folders", held)
+			p.set = &advisorySet{
+				loader:     advisory.NewLoader(g, advisory.WithSeverityFolder(p.cfg.SeveritySource), advisory.WithGeneration(g.Pointer.Generation)),
+				generation: g.Pointer.Generation,
+				folders:    held,
+			}
 		}
 		p.pointer, p.pointerReadAt = g.Pointer, now
 	}
 	if err := p.checkAge(p.pointer.CheckedAt); err != nil {
 		return nil, err
 	}
-	return p.index, nil
+	return p.set, nil
 }
 
 // checkAge fails when advisories last checked at checked are older than
@@ -190,29 +247,34 @@ func isURL(source string) bool {
 	return strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://")
 }
 
-// currentGeneration is the loaded index's generation, or "" before the first load.
+// currentGeneration is the generation of the advisory data opened, or "" before
+// the first use.
 func (p *Pipeline) currentGeneration() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.index == nil {
+	if p.set == nil {
 		return ""
 	}
-	return p.index.Generation()
+	return p.set.generation
 }
 
-// retrievedAt is when the advisory data was last fetched: for a local directory the
-// oldest modification time of its ecosystems' all.zip files. (The newest record's
-// `modified` is no measure of freshness: a feed may go quiet for days.)
-func retrievedAt(source string, ecosystems []string) (time.Time, error) {
+// directoryState is, for a local directory, when the advisory data was last
+// fetched (the oldest modification time of its ecosystems' all.zip files; the
+// newest record's `modified` is no measure of freshness: a feed may go quiet for
+// days) and a generation id hashing each archive's name, size and modification
+// time.
+func directoryState(source string, ecosystems []string) (time.Time, string, error) {
 	var oldest time.Time
+	h := sha256.New()
 	for _, eco := range ecosystems {
 		info, err := os.Stat(filepath.Join(source, eco, "all.zip"))
 		if err != nil {
-			return time.Time{}, fmt.Errorf("checking age of %s advisories: %w: %w", eco, advisory.ErrNoAdvisories, err)
+			return time.Time{}, "", fmt.Errorf("checking age of %s advisories: %w: %w", eco, advisory.ErrNoAdvisories, err)
 		}
 		if oldest.IsZero() || info.ModTime().Before(oldest) {
 			oldest = info.ModTime()
 		}
+		fmt.Fprintf(h, "%s\x00%d\x00%d\n", eco, info.Size(), info.ModTime().UnixNano())
 	}
-	return oldest, nil
+	return oldest, "dir-" + hex.EncodeToString(h.Sum(nil)[:12]), nil
 }

@@ -42,7 +42,7 @@ func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Log
 
 // scan does the work of one scan task.
 func (p *Pipeline) scan(ctx context.Context, log *slog.Logger, c imageSource, task store.ScanTask, now time.Time) error {
-	idx, err := p.advisories(ctx, log)
+	adv, err := p.advisorySet(ctx, log)
 	if err != nil {
 		// Not the image's fault: record it and let the host retry (then poison), so the
 		// task is kept until advisories are back.
@@ -56,7 +56,8 @@ func (p *Pipeline) scan(ctx context.Context, log *slog.Logger, c imageSource, ta
 	if err != nil {
 		return fmt.Errorf("resolving %s: %w", ref, err)
 	}
-	sc, err := scanner.New(idx, scanner.WithLayerCache(p.layerCache()), scanner.WithRetry(c.Retry))
+	// Each platform loads only the advisory folders of its own packages' ecosystems.
+	sc, err := scanner.NewOnDemand(adv, scanner.WithLayerCache(p.layerCache()), scanner.WithRetry(c.Retry))
 	if err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func (p *Pipeline) scan(ctx context.Context, log *slog.Logger, c imageSource, ta
 		return fmt.Errorf("reading activity of %s: %w", task.Digest, err)
 	}
 	for _, pr := range res.Platforms {
-		if err := p.writePlatform(ctx, task, res, pr, act, idx.Generation(), now); err != nil {
+		if err := p.writePlatform(ctx, task, res, pr, act, adv.generation, now); err != nil {
 			return fmt.Errorf("writing results of %s (%s): %w", pr.Digest, pr.Platform, err)
 		}
 		log.Info("scanned platform", "platform", pr.Platform, "platformDigest", pr.Digest,
