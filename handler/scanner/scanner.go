@@ -31,8 +31,8 @@ const (
 // and advisories are.
 type Scanner struct {
 	advisories Advisories
-	cache inventory.LayerCache
-	retry func(ctx context.Context, op func(ctx context.Context) error) error
+	cache      inventory.LayerCache
+	retry      func(ctx context.Context, op func(ctx context.Context) error) error
 }
 
 // Option configures a Scanner.
