@@ -2,12 +2,15 @@ package advisory_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/tidewatch/tidewatch/handler/advisory"
@@ -95,4 +98,47 @@ func BenchmarkLoadJSONDebian(b *testing.B) {
 func BenchmarkLoadJSONAll(b *testing.B) {
 	raw, _ := sources(b)
 	benchLoad(b, raw, allEcosystems)
+}
+
+// BenchmarkLoadDir loads the ecosystems of TIDEWATCH_BENCH_ECOSYSTEMS (comma list,
+// default Debian) and the GIT severity folder from the directory
+// TIDEWATCH_BENCH_ADVISORIES (OSV layout; each all.zip raw or compiled), as a scan
+// reads them: scripts/bench.sh runs it alone in its process at several scales, so
+// peak-RSS-MB (VmHWM) is the load's peak. Skipped without the directory.
+func BenchmarkLoadDir(b *testing.B) {
+	dir := os.Getenv("TIDEWATCH_BENCH_ADVISORIES")
+	if dir == "" {
+		b.Skip("TIDEWATCH_BENCH_ADVISORIES is not set")
+	}
+	ecosystems := strings.Split(cmp.Or(os.Getenv("TIDEWATCH_BENCH_ECOSYSTEMS"), "Debian"), ",")
+	ctx := context.Background()
+	for b.Loop() {
+		idx, err := advisory.Load(ctx, dir, ecosystems, advisory.WithSeverityFolder("GIT"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if idx.Records(ecosystems[0]) == 0 {
+			b.Fatal("no records")
+		}
+	}
+	b.ReportMetric(peakRSSMB(b), "peak-RSS-MB")
+}
+
+// peakRSSMB is the process's peak resident set (VmHWM) in MB.
+func peakRSSMB(b *testing.B) float64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skipf("no /proc/self/status: %v", err)
+	}
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return float64(kb) / 1024
+		}
+	}
+	b.Fatal("no VmHWM in /proc/self/status")
+	return 0
 }
