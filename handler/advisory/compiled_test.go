@@ -204,3 +204,20 @@ func TestABrokenCompiledFolderIsAnErrorNeverAPartialIndex(t *testing.T) {
 		}
 	})
 }
+
+// FuzzDecodeCompiled feeds arbitrary payloads behind a valid checksum: decoding
+// must fail or succeed, never panic or allocate past the payload's bound.
+func FuzzDecodeCompiled(f *testing.F) {
+	blob, err := Compile(context.Background(), readShared(f, "npm"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(blob[headerLen:])
+	f.Add([]byte{0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		d, err := decodeCompiled(withChecksum(payload))
+		if err == nil && d == nil {
+			t.Fatal("no error and no folder")
+		}
+	})
+}
