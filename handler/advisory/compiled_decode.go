@@ -48,6 +48,9 @@ type decoder struct {
 	pos   int
 	err   error
 	table []string
+	// shared holds the rating lists decoded so far by their string indexes: a few
+	// lists ({urgency, unimportant}) repeat on most entries, and lists are read-only.
+	shared map[[4]uint64][]Rating
 
 	// Slabs sized by the payload's totals; items are sliced off them in order.
 	records  []Record
@@ -87,8 +90,10 @@ func (d *decoder) count(minBytes int) int {
 	return int(n)
 }
 
-func (d *decoder) str() string {
-	i := d.uint()
+func (d *decoder) str() string { return d.strAt(d.uint()) }
+
+// strAt is the string of table index i.
+func (d *decoder) strAt(i uint64) string {
 	if i >= uint64(len(d.table)) {
 		d.fail("string %d of %d", i, len(d.table))
 		return ""
@@ -164,10 +169,31 @@ func (d *decoder) ratings() []Rating {
 	if n == 0 || d.err != nil {
 		return nil
 	}
+	if n > 2 {
+		out := make([]Rating, n)
+		for i := range out {
+			out[i] = Rating{Kind: d.str(), Value: d.str()}
+		}
+		return out
+	}
+	var key [4]uint64
+	for i := range 2 * n {
+		key[i] = d.uint() + 1 // 0 marks an absent second rating
+	}
+	if d.err != nil {
+		return nil
+	}
+	if out, ok := d.shared[key]; ok {
+		return out
+	}
 	out := make([]Rating, n)
 	for i := range out {
-		out[i] = Rating{Kind: d.str(), Value: d.str()}
+		out[i] = Rating{Kind: d.strAt(key[2*i] - 1), Value: d.strAt(key[2*i+1] - 1)}
 	}
+	if d.shared == nil {
+		d.shared = make(map[[4]uint64][]Rating)
+	}
+	d.shared[key] = out
 	return out
 }
 
