@@ -1,6 +1,9 @@
 package advisory
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Event is one OSV range event; exactly one field is set.
 type Event struct {
@@ -77,17 +80,17 @@ type packageKey struct {
 	name      string
 }
 
-// Index is an immutable set of decoded advisories, safe for concurrent use.
+// Index is an immutable set of decoded advisories, safe for concurrent use. It is
+// made of one decoded part per loaded folder; a Loader shares the parts between the
+// indexes it builds, so each folder is decoded once however many indexes use it.
 type Index struct {
 	generation string
 	newest     time.Time
-	ecosystems []string       // the loaded ecosystem directories, sorted
-	records    map[string]int // usable records by ecosystem directory
-	entries    map[string]int
-	packages   map[packageKey][]*Affected
-	// severity holds the severity entries of CVE records by id: those of the
-	// severity folder (never matched as packages) and loaded CVE-* records.
-	severity map[string][]Severity
+	ecosystems []string         // the loaded ecosystem directories, sorted
+	parts      []*part          // by ecosystem directory, in ecosystems order
+	byFolder   map[string]*part // the same parts by directory
+	// severityPart is the severity folder's, nil when none was loaded.
+	severityPart *part
 }
 
 // Generation is a stable hash of the loaded data: the same archives give the same
@@ -100,13 +103,38 @@ func (x *Index) Newest() time.Time { return x.newest }
 // Covers reports whether any loaded record has an affected entry for ecosystem
 // ("Debian:12"); a scan for an ecosystem the index does not cover has no data to
 // match against.
-func (x *Index) Covers(ecosystem string) bool { return x.entries[ecosystem] > 0 }
+func (x *Index) Covers(ecosystem string) bool {
+	for _, p := range x.parts {
+		if p.entries[ecosystem] > 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // Affected returns the affected entries for a package of an ecosystem
 // ("Debian:12", "openssl"); PyPI names match PEP 503-normalized. The slice is
 // shared: callers must not modify it.
 func (x *Index) Affected(ecosystem, name string) []*Affected {
-	return x.packages[packageKey{ecosystem, packageName(ecosystem, name)}]
+	key := packageKey{ecosystem, packageName(ecosystem, name)}
+	var out []*Affected
+	shared := true
+	for _, p := range x.parts {
+		found := p.packages[key]
+		switch {
+		case len(found) == 0:
+		case out == nil:
+			out = found
+		case shared:
+			// A record listed in two folders (a GHSA for PyPI and npm) has entries in
+			// both: concatenate in folder order, as one merged map would hold them.
+			out = append(slices.Clip(slices.Clone(out)), found...)
+			shared = false
+		default:
+			out = append(out, found...)
+		}
+	}
+	return out
 }
 
 // SeverityOf returns the severity entries (CVSS vectors) the loaded CVE record with
@@ -117,5 +145,24 @@ func (x *Index) SeverityOf(id string) []Severity {
 	if x == nil {
 		return nil
 	}
-	return x.severity[id]
+	if x.severityPart != nil {
+		if s, ok := x.severityPart.severity[id]; ok {
+			return s
+		}
+	}
+	for _, p := range x.parts {
+		if s, ok := p.severity[id]; ok {
+			return s
+		}
+	}
+	return nil
+}
+
+// Records is the number of usable (not withdrawn) records loaded from an ecosystem
+// directory ("Debian").
+func (x *Index) Records(ecosystemDir string) int {
+	if p := x.byFolder[ecosystemDir]; p != nil {
+		return p.records
+	}
+	return 0
 }

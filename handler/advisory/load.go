@@ -2,8 +2,6 @@ package advisory
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +32,14 @@ func Load(ctx context.Context, source string, ecosystems []string, opts ...LoadO
 // LoadOption changes what Load reads besides the ecosystem directories.
 type LoadOption func(*loadOptions)
 
-type loadOptions struct{ severityFolder string }
+type loadOptions struct{ severityFolder, generation string }
+
+// WithGeneration names the data: every index built reports id as its Generation
+// instead of a hash of the folders it holds (a Loader over one feed generation
+// gives all its indexes, whatever folders they hold, that generation's id).
+func WithGeneration(id string) LoadOption {
+	return func(o *loadOptions) { o.generation = id }
+}
 
 // WithSeverityFolder also reads the directory folder ("GIT": the OSV export's
 // NVD-converted CVE-* records) as severity data only: its records are never matched
@@ -44,113 +49,18 @@ func WithSeverityFolder(folder string) LoadOption {
 	return func(o *loadOptions) { o.severityFolder = folder }
 }
 
-// LoadFrom is Load over any Source.
+// LoadFrom is Load over any Source: a NewLoader's Index of ecosystems, which must
+// name at least one directory. Each directory's all.zip may be an OSV bulk-export
+// zip or a compiled folder (see Compile).
 func LoadFrom(ctx context.Context, src Source, ecosystems []string, opts ...LoadOption) (*Index, error) {
-	var o loadOptions
-	for _, opt := range opts {
-		opt(&o)
+	if len(ecosystems) == 0 {
+		return nil, fmt.Errorf("no advisory ecosystem requested: %w", ErrNoAdvisories)
 	}
-	names, err := checkEcosystems(ecosystems)
-	if err != nil {
-		return nil, err
-	}
-	idx := &Index{
-		ecosystems: names,
-		records:    make(map[string]int, len(names)),
-		entries:    make(map[string]int),
-		packages:   make(map[packageKey][]*Affected),
-		severity:   make(map[string][]Severity),
-	}
-	generation := sha256.New()
-	strs := make(interner)
-	for _, name := range names {
-		archive := name + "/all.zip"
-		data, err := readAll(ctx, src, archive)
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(data)
-		fmt.Fprintf(generation, "%s\x00%x\n", name, sum)
-
-		decoded, err := decodeArchive(ctx, data, (*osvRecord).usable)
-		if err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", archive, err)
-		}
-		for _, r := range decoded {
-			if r == nil {
-				continue
-			}
-			idx.add(r, name, strs)
-		}
-		if idx.records[name] == 0 {
-			return nil, fmt.Errorf("%s holds no usable record: %w", archive, ErrNoAdvisories)
-		}
-	}
-	if o.severityFolder != "" {
-		if err := idx.loadSeverity(ctx, src, o.severityFolder, generation, strs); err != nil {
-			return nil, err
-		}
-	}
-	idx.generation = hex.EncodeToString(generation.Sum(nil)[:16])
-	return idx, nil
-}
-
-// loadSeverity reads the severity entries of folder's records into the index; a
-// missing folder adds nothing.
-func (x *Index) loadSeverity(ctx context.Context, src Source, folder string, generation io.Writer, strs interner) error {
-	if err := checkFolder(folder); err != nil {
-		return err
-	}
-	archive := folder + "/all.zip"
-	data, err := readAll(ctx, src, archive)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(data)
-	fmt.Fprintf(generation, "severity %s\x00%x\n", folder, sum)
-	decoded, err := decodeArchive(ctx, data, func(r *osvRecord) bool {
-		return r.ID != "" && r.Withdrawn == "" && len(r.Severity) > 0
-	})
-	if err != nil {
-		return fmt.Errorf("decoding %s: %w", archive, err)
-	}
-	for _, r := range decoded {
-		if r != nil {
-			x.severity[strs.get(r.ID)] = internSeverity(r.Severity, strs)
-		}
-	}
-	return nil
-}
-
-// add puts one decoded record into the index.
-func (x *Index) add(r *osvRecord, dir string, strs interner) {
-	rec, entries := r.convert(strs)
-	x.records[dir]++
-	// A loaded CVE-* record is a severity source for its CVE like the severity
-	// folder's; other ids are never looked up.
-	if len(rec.Severity) > 0 && strings.HasPrefix(rec.ID, "CVE-") {
-		if _, ok := x.severity[rec.ID]; !ok {
-			x.severity[rec.ID] = rec.Severity
-		}
-	}
-	if rec.Modified.After(x.newest) {
-		x.newest = rec.Modified
-	}
-	for _, e := range entries {
-		key := packageKey{e.Ecosystem, packageName(e.Ecosystem, e.Package)}
-		x.packages[key] = append(x.packages[key], e)
-		x.entries[e.Ecosystem]++
-	}
+	return NewLoader(src, opts...).Index(ctx, ecosystems)
 }
 
 // checkEcosystems validates and deduplicates requested ecosystem directory names.
 func checkEcosystems(ecosystems []string) ([]string, error) {
-	if len(ecosystems) == 0 {
-		return nil, fmt.Errorf("no advisory ecosystem requested: %w", ErrNoAdvisories)
-	}
 	names := slices.Clone(ecosystems)
 	slices.Sort(names)
 	names = slices.Compact(names)

@@ -41,3 +41,10 @@ func VersionScheme(ecosystem string) string {
 	}
 	return ecosystem
 }
+
+// Folder is the OSV export folder holding an ecosystem's records: the ecosystem up
+// to its first colon ("Debian:12" → "Debian", "Go" → "Go").
+func Folder(ecosystem string) string {
+	folder, _, _ := strings.Cut(ecosystem, ":")
+	return folder
+}

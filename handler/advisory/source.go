@@ -52,3 +52,7 @@ func sourceFor(source string) (Source, error) {
 	}
 	return localDir(source), nil
 }
+
+// Dir returns the Source of a local directory in OSV bulk-export layout; like
+// Load, it refuses a missing directory (ErrNoAdvisories) and URLs.
+func Dir(dir string) (Source, error) { return sourceFor(dir) }

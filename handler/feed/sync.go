@@ -177,7 +177,7 @@ func (s *Syncer) syncFolder(ctx context.Context, folder, generation string, prev
 		fr.Status, fr.Reason = StatusRejected, reason
 		return fr, prev, nil
 	}
-	data, err := encodeIndex(v, len(archive.Data))
+	data, err := encodeIndex(v, s.limits.RecordBytes)
 	if err != nil {
 		return fr, prev, err
 	}

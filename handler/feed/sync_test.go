@@ -5,6 +5,8 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -64,6 +66,15 @@ func TestTheGenerationLoadsAsTheSameIndexAsTheExport(t *testing.T) {
 	ctx := context.Background()
 	if _, err := syncer(b, dir, testenv.NewClock(t0), &waits{}).Sync(ctx, []string{"Debian", "Go"}); err != nil {
 		t.Fatal(err)
+	}
+	for _, name := range idxFiles(t, dir) {
+		blob, err := os.ReadFile(filepath.Join(string(dir), filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !advisory.IsCompiled(blob) {
+			t.Errorf("%s is not a compiled folder (starts %q)", name, blob[:min(len(blob), 8)])
+		}
 	}
 	got, _, err := feed.Load(ctx, dir, []string{"Debian", "Go"})
 	if err != nil {

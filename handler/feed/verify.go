@@ -141,38 +141,32 @@ func safeID(id string) string {
 	return id
 }
 
-// encodeIndex writes the accepted records as the .idx zip, sorted by id. Members
-// are copied compressed (their CRC already checked), not inflated again.
-func encodeIndex(v *verified, sizeHint int) ([]byte, error) {
+// encodeIndex compiles the accepted records, in id order, into the folder's .idx
+// (advisory.Compile's format). Each member is inflated again (its CRC already
+// checked) rather than kept inflated since verification, so a sync holds the
+// folder's records decoded once, not its JSON.
+func encodeIndex(v *verified, recordBytes int64) ([]byte, error) {
 	ids := make([]string, 0, len(v.records))
 	for id := range v.records {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	c := advisory.NewCompiler()
 	var buf bytes.Buffer
-	buf.Grow(sizeHint)
-	zw := zip.NewWriter(&buf)
-	copyBuf := make([]byte, 32<<10)
 	for _, id := range ids {
-		f := v.records[id]
-		raw, err := f.OpenRaw()
+		body, err := readMember(v.records[id], recordBytes, &buf)
 		if err != nil {
-			return nil, fmt.Errorf("encoding %s: %w", id, err)
+			return nil, fmt.Errorf("compiling %s: %w", id, err)
 		}
-		header := f.FileHeader
-		header.Name = id + ".json"
-		w, err := zw.CreateRaw(&header)
-		if err != nil {
-			return nil, fmt.Errorf("encoding %s: %w", id, err)
-		}
-		if _, err := io.CopyBuffer(w, raw, copyBuf); err != nil {
-			return nil, fmt.Errorf("encoding %s: %w", id, err)
+		if err := c.Add(body); err != nil {
+			return nil, fmt.Errorf("compiling %s: %w", id, err)
 		}
 	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("closing index: %w", err)
+	data, err := c.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("compiling index: %w", err)
 	}
-	return buf.Bytes(), nil
+	return data, nil
 }
 
 // declaredMembers reads the member count from a zip's end-of-central-directory

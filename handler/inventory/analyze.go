@@ -10,8 +10,8 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"unicode/utf8"
 	"slices"
+	"unicode/utf8"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/osv-scalibr/extractor/filesystem"

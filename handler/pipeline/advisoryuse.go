@@ -28,7 +28,7 @@ func (u advisoryUse) stamp(d *store.RunDelta) {
 func (p *Pipeline) loadedUse() advisoryUse {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.index == nil {
+	if p.set == nil {
 		return advisoryUse{}
 	}
 	return p.use

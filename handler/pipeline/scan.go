@@ -45,7 +45,7 @@ func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Log
 // scan does the work of one scan task and returns the advisory generation it used
 // (also when the failure is that the generation is stale).
 func (p *Pipeline) scan(ctx context.Context, log *slog.Logger, c imageSource, task store.ScanTask, now time.Time) (advisoryUse, error) {
-	idx, use, err := p.advisoriesInUse(ctx, log)
+	adv, use, err := p.advisorySetInUse(ctx, log)
 	if err != nil {
 		// Not the image's fault: record it and let the host retry (then poison), so the
 		// task is kept until advisories are back.
@@ -60,7 +60,8 @@ func (p *Pipeline) scan(ctx context.Context, log *slog.Logger, c imageSource, ta
 	if err != nil {
 		return use, fmt.Errorf("resolving %s: %w", ref, err)
 	}
-	sc, err := scanner.New(idx, scanner.WithLayerCache(p.layerCache()), scanner.WithRetry(c.Retry))
+	// Each platform loads only the advisory folders of its own packages' ecosystems.
+	sc, err := scanner.NewOnDemand(adv, scanner.WithLayerCache(p.layerCache()), scanner.WithRetry(c.Retry))
 	if err != nil {
 		return use, err
 	}

@@ -3,6 +3,7 @@ package scanner
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/tidewatch/tidewatch/handler/advisory"
 	"github.com/tidewatch/tidewatch/handler/image"
@@ -26,11 +27,12 @@ const (
 	StatusFailed = "failed"
 )
 
-// Scanner scans resolved images. It is safe for concurrent use when its layer cache is.
+// Scanner scans resolved images. It is safe for concurrent use when its layer cache
+// and advisories are.
 type Scanner struct {
-	index *advisory.Index
-	cache inventory.LayerCache
-	retry func(ctx context.Context, op func(ctx context.Context) error) error
+	advisories Advisories
+	cache      inventory.LayerCache
+	retry      func(ctx context.Context, op func(ctx context.Context) error) error
 }
 
 // Option configures a Scanner.
@@ -47,13 +49,35 @@ func WithRetry(retry func(ctx context.Context, op func(ctx context.Context) erro
 	return func(s *Scanner) { s.retry = retry }
 }
 
+// Advisories gives the index of the advisory folders ("Debian", "Go") one
+// platform's packages need. A scanner asks after inventory, so an image loads only
+// the folders of its own ecosystems; folders the source does not serve may be left
+// out of the index, and their packages are then reported as gaps.
+type Advisories interface {
+	Index(ctx context.Context, folders []string) (*advisory.Index, error)
+}
+
+// fixedIndex is Advisories answering every request with one loaded index.
+type fixedIndex struct{ index *advisory.Index }
+
+func (f fixedIndex) Index(context.Context, []string) (*advisory.Index, error) { return f.index, nil }
+
 // New returns a Scanner matching against index. A nil index is an error: scanning
 // without advisories would report every image clean.
 func New(index *advisory.Index, opts ...Option) (*Scanner, error) {
 	if index == nil {
 		return nil, fmt.Errorf("creating scanner: %w", advisory.ErrNoAdvisories)
 	}
-	s := &Scanner{index: index, cache: inventory.NewMemoryCache()}
+	return NewOnDemand(fixedIndex{index}, opts...)
+}
+
+// NewOnDemand returns a Scanner that inventories each platform first and then asks
+// adv for the index of the folders its packages need (see Folders).
+func NewOnDemand(adv Advisories, opts ...Option) (*Scanner, error) {
+	if adv == nil {
+		return nil, fmt.Errorf("creating scanner: %w", advisory.ErrNoAdvisories)
+	}
+	s := &Scanner{advisories: adv, cache: inventory.NewMemoryCache()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -121,7 +145,14 @@ func (s *Scanner) scanPlatform(ctx context.Context, p image.PlatformImage) (Plat
 	if err != nil {
 		return PlatformResult{Platform: p.Platform.String(), Digest: p.Digest}, err
 	}
-	pr := Assess(s.index, inv)
+	idx, err := s.advisories.Index(ctx, Folders(inv.Packages))
+	if err != nil {
+		return PlatformResult{Platform: p.Platform.String(), Digest: p.Digest}, fmt.Errorf("loading advisories: %w", err)
+	}
+	if idx == nil {
+		return PlatformResult{Platform: p.Platform.String(), Digest: p.Digest}, fmt.Errorf("loading advisories: %w", advisory.ErrNoAdvisories)
+	}
+	pr := Assess(idx, inv)
 	pr.Platform, pr.Digest = p.Platform.String(), p.Digest
 	return pr, nil
 }
@@ -137,6 +168,23 @@ func Assess(index *advisory.Index, inv *inventory.Inventory) PlatformResult {
 // page share.
 func AssessWith(m *match.Matcher, inv *inventory.Inventory) PlatformResult {
 	return assess(inv, m.Match(inv.Packages))
+}
+
+// Folders lists, sorted and once each, the advisory folders packages need: the
+// folder of each package's ecosystem ("Debian:12" → "Debian", "Go" → "Go").
+// Packages without an ecosystem need none.
+func Folders(pkgs []inventory.Package) []string {
+	var out []string
+	for _, p := range pkgs {
+		if p.Ecosystem == "" {
+			continue
+		}
+		if f := advisory.Folder(p.Ecosystem); !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // inventory builds the merged inventory, analyzing each layer at most once per
