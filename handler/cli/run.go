@@ -35,6 +35,9 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	fs.SetOutput(env.Stderr)
 	timeout := fs.Duration("timeout", 20*time.Minute, "give up when the queues are not drained by then")
 	retryDelay := fs.Duration("retry-delay", time.Second, "visibility delay before a failed message is redelivered")
+	httpAddr := fs.String("http", "", "also serve HTTP triggers (POST /api/registryevents) on this address, e.g. 127.0.0.1:7071")
+	keyFile := fs.String("function-key-file", "", "file holding the function key HTTP triggers require (x-functions-key header or code query parameter); required with --http")
+	watch := fs.Bool("watch", false, "keep delivering queue messages (and serving --http) until interrupted instead of stopping when the queues are drained")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -56,7 +59,24 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 		return exitError
 	}
 	defer r.close()
-	stats, err := r.drive(ctx, *retryDelay)
+	if *httpAddr != "" {
+		key, err := readFunctionKey(*keyFile)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
+			return exitError
+		}
+		base, err := r.serveTriggers(*httpAddr, key)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
+			return exitError
+		}
+		fmt.Fprintf(env.Stdout, "run: serving HTTP triggers at %s/api/%s\n", base, pipeline.FuncRegistryEvents)
+	}
+	drive := r.drive
+	if *watch {
+		drive = r.watchAfterTimers
+	}
+	stats, err := drive(ctx, *retryDelay)
 	fmt.Fprintf(env.Stdout, "run: %d invocations, %d completed, %d retried, %d deferred, %d moved to poison\n",
 		stats.invocations, stats.completed, stats.retried, stats.deferred, stats.poisoned)
 	if err != nil {
@@ -73,7 +93,9 @@ type localHost struct {
 	base   string
 	store  *store.Store
 	server *http.Server
-	log    *slog.Logger
+	// front serves HTTP triggers (--http), when started.
+	front *http.Server
+	log   *slog.Logger
 	// timers are the timer functions fired, in order, before the queues are drained
 	// (default: the sweep).
 	timers []string
@@ -120,7 +142,12 @@ func serveLocally(ctx context.Context, h *pipelineHandler, log *slog.Logger) (*l
 	return &localHost{base: "http://" + ln.Addr().String(), store: h.store, server: srv, log: log}, nil
 }
 
-func (r *localHost) close() { r.server.Close() }
+func (r *localHost) close() {
+	if r.front != nil {
+		r.front.Close()
+	}
+	r.server.Close()
+}
 
 // drive fires the timer once and then delivers queue messages until both queues are
 // empty (visible and invisible) except for deferred tasks not yet visible, or ctx ends.
@@ -142,13 +169,7 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 		}
 		st.completed++
 	}
-	queues := []struct {
-		q        *store.Queue
-		function string
-	}{
-		{r.store.ListTasks(), pipeline.FuncListRepo},
-		{r.store.ScanTasks(), pipeline.FuncScan},
-	}
+	queues := r.queues()
 	for {
 		delivered := 0
 		for _, qf := range queues {
@@ -178,6 +199,21 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 			return st, fmt.Errorf("%d messages still pending: %w", pending, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// queueFunction is a queue and the function its trigger invokes.
+type queueFunction struct {
+	q        *store.Queue
+	function string
+}
+
+// queues are the queue triggers of functions/*/function.json, in pipeline order.
+func (r *localHost) queues() []queueFunction {
+	return []queueFunction{
+		{r.store.RegistryEvents(), pipeline.FuncRegistryEventsQueue},
+		{r.store.ListTasks(), pipeline.FuncListRepo},
+		{r.store.ScanTasks(), pipeline.FuncScan},
 	}
 }
 

@@ -92,6 +92,8 @@ func (p *Pipeline) Functions() map[string]host.Func {
 		FuncListRepo:   p.ListRepo,
 		FuncScan:       p.Scan,
 		FuncAdvisories: p.Advisories,
+		// registryevents (HTTP) is in HTTPFunctions.
+		FuncRegistryEventsQueue: p.RegistryEventsQueue,
 	}
 }
 
