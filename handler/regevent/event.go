@@ -112,8 +112,8 @@ func validate(e Event) error {
 	if err != nil {
 		return bad("registry", e.Registry, err)
 	}
-	repo, err := name.NewRepository(e.Repository, name.WithDefaultRegistry(reg.RegistryStr()), name.StrictValidation)
-	if err == nil && repo.RepositoryStr() != e.Repository {
+	repo, err := name.NewRepository(reg.RegistryStr()+"/"+e.Repository, name.StrictValidation)
+	if err == nil && (repo.RepositoryStr() != e.Repository || repo.RegistryStr() != reg.RegistryStr()) {
 		err = fmt.Errorf("parses as %s", repo.RepositoryStr())
 	}
 	if err != nil {
@@ -132,7 +132,7 @@ func validate(e Event) error {
 		}
 	}
 	if e.Tag != "" && e.Tag != e.Digest {
-		if _, err := name.NewTag(e.Repository+":"+e.Tag, name.WithDefaultRegistry(reg.RegistryStr()), name.StrictValidation); err != nil {
+		if _, err := name.NewTag(repo.Name()+":"+e.Tag, name.StrictValidation); err != nil {
 			return bad("tag", e.Tag, err)
 		}
 	}

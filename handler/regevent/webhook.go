@@ -75,6 +75,9 @@ func decodeDistribution(body []byte) (Decoded, error) {
 	if err := json.Unmarshal(body, &env); err != nil {
 		return Decoded{}, fmt.Errorf("%w: distribution envelope: %w", ErrMalformed, err)
 	}
+	if len(env.Events) == 0 {
+		return Decoded{}, fmt.Errorf("%w: distribution envelope without events", ErrMalformed)
+	}
 	var d Decoded
 	for i, raw := range env.Events {
 		var de distributionEvent
