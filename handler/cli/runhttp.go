@@ -115,10 +115,15 @@ func (r *localHost) serveTriggers(addr, key string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listening for HTTP triggers on %s: %w", addr, err)
 	}
+	r.serveTriggersOn(ln, key)
+	return "http://" + ln.Addr().String(), nil
+}
+
+// serveTriggersOn is serveTriggers on an open listener.
+func (r *localHost) serveTriggersOn(ln net.Listener, key string) {
 	srv := &http.Server{Handler: &triggerFront{handler: r.base, key: key}, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	r.front = srv
-	return "http://" + ln.Addr().String(), nil
 }
 
 // watch delivers queue messages until ctx ends, polling like the host when the

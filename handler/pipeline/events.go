@@ -109,7 +109,7 @@ func (p *Pipeline) pushEvent(ctx context.Context, log *slog.Logger, e regevent.E
 		return eventOutcome{Note: "not due: scan already claimed today or result current"}, nil
 	}
 	scan := store.ScanTask{Registry: e.Registry, Repository: e.Repository, Digest: e.Digest, Tags: tags,
-		Reason: store.ReasonEvent, RunID: eventsRun}
+		Reason: store.ReasonEvent, RunID: eventsRunID(now)}
 	msg, err := store.EncodeScanTask(scan)
 	if err == nil {
 		err = p.scanTasks.Send(ctx, msg)
