@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,4 +289,51 @@ func truncated(s string) string {
 		return s[:300] + "…"
 	}
 	return s
+}
+
+func harborExample(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.Shared(t), "azure-specs", "registry-webhooks", "harbor", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestHarborWebhooks(t *testing.T) {
+	const harborDigest = "sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c"
+	reg := testenv.StartRegistry(t)
+	truth := loadSidecar(t, minbase)
+	push(t, minbase, reg.Ref("library/busybox:1.36"))
+	h := newHarness(t, reg.Host)
+	onRegistry := map[string]string{"registry": reg.Host}
+
+	t.Run("the default and CloudEvents pull examples each count a pull", func(t *testing.T) {
+		for _, file := range []string{"pull-artifact.default.json", "pull-artifact.cloudevents.json"} {
+			if _, out := h.webhook(t, []byte(harborExample(t, file)), onRegistry); out.StatusCode != 200 || !strings.Contains(out.Body, "pull recorded") {
+				t.Errorf("%s: caller gets %d %s", file, out.StatusCode, out.Body)
+			}
+		}
+		if act := h.activity(t, "library/busybox", harborDigest); act.PullCount != 2 || act.Source != "webhook" {
+			t.Errorf("activity = %+v, want 2 pulls from webhook", act)
+		}
+	})
+	t.Run("a PUSH_ARTIFACT of a tag enqueues its scan", func(t *testing.T) {
+		body := strings.Replace(harborExample(t, "pull-artifact.default.json"), "PULL_ARTIFACT", "PUSH_ARTIFACT", 1)
+		body = strings.Replace(body, `"occur_at":1678082303`, fmt.Sprintf(`"occur_at":%d`, h.clock.Now().Add(-time.Minute).Unix()), 1)
+		body = strings.Replace(body, `"tag":"`+harborDigest+`"`, `"tag":"1.36"`, 1)
+		body = strings.ReplaceAll(body, harborDigest, truth.ManifestDigest)
+		if _, out := h.webhook(t, []byte(body), onRegistry); out.StatusCode != 200 || !strings.Contains(out.Body, `"enqueued":1`) {
+			t.Fatalf("caller gets %d %s", out.StatusCode, out.Body)
+		}
+		if diff := cmp.Diff([]queued{{truth.ManifestDigest, []string{"1.36"}}}, queuedOf(h.scanTasks(t))); diff != "" {
+			t.Errorf("enqueued (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("an unknown Harbor event type is ignored with its reason", func(t *testing.T) {
+		body := strings.Replace(harborExample(t, "pull-artifact.default.json"), "PULL_ARTIFACT", "QUOTA_EXCEED", 1)
+		if _, out := h.webhook(t, []byte(body), onRegistry); out.StatusCode != 200 || !strings.Contains(out.Body, `QUOTA_EXCEED`) {
+			t.Errorf("caller gets %d %s", out.StatusCode, out.Body)
+		}
+	})
 }
