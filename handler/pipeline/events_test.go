@@ -337,3 +337,22 @@ func TestHarborWebhooks(t *testing.T) {
 		}
 	})
 }
+
+// TestEventGridPushIsIdempotentUnderStorageFaults delivers an ImagePushed that moves
+// tag latest from an earlier digest, with a storage failure injected at each of the
+// event's storage calls in turn: redelivery ends where the failure-free run ends.
+func TestEventGridPushIsIdempotentUnderStorageFaults(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	base, app := loadSidecar(t, minbase), loadSidecar(t, layered)
+	push(t, layered, reg.Ref("samples/nginx:latest"))
+	faultEveryCall(t, reg.Host, pipeline.FuncRegistryEventsQueue, "samples/nginx", func(t *testing.T, h *harness) []byte {
+		now := h.clock.Now()
+		h.runID = "registry-events-" + now.UTC().Format("20060102T15")
+		earlier := now.Add(-7 * 24 * time.Hour)
+		if err := h.store.PutTags(context.Background(), reg.Host, "samples/nginx", []store.Tag{{Registry: reg.Host, Repository: "samples/nginx",
+			Name: "latest", Digest: base.ManifestDigest, ChangedAt: earlier}}); err != nil {
+			t.Fatal(err)
+		}
+		return eventGridExample(t, "event-grid-schema/image_pushed.json", reg.Host, app.ManifestDigest, now.Add(-time.Minute))
+	})
+}

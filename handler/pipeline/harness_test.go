@@ -53,6 +53,8 @@ type harness struct {
 	registry string
 	clock    *clock
 	suffix   string
+	// runID is the run outcomeOf reads ("test-run" when empty).
+	runID string
 }
 
 type harnessConfig struct {
