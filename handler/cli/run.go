@@ -25,15 +25,18 @@ type pipelineHandler struct {
 
 // runPipeline plays the Functions host locally: one timer tick to /sweep (preceded by
 // one to /advisories when TIDEWATCH_ADVISORIES_URL is an http(s) URL), then it
-// drains list-tasks and scan-tasks by POSTing each message to /listrepo and /scan with
+// drains registry-events, list-tasks and scan-tasks by POSTing each message to /listrepo and /scan with
 // the host's envelopes, deleting on 200 and leaving the message for redelivery on any
 // other status (poison after host.MaxDequeueCount), exactly as the queue trigger does.
 // A task the handler deferred (re-enqueued with a registry's long Retry-After) is not
-// waited for once only deferred tasks remain: it is counted and left queued.
+// waited for once only deferred tasks remain: it is counted and left queued. Messages
+// on registry-events go to /registryeventsqueue the same way. With --http it also
+// plays the host's HTTP front for /api/registryevents (function key checked as the
+// host does, see triggerFront); with --watch it keeps delivering until interrupted.
 func runPipeline(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	timeout := fs.Duration("timeout", 20*time.Minute, "give up when the queues are not drained by then")
+	timeout := fs.Duration("timeout", 20*time.Minute, "give up when the queues are not drained by then (with --watch: stop then; no limit unless given)")
 	retryDelay := fs.Duration("retry-delay", time.Second, "visibility delay before a failed message is redelivered")
 	httpAddr := fs.String("http", "", "also serve HTTP triggers (POST /api/registryevents) on this address, e.g. 127.0.0.1:7071")
 	keyFile := fs.String("function-key-file", "", "file holding the function key HTTP triggers require (x-functions-key header or code query parameter); required with --http")
@@ -51,7 +54,20 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
 		return exitError
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	var functionKey string
+	if *httpAddr != "" {
+		if functionKey, err = readFunctionKey(*keyFile); err != nil {
+			fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
+			return exitError
+		}
+	}
+	// --watch runs until interrupted unless a --timeout is given.
+	timed := !*watch
+	fs.Visit(func(f *flag.Flag) { timed = timed || f.Name == "timeout" })
+	cancel := context.CancelFunc(func() {})
+	if timed {
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+	}
 	defer cancel()
 	r, err := startLocalHost(ctx, cfg, env.Version, log)
 	if err != nil {
@@ -60,12 +76,7 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	}
 	defer r.close()
 	if *httpAddr != "" {
-		key, err := readFunctionKey(*keyFile)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
-			return exitError
-		}
-		base, err := r.serveTriggers(*httpAddr, key)
+		base, err := r.serveTriggers(*httpAddr, functionKey)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
 			return exitError
