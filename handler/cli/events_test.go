@@ -113,6 +113,11 @@ func TestRegistryNotificationsScanOnPushAndResolveOnDelete(t *testing.T) {
 			}
 		}
 	})
+	// By now the registry has also notified the pulls of Tidewatch's own scan (sent
+	// before the delete's notification): they are not counted.
+	if a, err := l.store.GetActivity(context.Background(), l.reg.Host, "demo/app", truth.ManifestDigest); err != nil || a.PullCount != 1 {
+		t.Errorf("PullCount = %d (%v), want 1: the test's pull, not the scan's", a.PullCount, err)
+	}
 	if n := l.eventScans(t); n != 1 {
 		t.Errorf("%d scans ran for one push, want 1", n)
 	}

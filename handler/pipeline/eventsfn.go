@@ -12,6 +12,7 @@ import (
 
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/regevent"
+	"github.com/tidewatch/tidewatch/handler/registry"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
 
@@ -22,6 +23,10 @@ const (
 	// FuncRegistryEventsQueue consumes Event Grid events from the registry-events queue.
 	FuncRegistryEventsQueue = host.FunctionRegistryEventsQueue
 )
+
+// tidewatchAgent starts the User-Agent of every request Tidewatch's registry
+// clients make.
+const tidewatchAgent = registry.UserAgentProduct + "/"
 
 // MaxWebhookBody bounds a webhook body: a distribution envelope of a few events or a
 // Harbor webhook is a few KiB. A larger body is answered 413.
@@ -132,6 +137,12 @@ func (p *Pipeline) handleEvents(ctx context.Context, log *slog.Logger, inv *host
 				lines = append(lines, "ignored "+e.Ref()+": "+e.Ignored)
 				log.Info("registry event ignored", "event", e.Ref(), "reason", e.Ignored)
 			}
+			continue
+		}
+		if e.Action == regevent.ActionPull && strings.HasPrefix(e.UserAgent, tidewatchAgent) {
+			// Tidewatch's own scans pull what they scan: counting those would keep every
+			// scanned digest in the pull window for ever.
+			note(e, "ignored: Tidewatch's own pull")
 			continue
 		}
 		target := cmpOr(registry, e.Registry)

@@ -43,6 +43,9 @@ type Event struct {
 	At time.Time
 	// Format names where it came from: "distribution", "harbor", "eventgrid".
 	Format string
+	// UserAgent is the User-Agent of the request that caused the event, when the
+	// format carries it (distribution, Event Grid).
+	UserAgent string
 	// Ignored, when not empty, is why Tidewatch does not act on the event (a blob, a
 	// Helm chart, a signature, an action it does not track).
 	Ignored string

@@ -39,7 +39,8 @@ type eventGridEvent struct {
 			Tag        string `json:"tag"`
 		} `json:"target"`
 		Request struct {
-			Host string `json:"host"`
+			Host      string `json:"host"`
+			UserAgent string `json:"useragent"`
 		} `json:"request"`
 	} `json:"data"`
 }
@@ -69,7 +70,8 @@ func DecodeEventGrid(text []byte) (Event, error) {
 		at = w.Data.Timestamp
 	}
 	e := Event{ID: w.ID, Registry: w.Data.Request.Host, Repository: w.Data.Target.Repository, Digest: w.Data.Target.Digest,
-		Tag: w.Data.Target.Tag, MediaType: w.Data.Target.MediaType, At: at.UTC(), Format: "eventgrid"}
+		Tag: w.Data.Target.Tag, MediaType: w.Data.Target.MediaType, At: at.UTC(), Format: "eventgrid",
+		UserAgent: w.Data.Request.UserAgent}
 	switch typ {
 	case EventGridImagePushed:
 		e.Action = ActionPush

@@ -30,11 +30,13 @@ func TestEventGridExamplesDecode(t *testing.T) {
 	pushed := regevent.Event{ID: "c25fdb80-ebbd-4dd0-a29c-a7349e6388f6", Action: regevent.ActionPush,
 		Registry: "jolovcr.azurecr.io", Repository: "samples/nginx", Digest: exampleDigest, Tag: "latest",
 		MediaType: "application/vnd.docker.distribution.manifest.v2+json",
-		At:        time.Date(2021, 9, 8, 6, 37, 45, 468100900, time.UTC), Format: "eventgrid"}
+		At:        time.Date(2021, 9, 8, 6, 37, 45, 468100900, time.UTC), Format: "eventgrid",
+		UserAgent: `docker/20.10.7 go/go1.13.15 git-commit/b0f5bc3 kernel/5.10.16.3-microsoft-standard-WSL2 os/linux arch/amd64 UpstreamClient(Docker-Client/20.10.7 \(windows\))`}
 	deleted := regevent.Event{ID: "6fdef14c-2594-41e8-9156-c0376eb0a190", Action: regevent.ActionDelete,
 		Registry: "jolovcr.azurecr.io", Repository: "samples/nginx", Digest: exampleDigest,
 		MediaType: "application/vnd.docker.distribution.manifest.v2+json",
-		At:        time.Date(2021, 9, 8, 6, 49, 40, 185024800, time.UTC), Format: "eventgrid"}
+		At:        time.Date(2021, 9, 8, 6, 49, 40, 185024800, time.UTC), Format: "eventgrid",
+		UserAgent: "python-requests/2.22.0"}
 	for _, tc := range []struct {
 		name string
 		text []byte
@@ -126,11 +128,12 @@ func TestWebhookBodiesDecode(t *testing.T) {
 			[]regevent.Event{{ID: "320678d8-ca14-430f-8bb6-4ca139cd83f7", Action: regevent.ActionPull, Registry: "192.168.100.227:5000",
 				Repository: "hello-world", Digest: "sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf", Tag: "latest",
 				MediaType: "application/vnd.docker.distribution.manifest.v2+json",
-				At:        time.Date(2016, 3, 9, 14, 44, 26, 402973972, time.FixedZone("", -8*3600)), Format: "distribution"},
+				At:        time.Date(2016, 3, 9, 14, 44, 26, 402973972, time.FixedZone("", -8*3600)), Format: "distribution",
+				UserAgent: "curl/7.38.0"},
 				{ID: "asdf-asdf-asdf-asdf-1", Action: regevent.ActionPush, Registry: "registrycluster.local", Repository: "library/test",
 					Digest:    "sha256:c3b3692957d439ac1928219a83fac91e7bf96c153725526874673ae1f2023f8d5",
 					MediaType: "application/vnd.docker.container.image.rootfs.diff+x-gtar", At: time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC),
-					Format: "distribution", Ignored: "blob event"}},
+					Format: "distribution", Ignored: "blob event", UserAgent: "test/0.1"}},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -64,7 +64,8 @@ type distributionEvent struct {
 		URL        string `json:"url"`
 	} `json:"target"`
 	Request struct {
-		Host string `json:"host"`
+		Host      string `json:"host"`
+		UserAgent string `json:"useragent"`
 	} `json:"request"`
 }
 
@@ -86,7 +87,8 @@ func decodeDistribution(body []byte) (Decoded, error) {
 			continue
 		}
 		e := Event{ID: de.ID, Action: Action(de.Action), Registry: de.Request.Host, Repository: de.Target.Repository,
-			Digest: de.Target.Digest, Tag: de.Target.Tag, MediaType: de.Target.MediaType, At: de.Timestamp, Format: "distribution"}
+			Digest: de.Target.Digest, Tag: de.Target.Tag, MediaType: de.Target.MediaType, At: de.Timestamp, Format: "distribution",
+			UserAgent: de.Request.UserAgent}
 		if isBlobURL(de.Target.URL) {
 			// Layer pushes and pulls: not manifests, and not validated further.
 			e.Ignored = "blob event"
