@@ -188,5 +188,5 @@ func harborHost(resourceURL string) string {
 	return host
 }
 
-// trimJSON reports whether b, trimmed, starts like a JSON value.
+// trimJSON is b without surrounding white space.
 func trimJSON(b []byte) []byte { return bytes.TrimSpace(b) }
