@@ -25,17 +25,23 @@ type pipelineHandler struct {
 
 // runPipeline plays the Functions host locally: one timer tick to /sweep (preceded by
 // one to /advisories when TIDEWATCH_ADVISORIES_URL is an http(s) URL), then it
-// drains list-tasks, scan-tasks and rematch-tasks by POSTing each message to
-// /listrepo, /scan and /rematch with
+// drains registry-events, list-tasks, scan-tasks and rematch-tasks by POSTing each
+// message to /registryeventsqueue, /listrepo, /scan and /rematch with
 // the host's envelopes, deleting on 200 and leaving the message for redelivery on any
 // other status (poison after host.MaxDequeueCount), exactly as the queue trigger does.
 // A task the handler deferred (re-enqueued with a registry's long Retry-After) is not
-// waited for once only deferred tasks remain: it is counted and left queued.
+// waited for once only deferred tasks remain: it is counted and left queued. Messages
+// on registry-events go to /registryeventsqueue the same way. With --http it also
+// plays the host's HTTP front for /api/registryevents (function key checked as the
+// host does, see triggerFront); with --watch it keeps delivering until interrupted.
 func runPipeline(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	timeout := fs.Duration("timeout", 20*time.Minute, "give up when the queues are not drained by then")
+	timeout := fs.Duration("timeout", 20*time.Minute, "give up when the queues are not drained by then (with --watch: stop then; no limit unless given)")
 	retryDelay := fs.Duration("retry-delay", time.Second, "visibility delay before a failed message is redelivered")
+	httpAddr := fs.String("http", "", "also serve HTTP triggers (POST /api/registryevents) on this address, e.g. 127.0.0.1:7071")
+	keyFile := fs.String("function-key-file", "", "file holding the function key HTTP triggers require (x-functions-key header or code query parameter); required with --http")
+	watch := fs.Bool("watch", false, "keep delivering queue messages (and serving --http) until interrupted instead of stopping when the queues are drained")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -49,7 +55,20 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
 		return exitError
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	var functionKey string
+	if *httpAddr != "" {
+		if functionKey, err = readFunctionKey(*keyFile); err != nil {
+			fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
+			return exitError
+		}
+	}
+	// --watch runs until interrupted unless a --timeout is given.
+	timed := !*watch
+	fs.Visit(func(f *flag.Flag) { timed = timed || f.Name == "timeout" })
+	cancel := context.CancelFunc(func() {})
+	if timed {
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+	}
 	defer cancel()
 	r, err := startLocalHost(ctx, cfg, env.Version, log)
 	if err != nil {
@@ -57,7 +76,19 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 		return exitError
 	}
 	defer r.close()
-	stats, err := r.drive(ctx, *retryDelay)
+	if *httpAddr != "" {
+		base, err := r.serveTriggers(*httpAddr, functionKey)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
+			return exitError
+		}
+		fmt.Fprintf(env.Stdout, "run: serving HTTP triggers at %s/api/%s\n", base, pipeline.FuncRegistryEvents)
+	}
+	drive := r.drive
+	if *watch {
+		drive = r.watchAfterTimers
+	}
+	stats, err := drive(ctx, *retryDelay)
 	fmt.Fprintf(env.Stdout, "run: %d invocations, %d completed, %d retried, %d deferred, %d moved to poison\n",
 		stats.invocations, stats.completed, stats.retried, stats.deferred, stats.poisoned)
 	if err != nil {
@@ -74,7 +105,9 @@ type localHost struct {
 	base   string
 	store  *store.Store
 	server *http.Server
-	log    *slog.Logger
+	// front serves HTTP triggers (--http), when started.
+	front *http.Server
+	log   *slog.Logger
 	// timers are the timer functions fired, in order, before the queues are drained
 	// (default: the sweep).
 	timers []string
@@ -121,7 +154,12 @@ func serveLocally(ctx context.Context, h *pipelineHandler, log *slog.Logger) (*l
 	return &localHost{base: "http://" + ln.Addr().String(), store: h.store, server: srv, log: log}, nil
 }
 
-func (r *localHost) close() { r.server.Close() }
+func (r *localHost) close() {
+	if r.front != nil {
+		r.front.Close()
+	}
+	r.server.Close()
+}
 
 // drive fires the timer once and then delivers queue messages until both queues are
 // empty (visible and invisible) except for deferred tasks not yet visible, or ctx ends.
@@ -143,14 +181,7 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 		}
 		st.completed++
 	}
-	queues := []struct {
-		q        *store.Queue
-		function string
-	}{
-		{r.store.ListTasks(), pipeline.FuncListRepo},
-		{r.store.ScanTasks(), pipeline.FuncScan},
-		{r.store.RematchTasks(), pipeline.FuncRematch},
-	}
+	queues := r.queues()
 	for {
 		delivered := 0
 		for _, qf := range queues {
@@ -180,6 +211,22 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 			return st, fmt.Errorf("%d messages still pending: %w", pending, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// queueFunction is a queue and the function its trigger invokes.
+type queueFunction struct {
+	q        *store.Queue
+	function string
+}
+
+// queues are the queue triggers of functions/*/function.json, in pipeline order.
+func (r *localHost) queues() []queueFunction {
+	return []queueFunction{
+		{r.store.RegistryEvents(), pipeline.FuncRegistryEventsQueue},
+		{r.store.ListTasks(), pipeline.FuncListRepo},
+		{r.store.ScanTasks(), pipeline.FuncScan},
+		{r.store.RematchTasks(), pipeline.FuncRematch},
 	}
 }
 

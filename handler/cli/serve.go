@@ -62,7 +62,7 @@ func handlerFor(cfg *config.Config, st *store.Store, version string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	return &pipelineHandler{Handler: host.NewServer(log, p.Functions(), host.WithBudget(cfg.ScanBudget)), store: st}, nil
+	return &pipelineHandler{Handler: host.NewServer(log, p.Functions(), host.WithBudget(cfg.ScanBudget), host.WithHTTPFunctions(p.HTTPFunctions())), store: st}, nil
 }
 
 func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {

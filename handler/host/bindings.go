@@ -31,3 +31,13 @@ const (
 	InvocationIDHeader = "X-Azure-Functions-InvocationId"
 	HostVersionHeader  = "X-Azure-Functions-HostVersion"
 )
+
+// Registry-event functions: one folder per trigger, as a function has one trigger.
+const (
+	// FunctionRegistryEvents is the HTTP function receiving registry webhooks
+	// (distribution notifications, Harbor), authLevel function.
+	FunctionRegistryEvents = "registryevents"
+	// FunctionRegistryEventsQueue consumes ACR Event Grid events from the
+	// registry-events queue.
+	FunctionRegistryEventsQueue = "registryeventsqueue"
+)

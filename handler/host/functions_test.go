@@ -26,13 +26,15 @@ func readJSON(t *testing.T, path string, v any) {
 
 // binding is the subset of a function.json binding Tidewatch relies on.
 type binding struct {
-	Type       string `json:"type"`
-	Direction  string `json:"direction"`
-	Name       string `json:"name"`
-	Schedule   string `json:"schedule,omitempty"`
-	UseMonitor *bool  `json:"useMonitor,omitempty"`
-	QueueName  string `json:"queueName,omitempty"`
-	Connection string `json:"connection,omitempty"`
+	Type       string   `json:"type"`
+	Direction  string   `json:"direction"`
+	Name       string   `json:"name"`
+	Schedule   string   `json:"schedule,omitempty"`
+	UseMonitor *bool    `json:"useMonitor,omitempty"`
+	QueueName  string   `json:"queueName,omitempty"`
+	Connection string   `json:"connection,omitempty"`
+	AuthLevel  string   `json:"authLevel,omitempty"`
+	Methods    []string `json:"methods,omitempty"`
 }
 
 func TestFunctionJSON(t *testing.T) {
@@ -52,6 +54,12 @@ func TestFunctionJSON(t *testing.T) {
 			QueueName: "scan-tasks", Connection: StorageConnection}}},
 		{FunctionRematch, []binding{{Type: "queueTrigger", Direction: "in", Name: QueueBinding,
 			QueueName: "rematch-tasks", Connection: StorageConnection}}},
+		// Function-key auth is the host's (authLevel function); the handler checks no key.
+		{FunctionRegistryEvents, []binding{
+			{Type: "httpTrigger", Direction: "in", Name: HTTPBinding, AuthLevel: "function", Methods: []string{"post"}},
+			{Type: "http", Direction: "out", Name: HTTPOutputBinding}}},
+		{FunctionRegistryEventsQueue, []binding{{Type: "queueTrigger", Direction: "in", Name: QueueBinding,
+			QueueName: "registry-events", Connection: StorageConnection}}},
 	}
 	for _, tt := range tests {
 		t.Run("functions/"+tt.function+"/function.json binds what the handler reads", func(t *testing.T) {

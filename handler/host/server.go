@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,9 +21,13 @@ import (
 // retry. ctx carries the invocation budget as its deadline.
 type Func func(ctx context.Context, inv *Invocation, log *slog.Logger) error
 
-// maxEnvelopeBytes bounds the request body: queue messages are at most 64 KiB and
-// Tidewatch has no HTTP-triggered function that needs more.
+// maxEnvelopeBytes bounds the request body: queue messages are at most 64 KiB, and
+// an HTTP-triggered function whose caller's body makes the envelope larger answers
+// 413 (see invokeHTTP).
 const maxEnvelopeBytes = 4 << 20
+
+// errEnvelopeTooLarge reports an envelope over maxEnvelopeBytes.
+var errEnvelopeTooLarge = errors.New("invocation envelope too large")
 
 // Option configures NewServer.
 type Option func(*server)
@@ -34,10 +39,31 @@ func WithBudget(d time.Duration) Option {
 	return func(s *server) { s.budget = d }
 }
 
-// route is one registered function under its canonical (registered) name.
+// route is one registered function under its canonical (registered) name: a Func,
+// or an HTTPFunc for an HTTP-triggered function.
 type route struct {
-	name string
-	fn   Func
+	name   string
+	fn     Func
+	httpFn HTTPFunc
+}
+
+// WithHTTPFunctions registers HTTP-triggered functions by name (their request is the
+// binding [HTTPBinding], their answer the output binding [HTTPOutputBinding]).
+func WithHTTPFunctions(funcs map[string]HTTPFunc) Option {
+	return func(s *server) {
+		for name, fn := range funcs {
+			s.add(route{name: name, httpFn: fn})
+		}
+	}
+}
+
+// add registers rt, panicking on names that differ only in case.
+func (s *server) add(rt route) {
+	key := strings.ToLower(rt.name)
+	if other, dup := s.routes[key]; dup {
+		panic(fmt.Sprintf("host: function names %q and %q differ only in case", other.name, rt.name))
+	}
+	s.routes[key] = rt
 }
 
 // server is the http.Handler returned by NewServer.
@@ -54,11 +80,7 @@ type server struct {
 func NewServer(logger *slog.Logger, funcs map[string]Func, opts ...Option) http.Handler {
 	s := &server{logger: logger, routes: make(map[string]route, len(funcs)), budget: config.DefaultScanBudget}
 	for name, fn := range funcs {
-		key := strings.ToLower(name)
-		if other, dup := s.routes[key]; dup {
-			panic(fmt.Sprintf("host: function names %q and %q differ only in case", other.name, name))
-		}
-		s.routes[key] = route{name: name, fn: fn}
+		s.add(route{name: name, fn: fn})
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -83,6 +105,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeResponse(w, http.StatusMethodNotAllowed, Response{Logs: []string{"functions are invoked with POST"}})
+		return
+	}
+	if rt.httpFn != nil {
+		s.invokeHTTP(w, r, rt)
 		return
 	}
 	s.invoke(w, r, rt)
@@ -164,7 +190,7 @@ func decodeInvocation(body io.Reader) (*Invocation, error) {
 		return inv, fmt.Errorf("reading request body: %w", err)
 	}
 	if len(b) > maxEnvelopeBytes {
-		return inv, fmt.Errorf("request body exceeds %d bytes", maxEnvelopeBytes)
+		return inv, fmt.Errorf("%w: request body exceeds %d bytes", errEnvelopeTooLarge, maxEnvelopeBytes)
 	}
 	var env Envelope
 	if err := json.Unmarshal(b, &env); err != nil {

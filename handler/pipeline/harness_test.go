@@ -53,6 +53,8 @@ type harness struct {
 	registry string
 	clock    *clock
 	suffix   string
+	// runID is the run outcomeOf reads ("test-run" when empty).
+	runID string
 }
 
 type harnessConfig struct {
@@ -140,7 +142,7 @@ func newHarness(t *testing.T, registryHost string, opts ...harnessOption) *harne
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv := httptest.NewServer(host.NewServer(log, p.Functions(), hc.hostOpts...))
+	srv := httptest.NewServer(host.NewServer(log, p.Functions(), append([]host.Option{host.WithHTTPFunctions(p.HTTPFunctions())}, hc.hostOpts...)...))
 	t.Cleanup(srv.Close)
 	return &harness{store: st, base: srv.URL, registry: registryHost, clock: clk, suffix: suffix}
 }

@@ -91,6 +91,8 @@ func (p *Pipeline) Functions() map[string]host.Func {
 		FuncScan:       p.Scan,
 		FuncAdvisories: p.Advisories,
 		FuncRematch:    p.Rematch,
+		// registryevents (HTTP) is in HTTPFunctions.
+		FuncRegistryEventsQueue: p.RegistryEventsQueue,
 	}
 }
 

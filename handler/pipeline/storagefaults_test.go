@@ -50,7 +50,11 @@ func (h *harness) outcomeOf(t *testing.T, repository string) outcome {
 			o.Queued = append(o.Queued, q)
 		}
 	}
-	if o.Run, err = h.store.GetRun(ctx, runDate(h.clock.Now()), "test-run"); err != nil {
+	runID := h.runID
+	if runID == "" {
+		runID = "test-run"
+	}
+	if o.Run, err = h.store.GetRun(ctx, runDate(h.clock.Now()), runID); err != nil {
 		t.Fatalf("reading the run: %v", err)
 	}
 	// Redeliveries are counted, by design; everything else must match.

@@ -15,6 +15,9 @@ type Activity struct {
 	LastPushedAt time.Time
 	LastPulledAt time.Time
 	PullCount    int64
+	// LastDeletedAt is when a registry event last reported the digest's manifest
+	// deleted; a push event from before it is stale.
+	LastDeletedAt time.Time
 	// Source names where the latest activity came from ("acr", "webhook", "tags", …).
 	Source string
 	// ScanClaimedOn is the UTC day ("2006-01-02") a scan task was last enqueued for
@@ -31,6 +34,9 @@ func (a Activity) entity() entity {
 	e.setTime("LastPushedAt", a.LastPushedAt)
 	e.setTime("LastPulledAt", a.LastPulledAt)
 	e.setInt64("PullCount", a.PullCount)
+	if !a.LastDeletedAt.IsZero() {
+		e.setTime("LastDeletedAt", a.LastDeletedAt)
+	}
 	e.setString("Source", a.Source)
 	if a.ScanClaimedOn != "" {
 		e.setString("ScanClaimedOn", a.ScanClaimedOn)
@@ -53,6 +59,7 @@ func activityFromRow(r row) (Activity, error) {
 		LastPushedAt:  r.time("LastPushedAt"),
 		LastPulledAt:  r.time("LastPulledAt"),
 		PullCount:     r.int64("PullCount"),
+		LastDeletedAt: r.time("LastDeletedAt"),
 		Source:        r.str("Source"),
 		ScanClaimedOn: r.str("ScanClaimedOn"),
 		ScanClaimedBy: r.str("ScanClaimedBy"),
@@ -85,8 +92,8 @@ func (s *Store) ListActivity(ctx context.Context, registry, repository string) (
 	return out, nil
 }
 
-// RecordActivity merges an observation into the digest's row: later push and pull
-// times win, pulls adds to PullCount, and Source is replaced when given. Concurrent
+// RecordActivity merges an observation into the digest's row: later push, pull and
+// delete times win, pulls adds to PullCount, and Source is replaced when given. Concurrent
 // recorders are serialised by ETag so no pull is lost.
 func (s *Store) RecordActivity(ctx context.Context, obs Activity, pulls int64) error {
 	pk, rk := repoKey(obs.Registry, obs.Repository), EscapeKey(obs.Digest)
@@ -100,6 +107,7 @@ func (s *Store) RecordActivity(ctx context.Context, obs Activity, pulls int64) e
 			}
 			next.LastPushedAt = later(prev.LastPushedAt, obs.LastPushedAt)
 			next.LastPulledAt = later(prev.LastPulledAt, obs.LastPulledAt)
+			next.LastDeletedAt = later(prev.LastDeletedAt, obs.LastDeletedAt)
 			next.PullCount += prev.PullCount
 			next.ScanClaimedOn, next.ScanClaimedBy = prev.ScanClaimedOn, prev.ScanClaimedBy
 			if next.Source == "" {

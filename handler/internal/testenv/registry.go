@@ -27,6 +27,20 @@ type RegistryOption func(*registryConfig)
 
 type registryConfig struct {
 	username, password string
+	notify             *notification
+}
+
+// notification is one notifications endpoint of the registry's config.
+type notification struct {
+	url     string
+	headers map[string][]string
+}
+
+// WithNotifications makes the registry POST its notification envelopes (manifest
+// events; blob media types are ignored) to url with headers, as
+// notifications.endpoints in config.yml does (timeout 5s, threshold 3, backoff 1s).
+func WithNotifications(url string, headers map[string][]string) RegistryOption {
+	return func(c *registryConfig) { c.notify = &notification{url: url, headers: headers} }
 }
 
 // WithBasicAuth makes the registry require HTTP basic auth (htpasswd, bcrypt).
@@ -77,6 +91,27 @@ func writeRegistryConfig(t testing.TB, dir, host string, cfg registryConfig) str
 			t.Fatal(err)
 		}
 		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: tidewatch-test\n    path: %s\n", htpasswd)
+	}
+	if n := cfg.notify; n != nil {
+		var hdr strings.Builder
+		for k, vs := range n.headers {
+			fmt.Fprintf(&hdr, "        %s: [%s]\n", k, strings.Join(vs, ", "))
+		}
+		auth += fmt.Sprintf(`notifications:
+  endpoints:
+    - name: tidewatch
+      url: %s
+      headers:
+%s      timeout: 5s
+      threshold: 3
+      backoff: 1s
+      ignoredmediatypes:
+        - application/octet-stream
+        - application/vnd.oci.image.layer.v1.tar+gzip
+        - application/vnd.docker.image.rootfs.diff.tar.gzip
+        - application/vnd.oci.image.config.v1+json
+        - application/vnd.docker.container.image.v1+json
+`, n.url, hdr.String())
 	}
 	config := fmt.Sprintf(`version: 0.1
 log:
