@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -63,7 +65,7 @@ func TestScanOfAlmaLinuxHasTheRPMOraclesFindings(t *testing.T) {
 	})
 }
 
-func TestScanOfARealMarinerRPMDBSaysNoAdvisorySource(t *testing.T) {
+func TestScanOfARealMarinerRPMDBWithoutItsAdvisoriesIsNeverClean(t *testing.T) {
 	db, err := os.ReadFile(testenv.MarinerRPMDB(t))
 	if err != nil {
 		t.Fatal(err)
@@ -76,9 +78,9 @@ func TestScanOfARealMarinerRPMDBSaysNoAdvisorySource(t *testing.T) {
 		wantError  string
 		wantCounts map[string]int
 	}{
-		{name: "its packages are counted and the OS reported without advisory source, never clean",
-			db: string(db), wantStatus: "unsupported", wantError: "OS mariner 2.0: no advisory source",
-			wantCounts: map[string]int{"none": len(want)}},
+		{name: "its packages are counted under Azure Linux:2.0 and reported not matched, never clean",
+			db: string(db), wantStatus: "unsupported", wantError: "Azure Linux:2.0",
+			wantCounts: map[string]int{"Azure Linux:2.0": len(want)}},
 		{name: "garbage in its place makes the platform incomplete, never clean",
 			db: strings.Repeat("\x00garbage", 4096), wantStatus: "incomplete", wantError: "var/lib/rpm/rpmdb.sqlite",
 			wantCounts: map[string]int{}},
@@ -107,5 +109,83 @@ func TestScanOfARealMarinerRPMDBSaysNoAdvisorySource(t *testing.T) {
 				t.Errorf("%d findings, want none", len(p.Findings))
 			}
 		})
+	}
+}
+
+// TestScanOfARealMarinerRPMDBHasTheOVALOraclesFindings syncs the Azure Linux folder
+// from Microsoft's OVAL documents in ../shared/oval with the CLI (conversion,
+// verification, compiling: the deployed path), scans a layer of the real CBL-Mariner
+// 2.0 rpmdb.sqlite, and compares with an oracle that reads the OVAL XML and orders
+// versions with rpm's own labelCompare.
+func TestScanOfARealMarinerRPMDBHasTheOVALOraclesFindings(t *testing.T) {
+	pkgs := testenv.RPMQueryAll(t, testenv.MarinerRPMDB(t))
+	expected := testenv.AzureLinuxFindings(t, "cbl-mariner-2.0-oval.xml", pkgs)
+	if len(expected) == 0 {
+		t.Fatal("the oracle expects no finding: the fixture or the OVAL data is not what this test is about")
+	}
+	out := t.TempDir()
+	sync := runCLI(t, "", "advisories", "sync", "--source", t.TempDir(), "--oval-source", filepath.Join(testenv.Shared(t), "oval"),
+		"--ecosystems", "Azure Linux", "--severity-source", "", "--out", out)
+	if sync.code != 0 {
+		t.Fatalf("advisories sync: exit %d\n%s%s", sync.code, sync.stdout, sync.stderr)
+	}
+	// The synced generation's compiled blob, laid out as an export folder.
+	blobs, err := filepath.Glob(filepath.Join(out, "Azure Linux", "*.idx"))
+	if err != nil || len(blobs) != 1 {
+		t.Fatalf("synced blobs %v (%v), want one", blobs, err)
+	}
+	export := t.TempDir()
+	idx, err := os.ReadFile(blobs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(export, "Azure Linux"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(export, "Azure Linux", "all.zip"), idx, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := os.ReadFile(testenv.MarinerRPMDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := testenv.DockerArchive(t, testenv.Tar(testenv.File("etc/os-release", testenv.MarinerOSRelease),
+		testenv.File("var/lib/rpm/rpmdb.sqlite", string(db))))
+	r := runCLI(t, "", "scan", "--archive", archive, "--advisories", export, "--no-cache",
+		"--ecosystems", "Azure Linux", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+	got := decodeScan(t, r)
+	if len(got.Platforms) != 1 {
+		t.Fatalf("%d platforms, want 1", len(got.Platforms))
+	}
+	p := got.Platforms[0]
+	if p.Status != "scanned" || p.OS == nil || p.OS.Ecosystem != "Azure Linux:2.0" {
+		t.Errorf("status %q (%s), OS %+v; want scanned Azure Linux:2.0", p.Status, p.Error, p.OS)
+	}
+	// The oracle lists each affecting definition; Tidewatch reports one finding per
+	// CVE and package, with the highest fix of its definitions.
+	fixes := map[string][]string{}
+	for _, f := range expected {
+		k := strings.Join([]string{f.CVE, f.Package, f.Installed}, " ")
+		fixes[k] = append(fixes[k], f.Fixed)
+	}
+	var want, have []string
+	for k := range fixes {
+		want = append(want, k)
+	}
+	for _, raw := range p.Findings {
+		f := decodeFinding(t, raw)
+		k := strings.Join([]string{f.ID, f.Package, f.InstalledVersion}, " ")
+		have = append(have, k)
+		if fs, ok := fixes[k]; ok && !slices.Contains(fs, f.FixedVersion) {
+			t.Errorf("%s: fixed %q, want one of the definitions' %q", k, f.FixedVersion, fs)
+		}
+	}
+	sort.Strings(want)
+	sort.Strings(have)
+	if diff := cmp.Diff(want, have); diff != "" {
+		t.Errorf("findings as CVE package installed (-oracle +scan):\n%s", diff)
 	}
 }
