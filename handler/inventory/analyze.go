@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/osv-scalibr/extractor/filesystem"
@@ -209,11 +210,14 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 		return nil
 	}
 	if len(buffered) > 0 && info.Size() > maxBufferedFileBytes {
-		if len(streamers) == 0 {
+		if len(streamers) == 0 && len(buffered) == 1 && buffered[0].largeIsGoBinary {
 			return a.skipIfGoBinary(entryPath, location, info)
 		}
 		a.skip(location, fmt.Sprintf("%d bytes is more than the %d MiB read whole for %s: not inspected",
 			info.Size(), maxBufferedFileBytes>>20, buffered[0].extractor.Name()))
+		if len(streamers) == 0 {
+			return nil
+		}
 		buffered = nil
 	}
 	if len(buffered) == 0 && len(streamers) == 1 {
@@ -382,7 +386,12 @@ func applicationsAt(pkgs []Package, path string) []Package {
 	var out []Package
 	for _, pkg := range pkgs {
 		if !isOSPackage(pkg) {
+			// A package of an archive nested in the file keeps its place inside it.
+			_, inner, nested := strings.Cut(pkg.Location, "!/")
 			pkg.Location = path
+			if nested {
+				pkg.Location += "!/" + inner
+			}
 			out = append(out, pkg)
 		}
 	}

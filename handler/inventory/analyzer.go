@@ -20,7 +20,7 @@ import (
 // only for the Analyzer that made it, so changing an extractor (or bumping
 // osv-scalibr to a release that changes one) must change this string; a test checks
 // it against the extractors actually in use.
-const Analyzer = "tidewatch-layer/3 os/dpkg@0 go/binary@0"
+const Analyzer = "tidewatch-layer/3 os/dpkg@0 go/binary@0 java/archive@0"
 
 // analyzerBase is the part of Analyzer that Tidewatch's own code owns; bump it when
 // the walk, whiteout handling, link following, caps or package mapping change.
@@ -40,6 +40,11 @@ type plugin struct {
 	// guard, when set, wraps the stream the extractor reads, bounding what a
 	// hostile file can make it hold in memory.
 	guard func(r io.Reader) guardedReader
+	// largeIsGoBinary says a wanted file too big to buffer is this extractor's
+	// only if the stream holds Go build info: most large executables are not Go
+	// binaries, and only those are reported skipped. Other extractors' large files
+	// always are.
+	largeIsGoBinary bool
 	// followLinks says a symlink or hard link at a path this extractor wants is a
 	// package database to follow (not, say, one more link to an executable).
 	followLinks bool
@@ -60,9 +65,14 @@ func plugins() ([]plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating Go binary extractor: %w", err)
 	}
+	javaArchive, err := newJavaArchivePlugin()
+	if err != nil {
+		return nil, err
+	}
 	return []plugin{
 		{extractor: dpkgExtractor, convert: debPackage, guard: newStanzaGuard, followLinks: true},
-		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat},
+		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat, largeIsGoBinary: true},
+		javaArchive,
 	}, nil
 }
 

@@ -1,0 +1,177 @@
+package inventory_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
+	"github.com/tidewatch/tidewatch/handler/inventory"
+)
+
+// binaryFile is a tar entry holding data.
+func binaryFile(name string, data []byte) testenv.TarEntry {
+	return testenv.TarEntry{Name: name, Size: int64(len(data)), Body: func() io.Reader { return bytes.NewReader(data) }}
+}
+
+// inventoryOf analyzes and merges layers.
+func inventoryOf(t *testing.T, layers ...v1.Layer) *inventory.Inventory {
+	t.Helper()
+	var results []*inventory.LayerResult
+	for _, l := range layers {
+		r, err := inventory.AnalyzeLayer(context.Background(), l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, r)
+	}
+	inv, err := inventory.Merge(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+// mavenOf lists the Maven packages of inv as the truth reader writes them, and
+// checks what each must also say: ecosystem Maven and the PURL the package-url spec
+// gives a Maven artifact (pkg:maven/<group>/<artifact>@<version>).
+func mavenOf(t *testing.T, inv *inventory.Inventory) []testenv.MavenPackage {
+	t.Helper()
+	var out []testenv.MavenPackage
+	for _, p := range inv.Packages {
+		if p.Type != "maven" {
+			continue
+		}
+		group, artifact, _ := strings.Cut(p.Name, ":")
+		if want := "pkg:maven/" + group + "/" + artifact + "@" + p.Version; p.Ecosystem != "Maven" || p.PURL != want {
+			t.Errorf("%s at %s: ecosystem %q purl %q, want Maven and %s", p.Name, p.Location, p.Ecosystem, p.PURL, want)
+		}
+		out = append(out, testenv.MavenPackage{Name: p.Name, Version: p.Version, Location: p.Location})
+	}
+	slices.SortFunc(out, func(a, b testenv.MavenPackage) int {
+		if c := strings.Compare(a.Location, b.Location); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+func TestJavaArchivesAreInventoriedAsTheirPomPropertiesSayNestedOnesIncluded(t *testing.T) {
+	commonsIO, text := testenv.MavenJar(t, "commons-io.jar"), testenv.MavenJar(t, "commons-text.jar")
+	boot := testenv.SpringBootJar(t, map[string][]byte{"commons-io-2.11.0.jar": commonsIO, "commons-text-1.10.0.jar": text})
+	war := testenv.Zip(t, testenv.ZipEntry{Name: "WEB-INF/web.xml", Body: []byte("<web-app/>")},
+		testenv.ZipEntry{Name: "WEB-INF/lib/commons-io.jar", Body: commonsIO})
+	ear := testenv.Zip(t, testenv.ZipEntry{Name: "shop.war", Body: war})
+	files := map[string][]byte{
+		"usr/share/java/commons-io.jar":   commonsIO,
+		"usr/share/java/commons-text.jar": text,
+		"app/app.jar":                     boot,
+		"srv/shop.ear":                    ear,
+	}
+	// A hard link is the same file: its packages are the Boot jar's at its path.
+	files["app/link.jar"] = boot
+	var want []testenv.MavenPackage
+	for location, data := range files {
+		want = append(want, testenv.ReadMavenPackages(t, location, data)...)
+	}
+	if len(want) != 7 {
+		t.Fatalf("the truth reader finds %d artifacts, want 7 (2 jars, 2 in the Boot jar and its link, 1 in the ear's war): %+v", len(want), want)
+	}
+	inv := inventoryOf(t,
+		testenv.GzipLayer(t, testenv.Tar(binaryFile("usr/share/java/commons-io.jar", commonsIO), binaryFile("usr/share/java/commons-text.jar", text))),
+		testenv.GzipLayer(t, testenv.Tar(binaryFile("app/app.jar", boot), testenv.Hardlink("app/link.jar", "app/app.jar"),
+			binaryFile("srv/shop.ear", ear))))
+	got := mavenOf(t, inv)
+	slices.SortFunc(want, func(a, b testenv.MavenPackage) int {
+		if c := strings.Compare(a.Location, b.Location); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Maven packages (-pom.properties +inventory):\n%s", diff)
+	}
+	if len(inv.Skipped) > 0 {
+		t.Errorf("skipped %+v, want nothing", inv.Skipped)
+	}
+	for _, p := range inv.Packages {
+		if wantLayer := map[bool]int{true: 0, false: 1}[strings.HasPrefix(p.Location, "usr/")]; p.LayerIndex != wantLayer {
+			t.Errorf("%s at %s: layer %d, want %d", p.Name, p.Location, p.LayerIndex, wantLayer)
+		}
+	}
+}
+
+// nestedJars wraps inner in depth jars, each holding the next as lib/a.jar.
+func nestedJars(t *testing.T, inner []byte, depth int) []byte {
+	t.Helper()
+	for range depth {
+		inner = testenv.Zip(t, testenv.ZipEntry{Name: "lib/a.jar", Body: inner})
+	}
+	return inner
+}
+
+// lyingSize rewrites the uncompressed size the central directory states for the
+// entry named name.
+func lyingSize(t *testing.T, zipped []byte, name string, size uint32) []byte {
+	t.Helper()
+	out := bytes.Clone(zipped)
+	for i := bytes.Index(out, []byte("PK\x01\x02")); i >= 0; {
+		nameLen := int(binary.LittleEndian.Uint16(out[i+28:]))
+		if string(out[i+46:i+46+nameLen]) == name {
+			binary.LittleEndian.PutUint32(out[i+24:], size)
+			return out
+		}
+		next := bytes.Index(out[i+4:], []byte("PK\x01\x02"))
+		if next < 0 {
+			break
+		}
+		i += 4 + next
+	}
+	t.Fatalf("no central directory entry %s", name)
+	return nil
+}
+
+func TestHostileJavaArchivesAreSkippedWithTheirReasonAndTheRestIsInventoried(t *testing.T) {
+	commonsIO := testenv.MavenJar(t, "commons-io.jar")
+	bootWithIO := testenv.SpringBootJar(t, map[string][]byte{"commons-io.jar": commonsIO})
+	manifestBomb := testenv.Zip(t, testenv.ZipEntry{Name: "META-INF/MANIFEST.MF", Body: bytes.Repeat([]byte("X-A: b\r\n"), 300_000)})
+	tests := []struct {
+		name, path string
+		entry      testenv.TarEntry
+		reason     string
+	}{
+		{"a jar bomb nested 20 deep is skipped at the depth cap", "opt/bomb.jar",
+			binaryFile("opt/bomb.jar", nestedJars(t, commonsIO, 20)), "lib/a.jar!/lib/a.jar!/lib/a.jar!/lib/a.jar is nested more than 4 archives deep"},
+		{"a jar whose central directory understates a nested jar is skipped", "opt/liar.jar",
+			binaryFile("opt/liar.jar", lyingSize(t, bootWithIO, "BOOT-INF/lib/commons-io.jar", 1000)), "reading BOOT-INF/lib/commons-io.jar: zip: not a valid zip file"},
+		{"a jar whose central directory overstates a nested jar past the budget is skipped", "opt/inflated.jar",
+			binaryFile("opt/inflated.jar", lyingSize(t, bootWithIO, "BOOT-INF/lib/commons-io.jar", 100<<20)), "BOOT-INF/lib/commons-io.jar states 104857600 bytes, more than the 64 MiB"},
+		{"a jar of a 2 MiB manifest is skipped", "opt/manifest.jar",
+			binaryFile("opt/manifest.jar", manifestBomb), "META-INF/MANIFEST.MF states 2400000 bytes, more than the 1024 KiB read of a descriptor"},
+		{"a jar that is not a zip is skipped", "opt/garbage.jar",
+			binaryFile("opt/garbage.jar", bytes.Repeat([]byte("garbage "), 100)), "not a readable zip"},
+		{"a jar over 64 MiB is skipped unread", "opt/huge.jar",
+			testenv.TarEntry{Name: "opt/huge.jar", Size: 65 << 20, Body: func() io.Reader { return io.LimitReader(&testenv.RepeatReader{S: "PK"}, 65<<20) }},
+			"more than the 64 MiB read whole for java/archive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" and a good jar beside it is still inventoried", func(t *testing.T) {
+			inv := inventoryOf(t, testenv.GzipLayer(t, testenv.Tar(binaryFile("usr/share/java/commons-io.jar", commonsIO), tt.entry)))
+			want := testenv.ReadMavenPackages(t, "usr/share/java/commons-io.jar", commonsIO)
+			if diff := cmp.Diff(want, mavenOf(t, inv)); diff != "" {
+				t.Errorf("Maven packages (-want +got):\n%s", diff)
+			}
+			if len(inv.Skipped) != 1 || inv.Skipped[0].Path != tt.path || !strings.Contains(inv.Skipped[0].Reason, tt.reason) {
+				t.Fatalf("skipped %+v, want only %s with a reason containing %q", inv.Skipped, tt.path, tt.reason)
+			}
+		})
+	}
+}
