@@ -11,6 +11,7 @@ cd "$REPO_ROOT"
 
 ensure_go
 ensure_dpkg
+ensure_maven_version_oracle
 ensure_docker_registry
 ensure_azurite
 command -v curl >/dev/null || apt_install curl

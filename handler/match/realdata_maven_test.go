@@ -23,8 +23,8 @@ func TestMatchOrdersMavenVersionsAsMavensComparableVersionDoes(t *testing.T) {
 	versions := map[string][]string{
 		"org.apache.logging.log4j:log4j-core": {"2.0-beta8", "2.0-beta9", "2.0-rc1", "2.0", "2.3", "2.3.1", "2.3.2",
 			"2.4", "2.4-SNAPSHOT", "2.12.1", "2.12.2", "2.12.2-rc1", "2.13", "2.13.0", "2.14.1", "2.15", "2.15.0-rc1", "2.15.0-sp1", "2.17.1"},
-		"commons-io:commons-io":             {"1.4", "2", "2.0", "2.0.1", "2.11.0", "2.13.0.1", "2.14", "2.14.0", "2.14.0-SNAPSHOT"},
-		"org.apache.commons:commons-text":   {"1.4", "1.5", "1.9", "1.10", "1.10.0", "1.10.0-M1", "1.11.0"},
+		"commons-io:commons-io":              {"1.4", "2", "2.0", "2.0.1", "2.11.0", "2.13.0.1", "2.14", "2.14.0", "2.14.0-SNAPSHOT"},
+		"org.apache.commons:commons-text":    {"1.4", "1.5", "1.9", "1.10", "1.10.0", "1.10.0-M1", "1.11.0"},
 		"org.apache.commons:commons-lang3":   {"3.0", "3.12.0", "3.17.0", "3.18.0", "3.18"},
 		"org.apache.commons:commons-unknown": {"1.0"},
 	}

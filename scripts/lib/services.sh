@@ -50,6 +50,24 @@ ensure_dpkg() {
 	command -v dpkg >/dev/null || die "dpkg is needed (tests compare versions with dpkg --compare-versions)"
 }
 
+# ensure_maven_version_oracle installs what the Maven oracle runs: java and Maven's
+# maven-artifact jar (its ComparableVersion orders versions), Debian's
+# default-jre-headless and libmaven3-core-java, bounded by 10 minutes.
+ensure_maven_version_oracle() {
+	if command -v java >/dev/null && { [ -f /usr/share/java/maven3-artifact.jar ] ||
+		compgen -G '/usr/share/maven/lib/maven-artifact-*.jar' >/dev/null; }; then
+		return
+	fi
+	say "installing default-jre-headless libmaven3-core-java with apt-get (the Maven version oracle)"
+	as_root env DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -qq >/dev/null ||
+		die "apt-get update failed or took more than 5 minutes"
+	as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends \
+		default-jre-headless libmaven3-core-java >/dev/null ||
+		die "apt-get install default-jre-headless libmaven3-core-java failed or took more than 10 minutes (tests order Maven versions with Maven's ComparableVersion)"
+	command -v java >/dev/null && [ -f /usr/share/java/maven3-artifact.jar ] ||
+		die "java or /usr/share/java/maven3-artifact.jar still missing after apt-get install"
+}
+
 AZURITE_BIN="$CACHE_DIR/azurite/node_modules/.bin/azurite"
 ensure_azurite() {
 	if [ -x "$AZURITE_BIN" ] && grep -q "\"version\": \"$AZURITE_VERSION\"" \
