@@ -175,3 +175,33 @@ func TestHostileJavaArchivesAreSkippedWithTheirReasonAndTheRestIsInventoried(t *
 		})
 	}
 }
+
+func TestJavaArchivesWithoutPomPropertiesFallBackToTheirManifestOrFileName(t *testing.T) {
+	class := testenv.ZipEntry{Name: "org/example/A.class", Body: []byte("\xca\xfe\xba\xbe")}
+	tests := []struct {
+		name, path string
+		jar        []byte
+		want       []testenv.MavenPackage
+	}{
+		{"a manifest naming vendor id, title and version gives group, artifact and version", "opt/lib/io.jar",
+			testenv.Zip(t, testenv.ZipEntry{Name: "META-INF/MANIFEST.MF", Body: []byte("Manifest-Version: 1.0\r\nImplementation-Title: commons-io\r\n" +
+				"Implementation-Vendor-Id: commons-io\r\nImplementation-Version: 2.11.0\r\n\r\n")}, class),
+			[]testenv.MavenPackage{{Name: "commons-io:commons-io", Version: "2.11.0", Location: "opt/lib/io.jar"}}},
+		{"a file name artifact-version.jar gives a legacy group equal to the artifact", "opt/lib/commons-io-2.11.0.jar",
+			testenv.Zip(t, class),
+			[]testenv.MavenPackage{{Name: "commons-io:commons-io", Version: "2.11.0", Location: "opt/lib/commons-io-2.11.0.jar"}}},
+		{"a jar with nothing to identify it lists nothing and is not skipped", "opt/lib/app.jar",
+			testenv.Zip(t, class), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := inventoryOf(t, testenv.GzipLayer(t, testenv.Tar(binaryFile(tt.path, tt.jar))))
+			if diff := cmp.Diff(tt.want, mavenOf(t, inv)); diff != "" {
+				t.Errorf("Maven packages (-want +got):\n%s", diff)
+			}
+			if len(inv.Skipped) > 0 {
+				t.Errorf("skipped %+v, want nothing", inv.Skipped)
+			}
+		})
+	}
+}
