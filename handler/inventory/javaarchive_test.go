@@ -78,17 +78,20 @@ func TestJavaArchivesAreInventoriedAsTheirPomPropertiesSayNestedOnesIncluded(t *
 	}
 	// A hard link is the same file: its packages are the Boot jar's at its path.
 	files["app/link.jar"] = boot
+	// A "fully executable" Boot jar starts with a launch script before the zip.
+	launchable := append([]byte("#!/bin/bash\nexec java -jar \"$0\" \"$@\"\n"), boot...)
+	files["opt/launch.jar"] = launchable
 	var want []testenv.MavenPackage
 	for location, data := range files {
 		want = append(want, testenv.ReadMavenPackages(t, location, data)...)
 	}
-	if len(want) != 7 {
-		t.Fatalf("the truth reader finds %d artifacts, want 7 (2 jars, 2 in the Boot jar and its link, 1 in the ear's war): %+v", len(want), want)
+	if len(want) != 9 {
+		t.Fatalf("the truth reader finds %d artifacts, want 9 (2 jars, 2 in the Boot jar, its link and its launchable copy, 1 in the ear's war): %+v", len(want), want)
 	}
 	inv := inventoryOf(t,
 		testenv.GzipLayer(t, testenv.Tar(binaryFile("usr/share/java/commons-io.jar", commonsIO), binaryFile("usr/share/java/commons-text.jar", text))),
 		testenv.GzipLayer(t, testenv.Tar(binaryFile("app/app.jar", boot), testenv.Hardlink("app/link.jar", "app/app.jar"),
-			binaryFile("srv/shop.ear", ear))))
+			binaryFile("srv/shop.ear", ear), binaryFile("opt/launch.jar", launchable))))
 	got := mavenOf(t, inv)
 	slices.SortFunc(want, func(a, b testenv.MavenPackage) int {
 		if c := strings.Compare(a.Location, b.Location); c != 0 {
