@@ -150,8 +150,8 @@ func checkJavaArchive(ctx context.Context, r io.ReaderAt, size int64, inner stri
 		case nested && depth+1 > maxJavaArchiveDepth:
 			return fmt.Errorf("%s is nested more than %d archives deep", name, maxJavaArchiveDepth)
 		case f.UncompressedSize64 > uint64(max(*budget, 0)):
-			return fmt.Errorf("%s states %d bytes, more than the %d MiB an archive and its contents may inflate to",
-				name, f.UncompressedSize64, maxJavaArchiveBytes>>20)
+			return fmt.Errorf("%s states %d bytes, more than the %d bytes left of the %d MiB an archive and its contents may inflate to",
+				name, f.UncompressedSize64, max(*budget, 0), maxJavaArchiveBytes>>20)
 		}
 		data, err := readZipFile(f)
 		if err != nil {

@@ -126,20 +126,39 @@ func nestedJars(t *testing.T, inner []byte, depth int) []byte {
 func lyingSize(t *testing.T, zipped []byte, name string, size uint32) []byte {
 	t.Helper()
 	out := bytes.Clone(zipped)
-	for i := bytes.Index(out, []byte("PK\x01\x02")); i >= 0; {
+	eocd := bytes.LastIndex(out, []byte("PK\x05\x06"))
+	for i := int(binary.LittleEndian.Uint32(out[eocd+16:])); i < eocd; {
 		nameLen := int(binary.LittleEndian.Uint16(out[i+28:]))
+		extraLen := int(binary.LittleEndian.Uint16(out[i+30:]))
+		commentLen := int(binary.LittleEndian.Uint16(out[i+32:]))
 		if string(out[i+46:i+46+nameLen]) == name {
 			binary.LittleEndian.PutUint32(out[i+24:], size)
 			return out
 		}
-		next := bytes.Index(out[i+4:], []byte("PK\x01\x02"))
-		if next < 0 {
-			break
-		}
-		i += 4 + next
+		i += 46 + nameLen + extraLen + commentLen
 	}
 	t.Fatalf("no central directory entry %s", name)
 	return nil
+}
+
+// overlapping builds a zip whose central directory lists n entries that all point
+// at the one local copy of data (stored), the overlapping-entries zip bomb.
+func overlapping(t *testing.T, data []byte, n int) []byte {
+	t.Helper()
+	one := testenv.Zip(t, testenv.ZipEntry{Name: "lib/a.jar", Body: data, Stored: true})
+	eocd := bytes.LastIndex(one, []byte("PK\x05\x06"))
+	cd := int(binary.LittleEndian.Uint32(one[eocd+16:]))
+	entry := one[cd:eocd]
+	out := bytes.Clone(one[:cd])
+	for range n {
+		out = append(out, entry...)
+	}
+	end := bytes.Clone(one[eocd:])
+	binary.LittleEndian.PutUint16(end[8:], uint16(n))
+	binary.LittleEndian.PutUint16(end[10:], uint16(n))
+	binary.LittleEndian.PutUint32(end[12:], uint32(n*len(entry)))
+	binary.LittleEndian.PutUint32(end[16:], uint32(cd))
+	return append(out, end...)
 }
 
 func TestHostileJavaArchivesAreSkippedWithTheirReasonAndTheRestIsInventoried(t *testing.T) {
@@ -156,7 +175,9 @@ func TestHostileJavaArchivesAreSkippedWithTheirReasonAndTheRestIsInventoried(t *
 		{"a jar whose central directory understates a nested jar is skipped", "opt/liar.jar",
 			binaryFile("opt/liar.jar", lyingSize(t, bootWithIO, "BOOT-INF/lib/commons-io.jar", 1000)), "reading BOOT-INF/lib/commons-io.jar: zip: not a valid zip file"},
 		{"a jar whose central directory overstates a nested jar past the budget is skipped", "opt/inflated.jar",
-			binaryFile("opt/inflated.jar", lyingSize(t, bootWithIO, "BOOT-INF/lib/commons-io.jar", 100<<20)), "BOOT-INF/lib/commons-io.jar states 104857600 bytes, more than the 64 MiB"},
+			binaryFile("opt/inflated.jar", lyingSize(t, bootWithIO, "BOOT-INF/lib/commons-io.jar", 100<<20)), "BOOT-INF/lib/commons-io.jar states 104857600 bytes, more than the"},
+		{"a jar repeating one nested jar's data until the budget is spent is skipped", "opt/overlap.jar",
+			binaryFile("opt/overlap.jar", overlapping(t, commonsIO, 300)), "bytes left of the 64 MiB an archive and its contents may inflate to"},
 		{"a jar of a 2 MiB manifest is skipped", "opt/manifest.jar",
 			binaryFile("opt/manifest.jar", manifestBomb), "META-INF/MANIFEST.MF states 2400000 bytes, more than the 1024 KiB read of a descriptor"},
 		{"a jar that is not a zip is skipped", "opt/garbage.jar",
