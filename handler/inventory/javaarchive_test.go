@@ -229,3 +229,27 @@ func TestJavaArchivesWithoutPomPropertiesFallBackToTheirManifestOrFileName(t *te
 		})
 	}
 }
+
+// BenchmarkAnalyzeLayerOfASpringBootJar measures one layer holding a 50 MiB-class
+// Boot jar: 80 Debian jars stored under BOOT-INF/lib.
+func BenchmarkAnalyzeLayerOfASpringBootJar(b *testing.B) {
+	commonsIO, text := testenv.MavenJar(b, "commons-io.jar"), testenv.MavenJar(b, "commons-text.jar")
+	libs := map[string][]byte{}
+	for i := range 40 {
+		libs[strings.Repeat("x", i)+"commons-io.jar"] = commonsIO
+		libs[strings.Repeat("x", i)+"commons-text.jar"] = text
+	}
+	boot := testenv.SpringBootJar(b, libs)
+	layer := testenv.GzipLayer(b, testenv.Tar(binaryFile("app/app.jar", boot)))
+	b.SetBytes(int64(len(boot)))
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := inventory.AnalyzeLayer(context.Background(), layer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n := len(r.PackageFiles["app/app.jar"]); n != 80 {
+			b.Fatalf("%d packages, want 80", n)
+		}
+	}
+}
