@@ -1,8 +1,9 @@
 // Package inventory finds what is installed in an image, in any number of
 // ecosystems: extractors (osv-scalibr plugins: dpkg databases, Go binaries, Java
 // archives and the archives nested in them) run over each layer's streamed tar
-// entries once, producing a per-layer LayerResult that is cached by (diffID, analyzer version) and trusted only for the compressed digests
-// whose walk produced it. A merger applies OCI layer semantics to those results one
+// entries once, producing a per-layer LayerResult that is cached by (diffID,
+// analyzer version) and trusted only for the compressed digests whose walk
+// produced it. A merger applies OCI layer semantics to those results one
 // layer at a time, to get the final packages, the layer that introduced each one, and
 // the distribution that names the OS packages' advisory ecosystem and package URLs.
 //
