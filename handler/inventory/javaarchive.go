@@ -3,6 +3,7 @@ package inventory
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -182,13 +183,24 @@ func isJavaDescriptor(name string) bool {
 	return base == "pom.properties" || strings.EqualFold(base, "manifest.mf")
 }
 
-// readZipFile inflates one entry; archive/zip stops at the size the central
-// directory states and checks the CRC, so a lying entry is an error, never more bytes.
+// readZipFile inflates one entry into a buffer of the size the central directory
+// states (checked against the budget by the caller); archive/zip fails a stream
+// longer or shorter than that, and checks the CRC at its end, so a lying entry is an
+// error, never more bytes.
 func readZipFile(f *zip.File) ([]byte, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, int64(f.UncompressedSize64)+1))
+	data := make([]byte, f.UncompressedSize64)
+	if _, err := io.ReadFull(rc, data); err != nil {
+		return nil, err
+	}
+	// The end of the stream is where archive/zip reports a bad CRC or extra bytes.
+	var probe [1]byte
+	if n, err := rc.Read(probe[:]); n > 0 || !errors.Is(err, io.EOF) {
+		return nil, cmp.Or(err, errors.New("longer than its central directory states"))
+	}
+	return data, nil
 }

@@ -125,6 +125,13 @@ func nestedJars(t *testing.T, inner []byte, depth int) []byte {
 // entry named name.
 func lyingSize(t *testing.T, zipped []byte, name string, size uint32) []byte {
 	t.Helper()
+	return lyingField(t, zipped, name, 24, size)
+}
+
+// lyingField rewrites the 32-bit field at offset (16 CRC-32, 24 uncompressed size)
+// of the central directory header of the entry named name.
+func lyingField(t *testing.T, zipped []byte, name string, offset int, value uint32) []byte {
+	t.Helper()
 	out := bytes.Clone(zipped)
 	eocd := bytes.LastIndex(out, []byte("PK\x05\x06"))
 	for i := int(binary.LittleEndian.Uint32(out[eocd+16:])); i < eocd; {
@@ -132,7 +139,7 @@ func lyingSize(t *testing.T, zipped []byte, name string, size uint32) []byte {
 		extraLen := int(binary.LittleEndian.Uint16(out[i+30:]))
 		commentLen := int(binary.LittleEndian.Uint16(out[i+32:]))
 		if string(out[i+46:i+46+nameLen]) == name {
-			binary.LittleEndian.PutUint32(out[i+24:], size)
+			binary.LittleEndian.PutUint32(out[i+offset:], value)
 			return out
 		}
 		i += 46 + nameLen + extraLen + commentLen
@@ -174,6 +181,8 @@ func TestHostileJavaArchivesAreSkippedWithTheirReasonAndTheRestIsInventoried(t *
 			binaryFile("opt/bomb.jar", nestedJars(t, commonsIO, 20)), "lib/a.jar!/lib/a.jar!/lib/a.jar!/lib/a.jar is nested more than 4 archives deep"},
 		{"a jar whose central directory understates a nested jar is skipped", "opt/liar.jar",
 			binaryFile("opt/liar.jar", lyingSize(t, bootWithIO, "BOOT-INF/lib/commons-io.jar", 1000)), "reading BOOT-INF/lib/commons-io.jar: zip: not a valid zip file"},
+		{"a jar whose central directory states a wrong CRC for a nested jar is skipped", "opt/crc.jar",
+			binaryFile("opt/crc.jar", lyingField(t, bootWithIO, "BOOT-INF/lib/commons-io.jar", 16, 0xdeadbeef)), "reading BOOT-INF/lib/commons-io.jar: zip: checksum error"},
 		{"a jar whose central directory overstates a nested jar past the budget is skipped", "opt/inflated.jar",
 			binaryFile("opt/inflated.jar", lyingSize(t, bootWithIO, "BOOT-INF/lib/commons-io.jar", 100<<20)), "BOOT-INF/lib/commons-io.jar states 104857600 bytes, more than the"},
 		{"a jar repeating one nested jar's data until the budget is spent is skipped", "opt/overlap.jar",
