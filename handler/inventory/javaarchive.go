@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/osv-scalibr/extractor"
@@ -176,10 +177,10 @@ func at(inner string) string {
 	return strings.TrimSuffix(inner, "!/") + ": "
 }
 
-// isJavaDescriptor reports whether the extractor parses the zip entry name (as it
-// decides: by base name).
+// isJavaDescriptor reports whether the extractor parses the zip entry name, as it
+// decides: by filepath.Base, which also names "META-INF/MANIFEST.MF/" MANIFEST.MF.
 func isJavaDescriptor(name string) bool {
-	base := name[strings.LastIndex(name, "/")+1:]
+	base := filepath.Base(name)
 	return base == "pom.properties" || strings.EqualFold(base, "manifest.mf")
 }
 
