@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -140,5 +143,70 @@ func TestScanOfAJavaImageWithoutMavenAdvisoriesLoadedIsUnsupportedNeverClean(t *
 	}
 	if p.Status != "unsupported" || p.Packages["Maven"] != 1 || len(unmatched) != 1 || unmatched[0].Ecosystem != "Maven" || unmatched[0].Packages != 1 {
 		t.Errorf("status %q packages %v unmatched %+v, want unsupported with the 1 Maven package unmatched", p.Status, p.Packages, unmatched)
+	}
+}
+
+func TestScanOfADebianJavaImageMatchesItsDebPackagesAndItsJarsEachInTheirOwnEcosystem(t *testing.T) {
+	commonsIO, text := testenv.MavenJar(t, "commons-io.jar"), testenv.MavenJar(t, "commons-text.jar")
+	// The image apt-get install libcommons-io-java libcommons-text-java openssl
+	// would leave: the packages in dpkg's database and Debian's jars in /usr/share/java.
+	status := testenv.OpensslStanza +
+		"Package: libcommons-io-java\nStatus: install ok installed\nArchitecture: all\nSource: commons-io\nVersion: 2.11.0-2\n\n" +
+		"Package: libcommons-text-java\nStatus: install ok installed\nArchitecture: all\nSource: commons-text\nVersion: 1.10.0-1\n\n"
+	archive := testenv.DockerArchive(t, testenv.Tar(testenv.File("etc/os-release", testenv.BookwormOSRelease), testenv.File(testenv.DpkgStatus, status),
+		jarFile("usr/share/java/commons-io.jar", commonsIO), jarFile("usr/share/java/commons-text.jar", text)))
+	advisories := testenv.MavenAdvisories(t)
+	if err := os.Symlink(filepath.Join(testenv.Advisories(t), "Debian"), filepath.Join(advisories, "Debian")); err != nil {
+		t.Fatal(err)
+	}
+	var truth []testenv.MavenPackage
+	truth = append(truth, testenv.ReadMavenPackages(t, "usr/share/java/commons-io.jar", commonsIO)...)
+	truth = append(truth, testenv.ReadMavenPackages(t, "usr/share/java/commons-text.jar", text)...)
+	wantMaven := testenv.NewMavenOracle(t, advisories).Findings(t, truth)
+	wantDebian := []string{}
+	for _, f := range testenv.NewDebianOracle(t).Findings(t, []testenv.DpkgPackage{
+		{Package: "openssl", Version: "3.0.0-1", SourcePackage: "openssl", SourceVersion: "3.0.0-1"},
+		{Package: "libcommons-io-java", Version: "2.11.0-2", SourcePackage: "commons-io", SourceVersion: "2.11.0-2"},
+		{Package: "libcommons-text-java", Version: "1.10.0-1", SourcePackage: "commons-text", SourceVersion: "1.10.0-1"},
+	}) {
+		wantDebian = append(wantDebian, f.ID+" "+f.Package)
+	}
+	if len(wantMaven) == 0 || len(wantDebian) == 0 {
+		t.Fatalf("the oracles find %d Maven and %d Debian findings; the fixture needs both", len(wantMaven), len(wantDebian))
+	}
+	r := runCLI(t, "", "scan", "--archive", archive, "--advisories", advisories, "--ecosystems", "Debian,Maven", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+	got := decodeScan(t, r)
+	if len(got.Platforms) != 1 {
+		t.Fatalf("%d platforms, want 1", len(got.Platforms))
+	}
+	p := got.Platforms[0]
+	if diff := cmp.Diff(map[string]int{"Debian:12": 3, "Maven": 2}, p.Packages); p.Status != "scanned" || diff != "" {
+		t.Errorf("status %q (%s), want scanned; packages (-want +got):\n%s", p.Status, p.Error, diff)
+	}
+	gotMaven, gotDebian := []testenv.ExpectedFinding{}, []string{}
+	for _, raw := range p.Findings {
+		var f mavenFindingJSON
+		if err := json.Unmarshal(raw, &f); err != nil {
+			t.Fatal(err)
+		}
+		switch f.Ecosystem {
+		case "Maven":
+			gotMaven = append(gotMaven, testenv.ExpectedFinding{ID: f.ID, Package: f.Package + " " + f.Location, FixedVersion: f.FixedVersion})
+		case "Debian:12":
+			gotDebian = append(gotDebian, f.ID+" "+f.Package)
+		default:
+			t.Errorf("%s on %s: ecosystem %q", f.ID, f.Package, f.Ecosystem)
+		}
+	}
+	sort.Strings(gotDebian)
+	sort.Strings(wantDebian)
+	if diff := cmp.Diff(wantMaven, gotMaven); diff != "" {
+		t.Errorf("Maven findings (-Maven oracle +scan):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantDebian, gotDebian); diff != "" {
+		t.Errorf("Debian findings (-Debian oracle +scan):\n%s", diff)
 	}
 }
