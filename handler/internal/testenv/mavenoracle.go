@@ -45,56 +45,22 @@ type mavenEvent struct {
 	kind, at string
 }
 
+// mavenRange is one range of a record that names an artifact at some location.
+type mavenRange struct {
+	pkg    MavenPackage
+	rec    *osvRecord
+	events []mavenEvent
+}
+
 // Findings returns the findings of pkgs, sorted by ID, Package, LayerDiffID left
 // empty; the Package of each is "name location" so the same artifact at two places
 // stays two findings. One per vulnerability id (each CVE the record names, else its
 // id) of every record with a range covering the version; the fix is the range's.
 func (o *MavenOracle) Findings(t testing.TB, pkgs []MavenPackage) []ExpectedFinding {
 	t.Helper()
-	type rangeOf struct {
-		pkg    MavenPackage
-		rec    *osvRecord
-		events []mavenEvent
-	}
-	var ranges []rangeOf
-	var pairs [][2]string
-	for _, p := range pkgs {
-		for _, rec := range o.byArtifact[p.Name] {
-			for _, a := range rec.Affected {
-				if a.Package.Ecosystem != mavenEcosystem || a.Package.Name != p.Name {
-					continue
-				}
-				if len(a.Versions) > 0 {
-					t.Fatalf("%s lists versions; the oracle does not evaluate them", rec.ID)
-				}
-				for _, r := range a.Ranges {
-					if r.Type != "ECOSYSTEM" {
-						t.Fatalf("%s has a %s range; the oracle evaluates ECOSYSTEM only", rec.ID, r.Type)
-					}
-					rg := rangeOf{pkg: p, rec: rec}
-					for _, e := range r.Events {
-						if len(e) != 1 {
-							t.Fatalf("%s has an event with %d fields", rec.ID, len(e))
-						}
-						for kind, at := range e {
-							if kind != "introduced" && kind != "fixed" {
-								t.Fatalf("%s has a %s event; the oracle evaluates introduced/fixed only", rec.ID, kind)
-							}
-							if at != "0" {
-								pairs = append(pairs, [2]string{p.Version, at})
-								if n := len(rg.events); n > 0 && rg.events[n-1].at != "0" {
-									pairs = append(pairs, [2]string{rg.events[n-1].at, at})
-								}
-							}
-							rg.events = append(rg.events, mavenEvent{kind, at})
-						}
-					}
-					ranges = append(ranges, rg)
-				}
-			}
-		}
-	}
+	ranges, pairs := o.ranges(t, pkgs)
 	order := CompareMavenVersions(t, pairs)
+	fixes := map[ExpectedFinding][]string{}
 	for _, rg := range ranges {
 		for i := 1; i < len(rg.events); i++ {
 			prev, at := rg.events[i-1].at, rg.events[i].at
@@ -102,9 +68,6 @@ func (o *MavenOracle) Findings(t testing.TB, pkgs []MavenPackage) []ExpectedFind
 				t.Fatalf("%s lists events out of order (%s after %s)", rg.rec.ID, at, prev)
 			}
 		}
-	}
-	fixes := map[ExpectedFinding][]string{}
-	for _, rg := range ranges {
 		fixed, affected := mavenCovers(rg.pkg.Version, rg.events, order)
 		if !affected {
 			continue
@@ -126,6 +89,52 @@ func (o *MavenOracle) Findings(t testing.TB, pkgs []MavenPackage) []ExpectedFind
 		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Package, b.Package))
 	})
 	return out
+}
+
+// ranges lists the ranges of the records naming each package, and the version pairs
+// ComparableVersion must order to evaluate them: the package's version against each
+// event, and each event against the one before (to check they ascend).
+func (o *MavenOracle) ranges(t testing.TB, pkgs []MavenPackage) ([]mavenRange, [][2]string) {
+	t.Helper()
+	var ranges []mavenRange
+	var pairs [][2]string
+	for _, p := range pkgs {
+		for _, rec := range o.byArtifact[p.Name] {
+			for _, a := range rec.Affected {
+				if a.Package.Ecosystem != mavenEcosystem || a.Package.Name != p.Name {
+					continue
+				}
+				if len(a.Versions) > 0 {
+					t.Fatalf("%s lists versions; the oracle does not evaluate them", rec.ID)
+				}
+				for _, r := range a.Ranges {
+					if r.Type != "ECOSYSTEM" {
+						t.Fatalf("%s has a %s range; the oracle evaluates ECOSYSTEM only", rec.ID, r.Type)
+					}
+					rg := mavenRange{pkg: p, rec: rec}
+					for _, e := range r.Events {
+						if len(e) != 1 {
+							t.Fatalf("%s has an event with %d fields", rec.ID, len(e))
+						}
+						for kind, at := range e {
+							if kind != "introduced" && kind != "fixed" {
+								t.Fatalf("%s has a %s event; the oracle evaluates introduced/fixed only", rec.ID, kind)
+							}
+							if n := len(rg.events); at != "0" && n > 0 && rg.events[n-1].at != "0" {
+								pairs = append(pairs, [2]string{rg.events[n-1].at, at})
+							}
+							if at != "0" {
+								pairs = append(pairs, [2]string{p.Version, at})
+							}
+							rg.events = append(rg.events, mavenEvent{kind, at})
+						}
+					}
+					ranges = append(ranges, rg)
+				}
+			}
+		}
+	}
+	return ranges, pairs
 }
 
 // mavenCovers walks a range's events (checked ascending): the version is affected
