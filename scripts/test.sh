@@ -13,6 +13,7 @@ ensure_go
 ensure_dpkg
 ensure_app_version_references
 ensure_rpm_tools
+ensure_maven_version_oracle
 ensure_docker_registry
 ensure_azurite
 ensure_npm_semver

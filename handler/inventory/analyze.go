@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -213,15 +214,17 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 		return nil
 	}
 	if len(buffered) > 0 && info.Size() > maxBufferedFileBytes {
-		if len(streamers) == 0 && !slices.ContainsFunc(buffered, func(p plugin) bool { return p.openByPath }) {
+		if len(streamers) == 0 && !slices.ContainsFunc(buffered, func(p plugin) bool { return p.openByPath || p.marker == nil }) {
+			// Only executables too big to read: report those carrying an extractor's
+			// marker (Go build info, cargo-auditable data), not every large binary.
 			return a.skipIfMarked(entryPath, location, info, buffered)
 		}
 		a.skip(location, fmt.Sprintf("%d bytes is more than the %d MiB read whole for %s: not inspected",
 			info.Size(), maxBufferedFileBytes>>20, buffered[0].extractor.Name()))
-		buffered = nil
 		if len(streamers) == 0 {
 			return nil
 		}
+		buffered = nil
 	}
 	if len(buffered) == 0 && len(streamers) == 1 {
 		return a.extract(streamers[0], location, info, &a.head, nil)
@@ -435,8 +438,13 @@ func (a *layerAnalysis) copyHardLinkedApplications() {
 func applicationsAt(pkgs []Package, path string) []Package {
 	var out []Package
 	for _, pkg := range pkgs {
-		if pkg.Type == purl.TypeGolang {
+		if pkg.Type == purl.TypeGolang || pkg.Type == purl.TypeMaven || pkg.Type == purl.TypeCargo {
+			// A package of an archive nested in the file keeps its place inside it.
+			_, inner, nested := strings.Cut(pkg.Location, "!/")
 			pkg.Location = path
+			if nested {
+				pkg.Location += "!/" + inner
+			}
 			out = append(out, pkg)
 		}
 	}

@@ -1,6 +1,6 @@
 // Package inventory finds what is installed in an image, in any number of
 // ecosystems: extractors (osv-scalibr plugins: dpkg databases, Go binaries, installed
-// npm package.json files and lockfiles, Python dist-info/egg-info metadata) run over
+// npm package.json files and lockfiles, Python dist-info/egg-info metadata, Java archives and the archives nested in them) run over
 // each layer's streamed tar entries once, producing a per-layer LayerResult that is
 // cached by (diffID, analyzer version) and trusted only for the compressed digests
 // whose walk produced it. A merger applies OCI layer semantics to those results one

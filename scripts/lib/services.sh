@@ -83,6 +83,23 @@ ensure_rpm_tools() {
 		die "apt-get install rpm python3-rpm failed or took more than ${RPM_TOOLS_TIMEOUT}s (the rpm oracle needs them)"
 	command -v rpm >/dev/null && /usr/bin/python3 -c 'import rpm' ||
 		die "rpm or python3-rpm (for /usr/bin/python3) still missing after apt-get install"
+
+# ensure_maven_version_oracle installs what the Maven oracle runs: java and Maven's
+# maven-artifact jar (its ComparableVersion orders versions), Debian's
+# default-jre-headless and libmaven3-core-java, bounded by 10 minutes.
+ensure_maven_version_oracle() {
+	if command -v java >/dev/null && { [ -f /usr/share/java/maven3-artifact.jar ] ||
+		compgen -G '/usr/share/maven/lib/maven-artifact-*.jar' >/dev/null; }; then
+		return
+	fi
+	say "installing default-jre-headless libmaven3-core-java with apt-get (the Maven version oracle)"
+	as_root env DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -qq >/dev/null ||
+		die "apt-get update failed or took more than 5 minutes"
+	as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends \
+		default-jre-headless libmaven3-core-java >/dev/null ||
+		die "apt-get install default-jre-headless libmaven3-core-java failed or took more than 10 minutes (tests order Maven versions with Maven's ComparableVersion)"
+	command -v java >/dev/null && [ -f /usr/share/java/maven3-artifact.jar ] ||
+		die "java or /usr/share/java/maven3-artifact.jar still missing after apt-get install"
 }
 
 AZURITE_BIN="$CACHE_DIR/azurite/node_modules/.bin/azurite"
