@@ -15,6 +15,10 @@ type Activity struct {
 	LastPushedAt time.Time
 	LastPulledAt time.Time
 	PullCount    int64
+	// PullsCountedAt is when PullCount was counted, for a source that counts pulls
+	// over a window (Log Analytics: PullCount is the pulls in the window up to it);
+	// see [Store.RecordPulls]. Zero for sources that add pulls one by one.
+	PullsCountedAt time.Time
 	// Source names where the latest activity came from ("acr", "webhook", "tags", …).
 	Source string
 	// ScanClaimedOn is the UTC day ("2006-01-02") a scan task was last enqueued for
@@ -31,6 +35,7 @@ func (a Activity) entity() entity {
 	e.setTime("LastPushedAt", a.LastPushedAt)
 	e.setTime("LastPulledAt", a.LastPulledAt)
 	e.setInt64("PullCount", a.PullCount)
+	e.setTime("PullsCountedAt", a.PullsCountedAt)
 	e.setString("Source", a.Source)
 	if a.ScanClaimedOn != "" {
 		e.setString("ScanClaimedOn", a.ScanClaimedOn)
@@ -47,15 +52,16 @@ func activityFromRow(r row) (Activity, error) {
 		return Activity{}, err
 	}
 	return Activity{
-		Registry:      r.str("Registry"),
-		Repository:    r.str("Repository"),
-		Digest:        digest,
-		LastPushedAt:  r.time("LastPushedAt"),
-		LastPulledAt:  r.time("LastPulledAt"),
-		PullCount:     r.int64("PullCount"),
-		Source:        r.str("Source"),
-		ScanClaimedOn: r.str("ScanClaimedOn"),
-		ScanClaimedBy: r.str("ScanClaimedBy"),
+		Registry:       r.str("Registry"),
+		Repository:     r.str("Repository"),
+		Digest:         digest,
+		LastPushedAt:   r.time("LastPushedAt"),
+		LastPulledAt:   r.time("LastPulledAt"),
+		PullCount:      r.int64("PullCount"),
+		PullsCountedAt: r.time("PullsCountedAt"),
+		Source:         r.str("Source"),
+		ScanClaimedOn:  r.str("ScanClaimedOn"),
+		ScanClaimedBy:  r.str("ScanClaimedBy"),
 	}, nil
 }
 
@@ -101,6 +107,7 @@ func (s *Store) RecordActivity(ctx context.Context, obs Activity, pulls int64) e
 			next.LastPushedAt = later(prev.LastPushedAt, obs.LastPushedAt)
 			next.LastPulledAt = later(prev.LastPulledAt, obs.LastPulledAt)
 			next.PullCount += prev.PullCount
+			next.PullsCountedAt = prev.PullsCountedAt
 			next.ScanClaimedOn, next.ScanClaimedBy = prev.ScanClaimedOn, prev.ScanClaimedBy
 			if next.Source == "" {
 				next.Source = prev.Source
