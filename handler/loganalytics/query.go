@@ -22,7 +22,10 @@ func pullQuery(registryHost, ownUserAgent string) (string, error) {
 		return "", fmt.Errorf("registry %q: %w", registryHost, err)
 	}
 	var b strings.Builder
-	b.WriteString("ContainerRegistryRepositoryEvents\n")
+	// The fuzzy union with an empty table of the same columns keeps the query valid in
+	// a workspace where no registry has sent a log yet (the table does not exist there).
+	b.WriteString("union isfuzzy=true ContainerRegistryRepositoryEvents,\n")
+	b.WriteString("  (datatable(TimeGenerated: datetime, OperationName: string, LoginServer: string, Repository: string, Digest: string, UserAgent: string)[])\n")
 	b.WriteString("| where OperationName =~ \"Pull\" and LoginServer =~ " + host + "\n")
 	b.WriteString("| where isnotempty(Repository) and isnotempty(Digest)\n")
 	if ownUserAgent != "" {

@@ -2,7 +2,9 @@ package loganalytics
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/monitor/query/azlogs"
@@ -103,14 +105,16 @@ func longCell(v any) (int64, error) {
 }
 
 // checkReference accepts a repository and digest only if go-containerregistry's name
-// package does (as every queue message must): no "..", upper case or empty segments,
-// and a well-formed digest.
+// package does (as every queue message must) and every path component is one the
+// distribution spec allows (name alone lets "..", "a//b" and "-a" through): no
+// traversal, upper case or empty segments, and a well-formed digest.
 func checkReference(registryHost, repository, digest string) error {
-	reg, err := name.NewRegistry(registryHost, name.StrictValidation)
-	if err != nil {
-		return err
+	for _, c := range strings.Split(repository, "/") {
+		if !pathComponent.MatchString(c) {
+			return fmt.Errorf("repository path component %q is not [a-z0-9]+ joined by '.', '_', '__' or '-'", c)
+		}
 	}
-	d, err := name.NewDigest(repository+"@"+digest, name.WithDefaultRegistry(reg.RegistryStr()), name.StrictValidation)
+	d, err := name.NewDigest(registryHost+"/"+repository+"@"+digest, name.StrictValidation)
 	if err != nil {
 		return err
 	}
@@ -119,3 +123,6 @@ func checkReference(registryHost, repository, digest string) error {
 	}
 	return nil
 }
+
+// pathComponent is the distribution spec's repository path component.
+var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)

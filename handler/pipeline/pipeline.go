@@ -17,6 +17,7 @@ import (
 	"github.com/tidewatch/tidewatch/handler/config"
 	"github.com/tidewatch/tidewatch/handler/feed"
 	"github.com/tidewatch/tidewatch/handler/host"
+	"github.com/tidewatch/tidewatch/handler/loganalytics"
 	"github.com/tidewatch/tidewatch/handler/registry"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
@@ -38,6 +39,13 @@ type Pipeline struct {
 	version      string
 	now          func() time.Time
 	registryOpts []registry.Option
+	// credential replaces the managed identity (WithCredential); logAnalyticsOpts
+	// configure the Log Analytics client, pulls (nil without a workspace) and pullLog
+	// where its answers are recorded.
+	credential       azcore.TokenCredential
+	logAnalyticsOpts []loganalytics.Option
+	pulls            pullSource
+	pullLog          pullLog
 
 	mu    sync.Mutex
 	index *advisory.Index // loaded on first use, kept for the process (or generation); staleness checked per use
@@ -64,8 +72,12 @@ func WithRegistryOptions(opts ...registry.Option) Option {
 // New builds the pipeline's registry clients from cfg.
 func New(cfg *config.Config, st *store.Store, version string, opts ...Option) (*Pipeline, error) {
 	p := newPipeline(cfg, storesOf(st), version, opts...)
-	// One managed identity for every acr registry, built only if one is configured.
+	// One managed identity for every acr registry and Log Analytics, built only if
+	// one of them is configured.
 	acrCredential := sync.OnceValues(func() (azcore.TokenCredential, error) {
+		if p.credential != nil {
+			return p.credential, nil
+		}
 		return store.NewCredential(cfg.AzureClientID)
 	})
 	for _, r := range cfg.Registries {
@@ -74,6 +86,17 @@ func New(cfg *config.Config, st *store.Store, version string, opts ...Option) (*
 			return nil, fmt.Errorf("configuring registry %s: %w", r.Host, err)
 		}
 		p.registries[r.Host] = c
+	}
+	p.pullLog = st
+	if cfg.LogAnalyticsWorkspaceID != "" {
+		cred, err := acrCredential()
+		if err != nil {
+			return nil, fmt.Errorf("configuring log analytics: %w", err)
+		}
+		opts := append([]loganalytics.Option{loganalytics.WithOwnUserAgent(registry.UserAgentProduct + "/")}, p.logAnalyticsOpts...)
+		if p.pulls, err = loganalytics.New(cred, cfg.LogAnalyticsWorkspaceID, opts...); err != nil {
+			return nil, fmt.Errorf("configuring log analytics: %w", err)
+		}
 	}
 	return p, nil
 }
