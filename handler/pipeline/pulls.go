@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tidewatch/tidewatch/handler/loganalytics"
 	"github.com/tidewatch/tidewatch/handler/store"
@@ -16,6 +17,9 @@ import (
 // activitySourceLogAnalytics marks pull activity read from Log Analytics
 // (ACR's ContainerRegistryRepositoryEvents).
 const activitySourceLogAnalytics = "loganalytics"
+
+// pullWriters bounds the concurrent activity writes of one registry's pulls.
+const pullWriters = 8
 
 // pullSource reads one registry's pull activity over a window (sweep).
 type pullSource interface {
@@ -63,12 +67,18 @@ func (p *Pipeline) sweepPulls(ctx context.Context, log *slog.Logger, registryHos
 		}
 		return "", fmt.Errorf("reading pull activity (%s, nothing recorded; the next sweep asks again): %w", kind, err)
 	}
+	// Each row is its own read-modify-write; a few at a time keep a busy registry's
+	// thousands of pulled digests from serialising the sweep.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(pullWriters)
 	for _, pull := range res.Pulls {
 		obs := store.Activity{Registry: registryHost, Repository: pull.Repository, Digest: pull.Digest,
 			LastPulledAt: pull.LastPulledAt, PullCount: pull.Count, PullsCountedAt: now, Source: activitySourceLogAnalytics}
-		if err := p.pullLog.RecordPulls(ctx, obs); err != nil {
-			return "", err
-		}
+		g.Go(func() error { return p.pullLog.RecordPulls(gctx, obs) })
+	}
+	if err := g.Wait(); err != nil {
+		// Rows already written hold this sweep's counts; writing them again is harmless.
+		return "", fmt.Errorf("recording pull activity of %d digests (the next sweep writes them again): %w", len(res.Pulls), err)
 	}
 	var rejected string
 	if res.RejectedCount > 0 {
