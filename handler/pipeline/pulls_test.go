@@ -90,6 +90,8 @@ func TestSweepRecordsPullsPerDigestBeforeSendingListTasks(t *testing.T) {
 		pullEvent(h, now.Add(-3*day), "demo/app", other, dockerUA),
 		testenv.LogEvent{TimeGenerated: now.Add(-day), OperationName: "Pull", LoginServer: "other.azurecr.io",
 			Repository: "demo/app", Digest: other, UserAgent: dockerUA},
+		pullEvent(h, now.Add(-day), "demo/../etc", other, dockerUA),      // not a repository: left out, listed
+		pullEvent(h, now.Add(-day), "demo/app", "sha256:1234", dockerUA), // not a digest: left out, listed
 	)
 
 	if status := h.tick(t); status != okStatus {
@@ -106,6 +108,14 @@ func TestSweepRecordsPullsPerDigestBeforeSendingListTasks(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"demo/app"}, h.queuedLists(t)); diff != "" {
 		t.Errorf("list tasks (-want +got):\n%s", diff)
+	}
+	run, err := h.store.GetRun(context.Background(), now.Format(time.DateOnly), now.Format("20060102T150405Z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Failed != 0 || !strings.Contains(run.Failures, "2 rows left out") ||
+		!strings.Contains(run.Failures, `"demo/../etc"`) || !strings.Contains(run.Failures, `"sha256:1234"`) {
+		t.Errorf("runs row: Failed %d, Failures %q; want no failure and both bad rows listed", run.Failed, run.Failures)
 	}
 	reqs := la.Requests()
 	if len(reqs) != 1 {
