@@ -59,6 +59,7 @@ type harness struct {
 
 type harnessConfig struct {
 	advisories string
+	env        []string
 	shared     *harness
 	opts       []pipeline.Option
 	storeOpts  []store.Option
@@ -102,11 +103,11 @@ func newHarness(t *testing.T, registryHost string, opts ...harnessOption) *harne
 		o(&hc)
 	}
 	cs := testenv.Storage(t)
-	cfg, err := config.Load([]string{
+	cfg, err := config.Load(append([]string{
 		config.EnvRegistries + "=" + registryHost + "=anonymous",
 		config.EnvStorage + "=" + cs,
 		config.EnvAdvisoriesURL + "=" + hc.advisories,
-	})
+	}, hc.env...))
 	if err != nil {
 		t.Fatalf("loading config: %v", err)
 	}

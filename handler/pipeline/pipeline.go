@@ -10,6 +10,7 @@ import (
 	"github.com/tidewatch/tidewatch/handler/config"
 	"github.com/tidewatch/tidewatch/handler/feed"
 	"github.com/tidewatch/tidewatch/handler/host"
+	"github.com/tidewatch/tidewatch/handler/loganalytics"
 	"github.com/tidewatch/tidewatch/handler/registry"
 	"github.com/tidewatch/tidewatch/handler/store"
 )
@@ -33,6 +34,13 @@ type Pipeline struct {
 	registryOpts []registry.Option
 	// rematchPageSize is how many images rows a rematch task covers (0: the default).
 	rematchPageSize int
+	// credential replaces the managed identity (WithCredential); logAnalyticsOpts
+	// configure the Log Analytics client, pulls (nil without a workspace) and pullLog
+	// where its answers are recorded.
+	credential       azcore.TokenCredential
+	logAnalyticsOpts []loganalytics.Option
+	pulls            pullSource
+	pullLog          pullLog
 
 	mu  sync.Mutex
 	set *advisorySet // opened on first use, kept for the process (or generation); staleness checked per use
@@ -59,8 +67,12 @@ func WithRegistryOptions(opts ...registry.Option) Option {
 // New builds the pipeline's registry clients from cfg.
 func New(cfg *config.Config, st *store.Store, version string, opts ...Option) (*Pipeline, error) {
 	p := newPipeline(cfg, storesOf(st), version, opts...)
-	// One managed identity for every acr registry, built only if one is configured.
+	// One managed identity for every acr registry and Log Analytics, built only if
+	// one of them is configured.
 	acrCredential := sync.OnceValues(func() (azcore.TokenCredential, error) {
+		if p.credential != nil {
+			return p.credential, nil
+		}
 		return store.NewCredential(cfg.AzureClientID)
 	})
 	for _, r := range cfg.Registries {
@@ -69,6 +81,17 @@ func New(cfg *config.Config, st *store.Store, version string, opts ...Option) (*
 			return nil, fmt.Errorf("configuring registry %s: %w", r.Host, err)
 		}
 		p.registries[r.Host] = c
+	}
+	p.pullLog = st
+	if cfg.LogAnalyticsWorkspaceID != "" {
+		cred, err := acrCredential()
+		if err != nil {
+			return nil, fmt.Errorf("configuring log analytics: %w", err)
+		}
+		opts := append([]loganalytics.Option{loganalytics.WithOwnUserAgent(registry.UserAgentProduct + "/")}, p.logAnalyticsOpts...)
+		if p.pulls, err = loganalytics.New(cred, cfg.LogAnalyticsWorkspaceID, opts...); err != nil {
+			return nil, fmt.Errorf("configuring log analytics: %w", err)
+		}
 	}
 	return p, nil
 }

@@ -12,7 +12,9 @@ import (
 )
 
 // Sweep is the timer function: one list task per repository of every configured
-// registry. A registry that can't be listed fails the sweep after the others ran.
+// registry, after recording the registry's pull activity (Log Analytics, when a
+// workspace is configured). A registry whose pulls can't be read or that can't be
+// listed fails the sweep after the others ran.
 // The tick is one invocation of its run, recorded under the key "sweep".
 func (p *Pipeline) Sweep(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
 	now := p.now().UTC()
@@ -22,17 +24,28 @@ func (p *Pipeline) Sweep(ctx context.Context, inv *host.Invocation, log *slog.Lo
 	}
 	var firstErr error
 	d := store.RunDelta{}
+	fail := func(err error) {
+		d.Failed++
+		d.Failure = strings.TrimPrefix(d.Failure+"\n"+err.Error(), "\n")
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
 	for _, r := range p.cfg.Registries {
+		// Pulls first: the list tasks sent next judge due-ness by them. A registry
+		// whose pulls cannot be read is still listed (push activity goes on).
+		if rejected, err := p.sweepPulls(ctx, log, r.Host, now); err != nil {
+			log.Error("reading pull activity failed", "registry", r.Host, "error", err)
+			fail(fmt.Errorf("%s: %w", r.Host, err))
+		} else if rejected != "" {
+			d.Failure = strings.TrimPrefix(d.Failure+"\n"+rejected, "\n")
+		}
 		n, err := p.sweepRegistry(ctx, r.Host, runID)
 		d.Repositories += n
 		log.Info("swept registry", "registry", r.Host, "repositories", n, "runId", runID)
 		if err != nil {
 			log.Error("sweeping registry failed", "registry", r.Host, "error", err)
-			d.Failed++
-			d.Failure = strings.TrimPrefix(d.Failure+"\n"+err.Error(), "\n")
-			if firstErr == nil {
-				firstErr = err
-			}
+			fail(err)
 		}
 	}
 	d.StartedAt, d.FinishedAt = now, p.now().UTC()

@@ -18,6 +18,10 @@ type Activity struct {
 	// LastDeletedAt is when a registry event last reported the digest's manifest
 	// deleted; a push event from before it is stale.
 	LastDeletedAt time.Time
+	// PullsCountedAt is when PullCount was counted, for a source that counts pulls
+	// over a window (Log Analytics: PullCount is the pulls in the window up to it);
+	// see [Store.RecordPulls]. Zero for sources that add pulls one by one.
+	PullsCountedAt time.Time
 	// Source names where the latest activity came from ("acr", "webhook", "tags", …).
 	Source string
 	// ScanClaimedOn is the UTC day ("2006-01-02") a scan task was last enqueued for
@@ -37,6 +41,7 @@ func (a Activity) entity() entity {
 	if !a.LastDeletedAt.IsZero() {
 		e.setTime("LastDeletedAt", a.LastDeletedAt)
 	}
+	e.setTime("PullsCountedAt", a.PullsCountedAt)
 	e.setString("Source", a.Source)
 	if a.ScanClaimedOn != "" {
 		e.setString("ScanClaimedOn", a.ScanClaimedOn)
@@ -53,16 +58,17 @@ func activityFromRow(r row) (Activity, error) {
 		return Activity{}, err
 	}
 	return Activity{
-		Registry:      r.str("Registry"),
-		Repository:    r.str("Repository"),
-		Digest:        digest,
-		LastPushedAt:  r.time("LastPushedAt"),
-		LastPulledAt:  r.time("LastPulledAt"),
-		PullCount:     r.int64("PullCount"),
-		LastDeletedAt: r.time("LastDeletedAt"),
-		Source:        r.str("Source"),
-		ScanClaimedOn: r.str("ScanClaimedOn"),
-		ScanClaimedBy: r.str("ScanClaimedBy"),
+		Registry:       r.str("Registry"),
+		Repository:     r.str("Repository"),
+		Digest:         digest,
+		LastPushedAt:   r.time("LastPushedAt"),
+		LastPulledAt:   r.time("LastPulledAt"),
+		PullCount:      r.int64("PullCount"),
+		LastDeletedAt:  r.time("LastDeletedAt"),
+		PullsCountedAt: r.time("PullsCountedAt"),
+		Source:         r.str("Source"),
+		ScanClaimedOn:  r.str("ScanClaimedOn"),
+		ScanClaimedBy:  r.str("ScanClaimedBy"),
 	}, nil
 }
 
@@ -109,6 +115,7 @@ func (s *Store) RecordActivity(ctx context.Context, obs Activity, pulls int64) e
 			next.LastPulledAt = later(prev.LastPulledAt, obs.LastPulledAt)
 			next.LastDeletedAt = later(prev.LastDeletedAt, obs.LastDeletedAt)
 			next.PullCount += prev.PullCount
+			next.PullsCountedAt = prev.PullsCountedAt
 			next.ScanClaimedOn, next.ScanClaimedBy = prev.ScanClaimedOn, prev.ScanClaimedBy
 			if next.Source == "" {
 				next.Source = prev.Source
