@@ -66,6 +66,7 @@ ensure_app_version_references() {
 		die "apt-get install ruby php-cli php-composer-semver failed or took over 10 minutes"
 	php -r 'require "Composer/Semver/autoload.php";' ||
 		die "Composer\\Semver not loadable after installing php-composer-semver"
+}
 
 # ensure_rpm_tools installs Debian's rpm and python3-rpm: the rpm oracle in
 # handler/internal/testenv lists rpm databases with `rpm --dbpath … -qa` and orders
@@ -83,6 +84,7 @@ ensure_rpm_tools() {
 		die "apt-get install rpm python3-rpm failed or took more than ${RPM_TOOLS_TIMEOUT}s (the rpm oracle needs them)"
 	command -v rpm >/dev/null && /usr/bin/python3 -c 'import rpm' ||
 		die "rpm or python3-rpm (for /usr/bin/python3) still missing after apt-get install"
+}
 
 # ensure_maven_version_oracle installs what the Maven oracle runs: java and Maven's
 # maven-artifact jar (its ComparableVersion orders versions), Debian's
