@@ -68,6 +68,22 @@ func (l *Lifecycle) Retrack(ctx context.Context, registry, repository string, di
 	return nil
 }
 
+// Untrack is for digests that left both activity windows (pushed longer ago than
+// TIDEWATCH_PUSH_DAYS and pulled longer ago than TIDEWATCH_PULL_DAYS, or never):
+// every active finding of their platforms resolves [ReasonUntracked], so the images
+// rows count no active findings. [Lifecycle.Retrack] brings them back when a push or
+// pull puts the digest in a window again. Repeating it changes nothing.
+func (l *Lifecycle) Untrack(ctx context.Context, registry, repository string, digests []string, images []store.Image, now time.Time) error {
+	for _, digest := range digests {
+		for _, img := range platformsOf(images, digest) {
+			if err := l.resolveAll(ctx, registry, repository, img.Digest, ReasonUntracked, now); err != nil {
+				return fmt.Errorf("untracking %s: %w", digest, err)
+			}
+		}
+	}
+	return nil
+}
+
 // retrackOne reactivates the untracked findings of one platform digest (see Retrack).
 func (l *Lifecycle) retrackOne(ctx context.Context, registry, repository, digest string) error {
 	existing, err := l.store.FindingsOf(ctx, registry, repository, digest)
