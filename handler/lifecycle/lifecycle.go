@@ -52,7 +52,8 @@ func (l *Lifecycle) resolveAll(ctx context.Context, registry, repository, digest
 	})
 }
 
-// Retrack is for digests a listing found tagged again (pushes observed now): the
+// Retrack is for digests a listing found tagged again (pushes observed now), or
+// back in an activity window after [Lifecycle.Untrack]: the
 // findings of their platforms that were resolved because the digest was no longer
 // tagged ([ReasonFixed], [ReasonUntracked], [ReasonDeleted]) are active again, as in
 // the digest's latest result; those a rescan or rematch resolved stay resolved. The

@@ -154,6 +154,20 @@ func TestACRSweepSendsListTasksOnlyForRepositoriesThatChanged(t *testing.T) {
 			t.Errorf("list tasks (-want +got):\n%s", diff)
 		}
 	})
+	t.Run("access tokens that expired since the last sweep are fetched again", func(t *testing.T) {
+		asked := len(f.AskedScopes())
+		f.ExpireAccessTokens()
+		repos, made := sweep(t, start.Add(4*time.Hour))
+		if len(repos) != 0 {
+			t.Errorf("list tasks for %v, want none", repos)
+		}
+		if diff := cmp.Diff(map[string]int{testenv.ACRCatalog: 2, testenv.ACRRepository: 4}, made); diff != "" {
+			t.Errorf("requests per endpoint, each 401 retried once (-want +got):\n%s", diff)
+		}
+		if got := len(f.AskedScopes()) - asked; got != 3 {
+			t.Errorf("%d new access tokens, want 3 (catalog and two repositories)", got)
+		}
+	})
 	t.Run("unchanged repositories are listed again once a day", func(t *testing.T) {
 		repos, _ := sweep(t, start.Add(27*time.Hour))
 		if diff := cmp.Diff([]string{"team/api", "team/web"}, repos); diff != "" {

@@ -20,10 +20,12 @@ const activitySourceTags = "tags"
 // rescanAfter is how old a scan may get before an image in the window is due again.
 const rescanAfter = 24 * time.Hour
 
-// ListRepo handles one list task: it lists every tag of the repository, reconciles
+// ListRepo handles one list task: it lists every tag of the repository (for ACR,
+// with every manifest's push time, from one paged _manifests listing), reconciles
 // the stored tag view with the listing (a new or moved tag is a push observed now, a
 // tag no longer listed is deleted), resolves the findings of digests no tag
-// references any more, then enqueues one scan task per digest that is due, deduped
+// references any more, untracks (or retracks) digests that left (or came back into)
+// the activity windows, then enqueues one scan task per digest that is due, deduped
 // per digest per day. Every write is repeatable, and push activity is recorded before
 // the tag rows that would hide the push from a retry.
 func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
