@@ -325,3 +325,34 @@ func TestACRBadAnswersAreClassifiedAndLoseNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestACRListRepoIsIdempotentUnderStorageFaults lists an ACR repository where tag 1
+// moved and tag 2 is an import since the last listing, and tag old left the push
+// window, with a storage failure injected at each of the listing's storage calls in
+// turn.
+func TestACRListRepoIsIdempotentUnderStorageFaults(t *testing.T) {
+	f := testenv.StartACR(t, "")
+	start := startOfTest(t)
+	week, hour := start.Add(-7*24*time.Hour).UTC(), start.Add(-time.Hour).UTC()
+	f.SetManifest("team/api", testenv.ACRManifest{Digest: digestOf("a"), CreatedTime: week, LastUpdateTime: week})
+	f.SetManifest("team/api", testenv.ACRManifest{Digest: digestOf("b"), CreatedTime: hour, LastUpdateTime: hour, Tags: []string{"1"}})
+	f.SetManifest("team/api", testenv.ACRManifest{Digest: digestOf("c"), CreatedTime: week.Add(-300 * 24 * time.Hour), LastUpdateTime: hour, Tags: []string{"2"}})
+	old := start.Add(-200 * 24 * time.Hour).UTC()
+	f.SetManifest("team/api", testenv.ACRManifest{Digest: digestOf("d"), CreatedTime: old, LastUpdateTime: old, Tags: []string{"old"}})
+	faultEveryCall(t, f.Host, pipeline.FuncListRepo, "team/api", func(t *testing.T, h *harness) []byte {
+		// What an earlier listing saw: tag 1 at a, pushed a week ago.
+		ctx := context.Background()
+		if err := h.store.PutTags(ctx, f.Host, "team/api", []store.Tag{{Registry: f.Host, Repository: "team/api", Name: "1", Digest: digestOf("a"), ChangedAt: week}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.store.RecordActivity(ctx, store.Activity{Registry: f.Host, Repository: "team/api", Digest: digestOf("a"), LastPushedAt: week, Source: "acr", PushSource: "acr"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		text, err := store.EncodeListTask(store.ListTask{Registry: f.Host, Repository: "team/api", RunID: "test-run",
+			Window: store.Window{PushDays: 90, PullDays: 30}, RepositoryUpdatedAt: hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return text
+	}, withACR(acrCredential{f.AADToken}))
+}
