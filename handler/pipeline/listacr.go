@@ -56,8 +56,9 @@ func (p *Pipeline) listTags(ctx context.Context, c tagSource, task store.ListTas
 // of the listing (the later of ACR's createdTime and lastUpdateTime: an import is a
 // push), with Source "acr" and an index's platforms, writing only rows that change.
 // It returns the digests it covered, whose pushes the tag diff must not record again
-// as observed now.
-func (p *Pipeline) recordRegistryPushes(ctx context.Context, log *slog.Logger, task store.ListTask, l tagListing) (map[string]bool, error) {
+// as observed now, each with whether it is in an activity window by now (its push
+// times and stored pull time): one outside both is not reactivated by being tagged.
+func (p *Pipeline) recordRegistryPushes(ctx context.Context, log *slog.Logger, task store.ListTask, l tagListing, now time.Time) (map[string]bool, error) {
 	if l.manifests == nil {
 		return nil, nil
 	}
@@ -71,9 +72,10 @@ func (p *Pipeline) recordRegistryPushes(ctx context.Context, log *slog.Logger, t
 	}
 	covered := make(map[string]bool, len(l.manifests))
 	for _, m := range l.manifests {
-		covered[m.Digest] = true
 		pushed, platforms := m.PushedAt().UTC(), platformList(m.References)
-		if prev, ok := known[m.Digest]; ok && !pushed.After(prev.LastPushedAt) && prev.Platforms == platforms {
+		prev, ok := known[m.Digest]
+		covered[m.Digest] = inWindow(store.Activity{LastPushedAt: later(prev.LastPushedAt, pushed), LastPulledAt: prev.LastPulledAt}, task.Window, now)
+		if ok && !pushed.After(prev.LastPushedAt) && prev.Platforms == platforms {
 			continue
 		}
 		obs := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: m.Digest,
@@ -96,6 +98,13 @@ func platformList(refs []registry.ACRPlatform) string {
 	return strings.Join(parts, ", ")
 }
 
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 // inWindow reports whether act was pushed within window.PushDays or pulled within
 // window.PullDays of now: whether its digest is tracked.
 func inWindow(act store.Activity, window store.Window, now time.Time) bool {
@@ -107,17 +116,13 @@ func inWindow(act store.Activity, window store.Window, now time.Time) bool {
 // applyWindows brings the findings of the repository's tagged digests in line with
 // the activity windows: a digest that left both has its findings resolved untracked
 // (and its activity row marked UntrackedAt), one back in a window has them
-// reactivated (and the mark cleared). retracked are digests the tag diff just
-// reactivated: outside the windows they are untracked again. Findings are written
-// before the mark, so a retry repeats what a failure left half done.
-func (p *Pipeline) applyWindows(ctx context.Context, log *slog.Logger, task store.ListTask, tagged map[string][]string, retracked []string, images []store.Image, now time.Time) error {
+// reactivated (and the mark cleared). Findings are written before the mark, so a
+// retry repeats what a failure left half done; the tag diff never reactivates a
+// digest outside the windows (reconcileTags), so a set mark means untracked findings.
+func (p *Pipeline) applyWindows(ctx context.Context, log *slog.Logger, task store.ListTask, tagged map[string][]string, images []store.Image, now time.Time) error {
 	acts, err := p.activity.ListActivity(ctx, task.Registry, task.Repository)
 	if err != nil {
 		return err
-	}
-	again := make(map[string]bool, len(retracked))
-	for _, d := range retracked {
-		again[d] = true
 	}
 	for _, act := range acts {
 		if _, ok := tagged[act.Digest]; !ok {
@@ -125,7 +130,7 @@ func (p *Pipeline) applyWindows(ctx context.Context, log *slog.Logger, task stor
 		}
 		in := inWindow(act, task.Window, now)
 		switch {
-		case !in && (act.UntrackedAt.IsZero() || again[act.Digest]):
+		case !in && act.UntrackedAt.IsZero():
 			if err := p.findings().Untrack(ctx, task.Registry, task.Repository, []string{act.Digest}, images, now); err != nil {
 				return fmt.Errorf("untracking findings of %s: %w", act.Digest, err)
 			}

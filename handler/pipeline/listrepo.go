@@ -66,7 +66,7 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 	if err != nil {
 		return d, err
 	}
-	covered, err := p.recordRegistryPushes(ctx, log, task, listed)
+	covered, err := p.recordRegistryPushes(ctx, log, task, listed, now)
 	if err != nil {
 		return d, err
 	}
@@ -74,7 +74,7 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 	if err != nil {
 		return d, err
 	}
-	view, pushed, err := p.reconcileTags(ctx, log, task, listed.tags, covered, images, now)
+	view, err := p.reconcileTags(ctx, log, task, listed.tags, covered, images, now)
 	if err != nil {
 		return d, err
 	}
@@ -83,7 +83,7 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 	}
 	byDigest := lifecycle.TagsByDigest(view)
 	d.Manifests = len(byDigest)
-	if err := p.applyWindows(ctx, log, task, byDigest, pushed, images, now); err != nil {
+	if err := p.applyWindows(ctx, log, task, byDigest, images, now); err != nil {
 		return d, err
 	}
 	for _, digest := range sortedKeys(byDigest) {
@@ -129,39 +129,45 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 // repeat: push activity first; then findings (digests tagged again are reactivated,
 // digests no tag references any more resolved, see lifecycle); then the changed tag
 // rows in batches. A lister racing on the same rows makes the write a conflict; the
-// view is then read again. It returns the view after the listing and the digests
-// tagged anew. A new or moved tag records a push observed now, except for digests in
-// covered, whose push time the registry reported (recordRegistryPushes).
-func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task store.ListTask, listing map[string]string, covered map[string]bool, images []store.Image, now time.Time) ([]store.Tag, []string, error) {
+// view is then read again. It returns the view after the listing. A new or moved tag
+// records a push observed now, except for digests in covered, whose push time the
+// registry reported (recordRegistryPushes); those outside the activity windows
+// (covered false) are not reactivated either.
+func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task store.ListTask, listing map[string]string, covered map[string]bool, images []store.Image, now time.Time) ([]store.Tag, error) {
 	for attempt := 1; ; attempt++ {
 		stored, err := p.tags.ListTags(ctx, task.Registry, task.Repository)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		changes := lifecycle.ReconcileTags(stored, listing, now)
+		var retrack []string
 		for _, digest := range changes.Pushed {
-			if covered[digest] {
+			if tracked, ok := covered[digest]; ok {
+				if tracked {
+					retrack = append(retrack, digest)
+				}
 				continue
 			}
+			retrack = append(retrack, digest)
 			push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: digest,
 				LastPushedAt: now, Source: activitySourceTags, PushSource: activitySourceTags}
 			if err := p.activity.RecordActivity(ctx, push, 0); err != nil {
-				return nil, nil, fmt.Errorf("recording push of %s: %w", digest, err)
+				return nil, fmt.Errorf("recording push of %s: %w", digest, err)
 			}
 			log.Info("observed push", "digest", digest)
 		}
-		if err := p.findings().Retrack(ctx, task.Registry, task.Repository, changes.Pushed, images); err != nil {
-			return nil, nil, fmt.Errorf("reactivating findings of digests tagged again: %w", err)
+		if err := p.findings().Retrack(ctx, task.Registry, task.Repository, retrack, images); err != nil {
+			return nil, fmt.Errorf("reactivating findings of digests tagged again: %w", err)
 		}
 		if err := p.findings().Reconcile(ctx, task.Registry, task.Repository, changes.View, images, now); err != nil {
-			return nil, nil, fmt.Errorf("resolving findings of untagged digests: %w", err)
+			return nil, fmt.Errorf("resolving findings of untagged digests: %w", err)
 		}
 		err = p.tags.PutTags(ctx, task.Registry, task.Repository, changes.Rows)
 		if err == nil {
-			return changes.View, changes.Pushed, nil
+			return changes.View, nil
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt == maxTagWriteAttempts {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 }

@@ -77,6 +77,11 @@ func TestFindingsFollowTheActivityWindows(t *testing.T) {
 		list(t, again)
 		check(t, untracked, false)
 	})
+	t.Run("a new tag on it that ACR does not date as a push leaves it untracked", func(t *testing.T) {
+		f.SetManifest("team/api", testenv.ACRManifest{Digest: base.ManifestDigest, CreatedTime: pushed, LastUpdateTime: left.Add(90 * time.Minute), Tags: []string{"1", "2"}})
+		list(t, again.Add(time.Minute))
+		check(t, untracked, false)
+	})
 	t.Run("a pull within the pull window reactivates its findings", func(t *testing.T) {
 		pull := store.Activity{Registry: f.Host, Repository: "team/api", Digest: base.ManifestDigest,
 			LastPulledAt: again.Add(10 * time.Minute), Source: "loganalytics", PullSource: "loganalytics"}
