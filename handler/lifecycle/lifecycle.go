@@ -75,7 +75,8 @@ func (l *Lifecycle) resolveAll(ctx context.Context, registry, repository, digest
 	})
 }
 
-// Retrack is for digests a listing found tagged again (pushes observed now): the
+// Retrack is for digests a listing found tagged again (pushes observed now), or
+// back in an activity window after [Lifecycle.Untrack]: the
 // findings of their platforms that were resolved because the digest was no longer
 // tagged ([ReasonFixed], [ReasonUntracked], [ReasonDeleted]) are active again, as in
 // the digest's latest result; those a rescan or rematch resolved stay resolved. The
@@ -85,6 +86,22 @@ func (l *Lifecycle) Retrack(ctx context.Context, registry, repository string, di
 		for _, img := range platformsOf(images, digest) {
 			if err := l.retrackOne(ctx, registry, repository, img.Digest); err != nil {
 				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Untrack is for digests that left both activity windows (pushed longer ago than
+// TIDEWATCH_PUSH_DAYS and pulled longer ago than TIDEWATCH_PULL_DAYS, or never):
+// every active finding of their platforms resolves [ReasonUntracked], so the images
+// rows count no active findings. [Lifecycle.Retrack] brings them back when a push or
+// pull puts the digest in a window again. Repeating it changes nothing.
+func (l *Lifecycle) Untrack(ctx context.Context, registry, repository string, digests []string, images []store.Image, now time.Time) error {
+	for _, digest := range digests {
+		for _, img := range platformsOf(images, digest) {
+			if err := l.resolveAll(ctx, registry, repository, img.Digest, ReasonUntracked, now); err != nil {
+				return fmt.Errorf("untracking %s: %w", digest, err)
 			}
 		}
 	}

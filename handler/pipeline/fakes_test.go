@@ -35,6 +35,7 @@ type memStore struct {
 	tags        map[string]store.Tag      // repo|tag
 	images      map[string]store.Image    // repo|digest
 	activity    map[string]store.Activity // repo|digest
+	repos       map[string]store.RepositoryActivity
 	findings    map[string]store.Finding  // repo|digest|rowkey
 	runs        map[string]store.RunDelta // date|run|invocation
 	inventories map[string][]byte
@@ -57,6 +58,7 @@ type sentMessage struct {
 func newMemStore() *memStore {
 	return &memStore{
 		tags: map[string]store.Tag{}, images: map[string]store.Image{}, activity: map[string]store.Activity{},
+		repos:    map[string]store.RepositoryActivity{},
 		findings: map[string]store.Finding{}, runs: map[string]store.RunDelta{}, inventories: map[string][]byte{},
 		layers: map[string][]byte{}, sent: map[string][]sentMessage{},
 	}
@@ -89,7 +91,7 @@ func key(parts ...string) string { return strings.Join(parts, "|") }
 
 func (m *memStore) stores() stores {
 	return stores{
-		tags: m, images: m, imageColumns: m, activity: m, runs: m, inventories: m, layers: m, findingStore: m,
+		tags: m, images: m, imageColumns: m, activity: m, repositories: m, runs: m, inventories: m, layers: m, findingStore: m,
 		listTasks: memQueue{m, "list-tasks"}, scanTasks: memQueue{m, "scan-tasks"}, rematchTasks: memQueue{m, "rematch-tasks"},
 	}
 }
@@ -241,11 +243,57 @@ func (m *memStore) RecordActivity(_ context.Context, obs store.Activity, pulls i
 		}
 		next.PullCount += prev.PullCount
 		next.ScanClaimedOn, next.ScanClaimedBy = prev.ScanClaimedOn, prev.ScanClaimedBy
+		next.UntrackedAt = prev.UntrackedAt
 		if next.Source == "" {
 			next.Source = prev.Source
 		}
 	}
 	m.activity[k] = next
+	return err
+}
+
+// ListActivity returns the repository's digest rows.
+func (m *memStore) ListActivity(_ context.Context, registry, repository string) ([]store.Activity, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.Activity
+	for _, a := range m.activity {
+		if a.Registry == registry && a.Repository == repository {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// SetUntracked sets or clears UntrackedAt of an existing row.
+func (m *memStore) SetUntracked(_ context.Context, registry, repository, digest string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	apply, err := m.write("SetUntracked " + digest)
+	if a, ok := m.activity[key(registry, repository, digest)]; ok && apply {
+		a.UntrackedAt = at
+		m.activity[key(registry, repository, digest)] = a
+	}
+	return err
+}
+
+func (m *memStore) GetRepositoryActivity(_ context.Context, registry, repository string) (store.RepositoryActivity, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.repos[key(registry, repository)]
+	if !ok {
+		return store.RepositoryActivity{}, fmt.Errorf("reading repository activity: %w", store.ErrNotFound)
+	}
+	return a, nil
+}
+
+func (m *memStore) PutRepositoryActivity(_ context.Context, a store.RepositoryActivity) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	apply, err := m.write("PutRepositoryActivity " + a.Repository)
+	if apply {
+		m.repos[key(a.Registry, a.Repository)] = a
+	}
 	return err
 }
 

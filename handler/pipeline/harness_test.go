@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
 	"github.com/tidewatch/tidewatch/handler/config"
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
@@ -60,6 +62,7 @@ type harness struct {
 type harnessConfig struct {
 	advisories string
 	env        []string
+	auth       string // the registry's auth mode (default anonymous)
 	shared     *harness
 	opts       []pipeline.Option
 	storeOpts  []store.Option
@@ -67,6 +70,15 @@ type harnessConfig struct {
 }
 
 type harnessOption func(*harnessConfig)
+
+// withACR configures the registry with auth acr, authenticated by cred instead of
+// a managed identity.
+func withACR(cred azcore.TokenCredential) harnessOption {
+	return func(c *harnessConfig) {
+		c.auth = "acr"
+		c.opts = append(c.opts, pipeline.WithRegistryOptions(registry.WithACRCredential(cred)))
+	}
+}
 
 // withAdvisories points TIDEWATCH_ADVISORIES_URL at dir.
 func withAdvisories(dir string) harnessOption {
@@ -98,13 +110,13 @@ func withHostOptions(opts ...host.Option) harnessOption {
 // Registry calls are tried once: faults reach the pipeline instead of being retried.
 func newHarness(t *testing.T, registryHost string, opts ...harnessOption) *harness {
 	t.Helper()
-	hc := harnessConfig{advisories: testenv.Advisories(t)}
+	hc := harnessConfig{advisories: testenv.Advisories(t), auth: "anonymous"}
 	for _, o := range opts {
 		o(&hc)
 	}
 	cs := testenv.Storage(t)
 	cfg, err := config.Load(append([]string{
-		config.EnvRegistries + "=" + registryHost + "=anonymous",
+		config.EnvRegistries + "=" + registryHost + "=" + hc.auth,
 		config.EnvStorage + "=" + cs,
 		config.EnvAdvisoriesURL + "=" + hc.advisories,
 	}, hc.env...))

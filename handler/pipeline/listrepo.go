@@ -21,10 +21,12 @@ const activitySourceTags = "tags"
 // rescanAfter is how old a scan may get before an image in the window is due again.
 const rescanAfter = 24 * time.Hour
 
-// ListRepo handles one list task: it lists every tag of the repository, reconciles
+// ListRepo handles one list task: it lists every tag of the repository (for ACR,
+// with every manifest's push time, from one paged _manifests listing), reconciles
 // the stored tag view with the listing (a new or moved tag is a push observed now, a
 // tag no longer listed is deleted), resolves the findings of digests no tag
-// references any more, then enqueues one scan task per digest that is due, deduped
+// references any more, untracks (or retracks) digests that left (or came back into)
+// the activity windows, then enqueues one scan task per digest that is due, deduped
 // per digest per day. Every write is repeatable, and push activity is recorded before
 // the tag rows that would hide the push from a retry.
 func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
@@ -61,23 +63,19 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 // Enqueued counts the scans this message claimed, on this delivery or an earlier one.
 func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, task store.ListTask, claimant string, now time.Time) (store.RunDelta, error) {
 	var d store.RunDelta
-	tags, err := c.Tags(ctx, task.Repository)
+	listed, err := p.listTags(ctx, c, task)
 	if err != nil {
-		return d, fmt.Errorf("listing tags of %s/%s: %w", task.Registry, task.Repository, err)
+		return d, err
 	}
-	listing := make(map[string]string, len(tags))
-	for _, tag := range tags {
-		m, err := c.Resolve(ctx, task.Repository, tag)
-		if err != nil {
-			return d, fmt.Errorf("resolving %s/%s:%s: %w", task.Registry, task.Repository, tag, err)
-		}
-		listing[tag] = m.Digest.String()
+	covered, err := p.recordRegistryPushes(ctx, log, task, listed, now)
+	if err != nil {
+		return d, err
 	}
 	images, err := p.images.ListImages(ctx, task.Registry, task.Repository)
 	if err != nil {
 		return d, err
 	}
-	view, err := p.reconcileTags(ctx, log, task, listing, images, now)
+	view, err := p.reconcileTags(ctx, log, task, listed.tags, covered, images, now)
 	if err != nil {
 		return d, err
 	}
@@ -86,6 +84,9 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 	}
 	byDigest := lifecycle.TagsByDigest(view)
 	d.Manifests = len(byDigest)
+	if err := p.applyWindows(ctx, log, task, byDigest, images, now); err != nil {
+		return d, err
+	}
 	for _, digest := range sortedKeys(byDigest) {
 		reason, due, mine, err := p.dueForScan(ctx, task, digest, imagesOf(images, digest), claimant, now)
 		if err != nil {
@@ -114,7 +115,10 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 			countEnqueued(&d, rematch)
 		}
 	}
-	log.Info("listed repository", "tags", len(tags), "digests", len(byDigest), "enqueued", d.Enqueued, "rematchEnqueued", d.RematchEnqueued)
+	if err := p.recordListed(ctx, task, now); err != nil {
+		return d, err
+	}
+	log.Info("listed repository", "tags", len(listed.tags), "digests", len(byDigest), "enqueued", d.Enqueued, "rematchEnqueued", d.RematchEnqueued)
 	return d, nil
 }
 
@@ -158,23 +162,34 @@ func countEnqueued(d *store.RunDelta, rematch bool) {
 // repeat: push activity first; then findings (digests tagged again are reactivated,
 // digests no tag references any more resolved, see lifecycle); then the changed tag
 // rows in batches. A lister racing on the same rows makes the write a conflict; the
-// view is then read again. It returns the view after the listing.
-func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task store.ListTask, listing map[string]string, images []store.Image, now time.Time) ([]store.Tag, error) {
+// view is then read again. It returns the view after the listing. A new or moved tag
+// records a push observed now, except for digests in covered, whose push time the
+// registry reported (recordRegistryPushes); those outside the activity windows
+// (covered false) are not reactivated either.
+func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task store.ListTask, listing map[string]string, covered map[string]bool, images []store.Image, now time.Time) ([]store.Tag, error) {
 	for attempt := 1; ; attempt++ {
 		stored, err := p.tags.ListTags(ctx, task.Registry, task.Repository)
 		if err != nil {
 			return nil, err
 		}
 		changes := lifecycle.ReconcileTags(stored, listing, now)
+		var retrack []string
 		for _, digest := range changes.Pushed {
+			if tracked, ok := covered[digest]; ok {
+				if tracked {
+					retrack = append(retrack, digest)
+				}
+				continue
+			}
+			retrack = append(retrack, digest)
 			push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: digest,
-				LastPushedAt: now, Source: activitySourceTags}
+				LastPushedAt: now, Source: activitySourceTags, PushSource: activitySourceTags}
 			if err := p.activity.RecordActivity(ctx, push, 0); err != nil {
 				return nil, fmt.Errorf("recording push of %s: %w", digest, err)
 			}
 			log.Info("observed push", "digest", digest)
 		}
-		if err := p.findings().Retrack(ctx, task.Registry, task.Repository, changes.Pushed, images); err != nil {
+		if err := p.findings().Retrack(ctx, task.Registry, task.Repository, retrack, images); err != nil {
 			return nil, fmt.Errorf("reactivating findings of digests tagged again: %w", err)
 		}
 		if err := p.findings().Reconcile(ctx, task.Registry, task.Repository, changes.View, images, now); err != nil {

@@ -29,6 +29,7 @@ type Pipeline struct {
 	stores
 	cfg          *config.Config
 	registries   map[string]registryClient
+	acr          map[string]acrListing // the registries with auth acr
 	version      string
 	now          func() time.Time
 	registryOpts []registry.Option
@@ -81,6 +82,9 @@ func New(cfg *config.Config, st *store.Store, version string, opts ...Option) (*
 			return nil, fmt.Errorf("configuring registry %s: %w", r.Host, err)
 		}
 		p.registries[r.Host] = c
+		if r.Auth == config.AuthACR {
+			p.acr[r.Host] = c
+		}
 	}
 	p.pullLog = st
 	if cfg.LogAnalyticsWorkspaceID != "" {
@@ -99,7 +103,7 @@ func New(cfg *config.Config, st *store.Store, version string, opts ...Option) (*
 // newPipeline is a Pipeline over s with no registry clients yet (New adds them; unit
 // tests add fakes).
 func newPipeline(cfg *config.Config, s stores, version string, opts ...Option) *Pipeline {
-	p := &Pipeline{stores: s, cfg: cfg, version: version, now: time.Now, registries: map[string]registryClient{}}
+	p := &Pipeline{stores: s, cfg: cfg, version: version, now: time.Now, registries: map[string]registryClient{}, acr: map[string]acrListing{}}
 	for _, o := range opts {
 		o(p)
 	}

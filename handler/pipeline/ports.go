@@ -41,6 +41,15 @@ type activityLog interface {
 	GetActivity(ctx context.Context, registry, repository, digest string) (store.Activity, error)
 	RecordActivity(ctx context.Context, obs store.Activity, pulls int64) error
 	ClaimScanAs(ctx context.Context, registry, repository, digest string, day time.Time, claimant string) (bool, error)
+	ListActivity(ctx context.Context, registry, repository string) ([]store.Activity, error)
+	SetUntracked(ctx context.Context, registry, repository, digest string, at time.Time) error
+}
+
+// repositoryLog is what the sweep remembers of each repository as a whole (the
+// registry's last-update time its last completed listing saw).
+type repositoryLog interface {
+	GetRepositoryActivity(ctx context.Context, registry, repository string) (store.RepositoryActivity, error)
+	PutRepositoryActivity(ctx context.Context, a store.RepositoryActivity) error
 }
 
 // runLog records each invocation's contribution to its run.
@@ -79,6 +88,7 @@ type stores struct {
 	imagePages   imagePages
 	imageColumns imageColumns
 	activity     activityLog
+	repositories repositoryLog
 	runs         runLog
 	inventories  inventoryBlobs
 	layers       layerBlobs
@@ -93,7 +103,7 @@ type stores struct {
 // storesOf is every concern served by the one store st.
 func storesOf(st *store.Store) stores {
 	return stores{
-		tags: st, images: st, imagePages: st, imageColumns: st, activity: st, runs: st,
+		tags: st, images: st, imagePages: st, imageColumns: st, activity: st, repositories: st, runs: st,
 		inventories: st, layers: st, findingStore: st,
 		listTasks: st.ListTasks(), scanTasks: st.ScanTasks(), rematchTasks: st.RematchTasks(),
 		advisoryBlobs: feed.NewContainerBlobs(st.Advisories().Client()),
@@ -106,6 +116,7 @@ var (
 	_ imagePages     = (*store.Store)(nil)
 	_ imageColumns   = (*store.Store)(nil)
 	_ activityLog    = (*store.Store)(nil)
+	_ repositoryLog  = (*store.Store)(nil)
 	_ runLog         = (*store.Store)(nil)
 	_ inventoryBlobs = (*store.Store)(nil)
 	_ layerBlobs     = (*store.Store)(nil)
@@ -136,4 +147,15 @@ type registryClient interface {
 	imageSource
 }
 
-var _ registryClient = (*registry.Client)(nil)
+// acrListing is Azure Container Registry's own data-plane listing, used instead of
+// the distribution API for registries with auth acr (sweep and listrepo).
+type acrListing interface {
+	ACRRepositories(ctx context.Context) ([]string, error)
+	ACRRepositoryAttributes(ctx context.Context, repo string) (registry.ACRRepository, error)
+	ACRManifests(ctx context.Context, repo string) ([]registry.ACRManifest, error)
+}
+
+var (
+	_ registryClient = (*registry.Client)(nil)
+	_ acrListing     = (*registry.Client)(nil)
+)

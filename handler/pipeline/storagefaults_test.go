@@ -66,11 +66,11 @@ func (h *harness) outcomeOf(t *testing.T, repository string) outcome {
 // for each call in turn, on a fresh setup: fails that call with a 503, redelivers
 // the same message until the invocation completes, and compares what storage holds
 // with the failure-free run. setup prepares a fresh harness and returns the message.
-func faultEveryCall(t *testing.T, registryHost, function, repository string, setup func(t *testing.T, h *harness) []byte) {
+func faultEveryCall(t *testing.T, registryHost, function, repository string, setup func(t *testing.T, h *harness) []byte, opts ...harnessOption) {
 	t.Helper()
 	fresh := func(t *testing.T) (*harness, *testenv.StorageFaults, []byte) {
 		faults := testenv.NewStorageFaults()
-		h := newHarness(t, registryHost, withStoreOptions(store.WithPerCallPolicy(faults)))
+		h := newHarness(t, registryHost, append([]harnessOption{withStoreOptions(store.WithPerCallPolicy(faults))}, opts...)...)
 		return h, faults, setup(t, h)
 	}
 	var want outcome

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/store"
@@ -40,7 +41,7 @@ func (p *Pipeline) Sweep(ctx context.Context, inv *host.Invocation, log *slog.Lo
 		} else if rejected != "" {
 			d.Failure = strings.TrimPrefix(d.Failure+"\n"+rejected, "\n")
 		}
-		n, err := p.sweepRegistry(ctx, r.Host, runID)
+		n, err := p.sweepRegistry(ctx, log, r.Host, runID, now)
 		d.Repositories += n
 		log.Info("swept registry", "registry", r.Host, "repositories", n, "runId", runID)
 		if err != nil {
@@ -62,12 +63,15 @@ func (p *Pipeline) Sweep(ctx context.Context, inv *host.Invocation, log *slog.Lo
 // sweepInvocation is the invocation key of a sweep tick in its run.
 const sweepInvocation = "sweep"
 
-// sweepRegistry enqueues a list task per repository of one registry and returns how
-// many it enqueued.
-func (p *Pipeline) sweepRegistry(ctx context.Context, registryHost, runID string) (int, error) {
+// sweepRegistry enqueues a list task per repository of one registry (for ACR, per
+// changed repository: see sweepACR) and returns how many it enqueued.
+func (p *Pipeline) sweepRegistry(ctx context.Context, log *slog.Logger, registryHost, runID string, now time.Time) (int, error) {
 	c, err := p.registry(registryHost)
 	if err != nil {
 		return 0, err
+	}
+	if src, ok := p.acr[registryHost]; ok {
+		return p.sweepACR(ctx, log, src, registryHost, runID, now)
 	}
 	repos, err := c.Repositories(ctx)
 	if err != nil {

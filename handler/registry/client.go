@@ -30,6 +30,7 @@ type Client struct {
 	retry     RetryPolicy
 	transport http.RoundTripper // User-Agent over Retry-After over the network
 	puller    *remote.Puller
+	scopes    authCache // authenticated clients of the ACR listing calls
 }
 
 // New returns a Client for host ("registry.example.com", "127.0.0.1:5000").

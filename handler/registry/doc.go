@@ -6,6 +6,15 @@
 // Every request it sends carries a User-Agent starting with "tidewatch/", which is
 // how activity tracking recognises and ignores Tidewatch's own pulls.
 //
+// # Azure Container Registry
+//
+// For ACR the Client also speaks ACR's own data plane (/acr/v1, acrlist.go):
+// ACRRepositories, ACRRepositoryAttributes (a repository's lastUpdateTime) and
+// ACRManifests (every manifest with its tags, createdTime/lastUpdateTime and an
+// index's child platforms, in one paged call). Their access tokens
+// (registry:catalog:*, repository:<name>:metadata_read) are kept per scope and
+// refreshed when the registry answers 401.
+//
 // # Faults
 //
 // Faults are classified once, here. IsTransient reports whether an error is worth

@@ -24,7 +24,7 @@ func (c *Client) Repositories(ctx context.Context) ([]string, error) {
 	var page struct {
 		Repositories []string `json:"repositories"`
 	}
-	repos, err := c.paginate(ctx, c.reg.Scope(transport.PullScope), first, func(body []byte) ([]string, error) {
+	repos, err := paginate(ctx, c, c.reg.Scope(transport.PullScope), first, false, func(body []byte) ([]string, error) {
 		page.Repositories = nil
 		err := json.Unmarshal(body, &page)
 		return page.Repositories, err
@@ -44,7 +44,7 @@ func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
 	var page struct {
 		Tags []string `json:"tags"`
 	}
-	tags, err := c.paginate(ctx, r.Scope(transport.PullScope), first, func(body []byte) ([]string, error) {
+	tags, err := paginate(ctx, c, r.Scope(transport.PullScope), first, false, func(body []byte) ([]string, error) {
 		page.Tags = nil
 		err := json.Unmarshal(body, &page)
 		return page.Tags, err
@@ -53,22 +53,29 @@ func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
 }
 
 func (c *Client) listURL(path string) string {
-	u := url.URL{
-		Scheme:   c.reg.Scheme(),
-		Host:     c.reg.RegistryStr(),
-		Path:     path,
-		RawQuery: url.Values{"n": {strconv.Itoa(c.pageSize)}}.Encode(),
+	return c.listURLWith(path, nil)
+}
+
+// listURLWith is listURL with extra query parameters.
+func (c *Client) listURLWith(path string, query url.Values) string {
+	q := url.Values{"n": {strconv.Itoa(c.pageSize)}}
+	for k, v := range query {
+		q[k] = v
 	}
+	u := url.URL{Scheme: c.reg.Scheme(), Host: c.reg.RegistryStr(), Path: path, RawQuery: q.Encode()}
 	return u.String()
 }
 
 // paginate GETs first and every rel="next" page after it, decoding each body with
 // decode and concatenating the results. The authenticated transport (a ping and, for
 // token registries, a token for scope) is set up once per listing.
-func (c *Client) paginate(ctx context.Context, scope, first string, decode func([]byte) ([]string, error)) ([]string, error) {
+//
+// With reuse, the authenticated client is kept per scope for the Client's next
+// listing with the same scope (see authCache).
+func paginate[T any](ctx context.Context, c *Client, scope, first string, reuse bool, decode func([]byte) ([]T, error)) ([]T, error) {
 	var (
 		httpClient *http.Client
-		all        []string
+		all        []T
 		seen       = map[string]bool{}
 	)
 	for next := first; next != ""; {
@@ -78,13 +85,12 @@ func (c *Client) paginate(ctx context.Context, scope, first string, decode func(
 		seen[next] = true
 		err := Retry(ctx, c.retry, func(ctx context.Context) error {
 			if httpClient == nil {
-				rt, err := transport.NewWithContext(ctx, c.reg, c.auth, c.transport, []string{scope})
-				if err != nil {
+				var err error
+				if httpClient, err = c.authenticated(ctx, scope, reuse); err != nil {
 					return fmt.Errorf("authenticating: %w", err)
 				}
-				httpClient = &http.Client{Transport: rt}
 			}
-			items, link, err := c.getPage(ctx, httpClient, next, decode)
+			items, link, err := getPage(ctx, c, httpClient, next, decode)
 			if err != nil {
 				return err
 			}
@@ -104,7 +110,7 @@ func (c *Client) paginate(ctx context.Context, scope, first string, decode func(
 
 // getPage fetches one listing page and returns its items and the next page's URL
 // ("" on the last page).
-func (c *Client) getPage(ctx context.Context, httpClient *http.Client, pageURL string, decode func([]byte) ([]string, error)) ([]string, string, error) {
+func getPage[T any](ctx context.Context, c *Client, httpClient *http.Client, pageURL string, decode func([]byte) ([]T, error)) ([]T, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pageURL, nil)
 	if err != nil {
 		return nil, "", err

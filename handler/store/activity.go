@@ -24,6 +24,15 @@ type Activity struct {
 	PullsCountedAt time.Time
 	// Source names where the latest activity came from ("acr", "webhook", "tags", …).
 	Source string
+	// PushSource and PullSource name where LastPushedAt and LastPulledAt came from
+	// (columns LastPushedSource, LastPulledSource).
+	PushSource, PullSource string
+	// Platforms lists an index's child manifests as the registry reported them
+	// ("linux/amd64 sha256:…, linux/arm64 sha256:…"; ACR's references), or "".
+	Platforms string
+	// UntrackedAt is when the digest left both activity windows and its findings
+	// were resolved untracked; zero while it is tracked (see [Store.SetUntracked]).
+	UntrackedAt time.Time
 	// ScanClaimedOn is the UTC day ("2006-01-02") a scan task was last enqueued for
 	// this digest; see [Store.ClaimScan].
 	ScanClaimedOn string
@@ -43,6 +52,16 @@ func (a Activity) entity() entity {
 	}
 	e.setTime("PullsCountedAt", a.PullsCountedAt)
 	e.setString("Source", a.Source)
+	if a.PushSource != "" {
+		e.setString("LastPushedSource", a.PushSource)
+	}
+	if a.PullSource != "" {
+		e.setString("LastPulledSource", a.PullSource)
+	}
+	if a.Platforms != "" {
+		e.setString("Platforms", a.Platforms)
+	}
+	e.setTime("UntrackedAt", a.UntrackedAt)
 	if a.ScanClaimedOn != "" {
 		e.setString("ScanClaimedOn", a.ScanClaimedOn)
 	}
@@ -67,6 +86,10 @@ func activityFromRow(r row) (Activity, error) {
 		LastDeletedAt:  r.time("LastDeletedAt"),
 		PullsCountedAt: r.time("PullsCountedAt"),
 		Source:         r.str("Source"),
+		PushSource:     r.str("LastPushedSource"),
+		PullSource:     r.str("LastPulledSource"),
+		Platforms:      r.str("Platforms"),
+		UntrackedAt:    r.time("UntrackedAt"),
 		ScanClaimedOn:  r.str("ScanClaimedOn"),
 		ScanClaimedBy:  r.str("ScanClaimedBy"),
 	}, nil
@@ -89,6 +112,9 @@ func (s *Store) ListActivity(ctx context.Context, registry, repository string) (
 	}
 	out := make([]Activity, 0, len(rows))
 	for _, r := range rows {
+		if r.rowKey() == repositoryRowKey {
+			continue
+		}
 		a, err := activityFromRow(r)
 		if err != nil {
 			return nil, fmt.Errorf("listing activity of %s/%s: %w", registry, repository, err)
@@ -99,8 +125,10 @@ func (s *Store) ListActivity(ctx context.Context, registry, repository string) (
 }
 
 // RecordActivity merges an observation into the digest's row: later push, pull and
-// delete times win, pulls adds to PullCount, and Source is replaced when given. Concurrent
-// recorders are serialised by ETag so no pull is lost.
+// delete times win, push and pull each with its source (PushSource, PullSource: the
+// observation's when its time is not earlier than the row's), pulls adds to
+// PullCount, and Source and Platforms are replaced when given. Concurrent recorders
+// are serialised by ETag so no pull is lost.
 func (s *Store) RecordActivity(ctx context.Context, obs Activity, pulls int64) error {
 	pk, rk := repoKey(obs.Registry, obs.Repository), EscapeKey(obs.Digest)
 	err := readModifyWrite(ctx, s.activity, pk, rk, func(current row, exists bool) (entity, bool, error) {
@@ -111,14 +139,18 @@ func (s *Store) RecordActivity(ctx context.Context, obs Activity, pulls int64) e
 			if err != nil {
 				return nil, false, err
 			}
-			next.LastPushedAt = later(prev.LastPushedAt, obs.LastPushedAt)
-			next.LastPulledAt = later(prev.LastPulledAt, obs.LastPulledAt)
+			next.LastPushedAt, next.PushSource = laterWithSource(prev.LastPushedAt, prev.PushSource, obs.LastPushedAt, obs.PushSource)
+			next.LastPulledAt, next.PullSource = laterWithSource(prev.LastPulledAt, prev.PullSource, obs.LastPulledAt, obs.PullSource)
 			next.LastDeletedAt = later(prev.LastDeletedAt, obs.LastDeletedAt)
 			next.PullCount += prev.PullCount
 			next.PullsCountedAt = prev.PullsCountedAt
 			next.ScanClaimedOn, next.ScanClaimedBy = prev.ScanClaimedOn, prev.ScanClaimedBy
+			next.UntrackedAt = prev.UntrackedAt
 			if next.Source == "" {
 				next.Source = prev.Source
+			}
+			if next.Platforms == "" {
+				next.Platforms = prev.Platforms
 			}
 		}
 		return next.entity(), true, nil
@@ -166,6 +198,42 @@ func (s *Store) ClaimScanAs(ctx context.Context, registry, repository, digest st
 		return false, fmt.Errorf("claiming scan of %s/%s@%s on %s: %w", registry, repository, digest, date, err)
 	}
 	return claimed, nil
+}
+
+// SetUntracked sets (at non-zero) or clears (zero) the digest's UntrackedAt and
+// leaves the rest of its row alone; a digest without a row is left without one.
+func (s *Store) SetUntracked(ctx context.Context, registry, repository, digest string, at time.Time) error {
+	pk, rk := repoKey(registry, repository), EscapeKey(digest)
+	err := readModifyWrite(ctx, s.activity, pk, rk, func(current row, exists bool) (entity, bool, error) {
+		if !exists {
+			return nil, false, nil
+		}
+		prev, err := activityFromRow(current)
+		if err != nil {
+			return nil, false, err
+		}
+		if prev.UntrackedAt.Equal(at) {
+			return nil, false, nil
+		}
+		prev.UntrackedAt = at
+		return prev.entity(), true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("marking %s/%s@%s untracked at %s: %w", registry, repository, digest, at, err)
+	}
+	return nil
+}
+
+// laterWithSource returns the later of two times with its source; b (the new
+// observation) wins a tie so its source is recorded, and an empty source keeps a's.
+func laterWithSource(a time.Time, aSource string, b time.Time, bSource string) (time.Time, string) {
+	if b.IsZero() || b.Before(a) {
+		return a, aSource
+	}
+	if bSource == "" {
+		bSource = aSource
+	}
+	return b, bSource
 }
 
 func later(a, b time.Time) time.Time {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -33,6 +34,10 @@ type ListTask struct {
 	Repository string `json:"repository"`
 	RunID      string `json:"runId"`
 	Window     Window `json:"window"`
+	// RepositoryUpdatedAt is the registry's last-update time of the repository the
+	// sweep saw (ACR), which listrepo records once the listing is complete; zero for
+	// registries that do not report one.
+	RepositoryUpdatedAt time.Time `json:"repositoryUpdatedAt,omitzero"`
 }
 
 // ScanTask asks "scan" to scan one image digest (an index means every platform).
