@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 )
@@ -25,7 +26,7 @@ func (s *Store) RecordPulls(ctx context.Context, obs Activity) error {
 		if !obs.PullsCountedAt.Before(next.PullsCountedAt) {
 			next.PullCount, next.PullsCountedAt = obs.PullCount, obs.PullsCountedAt
 		}
-		next.LastPulledAt = later(next.LastPulledAt, obs.LastPulledAt)
+		next.LastPulledAt, next.PullSource = laterWithSource(next.LastPulledAt, next.PullSource, obs.LastPulledAt, cmp.Or(obs.PullSource, obs.Source))
 		if obs.Source != "" {
 			next.Source = obs.Source
 		}
