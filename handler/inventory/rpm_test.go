@@ -114,7 +114,7 @@ func TestTheRealMarinerSqliteRPMDBEqualsRPMQueryAll(t *testing.T) {
 	}
 	want := testenv.RPMQueryAll(t, db)
 	for _, location := range []string{"var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite"} {
-		t.Run("read at "+location+" it lists what rpm -qa lists, with no advisory source", func(t *testing.T) {
+		t.Run("read at "+location+" it lists what rpm -qa lists, in the Azure Linux:2.0 ecosystem", func(t *testing.T) {
 			inv := scanLayers(t, tarLayer(t, tarFile{name: "etc/os-release", body: testenv.MarinerOSRelease},
 				tarFile{name: location, body: string(data)}))
 			var wantRows []rpmRow
@@ -130,8 +130,8 @@ func TestTheRealMarinerSqliteRPMDBEqualsRPMQueryAll(t *testing.T) {
 			if diff := gocmp.Diff(wantRows, got); diff != "" {
 				t.Errorf("packages (-rpm -qa +scanned):\n%s", diff)
 			}
-			if inv.OS == nil || inv.OS.ID != "mariner" || inv.OS.Ecosystem != "" {
-				t.Errorf("OS = %+v, want mariner without an advisory ecosystem", inv.OS)
+			if inv.OS == nil || inv.OS.ID != "mariner" || inv.OS.Ecosystem != "Azure Linux:2.0" {
+				t.Errorf("OS = %+v, want mariner in Azure Linux:2.0 (its advisories: Microsoft's OVAL)", inv.OS)
 			}
 			if len(inv.Skipped) != 0 {
 				t.Errorf("skipped: %+v", inv.Skipped)
@@ -239,8 +239,9 @@ func TestRPMDistributionsTakeTheirOSVEcosystem(t *testing.T) {
 		{"AlmaLinux 8.10 is AlmaLinux:8", "almalinux", "8.10", "AlmaLinux:8"},
 		{"Rocky Linux 9.3 is Rocky Linux:9", "rocky", "9.3", "Rocky Linux:9"},
 		{"RHEL has no advisory source: Red Hat's records name product streams os-release does not tell", "rhel", "9.4", ""},
-		{"CBL-Mariner has no advisory source in OSV", "mariner", "2.0", ""},
-		{"Azure Linux has no advisory source in OSV", "azurelinux", "3.0", ""},
+		{"CBL-Mariner 2.0 is Azure Linux:2.0, as osv-scalibr names it (advisories from Microsoft's OVAL)", "mariner", "2.0", "Azure Linux:2.0"},
+		{"Azure Linux 3.0 is Azure Linux:3.0", "azurelinux", "3.0", "Azure Linux:3.0"},
+		{"an Azure Linux VERSION_ID without a minor release has no ecosystem", "azurelinux", "3", ""},
 		{"an AlmaLinux without VERSION_ID has no ecosystem", "almalinux", "", ""},
 	}
 	for _, tt := range tests {
