@@ -99,9 +99,9 @@ func TestSweepRecordsPullsPerDigestBeforeSendingListTasks(t *testing.T) {
 	}
 	want := []store.Activity{
 		{Registry: h.registry, Repository: "demo/app", Digest: base.ManifestDigest, LastPulledAt: now.Add(-time.Hour),
-			PullCount: 2 + 1, PullsCountedAt: now, Source: "loganalytics"},
+			PullCount: 2 + 1, PullsCountedAt: now, Source: "loganalytics", PullSource: "loganalytics"},
 		{Registry: h.registry, Repository: "demo/app", Digest: other, LastPulledAt: now.Add(-3 * day),
-			PullCount: 1, PullsCountedAt: now, Source: "loganalytics"},
+			PullCount: 1, PullsCountedAt: now, Source: "loganalytics", PullSource: "loganalytics"},
 	}
 	if diff := cmp.Diff(sortedActivity(want), sortedActivity(h.activities(t, "demo/app"))); diff != "" {
 		t.Errorf("activity (-want +got):\n%s", diff)

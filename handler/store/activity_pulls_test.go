@@ -36,6 +36,7 @@ func TestRecordPulls(t *testing.T) {
 			}),
 			want: with(func(a *Activity) {
 				a.LastPushedAt, a.LastPulledAt, a.PullCount, a.PullsCountedAt, a.Source = push, sweep1.Add(-time.Hour), 7, sweep1, "loganalytics"
+				a.PullSource = "loganalytics"
 				a.ScanClaimedOn, a.ScanClaimedBy = "2025-04-01", "msg-1"
 			}),
 		},
@@ -46,6 +47,7 @@ func TestRecordPulls(t *testing.T) {
 			}),
 			want: with(func(a *Activity) {
 				a.LastPushedAt, a.LastPulledAt, a.PullCount, a.PullsCountedAt, a.Source = push, sweep1.Add(-time.Hour), 7, sweep1, "loganalytics"
+				a.PullSource = "loganalytics"
 				a.ScanClaimedOn, a.ScanClaimedBy = "2025-04-01", "msg-1"
 			}),
 		},
@@ -56,6 +58,7 @@ func TestRecordPulls(t *testing.T) {
 			}),
 			want: with(func(a *Activity) {
 				a.LastPushedAt, a.LastPulledAt, a.PullCount, a.PullsCountedAt, a.Source = push, sweep2.Add(-time.Minute), 9, sweep2, "loganalytics"
+				a.PullSource = "loganalytics"
 				a.ScanClaimedOn, a.ScanClaimedBy = "2025-04-01", "msg-1"
 			}),
 		},
@@ -66,6 +69,7 @@ func TestRecordPulls(t *testing.T) {
 			}),
 			want: with(func(a *Activity) {
 				a.LastPushedAt, a.LastPulledAt, a.PullCount, a.PullsCountedAt, a.Source = push, sweep2.Add(-time.Minute), 9, sweep2, "loganalytics"
+				a.PullSource = "loganalytics"
 				a.ScanClaimedOn, a.ScanClaimedBy = "2025-04-01", "msg-1"
 			}),
 		},
@@ -95,6 +99,7 @@ func TestRecordPulls(t *testing.T) {
 		}
 		want := with(func(a *Activity) {
 			a.LastPushedAt, a.LastPulledAt, a.PullCount, a.PullsCountedAt, a.Source = pushed, sweep2.Add(-time.Minute), 9, sweep2, "tags"
+			a.PullSource = "loganalytics"
 			a.ScanClaimedOn, a.ScanClaimedBy = "2025-04-01", "msg-1"
 		})
 		if diff := cmp.Diff(want, got); diff != "" {
