@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	scalibreco "github.com/google/osv-scalibr/extractor/filesystem/os/ecosystem"
+	rpmmeta "github.com/google/osv-scalibr/extractor/filesystem/os/rpm/metadata"
+
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/osv-scalibr/purl"
 
@@ -114,7 +117,7 @@ func TestTheRealMarinerSqliteRPMDBEqualsRPMQueryAll(t *testing.T) {
 	}
 	want := testenv.RPMQueryAll(t, db)
 	for _, location := range []string{"var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite"} {
-		t.Run("read at "+location+" it lists what rpm -qa lists, with no advisory source", func(t *testing.T) {
+		t.Run("read at "+location+" it lists what rpm -qa lists, as Azure Linux:2.0", func(t *testing.T) {
 			inv := scanLayers(t, tarLayer(t, tarFile{name: "etc/os-release", body: testenv.MarinerOSRelease},
 				tarFile{name: location, body: string(data)}))
 			var wantRows []rpmRow
@@ -130,8 +133,8 @@ func TestTheRealMarinerSqliteRPMDBEqualsRPMQueryAll(t *testing.T) {
 			if diff := gocmp.Diff(wantRows, got); diff != "" {
 				t.Errorf("packages (-rpm -qa +scanned):\n%s", diff)
 			}
-			if inv.OS == nil || inv.OS.ID != "mariner" || inv.OS.Ecosystem != "" {
-				t.Errorf("OS = %+v, want mariner without an advisory ecosystem", inv.OS)
+			if inv.OS == nil || inv.OS.ID != "mariner" || inv.OS.Ecosystem != "Azure Linux:2.0" {
+				t.Errorf("OS = %+v, want mariner in Azure Linux:2.0 (Microsoft's OVAL)", inv.OS)
 			}
 			if len(inv.Skipped) != 0 {
 				t.Errorf("skipped: %+v", inv.Skipped)
@@ -239,9 +242,17 @@ func TestRPMDistributionsTakeTheirOSVEcosystem(t *testing.T) {
 		{"AlmaLinux 8.10 is AlmaLinux:8", "almalinux", "8.10", "AlmaLinux:8"},
 		{"Rocky Linux 9.3 is Rocky Linux:9", "rocky", "9.3", "Rocky Linux:9"},
 		{"RHEL has no advisory source: Red Hat's records name product streams os-release does not tell", "rhel", "9.4", ""},
-		{"CBL-Mariner has no advisory source in OSV", "mariner", "2.0", ""},
-		{"Azure Linux has no advisory source in OSV", "azurelinux", "3.0", ""},
+		{"CBL-Mariner 2.0 is Azure Linux:2.0, as osv-scalibr names it (advisories from Microsoft's OVAL)", "mariner", "2.0", "Azure Linux:2.0"},
+		{"Azure Linux 3.0 is Azure Linux:3.0", "azurelinux", "3.0", "Azure Linux:3.0"},
 		{"an AlmaLinux without VERSION_ID has no ecosystem", "almalinux", "", ""},
+		{"openSUSE Leap 15.5 is openSUSE:Leap 15.5, as OSV's openSUSE records name it", "opensuse-leap", "15.5", "openSUSE:Leap 15.5"},
+		{"openSUSE Leap without a X.Y VERSION_ID has no ecosystem", "opensuse-leap", "15", ""},
+		{"openSUSE Tumbleweed is openSUSE:Tumbleweed whatever its snapshot date", "opensuse-tumbleweed", "20241201", "openSUSE:Tumbleweed"},
+		{"UBI 9 (ID rhel) has no advisory source: Red Hat's records name baseos and appstream streams the rpmdb does not tell", "rhel", "9.5", ""},
+		{"SLES has no advisory source: SUSE's records name product modules os-release does not tell", "sles", "15.5", ""},
+		{"SLE Micro has no advisory source", "sle-micro", "5.5", ""},
+		{"Amazon Linux 2023 has no advisory source: OSV has no Amazon Linux ecosystem", "amzn", "2023", ""},
+		{"Amazon Linux 2 has no advisory source", "amzn", "2", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,5 +280,21 @@ func TestRPMDistributionsTakeTheirOSVEcosystem(t *testing.T) {
 				t.Errorf("PURL %q, want type rpm, version 5.1.8-4.el9 and epoch=1", inv.Packages[0].PURL)
 			}
 		})
+	}
+}
+
+func TestOpenSUSELeapIsNamedAsOSVScalibrNamesIt(t *testing.T) {
+	// osv-scalibr's ecosystem table (checked against OSV.dev) is the oracle.
+	oracle := scalibreco.MakeEcosystem(&rpmmeta.Metadata{OSID: "opensuse-leap", OSVersionID: "15.6"}).String()
+	inv, err := inventory.Merge(layers(inventory.LayerResult{
+		OSReleaseFiles: map[string]inventory.OSReleaseFile{"etc/os-release": {Release: release("opensuse-leap", "15.6")}},
+		PackageFiles: map[string][]inventory.Package{"usr/lib/sysimage/rpm/Packages.db": {{Name: "bash", Version: "4.4-150400.27.3.2",
+			Arch: "x86_64", Type: "rpm", Location: "usr/lib/sysimage/rpm/Packages.db"}}},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.OS.Ecosystem != oracle || oracle != "openSUSE:Leap 15.6" {
+		t.Errorf("ecosystem %q, osv-scalibr says %q, want both openSUSE:Leap 15.6", inv.OS.Ecosystem, oracle)
 	}
 }
