@@ -36,8 +36,8 @@ func TestScanOfABinaryBuiltByAnOldToolchainHasTheGoOraclesFindings(t *testing.T)
 		t.Fatalf("%d platforms, want 1; stderr:\n%s", len(got.Platforms), r.stderr)
 	}
 	p := got.Platforms[0]
-	if p.Status != "scanned" {
-		t.Errorf("status %q (%s), want scanned", p.Status, p.Error)
+	if p.Status != "scanned" || p.OS != nil || p.AdvisorySource != "none" {
+		t.Errorf("status %q (%s) os %+v advisory source %q, want scanned, no os-release, none", p.Status, p.Error, p.OS, p.AdvisorySource)
 	}
 	if diff := cmp.Diff(map[string]int{"Go": len(info.Modules(t))}, p.Packages); diff != "" {
 		t.Errorf("packages per ecosystem (-go version -m +scan):\n%s", diff)
