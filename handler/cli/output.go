@@ -36,6 +36,7 @@ func writeTable(w io.Writer, res *scanner.Result) error {
 	for _, p := range res.Platforms {
 		fmt.Fprintf(w, "\n%s  %s  %s  OS: %s\n", p.Platform, p.Digest, p.Status, osLabel(p.OS))
 		fmt.Fprintf(w, "Packages: %s\n", packageCounts(p.Packages))
+		fmt.Fprintf(w, "Advisory source: %s\n", advisorySourceLabel(p.AdvisorySource))
 		if p.Error != "" {
 			fmt.Fprintf(w, "Note: %s\n", p.Error)
 		}
@@ -63,6 +64,15 @@ func osLabel(os *inventory.OS) string {
 		label += " (" + os.Ecosystem + ")"
 	}
 	return label
+}
+
+// advisorySourceLabel is the advisory folder OS packages were matched against, or
+// "none" (also for a result that predates the field).
+func advisorySourceLabel(source string) string {
+	if source == "" {
+		return scanner.NoAdvisorySource
+	}
+	return source
 }
 
 // packageCounts prints per-ecosystem counts sorted by ecosystem: "Debian:12 88, Go 16".

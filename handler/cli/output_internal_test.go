@@ -22,20 +22,20 @@ func goOnlyResult() *scanner.Result {
 		Skipped: []image.SkippedManifest{{Digest: "sha256:sbom", MediaType: "application/vnd.oci.image.manifest.v1+json", ArtifactType: "application/spdx+json", Reason: "artifact manifest"}},
 		Platforms: []scanner.PlatformResult{
 			{
-				Platform: "linux/amd64", Digest: "sha256:amd", Status: scanner.StatusScanned,
+				Platform: "linux/amd64", Digest: "sha256:amd", Status: scanner.StatusScanned, AdvisorySource: scanner.NoAdvisorySource,
 				Packages: map[string]int{"Go": 12}, Unmatched: []match.EcosystemGap{}, Skipped: []inventory.SkippedFile{},
 				Findings: []match.Finding{{ID: "GO-2022-1059", Package: "golang.org/x/text", Ecosystem: "Go",
 					InstalledVersion: "0.3.7", FixedVersion: "0.3.8", FixStatus: match.FixStatusFixed,
 					Severity: match.SeverityHigh, Location: "app/server"}},
 			},
 			{
-				Platform: "linux/arm64", Digest: "sha256:arm", Status: scanner.StatusScanned,
+				Platform: "linux/arm64", Digest: "sha256:arm", Status: scanner.StatusScanned, AdvisorySource: "Debian",
 				OS:       &inventory.OS{OSRelease: inventory.OSRelease{ID: "debian", VersionID: "12"}, Ecosystem: "Debian:12"},
 				Packages: map[string]int{"Debian:12": 97, "Go": 12}, Unmatched: []match.EcosystemGap{}, Skipped: []inventory.SkippedFile{},
 				Findings: []match.Finding{},
 			},
 			{
-				Platform: "linux/s390x", Digest: "sha256:s390x", Status: scanner.StatusIncomplete,
+				Platform: "linux/s390x", Digest: "sha256:s390x", Status: scanner.StatusIncomplete, AdvisorySource: "Debian",
 				OS:       &inventory.OS{OSRelease: inventory.OSRelease{ID: "debian", VersionID: "12"}, Ecosystem: "Debian:12"},
 				Packages: map[string]int{}, Unmatched: []match.EcosystemGap{},
 				Skipped:  []inventory.SkippedFile{{Path: "var/lib/dpkg/status", LayerIndex: 1, Reason: "larger than the 100 MiB cap"}},
@@ -65,8 +65,8 @@ func TestJSONCarriesScanHealth(t *testing.T) {
 		}
 	})
 	want := []map[string]string{
-		{"os": "null", "packages": `{"Go":12}`, "skipped": "[]", "unmatched": "[]"},
-		{"findings": "[]", "packages": `{"Debian:12":97,"Go":12}`},
+		{"os": "null", "advisorySource": `"none"`, "packages": `{"Go":12}`, "skipped": "[]", "unmatched": "[]"},
+		{"findings": "[]", "advisorySource": `"Debian"`, "packages": `{"Debian:12":97,"Go":12}`},
 		{"findings": "[]", "skipped": `[{"path":"var/lib/dpkg/status","layerIndex":1,"reason":"larger than the 100 MiB cap"}]`},
 	}
 	for i, fields := range want {
@@ -92,9 +92,9 @@ func TestTableShowsOSNoneSkipsAndPackageCounts(t *testing.T) {
 	for _, line := range []string{
 		"skipped sha256:sbom  artifact manifest",
 		"linux/amd64  sha256:amd  scanned  OS: none",
-		"Packages: Go 12",
+		"Packages: Go 12\nAdvisory source: none",
 		"linux/arm64  sha256:arm  scanned  OS: debian 12 (Debian:12)",
-		"Packages: Debian:12 97, Go 12",
+		"Packages: Debian:12 97, Go 12\nAdvisory source: Debian",
 		"linux/s390x  sha256:s390x  incomplete  OS: debian 12 (Debian:12)",
 		"Packages: none found",
 		"Note: 1 file not inventoried: var/lib/dpkg/status (layer 1: larger than the 100 MiB cap)",

@@ -34,8 +34,8 @@ func TestScanOfAlmaLinuxHasTheRPMOraclesFindings(t *testing.T) {
 	}
 	p := got.Platforms[0]
 	t.Run("the platform is scanned as AlmaLinux:9 with every rpm package", func(t *testing.T) {
-		if p.Status != "scanned" || p.OS == nil || p.OS.Ecosystem != "AlmaLinux:9" {
-			t.Errorf("status %q (%s), OS %+v; want scanned AlmaLinux:9", p.Status, p.Error, p.OS)
+		if p.Status != "scanned" || p.OS == nil || p.OS.Ecosystem != "AlmaLinux:9" || p.AdvisorySource != "AlmaLinux" {
+			t.Errorf("status %q (%s), OS %+v, advisory source %q; want scanned AlmaLinux:9 from AlmaLinux", p.Status, p.Error, p.OS, p.AdvisorySource)
 		}
 		if diff := cmp.Diff(map[string]int{"AlmaLinux:9": len(pkgs)}, p.Packages); diff != "" {
 			t.Errorf("packages per ecosystem (-sidecar +scan):\n%s", diff)

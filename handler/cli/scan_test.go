@@ -34,11 +34,12 @@ type scanJSON struct {
 			VersionID string `json:"versionId"`
 			Ecosystem string `json:"ecosystem"`
 		} `json:"os"`
-		Packages  map[string]int    `json:"packages"`
-		Unmatched []json.RawMessage `json:"unmatched"`
-		Skipped   []json.RawMessage `json:"skipped"`
-		Error     string            `json:"error"`
-		Findings  []json.RawMessage `json:"findings"`
+		AdvisorySource string            `json:"advisorySource"`
+		Packages       map[string]int    `json:"packages"`
+		Unmatched      []json.RawMessage `json:"unmatched"`
+		Skipped        []json.RawMessage `json:"skipped"`
+		Error          string            `json:"error"`
+		Findings       []json.RawMessage `json:"findings"`
 	} `json:"platforms"`
 	Skipped []json.RawMessage `json:"skipped"`
 }
@@ -143,8 +144,8 @@ func TestScanArchiveReportsSidecarPlatformsAndPackages(t *testing.T) {
 
 			for _, p := range got.Platforms {
 				t.Run(p.Platform+" findings describe sidecar packages", func(t *testing.T) {
-					if p.Status != "scanned" || p.OS == nil || p.OS.Ecosystem != "Debian:12" {
-						t.Errorf("status %q os %+v, want scanned Debian:12 (%s)", p.Status, p.OS, p.Error)
+					if p.Status != "scanned" || p.OS == nil || p.OS.Ecosystem != "Debian:12" || p.AdvisorySource != "Debian" {
+						t.Errorf("status %q os %+v advisory source %q, want scanned Debian:12 from Debian (%s)", p.Status, p.OS, p.AdvisorySource, p.Error)
 					}
 					if want := len(truth.DpkgInventory[p.Platform].Packages); p.Packages["Debian:12"] != want {
 						t.Errorf("packages %v, want Debian:12 %d (the sidecar's count)", p.Packages, want)

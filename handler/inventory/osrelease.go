@@ -91,7 +91,9 @@ func resolveLink(linkPath, target string) string {
 // "Alpine:v<major>.<minor>", "Wolfi" and "Chainguard" told apart by ID (both
 // apk-based, as osv-scalibr's ecosystem detection tells them), "AlmaLinux:<major>",
 // "Rocky Linux:<major>", and "Azure Linux:<major.minor>" for Azure Linux and
-// CBL-Mariner (as osv-scalibr names both; the advisories come from Microsoft's OVAL).
+// CBL-Mariner (as osv-scalibr names both; the advisories come from Microsoft's OVAL),
+// "openSUSE:Leap <X.Y>" and "openSUSE:Tumbleweed". RHEL/UBI, SLES and Amazon Linux
+// are "" (no advisory source): see the default case.
 func ecosystem(r OSRelease) string {
 	switch r.ID {
 	case "debian":
@@ -144,9 +146,26 @@ func ecosystem(r OSRelease) string {
 			return ""
 		}
 		return "Azure Linux:" + major + "." + minor
+	case "opensuse-leap":
+		// OSV's openSUSE records name the Leap release: "openSUSE:Leap 15.5" (as
+		// osv-scalibr names it; VERSION_ID alone matches no record).
+		major, rest, ok := strings.Cut(r.VersionID, ".")
+		if !ok || !isDigits(major) || !isDigits(rest) {
+			return ""
+		}
+		return string(osvconstants.EcosystemOpenSUSE) + ":Leap " + r.VersionID
+	case "opensuse-tumbleweed":
+		// Rolling: VERSION_ID is a snapshot date; OSV has one "openSUSE:Tumbleweed".
+		return string(osvconstants.EcosystemOpenSUSE) + ":Tumbleweed"
 	default:
-		// Red Hat's own records name product streams ("Red Hat:enterprise_linux:9::baseos")
-		// that os-release does not tell; Azure Linux / CBL-Mariner have no OSV feed.
+		// No advisory source, on purpose (see README "Coverage"):
+		//   - rhel (RHEL, UBI): Red Hat's OSV records name product streams
+		//     ("Red Hat:enterprise_linux:9::baseos", "...::appstream"); os-release's
+		//     CPE_NAME says baseos, but the rpmdb does not record which stream a package
+		//     came from, so matching baseos alone would report appstream packages clean.
+		//   - sles, sle-micro: SUSE's records name product modules ("SUSE:Linux
+		//     Enterprise Module for Basesystem 15 SP5"), the same problem.
+		//   - amzn (Amazon Linux): OSV has no Amazon Linux ecosystem.
 		return ""
 	}
 }

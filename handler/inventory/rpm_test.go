@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	scalibreco "github.com/google/osv-scalibr/extractor/filesystem/os/ecosystem"
+	rpmmeta "github.com/google/osv-scalibr/extractor/filesystem/os/rpm/metadata"
+
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/osv-scalibr/purl"
 
@@ -243,6 +246,14 @@ func TestRPMDistributionsTakeTheirOSVEcosystem(t *testing.T) {
 		{"Azure Linux 3.0 is Azure Linux:3.0", "azurelinux", "3.0", "Azure Linux:3.0"},
 		{"an Azure Linux VERSION_ID without a minor release has no ecosystem", "azurelinux", "3", ""},
 		{"an AlmaLinux without VERSION_ID has no ecosystem", "almalinux", "", ""},
+		{"openSUSE Leap 15.5 is openSUSE:Leap 15.5, as OSV's openSUSE records name it", "opensuse-leap", "15.5", "openSUSE:Leap 15.5"},
+		{"openSUSE Leap without a X.Y VERSION_ID has no ecosystem", "opensuse-leap", "15", ""},
+		{"openSUSE Tumbleweed is openSUSE:Tumbleweed whatever its snapshot date", "opensuse-tumbleweed", "20241201", "openSUSE:Tumbleweed"},
+		{"UBI 9 (ID rhel) has no advisory source: Red Hat's records name baseos and appstream streams the rpmdb does not tell", "rhel", "9.5", ""},
+		{"SLES has no advisory source: SUSE's records name product modules os-release does not tell", "sles", "15.5", ""},
+		{"SLE Micro has no advisory source", "sle-micro", "5.5", ""},
+		{"Amazon Linux 2023 has no advisory source: OSV has no Amazon Linux ecosystem", "amzn", "2023", ""},
+		{"Amazon Linux 2 has no advisory source", "amzn", "2", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,5 +281,21 @@ func TestRPMDistributionsTakeTheirOSVEcosystem(t *testing.T) {
 				t.Errorf("PURL %q, want type rpm, version 5.1.8-4.el9 and epoch=1", inv.Packages[0].PURL)
 			}
 		})
+	}
+}
+
+func TestOpenSUSELeapIsNamedAsOSVScalibrNamesIt(t *testing.T) {
+	// osv-scalibr's ecosystem table (checked against OSV.dev) is the oracle.
+	oracle := scalibreco.MakeEcosystem(&rpmmeta.Metadata{OSID: "opensuse-leap", OSVersionID: "15.6"}).String()
+	inv, err := inventory.Merge(layers(inventory.LayerResult{
+		OSReleaseFiles: map[string]inventory.OSReleaseFile{"etc/os-release": {Release: release("opensuse-leap", "15.6")}},
+		PackageFiles: map[string][]inventory.Package{"usr/lib/sysimage/rpm/Packages.db": {{Name: "bash", Version: "4.4-150400.27.3.2",
+			Arch: "x86_64", Type: "rpm", Location: "usr/lib/sysimage/rpm/Packages.db"}}},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.OS.Ecosystem != oracle || oracle != "openSUSE:Leap 15.6" {
+		t.Errorf("ecosystem %q, osv-scalibr says %q, want both openSUSE:Leap 15.6", inv.OS.Ecosystem, oracle)
 	}
 }

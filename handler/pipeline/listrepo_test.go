@@ -111,6 +111,10 @@ func TestEnvelopeEncodings(t *testing.T) {
 			if !ok || img.Status != scanner.StatusScanned || img.Platform != truth.Manifests[0].Platform {
 				t.Errorf("images row of %s = %+v, want a scanned %s row", truth.ManifestDigest, img, truth.Manifests[0].Platform)
 			}
+			// A Debian 12 image matched against the loaded Debian folder says so.
+			if img.OS != "debian" || img.AdvisorySource != "Debian" {
+				t.Errorf("images row OS %q, AdvisorySource %q; want debian matched against Debian", img.OS, img.AdvisorySource)
+			}
 		})
 	}
 }

@@ -222,6 +222,7 @@ func (p *Pipeline) rematchRow(ctx context.Context, log *slog.Logger, matcher *ma
 	}
 	img.Counts, img.Generation, img.LastMatchedAt = counts, generation, now
 	img.Status, img.Error, img.Packages = pr.Status, pr.Error, packageCounts(pr.Packages)
+	img.AdvisorySource = pr.AdvisorySource
 	if err := p.images.PutImage(ctx, img); err != nil {
 		return 0, err
 	}

@@ -142,6 +142,7 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 		LastScannedAt: now, LastMatchedAt: now, Generation: generation, Status: pr.Status, Error: pr.Error,
 		PushedAt: act.LastPushedAt, LastPulledAt: act.LastPulledAt,
 		Packages: packageCounts(pr.Packages), Skipped: skippedColumn(res.Skipped, pr.Skipped),
+		AdvisorySource: pr.AdvisorySource,
 	}
 	if pr.OS != nil {
 		img.OS, img.OSVersion = pr.OS.ID, pr.OS.VersionID

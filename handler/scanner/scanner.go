@@ -104,6 +104,10 @@ type PlatformResult struct {
 	Status   string `json:"status"`
 	// OS is the detected distribution, null when the image has no os-release.
 	OS *inventory.OS `json:"os"`
+	// AdvisorySource is the advisory folder the OS packages were matched against
+	// ("Debian", "Alpine", "Azure Linux"), or NoAdvisorySource ("none") when the OS
+	// has no OSV ecosystem, its folder is not loaded, or there is no os-release.
+	AdvisorySource string `json:"advisorySource"`
 	// Packages counts the inventoried packages per ecosystem ("Debian:12", "Go");
 	// packages with no advisory ecosystem count under "none".
 	Packages map[string]int `json:"packages"`
@@ -161,13 +165,13 @@ func (s *Scanner) scanPlatform(ctx context.Context, p image.PlatformImage) (Plat
 // rematch) against index and judges the result: the one rule scan and rematch
 // share. Platform and Digest are left for the caller.
 func Assess(index *advisory.Index, inv *inventory.Inventory) PlatformResult {
-	return assess(inv, match.Match(index, inv.Packages))
+	return assess(index, inv, match.Match(index, inv.Packages))
 }
 
 // AssessWith is Assess with a Matcher, whose memo the inventories of one rematch
 // page share.
 func AssessWith(m *match.Matcher, inv *inventory.Inventory) PlatformResult {
-	return assess(inv, m.Match(inv.Packages))
+	return assess(m.Index(), inv, m.Match(inv.Packages))
 }
 
 // Folders lists, sorted and once each, the advisory folders packages need: the

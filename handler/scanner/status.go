@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tidewatch/tidewatch/handler/advisory"
 	"github.com/tidewatch/tidewatch/handler/inventory"
 	"github.com/tidewatch/tidewatch/handler/match"
 )
@@ -15,16 +16,21 @@ const noEcosystem = "none"
 // maxListedSkips bounds how many skipped files Error names; Skipped has them all.
 const maxListedSkips = 10
 
-// assess turns an inventory and its match result into a platform result: status,
-// reason, counts and findings.
-func assess(inv *inventory.Inventory, m match.Result) PlatformResult {
+// NoAdvisorySource is the AdvisorySource of a platform whose OS packages have no
+// advisories to be matched against.
+const NoAdvisorySource = "none"
+
+// assess turns an inventory and its match result against idx into a platform
+// result: status, reason, counts, advisory source and findings.
+func assess(idx *advisory.Index, inv *inventory.Inventory, m match.Result) PlatformResult {
 	pr := PlatformResult{
-		OS:        inv.OS,
-		Packages:  packageCounts(inv.Packages),
-		Unmatched: m.Gaps,
-		Skipped:   inv.Skipped,
-		Findings:  m.Findings,
-		Inventory: inv,
+		OS:             inv.OS,
+		AdvisorySource: advisorySource(idx, inv.OS),
+		Packages:       packageCounts(inv.Packages),
+		Unmatched:      m.Gaps,
+		Skipped:        inv.Skipped,
+		Findings:       m.Findings,
+		Inventory:      inv,
 	}
 	if pr.Unmatched == nil {
 		pr.Unmatched = []match.EcosystemGap{}
@@ -54,6 +60,15 @@ func assess(inv *inventory.Inventory, m match.Result) PlatformResult {
 		pr.Error = strings.Join(notes, "; ")
 	}
 	return pr
+}
+
+// advisorySource is the advisory folder of os's ecosystem when idx holds records
+// for that ecosystem, else NoAdvisorySource.
+func advisorySource(idx *advisory.Index, os *inventory.OS) string {
+	if os == nil || os.Ecosystem == "" || idx == nil || !idx.Covers(os.Ecosystem) {
+		return NoAdvisorySource
+	}
+	return advisory.Folder(os.Ecosystem)
 }
 
 // packageCounts counts packages per ecosystem.

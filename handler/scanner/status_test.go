@@ -76,15 +76,16 @@ var (
 
 // assessment is what a test compares of a PlatformResult.
 type assessment struct {
-	Status   string
-	OS       *inventory.OS
-	Error    string
-	Packages map[string]int
-	Findings []string // ID on package
+	Status         string
+	OS             *inventory.OS
+	AdvisorySource string
+	Error          string
+	Packages       map[string]int
+	Findings       []string // ID on package
 }
 
 func assessmentOf(pr PlatformResult) assessment {
-	a := assessment{Status: pr.Status, OS: pr.OS, Error: pr.Error, Packages: pr.Packages}
+	a := assessment{Status: pr.Status, OS: pr.OS, AdvisorySource: pr.AdvisorySource, Error: pr.Error, Packages: pr.Packages}
 	for _, f := range pr.Findings {
 		a.Findings = append(a.Findings, f.ID+" on "+f.Package)
 	}
@@ -94,6 +95,7 @@ func assessmentOf(pr PlatformResult) assessment {
 func TestAssessStatuses(t *testing.T) {
 	all := loadIndex(t, memorySource{"Debian": {debianRecord}, "Go": {goRecord, stdlibRecord}}, "Debian", "Go")
 	debianOnly := loadIndex(t, memorySource{"Debian": {debianRecord}}, "Debian")
+	goOnly := loadIndex(t, memorySource{"Go": {goRecord, stdlibRecord}}, "Go")
 	tests := []struct {
 		name string
 		idx  *advisory.Index
@@ -103,20 +105,20 @@ func TestAssessStatuses(t *testing.T) {
 		{
 			name: "an image without os-release whose Go packages are matched is scanned with OS none",
 			idx:  all, inv: inventory.Inventory{Packages: []inventory.Package{stdlib, xtext}},
-			want: assessment{Status: StatusScanned, Packages: map[string]int{"Go": 2},
+			want: assessment{Status: StatusScanned, AdvisorySource: "none", Packages: map[string]int{"Go": 2},
 				Findings: []string{"CVE-2022-32149 on golang.org/x/text", "CVE-2023-45288 on stdlib"}},
 		},
 		{
 			name: "an image with Debian and Go packages matches both",
 			idx:  all, inv: inventory.Inventory{OS: debian12, Packages: []inventory.Package{libssl3, xtext}},
-			want: assessment{Status: StatusScanned, OS: debian12, Packages: map[string]int{"Debian:12": 1, "Go": 1},
+			want: assessment{Status: StatusScanned, OS: debian12, AdvisorySource: "Debian", Packages: map[string]int{"Debian:12": 1, "Go": 1},
 				Findings: []string{"CVE-2022-32149 on golang.org/x/text", "CVE-2024-0727 on libssl3"}},
 		},
 		{
 			name: "skipped files make a platform incomplete and keep its findings",
 			idx:  all, inv: inventory.Inventory{OS: debian12, Packages: []inventory.Package{libssl3},
 				Skipped: []inventory.SkippedFile{{Path: "var/lib/dpkg/status.d/big", LayerIndex: 2, Reason: "larger than the 100 MiB cap"}}},
-			want: assessment{Status: StatusIncomplete, OS: debian12, Packages: map[string]int{"Debian:12": 1},
+			want: assessment{Status: StatusIncomplete, OS: debian12, AdvisorySource: "Debian", Packages: map[string]int{"Debian:12": 1},
 				Error:    "1 file not inventoried: var/lib/dpkg/status.d/big (layer 2: larger than the 100 MiB cap)",
 				Findings: []string{"CVE-2024-0727 on libssl3"}},
 		},
@@ -124,51 +126,58 @@ func TestAssessStatuses(t *testing.T) {
 			name: "a Debian image whose only status file was skipped is incomplete, not unsupported",
 			idx:  all, inv: inventory.Inventory{OS: debian12,
 				Skipped: []inventory.SkippedFile{{Path: "var/lib/dpkg/status", LayerIndex: 0, Reason: "a sparse file"}}},
-			want: assessment{Status: StatusIncomplete, OS: debian12, Packages: map[string]int{},
+			want: assessment{Status: StatusIncomplete, OS: debian12, AdvisorySource: "Debian", Packages: map[string]int{},
 				Error: "1 file not inventoried: var/lib/dpkg/status (layer 0: a sparse file)"},
 		},
 		{
 			name: "an OS without an advisory source and no application package is unsupported",
 			idx:  all, inv: inventory.Inventory{OS: pmos, Packages: []inventory.Package{musl}},
-			want: assessment{Status: StatusUnsupported, OS: pmos, Packages: map[string]int{"none": 1},
+			want: assessment{Status: StatusUnsupported, OS: pmos, AdvisorySource: "none", Packages: map[string]int{"none": 1},
 				Error: "OS postmarketos v24.06: no advisory source (1 OS package not matched)"},
 		},
 		{
 			name: "an OS without an advisory source and nothing inventoried says so without a count",
 			idx:  all, inv: inventory.Inventory{OS: pmos},
-			want: assessment{Status: StatusUnsupported, OS: pmos, Packages: map[string]int{},
+			want: assessment{Status: StatusUnsupported, OS: pmos, AdvisorySource: "none", Packages: map[string]int{},
 				Error: "OS postmarketos v24.06: no advisory source"},
 		},
 		{
 			name: "an OS without an advisory source next to matched Go packages is scanned, with a note",
 			idx:  all, inv: inventory.Inventory{OS: pmos, Packages: []inventory.Package{musl, xtext}},
-			want: assessment{Status: StatusScanned, OS: pmos, Packages: map[string]int{"none": 1, "Go": 1},
+			want: assessment{Status: StatusScanned, OS: pmos, AdvisorySource: "none", Packages: map[string]int{"none": 1, "Go": 1},
 				Error:    "OS postmarketos v24.06: no advisory source (1 OS package not matched)",
 				Findings: []string{"CVE-2022-32149 on golang.org/x/text"}},
 		},
 		{
 			name: "Go packages without Go advisories loaded are unsupported, naming the ecosystem",
 			idx:  debianOnly, inv: inventory.Inventory{Packages: []inventory.Package{stdlib, xtext}},
-			want: assessment{Status: StatusUnsupported, Packages: map[string]int{"Go": 2},
+			want: assessment{Status: StatusUnsupported, AdvisorySource: "none", Packages: map[string]int{"Go": 2},
 				Error: "no os-release; Go: 2 packages not matched: no advisories loaded for it"},
 		},
 		{
 			name: "Go packages left unmatched next to matched Debian ones are noted",
 			idx:  debianOnly, inv: inventory.Inventory{OS: debian12, Packages: []inventory.Package{libssl3, xtext}},
-			want: assessment{Status: StatusScanned, OS: debian12, Packages: map[string]int{"Debian:12": 1, "Go": 1},
+			want: assessment{Status: StatusScanned, OS: debian12, AdvisorySource: "Debian", Packages: map[string]int{"Debian:12": 1, "Go": 1},
 				Error:    "Go: 1 package not matched: no advisories loaded for it",
 				Findings: []string{"CVE-2024-0727 on libssl3"}},
 		},
 		{
+			name: "a Debian image scanned without Debian advisories loaded names no advisory source",
+			idx:  goOnly, inv: inventory.Inventory{OS: debian12, Packages: []inventory.Package{libssl3, xtext}},
+			want: assessment{Status: StatusScanned, OS: debian12, AdvisorySource: "none", Packages: map[string]int{"Debian:12": 1, "Go": 1},
+				Error:    "Debian:12: 1 package not matched: no advisories loaded for it",
+				Findings: []string{"CVE-2022-32149 on golang.org/x/text"}},
+		},
+		{
 			name: "an image with no os-release and no package is unsupported",
 			idx:  all, inv: inventory.Inventory{},
-			want: assessment{Status: StatusUnsupported, Packages: map[string]int{},
+			want: assessment{Status: StatusUnsupported, AdvisorySource: "none", Packages: map[string]int{},
 				Error: "no os-release and no application packages found: nothing to match"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := assess(&tt.inv, match.Match(tt.idx, tt.inv.Packages))
+			got := assess(tt.idx, &tt.inv, match.Match(tt.idx, tt.inv.Packages))
 			if diff := cmp.Diff(tt.want, assessmentOf(got)); diff != "" {
 				t.Errorf("assess() (-want +got):\n%s", diff)
 			}
@@ -177,7 +186,7 @@ func TestAssessStatuses(t *testing.T) {
 }
 
 func TestPlatformResultJSONHasArraysAndANullOS(t *testing.T) {
-	pr := assess(&inventory.Inventory{Packages: []inventory.Package{}}, match.Result{})
+	pr := assess(nil, &inventory.Inventory{Packages: []inventory.Package{}}, match.Result{})
 	b, err := json.Marshal(pr)
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +195,7 @@ func TestPlatformResultJSONHasArraysAndANullOS(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	for key, want := range map[string]string{"os": "null", "findings": "[]", "skipped": "[]", "unmatched": "[]", "packages": "{}"} {
+	for key, want := range map[string]string{"os": "null", "advisorySource": `"none"`, "findings": "[]", "skipped": "[]", "unmatched": "[]", "packages": "{}"} {
 		t.Run(key+" is "+want, func(t *testing.T) {
 			if string(got[key]) != want {
 				t.Errorf("%s = %s, want %s", key, got[key], want)

@@ -42,6 +42,9 @@ type Image struct {
 	Platform    string
 	OS          string
 	OSVersion   string
+	// AdvisorySource is the advisory folder the OS packages were matched against
+	// (scanner.PlatformResult.AdvisorySource: "Debian", "Alpine"), "none" without one.
+	AdvisorySource string
 
 	PushedAt      time.Time
 	LastPulledAt  time.Time
@@ -84,6 +87,7 @@ func (img Image) entity() entity {
 	e.setString("Platform", img.Platform)
 	e.setString("Os", img.OS)
 	e.setString("OsVersion", img.OSVersion)
+	e.setString("AdvisorySource", img.AdvisorySource)
 	e.setTime("PushedAt", img.PushedAt)
 	e.setTime("LastPulledAt", img.LastPulledAt)
 	e.setTime("LastScannedAt", img.LastScannedAt)
@@ -109,19 +113,20 @@ func imageFromRow(r row) (Image, error) {
 		return Image{}, err
 	}
 	return Image{
-		Registry:      r.str("Registry"),
-		Repository:    r.str("Repository"),
-		Digest:        digest,
-		Tags:          splitList(r.str("Tags")),
-		IndexDigest:   r.str("IndexDigest"),
-		Platform:      r.str("Platform"),
-		OS:            r.str("Os"),
-		OSVersion:     r.str("OsVersion"),
-		PushedAt:      r.time("PushedAt"),
-		LastPulledAt:  r.time("LastPulledAt"),
-		LastScannedAt: r.time("LastScannedAt"),
-		Generation:    r.str("Generation"),
-		LastMatchedAt: r.time("LastMatchedAt"),
+		Registry:       r.str("Registry"),
+		Repository:     r.str("Repository"),
+		Digest:         digest,
+		Tags:           splitList(r.str("Tags")),
+		IndexDigest:    r.str("IndexDigest"),
+		Platform:       r.str("Platform"),
+		OS:             r.str("Os"),
+		OSVersion:      r.str("OsVersion"),
+		AdvisorySource: r.str("AdvisorySource"),
+		PushedAt:       r.time("PushedAt"),
+		LastPulledAt:   r.time("LastPulledAt"),
+		LastScannedAt:  r.time("LastScannedAt"),
+		Generation:     r.str("Generation"),
+		LastMatchedAt:  r.time("LastMatchedAt"),
 		Counts: Counts{
 			Critical: r.int("Critical"), High: r.int("High"), Medium: r.int("Medium"),
 			Low: r.int("Low"), Unknown: r.int("Unknown"), FixableCount: r.int("FixableCount"),

@@ -15,7 +15,7 @@ func TestImageRoundTrip(t *testing.T) {
 	full := Image{
 		Registry: "contoso.azurecr.io", Repository: "team/api", Digest: "sha256:1111",
 		Tags: []string{"1.2", "latest"}, IndexDigest: "sha256:9999", Platform: "linux/arm64/v8",
-		OS: "debian", OSVersion: "12",
+		OS: "debian", OSVersion: "12", AdvisorySource: "Debian",
 		PushedAt:      time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC),
 		LastPulledAt:  time.Date(2025, 3, 2, 11, 30, 0, 123000000, time.UTC),
 		LastScannedAt: time.Date(2025, 3, 3, 12, 0, 0, 0, time.FixedZone("CET", 3600)).UTC(),
