@@ -5,10 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tidewatch/tidewatch/handler/config"
@@ -30,12 +32,28 @@ type pipelineHandler struct {
 // other status (poison after host.MaxDequeueCount), exactly as the queue trigger does.
 // A task the handler deferred (re-enqueued with a registry's long Retry-After) is not
 // waited for once only deferred tasks remain: it is counted and left queued.
+//
+// --stop-before scan delivers no scan task: the sweep and the list tasks run, the scan
+// tasks they enqueue stay queued (the activity stage timed alone). --parallel N keeps up
+// to N invocations in flight, as the host runs a queue batch at once. --count-storage
+// prints the storage transactions the handler made.
 func runPipeline(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	timeout := fs.Duration("timeout", 20*time.Minute, "give up when the queues are not drained by then")
 	retryDelay := fs.Duration("retry-delay", time.Second, "visibility delay before a failed message is redelivered")
+	stopBefore := fs.String("stop-before", "", `"scan": run the sweep and the list tasks, leave the scan tasks queued`)
+	parallel := fs.Int("parallel", 1, "invocations in flight at once (1 to 32)")
+	countStorage := fs.Bool("count-storage", false, "print the storage transactions made, per service and resource")
 	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *stopBefore != "" && *stopBefore != pipeline.FuncScan {
+		fmt.Fprintf(env.Stderr, "tidewatch run: --stop-before %q: only %q is supported\n", *stopBefore, pipeline.FuncScan)
+		return exitUsage
+	}
+	if *parallel < 1 || *parallel > maxReceive {
+		fmt.Fprintf(env.Stderr, "tidewatch run: --parallel %d: want 1 to %d\n", *parallel, maxReceive)
 		return exitUsage
 	}
 	cfg, err := config.Load(env.Environ)
@@ -50,15 +68,31 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	r, err := startLocalHost(ctx, cfg, env.Version, log)
+	var storeOpts []store.Option
+	var counter *store.TransactionCounter
+	if *countStorage {
+		counter = store.NewTransactionCounter()
+		storeOpts = append(storeOpts, store.WithTransactionCounter(counter))
+	}
+	r, err := startLocalHost(ctx, cfg, env.Version, log, storeOpts)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
 		return exitError
 	}
 	defer r.close()
+	r.stopBefore, r.parallel = *stopBefore, *parallel
+	started := time.Now()
 	stats, err := r.drive(ctx, *retryDelay)
-	fmt.Fprintf(env.Stdout, "run: %d invocations, %d completed, %d retried, %d deferred, %d moved to poison\n",
-		stats.invocations, stats.completed, stats.retried, stats.deferred, stats.poisoned)
+	fmt.Fprintf(env.Stdout, "run: %d invocations, %d completed, %d retried, %d deferred, %d moved to poison in %.3fs\n",
+		stats.invocations, stats.completed, stats.retried, stats.deferred, stats.poisoned, time.Since(started).Seconds())
+	if r.stopBefore != "" {
+		if n, cerr := r.store.ScanTasks().ApproximateCount(ctx); cerr == nil {
+			fmt.Fprintf(env.Stdout, "run: stopped before scan: %d scan tasks left queued\n", n)
+		}
+	}
+	if counter != nil {
+		printTransactions(env.Stdout, counter)
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
 		return exitError
@@ -77,14 +111,24 @@ type localHost struct {
 	// timers are the timer functions fired, in order, before the queues are drained
 	// (default: the sweep).
 	timers []string
+	// stopBefore names a queue function whose tasks are left queued ("" or "scan").
+	stopBefore string
+	// parallel is how many invocations may be in flight at once (0 counts as 1).
+	parallel int
+
+	mu sync.Mutex // guards deferredUntil and the stats while a batch is delivered
 	// deferredUntil holds when each task the handler deferred becomes visible again.
 	deferredUntil []time.Time
 }
 
 type runStats struct{ invocations, completed, retried, deferred, poisoned int }
 
-func startLocalHost(ctx context.Context, cfg *config.Config, version string, log *slog.Logger, opts ...pipeline.Option) (*localHost, error) {
-	h, err := newHandler(ctx, cfg, version, log, opts...)
+func startLocalHost(ctx context.Context, cfg *config.Config, version string, log *slog.Logger, storeOpts []store.Option, opts ...pipeline.Option) (*localHost, error) {
+	st, err := openStore(ctx, cfg, storeOpts...)
+	if err != nil {
+		return nil, err
+	}
+	h, err := handlerFor(cfg, st, version, log, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -142,12 +186,13 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 		}
 		st.completed++
 	}
-	queues := []struct {
+	type queueFunction struct {
 		q        *store.Queue
 		function string
-	}{
-		{r.store.ListTasks(), pipeline.FuncListRepo},
-		{r.store.ScanTasks(), pipeline.FuncScan},
+	}
+	queues := []queueFunction{{r.store.ListTasks(), pipeline.FuncListRepo}}
+	if r.stopBefore != pipeline.FuncScan {
+		queues = append(queues, queueFunction{r.store.ScanTasks(), pipeline.FuncScan})
 	}
 	for {
 		delivered := 0
@@ -181,49 +226,81 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 	}
 }
 
-// deliver receives a batch from q and invokes function for each message.
+// maxReceive is the most messages one Get Messages call returns.
+const maxReceive = 32
+
+// deliver receives a batch from q and invokes function for each message, up to
+// r.parallel at once.
 func (r *localHost) deliver(ctx context.Context, q *store.Queue, function string, retryDelay time.Duration, st *runStats) (int, error) {
-	msgs, err := q.Receive(ctx, 16, 10*time.Minute)
+	parallel := max(r.parallel, 1)
+	msgs, err := q.Receive(ctx, min(max(16, parallel), maxReceive), 10*time.Minute)
 	if err != nil {
 		return 0, fmt.Errorf("receiving from %s: %w", q.Name(), err)
 	}
-	for _, m := range msgs {
-		env := host.QueueEnvelope(host.QueueBinding, host.QueueTrigger{
-			Text: m.Text, ID: m.ID, PopReceipt: m.PopReceipt, DequeueCount: int(m.DequeueCount), InsertionTime: m.InsertedAt,
-		}, host.NewSys(function, time.Now()), host.HostEncoding)
-		status, resp, err := host.Call(ctx, r.base, function, env)
-		st.invocations++
-		if err != nil && !errors.Is(err, context.Canceled) {
-			r.log.Error("invoking function", "function", function, "error", err)
-		}
-		switch {
-		case err == nil && status == http.StatusOK:
+	var (
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, parallel)
+		errs  = make([]error, len(msgs))
+	)
+	for i, m := range msgs {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			errs[i] = r.invoke(ctx, q, function, m, retryDelay, st)
+		})
+	}
+	wg.Wait()
+	return len(msgs), errors.Join(errs...)
+}
+
+// invoke delivers one message to function and settles it as the host does.
+func (r *localHost) invoke(ctx context.Context, q *store.Queue, function string, m store.Message, retryDelay time.Duration, st *runStats) error {
+	env := host.QueueEnvelope(host.QueueBinding, host.QueueTrigger{
+		Text: m.Text, ID: m.ID, PopReceipt: m.PopReceipt, DequeueCount: int(m.DequeueCount), InsertionTime: m.InsertedAt,
+	}, host.NewSys(function, time.Now()), host.HostEncoding)
+	status, resp, err := host.Call(ctx, r.base, function, env)
+	r.count(func() { st.invocations++ })
+	if err != nil && !errors.Is(err, context.Canceled) {
+		r.log.Error("invoking function", "function", function, "error", err)
+	}
+	switch {
+	case err == nil && status == http.StatusOK:
+		r.count(func() {
 			st.completed++
 			if delay, ok := host.DeferredDelay(resp); ok {
 				st.deferred++
 				r.deferredUntil = append(r.deferredUntil, time.Now().Add(delay))
 			}
-			if err := q.Delete(ctx, m); err != nil {
-				return 0, fmt.Errorf("deleting message %s: %w", m.ID, err)
-			}
-		case m.DequeueCount >= host.MaxDequeueCount:
-			st.poisoned++
-			r.log.Error("moving message to poison queue", "function", function, "messageId", m.ID, "dequeueCount", m.DequeueCount)
-			if err := q.MoveToPoison(ctx, m); err != nil {
-				return 0, fmt.Errorf("moving message %s to poison: %w", m.ID, err)
-			}
-		default:
-			st.retried++
-			if err := q.Release(ctx, m, retryDelay); err != nil {
-				return 0, fmt.Errorf("releasing message %s: %w", m.ID, err)
-			}
+		})
+		if err := q.Delete(ctx, m); err != nil {
+			return fmt.Errorf("deleting message %s: %w", m.ID, err)
+		}
+	case m.DequeueCount >= host.MaxDequeueCount:
+		r.count(func() { st.poisoned++ })
+		r.log.Error("moving message to poison queue", "function", function, "messageId", m.ID, "dequeueCount", m.DequeueCount)
+		if err := q.MoveToPoison(ctx, m); err != nil {
+			return fmt.Errorf("moving message %s to poison: %w", m.ID, err)
+		}
+	default:
+		r.count(func() { st.retried++ })
+		if err := q.Release(ctx, m, retryDelay); err != nil {
+			return fmt.Errorf("releasing message %s: %w", m.ID, err)
 		}
 	}
-	return len(msgs), nil
+	return nil
+}
+
+// count updates the stats or the deferred list under r.mu.
+func (r *localHost) count(update func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	update()
 }
 
 // stillDeferred is how many deferred tasks are not visible yet at now.
 func (r *localHost) stillDeferred(now time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	n := 0
 	for _, at := range r.deferredUntil {
 		if at.After(now) {
@@ -231,4 +308,17 @@ func (r *localHost) stillDeferred(now time.Time) int {
 		}
 	}
 	return n
+}
+
+// printTransactions writes the storage transactions counted: a total per service,
+// then one line per service, resource and method.
+func printTransactions(w io.Writer, c *store.TransactionCounter) {
+	by := c.ByService()
+	fmt.Fprintf(w, "storage: %d transactions (table %d, queue %d, blob %d)\n",
+		by[store.ServiceTable]+by[store.ServiceQueue]+by[store.ServiceBlob],
+		by[store.ServiceTable], by[store.ServiceQueue], by[store.ServiceBlob])
+	counts := c.Counts()
+	for _, k := range c.Keys() {
+		fmt.Fprintf(w, "storage: %s %s %s %d\n", k.Service, k.Resource, k.Method, counts[k])
+	}
 }
