@@ -83,7 +83,8 @@ sweep() {
 		{ tail -20 "$work/$1.err" >&2; die "sweep $1 failed"; }
 	grep -v '^storage: [a-z]* ' "$work/$1.out"
 }
-seconds() { sed -n 's/^run: .* in \([0-9.]*\)s$/\1/p' "$work/$1.out"; }
+seconds() { sed -n 's/^run: .* in \([0-9.]*\)s (.*/\1/p' "$work/$1.out"; }
+busy() { sed -n 's/^run: .* busy \([0-9.]*\)s)$/\1/p' "$work/$1.out"; }
 transactions() { sed -n 's/^storage: \([0-9]*\) transactions.*/\1/p' "$work/$1.out"; }
 queued() { sed -n 's/^run: stopped before scan: \([0-9]*\) scan tasks.*/\1/p' "$work/$1.out"; }
 invocations() { sed -n 's/^run: \([0-9]*\) invocations.*/\1/p' "$work/$1.out"; }
@@ -122,46 +123,46 @@ awk -v a="$tx1" -v b="$tx2" -v n="$images" 'BEGIN {
 echo "first sweep by resource:"; grep '^storage: [a-z]* ' "$work/first.out" | sed 's/^storage: /  /'
 echo "second sweep by resource:"; grep '^storage: [a-z]* ' "$work/second.out" | sed 's/^storage: /  /'
 
-# Monthly cost of a 1,000-image registry kept scanned, from the measured sweep
-# transactions and executions scaled to 1,000 images, at list prices (USD, pay as you
-# go, East US, no free grants applied):
+# Monthly cost of a 1,000-image registry kept scanned, from the second (steady-state)
+# sweep's measured transactions, executions and busy time scaled to 1,000 images, at
+# list prices (USD, pay as you go, East US, no free grants applied):
 #   Flex Consumption on demand: $0.000026 per GB-s, $0.40 per million executions
-#     https://azure.microsoft.com/en-us/pricing/details/functions/ (as quoted, East US,
+#     https://azure.microsoft.com/en-us/pricing/details/functions/ (as quoted for East US
 #     by https://modal.com/blog/azure-function-pricing-guide, 2025-05-22)
 #   Table storage (LRS): $0.00036 per 10,000 transactions
 #     https://azure.microsoft.com/en-us/pricing/details/storage/tables/
-#   Queue storage (GPv2 LRS): $0.004 per 10,000 operations (the class 1 price; used for
-#     every queue operation as an upper bound)
+#   Queue storage (GPv2 LRS): $0.004 per 10,000 class 1 operations
 #     https://azure.microsoft.com/en-us/pricing/details/storage/queues/
-#   Blob storage (hot LRS): $0.055 per 10,000 writes, $0.0044 per 10,000 reads (every
-#     blob transaction is priced as a write: an upper bound)
+#   Blob storage (hot LRS): $0.055 per 10,000 write operations
 #     https://azure.microsoft.com/en-us/pricing/details/storage/blobs/
-# The storage prices were not retrievable from the pricing pages when this was written
-# (2026-12-02); they are the pages' figures as last known: check them before relying on
-# the result. Compute: each sweep execution is billed as its share of the sweep's wall
-# time at the instance memory (2,048 MB), with the PARALLEL invocations of the local run
-# counted as one instance each (an over-estimate: the host overlaps them on an instance).
-# Scans: SCAN_SECONDS per image (cold scan of a small image, scripts/bench.sh) and
-# SCAN_TRANSACTIONS storage transactions per scan, once a day per image.
+# The storage figures are the pages' as last known, not re-read when this was written
+# (2026-12-02): check them. To stay an upper bound, every table, queue and blob
+# transaction is priced at the queue price and blob transactions at the blob write
+# price. GB-s: the invocations' summed busy time at the instance memory (2,048 MB), as if
+# each ran alone on an instance (the host overlaps up to batchSize + newBatchThreshold =
+# 6 on one instance, which divides this by up to 6). Scans: SCAN_SECONDS busy and
+# SCAN_TRANSACTIONS transactions per image, one scan per image per day (rescanAfter).
 SWEEPS_PER_DAY=${SWEEPS_PER_DAY:-4}   # TIDEWATCH_SWEEP_SCHEDULE every 6 h
 SCAN_SECONDS=${SCAN_SECONDS:-2}
 SCAN_TRANSACTIONS=${SCAN_TRANSACTIONS:-40}
-awk -v tx="$tx2" -v inv="$inv2" -v secs="$t2" -v n="$images" -v par="$PARALLEL" \
+blob2=$(sed -n 's/^storage: .* blob \([0-9]*\))$/\1/p' "$work/second.out")
+awk -v tx="$tx2" -v btx="$blob2" -v inv="$inv2" -v busy="$(busy second)" -v n="$images" \
 	-v sweeps="$SWEEPS_PER_DAY" -v scansecs="$SCAN_SECONDS" -v scantx="$SCAN_TRANSACTIONS" 'BEGIN {
-	per = 1000 / n                     # scale the measured steady-state sweep to 1,000 images
+	per = 1000 / n                     # scale the measured sweep to 1,000 images
 	month = 30
 	sweep_tx = tx * per * sweeps * month
+	sweep_btx = btx * per * sweeps * month
 	sweep_exec = inv * per * sweeps * month
-	sweep_gbs = secs * par * 2 * per * sweeps * month
+	sweep_gbs = busy * 2 * per * sweeps * month
 	scan_exec = 1000 * month
 	scan_gbs = 1000 * scansecs * 2 * month
 	scan_tx = 1000 * scantx * month
-	table_queue_usd = (sweep_tx + scan_tx) * 0.004 / 10000   # every transaction at the queue price (highest of table/queue)
+	storage_usd = (sweep_tx - sweep_btx + scan_tx) * 0.004 / 10000 + sweep_btx * 0.055 / 10000
 	exec_usd = (sweep_exec + scan_exec) * 0.40 / 1e6
 	gbs_usd = (sweep_gbs + scan_gbs) * 0.000026
 	printf "\nmonthly cost, 1,000 images, %d sweeps/day, one scan per image per day (USD, list prices, no free grants):\n", sweeps
 	printf "  sweeps: %.0f transactions, %.0f executions, %.0f GB-s\n", sweep_tx, sweep_exec, sweep_gbs
-	printf "  scans:  %.0f transactions, %.0f executions, %.0f GB-s (SCAN_SECONDS=%s, SCAN_TRANSACTIONS=%s)\n", scan_tx, scan_exec, scan_gbs, scansecs, scantx
-	printf "  storage $%.3f + executions $%.3f + GB-s $%.3f = $%.2f/month (target <= $1)\n", table_queue_usd, exec_usd, gbs_usd, table_queue_usd + exec_usd + gbs_usd
+	printf "  scans:  %.0f transactions, %.0f executions, %.0f GB-s (assumed: SCAN_SECONDS=%s, SCAN_TRANSACTIONS=%s)\n", scan_tx, scan_exec, scan_gbs, scansecs, scantx
+	printf "  storage $%.3f + executions $%.3f + GB-s $%.3f = $%.2f/month (target <= $1)\n", storage_usd, exec_usd, gbs_usd, storage_usd + exec_usd + gbs_usd
 }'
 echo "registry kept in $SCALE_DIR (reused by the next run with the same REPOS and TAGS)"

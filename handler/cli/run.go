@@ -83,8 +83,8 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	r.stopBefore, r.parallel = *stopBefore, *parallel
 	started := time.Now()
 	stats, err := r.drive(ctx, *retryDelay)
-	fmt.Fprintf(env.Stdout, "run: %d invocations, %d completed, %d retried, %d deferred, %d moved to poison in %.3fs\n",
-		stats.invocations, stats.completed, stats.retried, stats.deferred, stats.poisoned, time.Since(started).Seconds())
+	fmt.Fprintf(env.Stdout, "run: %d invocations, %d completed, %d retried, %d deferred, %d moved to poison in %.3fs (invocations busy %.3fs)\n",
+		stats.invocations, stats.completed, stats.retried, stats.deferred, stats.poisoned, time.Since(started).Seconds(), stats.busy.Seconds())
 	if r.stopBefore != "" {
 		if n, cerr := r.store.ScanTasks().ApproximateCount(ctx); cerr == nil {
 			fmt.Fprintf(env.Stdout, "run: stopped before scan: %d scan tasks left queued\n", n)
@@ -121,7 +121,12 @@ type localHost struct {
 	deferredUntil []time.Time
 }
 
-type runStats struct{ invocations, completed, retried, deferred, poisoned int }
+type runStats struct {
+	invocations, completed, retried, deferred, poisoned int
+	// busy is the summed duration of the invocations (what on-demand execution time
+	// is billed on, before an instance overlaps its executions).
+	busy time.Duration
+}
 
 func startLocalHost(ctx context.Context, cfg *config.Config, version string, log *slog.Logger, storeOpts []store.Option, opts ...pipeline.Option) (*localHost, error) {
 	st, err := openStore(ctx, cfg, storeOpts...)
@@ -175,9 +180,11 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 		timers = []string{pipeline.FuncSweep}
 	}
 	for _, timer := range timers {
+		started := time.Now()
 		status, _, err := host.Call(ctx, r.base, timer,
 			host.TimerEnvelope(host.TimerBinding, host.TimerInfo{}, host.NewSys(timer, time.Now())))
 		st.invocations++
+		st.busy += time.Since(started)
 		if err != nil {
 			return st, fmt.Errorf("calling %s: %w", timer, err)
 		}
@@ -258,8 +265,10 @@ func (r *localHost) invoke(ctx context.Context, q *store.Queue, function string,
 	env := host.QueueEnvelope(host.QueueBinding, host.QueueTrigger{
 		Text: m.Text, ID: m.ID, PopReceipt: m.PopReceipt, DequeueCount: int(m.DequeueCount), InsertionTime: m.InsertedAt,
 	}, host.NewSys(function, time.Now()), host.HostEncoding)
+	started := time.Now()
 	status, resp, err := host.Call(ctx, r.base, function, env)
-	r.count(func() { st.invocations++ })
+	took := time.Since(started)
+	r.count(func() { st.invocations++; st.busy += took })
 	if err != nil && !errors.Is(err, context.Canceled) {
 		r.log.Error("invoking function", "function", function, "error", err)
 	}

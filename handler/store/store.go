@@ -64,6 +64,8 @@ type Store struct {
 	listTasks, scanTasks, registryEvents, rematchTasks *Queue
 
 	advisories, inventories, layerBlobs *Container
+
+	refreshes runRefreshes // coalesced run-summary refreshes
 }
 
 // NewCredential returns the user-assigned managed identity credential for clientID,
