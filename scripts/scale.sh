@@ -59,7 +59,8 @@ if [ ! -f "$marker" ]; then
 	start_registry "$SCALE_DIR/registry"
 fi
 registry_pid=${SERVICE_PIDS[-1]}
-start_azurite "$work/azurite"
+# In memory: Azurite would otherwise rewrite its whole database file as it grows.
+AZURITE_IN_MEMORY=${AZURITE_IN_MEMORY:-1} start_azurite "$work/azurite"
 azurite_pid=${SERVICE_PIDS[-1]}
 
 say "listing floor (regfill -list, concurrency 32)"
@@ -116,7 +117,7 @@ awk -v f="$floor" -v a="$t1" -v b="$t2" -v c="$changed_repos" 'BEGIN {
 echo "peak RSS (MB): tidewatch first $(maxrss "$work/first.time"), second $(maxrss "$work/second.time"); regfill -list $(maxrss "$work/floor.time");"
 echo "               docker-registry $first_registry_rss after the first sweep, $(vmhwm "$registry_pid") after both;"
 echo "               azurite $first_azurite_rss after the first sweep, $(vmhwm "$azurite_pid") after both (target <= 256 each)"
-echo "invocations: first $inv1, second $inv2; scan tasks left queued: $q1 after the first, $q2 after the second"
+echo "invocations: first $inv1 (busy $(busy first) s), second $inv2 (busy $(busy second) s); scan tasks left queued: $q1 after the first, $q2 after the second"
 awk -v a="$tx1" -v b="$tx2" -v n="$images" 'BEGIN {
 	printf "storage transactions: first sweep %d (%.0f per 1,000 images), second sweep %d (%.0f per 1,000 images)\n", a, 1000 * a / n, b, 1000 * b / n
 }'

@@ -236,28 +236,49 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 // maxReceive is the most messages one Get Messages call returns.
 const maxReceive = 32
 
-// deliver receives a batch from q and invokes function for each message, up to
-// r.parallel at once.
+// deliver delivers q's visible messages to function, up to r.parallel at once, and
+// returns how many it delivered. Like the host, it receives more as invocations finish
+// rather than waiting for a whole batch, and returns once a receive finds nothing and
+// the invocations it started have returned.
 func (r *localHost) deliver(ctx context.Context, q *store.Queue, function string, retryDelay time.Duration, st *runStats) (int, error) {
 	parallel := max(r.parallel, 1)
-	msgs, err := q.Receive(ctx, min(max(16, parallel), maxReceive), 10*time.Minute)
-	if err != nil {
-		return 0, fmt.Errorf("receiving from %s: %w", q.Name(), err)
-	}
 	var (
-		wg    sync.WaitGroup
-		slots = make(chan struct{}, parallel)
-		errs  = make([]error, len(msgs))
+		wg        sync.WaitGroup
+		slots     = make(chan struct{}, parallel)
+		mu        sync.Mutex
+		errs      []error
+		delivered int
 	)
-	for i, m := range msgs {
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			errs[i] = r.invoke(ctx, q, function, m, retryDelay, st)
-		})
+	defer wg.Wait()
+	for {
+		slots <- struct{}{} // wait for a free slot; it is the first message's
+		free := parallel - len(slots) + 1
+		msgs, err := q.Receive(ctx, min(max(free, 1), maxReceive), 10*time.Minute)
+		if err != nil {
+			<-slots
+			wg.Wait()
+			return delivered, errors.Join(append(errs, fmt.Errorf("receiving from %s: %w", q.Name(), err))...)
+		}
+		if len(msgs) == 0 {
+			<-slots
+			wg.Wait()
+			return delivered, errors.Join(errs...)
+		}
+		delivered += len(msgs)
+		for i, m := range msgs {
+			if i > 0 {
+				slots <- struct{}{}
+			}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				if err := r.invoke(ctx, q, function, m, retryDelay, st); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
+		}
 	}
-	wg.Wait()
-	return len(msgs), errors.Join(errs...)
 }
 
 // invoke delivers one message to function and settles it as the host does.
