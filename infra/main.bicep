@@ -100,6 +100,11 @@ param scanBudget string = '9m'
 ])
 param logLevel string = 'info'
 
+@description('Requests one function instance keeps in flight to each registry (TIDEWATCH_REGISTRY_CONCURRENCY).')
+@minValue(1)
+@maxValue(1024)
+param registryConcurrency int = 32
+
 @minValue(30)
 @maxValue(730)
 param logRetentionInDays int = 30
@@ -250,6 +255,7 @@ var tidewatchSettings = {
   TIDEWATCH_MAX_DB_AGE: maxDbAge
   TIDEWATCH_SCAN_BUDGET: scanBudget
   TIDEWATCH_LOG_LEVEL: logLevel
+  TIDEWATCH_REGISTRY_CONCURRENCY: string(registryConcurrency)
   TIDEWATCH_LOG_ANALYTICS_WORKSPACE_ID: enablePullActivity ? workspaceReader.outputs.customerId : ''
 }
 

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tidewatch/tidewatch/handler/config"
@@ -34,6 +36,11 @@ type pipelineHandler struct {
 // on registry-events go to /registryeventsqueue the same way. With --http it also
 // plays the host's HTTP front for /api/registryevents (function key checked as the
 // host does, see triggerFront); with --watch it keeps delivering until interrupted.
+//
+// --stop-before scan delivers no scan task: the sweep and the list tasks run, the scan
+// tasks they enqueue stay queued (the activity stage timed alone). --parallel N keeps up
+// to N invocations in flight, as the host runs a queue batch at once. --count-storage
+// prints the storage transactions the handler made.
 func runPipeline(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
@@ -42,7 +49,18 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	httpAddr := fs.String("http", "", "also serve HTTP triggers (POST /api/registryevents) on this address, e.g. 127.0.0.1:7071")
 	keyFile := fs.String("function-key-file", "", "file holding the function key HTTP triggers require (x-functions-key header or code query parameter); required with --http")
 	watch := fs.Bool("watch", false, "keep delivering queue messages (and serving --http) until interrupted instead of stopping when the queues are drained")
+	stopBefore := fs.String("stop-before", "", `"scan": run the sweep and the list tasks, leave the scan tasks queued`)
+	parallel := fs.Int("parallel", 1, "invocations in flight at once (1 to 32)")
+	countStorage := fs.Bool("count-storage", false, "print the storage transactions made, per service and resource")
 	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *stopBefore != "" && *stopBefore != pipeline.FuncScan {
+		fmt.Fprintf(env.Stderr, "tidewatch run: --stop-before %q: only %q is supported\n", *stopBefore, pipeline.FuncScan)
+		return exitUsage
+	}
+	if *parallel < 1 || *parallel > maxReceive {
+		fmt.Fprintf(env.Stderr, "tidewatch run: --parallel %d: want 1 to %d\n", *parallel, maxReceive)
 		return exitUsage
 	}
 	cfg, err := config.Load(env.Environ)
@@ -70,7 +88,13 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 	}
 	defer cancel()
-	r, err := startLocalHost(ctx, cfg, env.Version, log)
+	var storeOpts []store.Option
+	var counter *store.TransactionCounter
+	if *countStorage {
+		counter = store.NewTransactionCounter()
+		storeOpts = append(storeOpts, store.WithTransactionCounter(counter))
+	}
+	r, err := startLocalHost(ctx, cfg, env.Version, log, storeOpts)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
 		return exitError
@@ -84,13 +108,23 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 		}
 		fmt.Fprintf(env.Stdout, "run: serving HTTP triggers at %s/api/%s\n", base, pipeline.FuncRegistryEvents)
 	}
+	r.stopBefore, r.parallel = *stopBefore, *parallel
 	drive := r.drive
 	if *watch {
 		drive = r.watchAfterTimers
 	}
+	started := time.Now()
 	stats, err := drive(ctx, *retryDelay)
-	fmt.Fprintf(env.Stdout, "run: %d invocations, %d completed, %d retried, %d deferred, %d moved to poison\n",
-		stats.invocations, stats.completed, stats.retried, stats.deferred, stats.poisoned)
+	fmt.Fprintf(env.Stdout, "run: %d invocations, %d completed, %d retried, %d deferred, %d moved to poison in %.3fs (invocations busy %.3fs)\n",
+		stats.invocations, stats.completed, stats.retried, stats.deferred, stats.poisoned, time.Since(started).Seconds(), stats.busy.Seconds())
+	if r.stopBefore != "" {
+		if n, cerr := r.store.ScanTasks().ApproximateCount(ctx); cerr == nil {
+			fmt.Fprintf(env.Stdout, "run: stopped before scan: %d scan tasks left queued\n", n)
+		}
+	}
+	if counter != nil {
+		printTransactions(env.Stdout, counter)
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "tidewatch run: %v\n", err)
 		return exitError
@@ -111,14 +145,29 @@ type localHost struct {
 	// timers are the timer functions fired, in order, before the queues are drained
 	// (default: the sweep).
 	timers []string
+	// stopBefore names a queue function whose tasks are left queued ("" or "scan").
+	stopBefore string
+	// parallel is how many invocations may be in flight at once (0 counts as 1).
+	parallel int
+
+	mu sync.Mutex // guards deferredUntil and the stats while a batch is delivered
 	// deferredUntil holds when each task the handler deferred becomes visible again.
 	deferredUntil []time.Time
 }
 
-type runStats struct{ invocations, completed, retried, deferred, poisoned int }
+type runStats struct {
+	invocations, completed, retried, deferred, poisoned int
+	// busy is the summed duration of the invocations (what on-demand execution time
+	// is billed on, before an instance overlaps its executions).
+	busy time.Duration
+}
 
-func startLocalHost(ctx context.Context, cfg *config.Config, version string, log *slog.Logger, opts ...pipeline.Option) (*localHost, error) {
-	h, err := newHandler(ctx, cfg, version, log, opts...)
+func startLocalHost(ctx context.Context, cfg *config.Config, version string, log *slog.Logger, storeOpts []store.Option, opts ...pipeline.Option) (*localHost, error) {
+	st, err := openStore(ctx, cfg, storeOpts...)
+	if err != nil {
+		return nil, err
+	}
+	h, err := handlerFor(cfg, st, version, log, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -170,9 +219,11 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 		timers = []string{pipeline.FuncSweep}
 	}
 	for _, timer := range timers {
+		started := time.Now()
 		status, _, err := host.Call(ctx, r.base, timer,
 			host.TimerEnvelope(host.TimerBinding, host.TimerInfo{}, host.NewSys(timer, time.Now())))
 		st.invocations++
+		st.busy += time.Since(started)
 		if err != nil {
 			return st, fmt.Errorf("calling %s: %w", timer, err)
 		}
@@ -221,58 +272,116 @@ type queueFunction struct {
 }
 
 // queues are the queue triggers of functions/*/function.json, in pipeline order.
+// With --stop-before scan, scan-tasks is not delivered.
 func (r *localHost) queues() []queueFunction {
-	return []queueFunction{
+	qs := []queueFunction{
 		{r.store.RegistryEvents(), pipeline.FuncRegistryEventsQueue},
 		{r.store.ListTasks(), pipeline.FuncListRepo},
-		{r.store.ScanTasks(), pipeline.FuncScan},
-		{r.store.RematchTasks(), pipeline.FuncRematch},
+	}
+	if r.stopBefore != pipeline.FuncScan {
+		qs = append(qs, queueFunction{r.store.ScanTasks(), pipeline.FuncScan})
+	}
+	return append(qs, queueFunction{r.store.RematchTasks(), pipeline.FuncRematch})
+}
+
+// maxReceive is the most messages one Get Messages call returns.
+const maxReceive = 32
+
+// deliver delivers q's visible messages to function, up to r.parallel at once, and
+// returns how many it delivered. Like the host, it receives more as invocations finish
+// rather than waiting for a whole batch, and returns once a receive finds nothing and
+// the invocations it started have returned.
+func (r *localHost) deliver(ctx context.Context, q *store.Queue, function string, retryDelay time.Duration, st *runStats) (int, error) {
+	parallel := max(r.parallel, 1)
+	var (
+		wg        sync.WaitGroup
+		slots     = make(chan struct{}, parallel)
+		mu        sync.Mutex
+		errs      []error
+		delivered int
+	)
+	defer wg.Wait()
+	for {
+		slots <- struct{}{} // wait for a free slot; it is the first message's
+		free := parallel - len(slots) + 1
+		msgs, err := q.Receive(ctx, min(max(free, 1), maxReceive), 10*time.Minute)
+		if err != nil {
+			<-slots
+			wg.Wait()
+			return delivered, errors.Join(append(errs, fmt.Errorf("receiving from %s: %w", q.Name(), err))...)
+		}
+		if len(msgs) == 0 {
+			<-slots
+			wg.Wait()
+			return delivered, errors.Join(errs...)
+		}
+		delivered += len(msgs)
+		for i, m := range msgs {
+			if i > 0 {
+				slots <- struct{}{}
+			}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				if err := r.invoke(ctx, q, function, m, retryDelay, st); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
+		}
 	}
 }
 
-// deliver receives a batch from q and invokes function for each message.
-func (r *localHost) deliver(ctx context.Context, q *store.Queue, function string, retryDelay time.Duration, st *runStats) (int, error) {
-	msgs, err := q.Receive(ctx, 16, 10*time.Minute)
-	if err != nil {
-		return 0, fmt.Errorf("receiving from %s: %w", q.Name(), err)
+// invoke delivers one message to function and settles it as the host does.
+func (r *localHost) invoke(ctx context.Context, q *store.Queue, function string, m store.Message, retryDelay time.Duration, st *runStats) error {
+	env := host.QueueEnvelope(host.QueueBinding, host.QueueTrigger{
+		Text: m.Text, ID: m.ID, PopReceipt: m.PopReceipt, DequeueCount: int(m.DequeueCount), InsertionTime: m.InsertedAt,
+	}, host.NewSys(function, time.Now()), host.HostEncoding)
+	started := time.Now()
+	status, resp, err := host.Call(ctx, r.base, function, env)
+	took := time.Since(started)
+	r.count(func() { st.invocations++; st.busy += took })
+	if err != nil && !errors.Is(err, context.Canceled) {
+		r.log.Error("invoking function", "function", function, "error", err)
 	}
-	for _, m := range msgs {
-		env := host.QueueEnvelope(host.QueueBinding, host.QueueTrigger{
-			Text: m.Text, ID: m.ID, PopReceipt: m.PopReceipt, DequeueCount: int(m.DequeueCount), InsertionTime: m.InsertedAt,
-		}, host.NewSys(function, time.Now()), host.HostEncoding)
-		status, resp, err := host.Call(ctx, r.base, function, env)
-		st.invocations++
-		if err != nil && !errors.Is(err, context.Canceled) {
-			r.log.Error("invoking function", "function", function, "error", err)
-		}
-		switch {
-		case err == nil && status == http.StatusOK:
+	switch {
+	case err == nil && status == http.StatusOK:
+		r.count(func() {
 			st.completed++
 			if delay, ok := host.DeferredDelay(resp); ok {
 				st.deferred++
 				r.deferredUntil = append(r.deferredUntil, time.Now().Add(delay))
 			}
-			if err := q.Delete(ctx, m); err != nil {
-				return 0, fmt.Errorf("deleting message %s: %w", m.ID, err)
-			}
-		case m.DequeueCount >= host.MaxDequeueCount:
-			st.poisoned++
-			r.log.Error("moving message to poison queue", "function", function, "messageId", m.ID, "dequeueCount", m.DequeueCount)
-			if err := q.MoveToPoison(ctx, m); err != nil {
-				return 0, fmt.Errorf("moving message %s to poison: %w", m.ID, err)
-			}
-		default:
-			st.retried++
-			if err := q.Release(ctx, m, retryDelay); err != nil {
-				return 0, fmt.Errorf("releasing message %s: %w", m.ID, err)
-			}
+		})
+		if err := q.Delete(ctx, m); err != nil {
+			return fmt.Errorf("deleting message %s: %w", m.ID, err)
+		}
+	case m.DequeueCount >= host.MaxDequeueCount:
+		r.count(func() { st.poisoned++ })
+		r.log.Error("moving message to poison queue", "function", function, "messageId", m.ID, "dequeueCount", m.DequeueCount)
+		if err := q.MoveToPoison(ctx, m); err != nil {
+			return fmt.Errorf("moving message %s to poison: %w", m.ID, err)
+		}
+	default:
+		r.count(func() { st.retried++ })
+		if err := q.Release(ctx, m, retryDelay); err != nil {
+			return fmt.Errorf("releasing message %s: %w", m.ID, err)
 		}
 	}
-	return len(msgs), nil
+	return nil
+}
+
+// count updates the stats or the deferred list under r.mu.
+func (r *localHost) count(update func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	update()
 }
 
 // stillDeferred is how many deferred tasks are not visible yet at now.
 func (r *localHost) stillDeferred(now time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	n := 0
 	for _, at := range r.deferredUntil {
 		if at.After(now) {
@@ -280,4 +389,17 @@ func (r *localHost) stillDeferred(now time.Time) int {
 		}
 	}
 	return n
+}
+
+// printTransactions writes the storage transactions counted: a total per service,
+// then one line per service, resource and method.
+func printTransactions(w io.Writer, c *store.TransactionCounter) {
+	by := c.ByService()
+	fmt.Fprintf(w, "storage: %d transactions (table %d, queue %d, blob %d)\n",
+		by[store.ServiceTable]+by[store.ServiceQueue]+by[store.ServiceBlob],
+		by[store.ServiceTable], by[store.ServiceQueue], by[store.ServiceBlob])
+	counts := c.Counts()
+	for _, k := range c.Keys() {
+		fmt.Fprintf(w, "storage: %s %s %s %d\n", k.Service, k.Resource, k.Method, counts[k])
+	}
 }

@@ -65,7 +65,7 @@ func handlerFor(cfg *config.Config, st *store.Store, version string, log *slog.L
 	return &pipelineHandler{Handler: host.NewServer(log, p.Functions(), host.WithBudget(cfg.ScanBudget), host.WithHTTPFunctions(p.HTTPFunctions())), store: st}, nil
 }
 
-func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config, opts ...store.Option) (*store.Store, error) {
 	sc := store.Config{
 		ConnectionString: cfg.Storage.ConnectionString.Reveal(),
 		QueueServiceURL:  cfg.Storage.QueueServiceURL,
@@ -79,7 +79,7 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 		}
 		sc.Credential = cred
 	}
-	st, err := store.Open(ctx, sc)
+	st, err := store.Open(ctx, sc, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("opening storage: %w", err)
 	}

@@ -32,7 +32,12 @@ const (
 	DefaultMaxDBAge         = 48 * time.Hour
 	DefaultScanBudget       = 9 * time.Minute
 	DefaultLogLevel         = slog.LevelInfo
+	// DefaultRegistryConcurrency is the listing floor's concurrency (regfill -list).
+	DefaultRegistryConcurrency = 32
 )
+
+// maxRegistryConcurrency bounds TIDEWATCH_REGISTRY_CONCURRENCY.
+const maxRegistryConcurrency = 1024
 
 // MaxScanBudget bounds TIDEWATCH_SCAN_BUDGET: host.json's functionTimeout. The budget
 // must end before the host kills the invocation so the outcome can still be recorded.
@@ -70,6 +75,9 @@ type Config struct {
 	LogAnalyticsWorkspaceID string
 	// ScanBudget is the deadline each invocation gets.
 	ScanBudget time.Duration
+	// RegistryConcurrency bounds the requests one process has in flight to each
+	// registry (every listing, HEAD, manifest and blob fetch counts, retries included).
+	RegistryConcurrency int
 	// LogLevel is the minimum level logged.
 	LogLevel slog.Level
 	// AzureClientID is the user-assigned identity for ACR pulls and Log Analytics; empty
@@ -135,6 +143,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("logAnalyticsWorkspaceId", c.LogAnalyticsWorkspaceID),
 		slog.String("scanBudget", c.ScanBudget.String()),
 		slog.String("logLevel", c.LogLevel.String()),
+		slog.Int("registryConcurrency", c.RegistryConcurrency),
 		slog.String("azureClientId", c.AzureClientID),
 	)
 }

@@ -53,6 +53,9 @@ func Load(environ []string) (*Config, error) {
 	if cfg.ScanBudget, err = parseDuration(EnvScanBudget, env.get(EnvScanBudget, DefaultScanBudget.String()), MaxScanBudget); err != nil {
 		errs = append(errs, err)
 	}
+	if cfg.RegistryConcurrency, err = parseCount(EnvRegistryConcurrency, env.get(EnvRegistryConcurrency, strconv.Itoa(DefaultRegistryConcurrency)), maxRegistryConcurrency); err != nil {
+		errs = append(errs, err)
+	}
 	if cfg.LogLevel, err = parseLogLevel(env.get(EnvLogLevel, DefaultLogLevel.String())); err != nil {
 		errs = append(errs, err)
 	}
@@ -123,6 +126,15 @@ func unknownSettings(env environment) []error {
 
 // itoa formats a small int.
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// parseCount reads a whole number in [1, max].
+func parseCount(name, value string, max int) (int, error) {
+	n, err := strconv.Atoi(value)
+	if err != nil || n < 1 || n > max {
+		return 0, problem(name, "want a whole number from 1 to %d, got %q", max, value)
+	}
+	return n, nil
+}
 
 // parseDays reads a whole number of days in [0, maxWindowDays]; 0 turns the window off.
 func parseDays(name, value string) (int, error) {

@@ -24,19 +24,20 @@ var minimal = []string{
 // withDefaults is the Config the defaults in DESIGN.md describe, for minimal.
 func withDefaults() *Config {
 	return &Config{
-		Registries:       []Registry{{Host: "contoso.azurecr.io", Auth: AuthACR}},
-		Storage:          Storage{ConnectionString: azurite},
-		AdvisoriesURL:    "https://osv-vulnerabilities.storage.googleapis.com",
-		OVALURL:          "https://raw.githubusercontent.com/microsoft/AzureLinuxVulnerabilityData/main",
-		Ecosystems:       []string{"Debian"},
-		SeveritySource:   "GIT",
-		SweepSchedule:    "0 0 */6 * * *",
-		AdvisorySchedule: "0 0 * * * *",
-		PushDays:         90,
-		PullDays:         30,
-		MaxDBAge:         48 * time.Hour,
-		ScanBudget:       9 * time.Minute,
-		LogLevel:         slog.LevelInfo,
+		Registries:          []Registry{{Host: "contoso.azurecr.io", Auth: AuthACR}},
+		Storage:             Storage{ConnectionString: azurite},
+		AdvisoriesURL:       "https://osv-vulnerabilities.storage.googleapis.com",
+		OVALURL:             "https://raw.githubusercontent.com/microsoft/AzureLinuxVulnerabilityData/main",
+		Ecosystems:          []string{"Debian"},
+		SeveritySource:      "GIT",
+		SweepSchedule:       "0 0 */6 * * *",
+		AdvisorySchedule:    "0 0 * * * *",
+		PushDays:            90,
+		PullDays:            30,
+		MaxDBAge:            48 * time.Hour,
+		ScanBudget:          9 * time.Minute,
+		LogLevel:            slog.LevelInfo,
+		RegistryConcurrency: 32,
 	}
 }
 
@@ -121,6 +122,7 @@ func TestLoadValid(t *testing.T) {
 			"TIDEWATCH_LOG_ANALYTICS_WORKSPACE_ID=0b6c1f7e-3d0a-4b8e-8f7c-2a1d9e4c5b60",
 			"TIDEWATCH_SCAN_BUDGET=9m30s",
 			"TIDEWATCH_LOG_LEVEL=DEBUG",
+			"TIDEWATCH_REGISTRY_CONCURRENCY=8",
 			"AZURE_CLIENT_ID=a2b9c6b0-2f7e-4c6a-9d43-0d6f6a0f8a11",
 		), func(c *Config) {
 			c.AdvisoriesURL = advisories
@@ -132,6 +134,7 @@ func TestLoadValid(t *testing.T) {
 			c.LogAnalyticsWorkspaceID = "0b6c1f7e-3d0a-4b8e-8f7c-2a1d9e4c5b60"
 			c.ScanBudget = 9*time.Minute + 30*time.Second
 			c.LogLevel = slog.LevelDebug
+			c.RegistryConcurrency = 8
 			c.AzureClientID = "a2b9c6b0-2f7e-4c6a-9d43-0d6f6a0f8a11"
 		}},
 		{"an advisories URL loses its trailing slash", environ("TIDEWATCH_ADVISORIES_URL=http://127.0.0.1:8081/osv/"), func(c *Config) {
@@ -205,6 +208,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"credentials for a non-basic registry are an error", environ("TIDEWATCH_REGISTRY_1_USERNAME=u", "TIDEWATCH_REGISTRY_1_PASSWORD=p"), []string{"TIDEWATCH_REGISTRY_1_USERNAME", "TIDEWATCH_REGISTRY_1_PASSWORD"}, "=basic"},
 		{"credentials beyond the registry list are an error", environ("TIDEWATCH_REGISTRY_3_USERNAME=u"), []string{"TIDEWATCH_REGISTRY_3_USERNAME"}, "lists only 1"},
 		{"a registry index with a leading zero is unknown", environ("TIDEWATCH_REGISTRY_01_USERNAME=u"), []string{"TIDEWATCH_REGISTRY_01_USERNAME"}, "unknown setting"},
+		{"a registry concurrency of zero is an error", environ("TIDEWATCH_REGISTRY_CONCURRENCY=0"), []string{"TIDEWATCH_REGISTRY_CONCURRENCY"}, "from 1 to 1024"},
+		{"a registry concurrency that is not a number is an error", environ("TIDEWATCH_REGISTRY_CONCURRENCY=lots"), []string{"TIDEWATCH_REGISTRY_CONCURRENCY"}, "from 1 to 1024"},
 		{"no storage is an error", noStorage, []string{"TIDEWATCH_STORAGE"}, "not configured"},
 		{"both storage forms are an error", environ(identity...), []string{"TIDEWATCH_STORAGE"}, "not both"},
 		{"incomplete identity storage names what is missing", append(slices.Clone(noStorage), identity[0]),

@@ -27,6 +27,7 @@ const (
 	EnvLogAnalyticsWorkspace  = "TIDEWATCH_LOG_ANALYTICS_WORKSPACE_ID"
 	EnvScanBudget             = "TIDEWATCH_SCAN_BUDGET"
 	EnvLogLevel               = "TIDEWATCH_LOG_LEVEL"
+	EnvRegistryConcurrency    = "TIDEWATCH_REGISTRY_CONCURRENCY"
 	EnvAzureClientID          = "AZURE_CLIENT_ID"
 )
 
@@ -49,6 +50,7 @@ func Names() []string {
 		EnvSweepSchedule, EnvAdvisorySchedule,
 		EnvPushDays, EnvPullDays, EnvMaxDBAge,
 		EnvLogAnalyticsWorkspace, EnvScanBudget, EnvLogLevel,
+		EnvRegistryConcurrency,
 		EnvAzureClientID,
 	}
 }

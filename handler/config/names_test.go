@@ -28,6 +28,7 @@ func TestNames(t *testing.T) {
 			"TIDEWATCH_LOG_ANALYTICS_WORKSPACE_ID",
 			"TIDEWATCH_SCAN_BUDGET",
 			"TIDEWATCH_LOG_LEVEL",
+			"TIDEWATCH_REGISTRY_CONCURRENCY",
 			"AZURE_CLIENT_ID",
 		}
 		if diff := cmp.Diff(want, Names()); diff != "" {

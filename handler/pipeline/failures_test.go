@@ -72,7 +72,7 @@ func TestBadScanTasksAreRejectedWithoutImagesRows(t *testing.T) {
 		{"a truncated sha256 digest", "demo/app", "sha256:abc"},
 		{"a control character in the repository", "demo/\x01app", good},
 		{"an uppercase repository", "Demo/App", good},
-		{"a repository naming another host", "evil.example/app", good},
+		{"a repository naming another host and port", "evil.example:443/app", good},
 	} {
 		t.Run("a scan task with "+tc.name+" is completed, recorded and writes no images row", func(t *testing.T) {
 			text, err := json.Marshal(store.ScanTask{V: store.MessageVersion, Registry: h.registry, Repository: tc.repository,

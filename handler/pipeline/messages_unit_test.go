@@ -32,8 +32,8 @@ func TestBadMessagesAreRejectedWithoutImagesRows(t *testing.T) {
 			text: `{"v":1,"registry":"elsewhere.test","repository":"team/app","digest":"` + digestA + `","reason":"push","runId":"run-1"}`},
 		{name: "a list task without a repository is rejected", function: FuncListRepo,
 			text: `{"v":1,"registry":"` + testRegistry + `","runId":"run-1","window":{"pushDays":7,"pullDays":30}}`},
-		{name: "a list task with a repository that names another registry is rejected", function: FuncListRepo,
-			text: `{"v":1,"registry":"` + testRegistry + `","repository":"evil.test/app","runId":"run-1","window":{"pushDays":7,"pullDays":30}}`},
+		{name: "a list task with a repository that names another registry and port is rejected", function: FuncListRepo,
+			text: `{"v":1,"registry":"` + testRegistry + `","repository":"evil.test:443/app","runId":"run-1","window":{"pushDays":7,"pullDays":30}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

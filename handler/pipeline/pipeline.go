@@ -77,7 +77,7 @@ func New(cfg *config.Config, st *store.Store, version string, opts ...Option) (*
 		return store.NewCredential(cfg.AzureClientID)
 	})
 	for _, r := range cfg.Registries {
-		c, err := newRegistryClient(r, version, acrCredential, p.registryOpts...)
+		c, err := newRegistryClient(r, cfg.RegistryConcurrency, version, acrCredential, p.registryOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("configuring registry %s: %w", r.Host, err)
 		}

@@ -9,10 +9,14 @@ import (
 	"github.com/tidewatch/tidewatch/handler/registry"
 )
 
-// newRegistryClient builds the client for one configured registry. acrCredential
+// newRegistryClient builds the client for one configured registry, with at most
+// concurrency requests in flight to it (0: unbounded). acrCredential
 // is called only for acr registries and should return the process's one credential.
-func newRegistryClient(r config.Registry, version string, acrCredential func() (azcore.TokenCredential, error), extra ...registry.Option) (*registry.Client, error) {
+func newRegistryClient(r config.Registry, concurrency int, version string, acrCredential func() (azcore.TokenCredential, error), extra ...registry.Option) (*registry.Client, error) {
 	opts := []registry.Option{registry.WithUserAgent(registry.UserAgentProduct + "/" + version)}
+	if concurrency > 0 {
+		opts = append(opts, registry.WithMaxConcurrency(concurrency))
+	}
 	switch r.Auth {
 	case config.AuthBasic:
 		opts = append(opts, registry.WithBasicAuth(r.Username, r.Password.Reveal()))

@@ -48,7 +48,11 @@ func New(host string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("registry client for %s: %w", host, err)
 	}
 	clock := cfg.retry.withDefaults().Now
-	network := &retryAfterTransport{inner: remote.DefaultTransport, now: clock}
+	var wire http.RoundTripper = remote.DefaultTransport
+	if cfg.maxInFlight > 0 {
+		wire = newLimitTransport(wire, cfg.maxInFlight, clock)
+	}
+	network := &retryAfterTransport{inner: wire, now: clock}
 	withUserAgent := transport.NewUserAgent(network, cfg.userAgent)
 	auth, err := cfg.authenticator(reg, withUserAgent, clock)
 	if err != nil {
@@ -81,6 +85,9 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if !strings.HasPrefix(cfg.userAgent, UserAgentProduct+"/") {
 		return config{}, fmt.Errorf("user agent %q must start with %q", cfg.userAgent, UserAgentProduct+"/")
+	}
+	if cfg.maxInFlight < 0 {
+		return config{}, fmt.Errorf("max concurrency %d is negative", cfg.maxInFlight)
 	}
 	if cfg.pageSize < 1 || cfg.pageSize > MaxPageSize {
 		return config{}, fmt.Errorf("page size %d outside 1..%d", cfg.pageSize, MaxPageSize)

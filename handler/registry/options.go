@@ -15,6 +15,8 @@ type config struct {
 	pageSize  int
 	retry     RetryPolicy
 	insecure  bool
+	// maxInFlight bounds the requests in flight; 0 means no bound.
+	maxInFlight int
 }
 
 // WithBasicAuth authenticates with a username and password (HTTP basic, or the
@@ -67,4 +69,12 @@ func WithRetry(p RetryPolicy) Option {
 // HTTP anyway; this is for other plain-HTTP development registries.
 func WithInsecure() Option {
 	return func(c *config) { c.insecure = true }
+}
+
+// WithMaxConcurrency bounds the requests the Client has in flight to its registry at
+// n (listing pages, HEADs, manifests, blobs, token exchanges; a streamed blob holds
+// its slot until its body is closed). A 429 with Retry-After also pauses every new
+// request of the Client until that time. Without it, requests are not bounded.
+func WithMaxConcurrency(n int) Option {
+	return func(c *config) { c.maxInFlight = n }
 }

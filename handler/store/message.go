@@ -106,12 +106,23 @@ func (t ScanTask) Validate() error {
 	return checkReference("scan-task", t.Registry, t.Repository, t.Digest, t.Tags)
 }
 
+// qualifier is what goes in front of repository so that it parses as a repository of
+// reg: nothing when it does so alone, else "reg/" — a first component with a dot
+// ("data.eng/api") would parse as a host, but it is a path of reg, as every registry
+// request qualifies it with reg's host.
+func qualifier(reg name.Registry, repository string) string {
+	if repo, err := name.NewRepository(repository, name.WithDefaultRegistry(reg.RegistryStr())); err == nil && repo.RegistryStr() == reg.RegistryStr() {
+		return ""
+	}
+	return reg.RegistryStr() + "/"
+}
+
 // validRunID reports whether id can key a run (see [Store.RecordInvocation]).
 func validRunID(id string) bool { return !strings.Contains(id, invocationSeparator) }
 
 // checkReference validates registry/repository[@digest] and each tag on it, and
-// insists that each parses back to exactly what the message says: a repository
-// whose first component looks like a host would otherwise move to another registry.
+// insists that each parses back, under the message's registry, to exactly what the
+// message says.
 func checkReference(kind, registry, repository, digest string, tags []string) error {
 	bad := func(what, value string, err error) error {
 		return fmt.Errorf("%w: %s has an invalid %s %q: %w", ErrBadMessage, kind, what, value, err)
@@ -121,7 +132,8 @@ func checkReference(kind, registry, repository, digest string, tags []string) er
 		return bad("registry", registry, err)
 	}
 	inRegistry := name.WithDefaultRegistry(reg.RegistryStr())
-	repo, err := name.NewRepository(repository, inRegistry)
+	qualified := qualifier(reg, repository)
+	repo, err := name.NewRepository(qualified+repository, inRegistry)
 	if err == nil && (repo.RegistryStr() != reg.RegistryStr() || repo.RepositoryStr() != repository) {
 		err = fmt.Errorf("parses as %s", repo.Name())
 	}
@@ -129,7 +141,7 @@ func checkReference(kind, registry, repository, digest string, tags []string) er
 		return bad("repository", repository, err)
 	}
 	if digest != "" {
-		d, err := name.NewDigest(repository+"@"+digest, inRegistry)
+		d, err := name.NewDigest(qualified+repository+"@"+digest, inRegistry)
 		if err == nil && d.DigestStr() != digest {
 			err = errors.New("does not parse back unchanged")
 		}
@@ -138,7 +150,7 @@ func checkReference(kind, registry, repository, digest string, tags []string) er
 		}
 	}
 	for _, tag := range tags {
-		parsed, err := name.NewTag(repository+":"+tag, inRegistry)
+		parsed, err := name.NewTag(qualified+repository+":"+tag, inRegistry)
 		if err == nil && parsed.TagStr() != tag {
 			err = errors.New("does not parse back unchanged")
 		}

@@ -305,7 +305,17 @@ func (s *Store) RecordInvocation(ctx context.Context, date, runID, invocation st
 // read the summary after this call began (the ETag it matched did not exist before)
 // and so listed every row this call must cover: there is nothing left to do. That
 // bounds a refresh to two attempts however many invocations race.
+//
+// Concurrent calls for one run in one process are coalesced (see runRefreshes): a call
+// waits for a refresh that began after it, at most one at a time per run.
 func (s *Store) RefreshRun(ctx context.Context, date, runID string) error {
+	return s.refreshes.do(ctx, date+"/"+runID, func(ctx context.Context) error {
+		return s.refreshRunOnce(ctx, date, runID)
+	})
+}
+
+// refreshRunOnce is one uncoalesced refresh (see [Store.RefreshRun]).
+func (s *Store) refreshRunOnce(ctx context.Context, date, runID string) error {
 	pk, rk := EscapeKey(date), EscapeKey(runID)
 	for attempt := 1; ; attempt++ {
 		current, err := getRow(ctx, s.runs, pk, rk)

@@ -32,6 +32,7 @@ type Option func(*options)
 type options struct {
 	suffix   string
 	policies []policy.Policy
+	counter  *TransactionCounter
 }
 
 // WithNameSuffix appends suffix to every table, queue and container name, so that
@@ -63,6 +64,8 @@ type Store struct {
 	listTasks, scanTasks, registryEvents, rematchTasks *Queue
 
 	advisories, inventories, layerBlobs *Container
+
+	refreshes runRefreshes // coalesced run-summary refreshes
 }
 
 // NewCredential returns the user-assigned managed identity credential for clientID,
@@ -89,14 +92,13 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if !validSuffix.MatchString(o.suffix) {
 		return nil, fmt.Errorf("opening store: name suffix %q must be lowercase letters and digits", o.suffix)
 	}
-	client := azcore.ClientOptions{PerCallPolicies: o.policies}
 	s := &Store{suffix: o.suffix}
 	var err error
 	switch {
 	case cfg.ConnectionString != "":
-		err = s.connectWithConnectionString(cfg.ConnectionString, client)
+		err = s.connectWithConnectionString(cfg.ConnectionString, o)
 	case cfg.Credential != nil:
-		err = s.connectWithCredential(cfg, client)
+		err = s.connectWithCredential(cfg, o)
 	default:
 		err = errors.New("neither a connection string nor a credential is configured")
 	}
@@ -107,32 +109,41 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) connectWithConnectionString(cs string, client azcore.ClientOptions) error {
+// clientOptions are the SDK options of one service's client.
+func (o options) clientOptions(service string) azcore.ClientOptions {
+	client := azcore.ClientOptions{PerCallPolicies: o.policies}
+	if o.counter != nil {
+		client.PerRetryPolicies = []policy.Policy{o.counter.policy(service)}
+	}
+	return client
+}
+
+func (s *Store) connectWithConnectionString(cs string, o options) error {
 	var err error
-	if s.tables, err = aztables.NewServiceClientFromConnectionString(cs, &aztables.ClientOptions{ClientOptions: client}); err != nil {
+	if s.tables, err = aztables.NewServiceClientFromConnectionString(cs, &aztables.ClientOptions{ClientOptions: o.clientOptions(ServiceTable)}); err != nil {
 		return fmt.Errorf("table client: %w", err)
 	}
-	if s.queues, err = azqueue.NewServiceClientFromConnectionString(cs, &azqueue.ClientOptions{ClientOptions: client}); err != nil {
+	if s.queues, err = azqueue.NewServiceClientFromConnectionString(cs, &azqueue.ClientOptions{ClientOptions: o.clientOptions(ServiceQueue)}); err != nil {
 		return fmt.Errorf("queue client: %w", err)
 	}
-	if s.blobs, err = azblob.NewClientFromConnectionString(cs, &azblob.ClientOptions{ClientOptions: client}); err != nil {
+	if s.blobs, err = azblob.NewClientFromConnectionString(cs, &azblob.ClientOptions{ClientOptions: o.clientOptions(ServiceBlob)}); err != nil {
 		return fmt.Errorf("blob client: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) connectWithCredential(cfg Config, client azcore.ClientOptions) error {
+func (s *Store) connectWithCredential(cfg Config, o options) error {
 	if cfg.QueueServiceURL == "" || cfg.TableServiceURL == "" || cfg.BlobServiceURL == "" {
 		return errors.New("identity-based storage needs the queue, table and blob service URLs")
 	}
 	var err error
-	if s.tables, err = aztables.NewServiceClient(cfg.TableServiceURL, cfg.Credential, &aztables.ClientOptions{ClientOptions: client}); err != nil {
+	if s.tables, err = aztables.NewServiceClient(cfg.TableServiceURL, cfg.Credential, &aztables.ClientOptions{ClientOptions: o.clientOptions(ServiceTable)}); err != nil {
 		return fmt.Errorf("table client for %s: %w", cfg.TableServiceURL, err)
 	}
-	if s.queues, err = azqueue.NewServiceClient(cfg.QueueServiceURL, cfg.Credential, &azqueue.ClientOptions{ClientOptions: client}); err != nil {
+	if s.queues, err = azqueue.NewServiceClient(cfg.QueueServiceURL, cfg.Credential, &azqueue.ClientOptions{ClientOptions: o.clientOptions(ServiceQueue)}); err != nil {
 		return fmt.Errorf("queue client for %s: %w", cfg.QueueServiceURL, err)
 	}
-	if s.blobs, err = azblob.NewClient(cfg.BlobServiceURL, cfg.Credential, &azblob.ClientOptions{ClientOptions: client}); err != nil {
+	if s.blobs, err = azblob.NewClient(cfg.BlobServiceURL, cfg.Credential, &azblob.ClientOptions{ClientOptions: o.clientOptions(ServiceBlob)}); err != nil {
 		return fmt.Errorf("blob client for %s: %w", cfg.BlobServiceURL, err)
 	}
 	return nil

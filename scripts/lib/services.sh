@@ -172,14 +172,16 @@ wait_http() {
 }
 
 # start_azurite DIR: starts Azurite with its data in DIR and exports
-# AZURITE_CONNECTION (full devstoreaccount1 connection string).
+# AZURITE_CONNECTION (full devstoreaccount1 connection string). AZURITE_IN_MEMORY=1
+# keeps the data in memory only (scripts/scale.sh: no database file rewritten on disk).
 start_azurite() {
-	local dir=$1 blob queue table
+	local dir=$1 blob queue table extra=()
 	mkdir -p "$dir"
+	if [ "${AZURITE_IN_MEMORY:-0}" = 1 ]; then extra+=(--inMemoryPersistence); else extra+=(--location "$dir"); fi
 	blob=$(free_port); queue=$(free_port); table=$(free_port)
 	"$AZURITE_BIN" --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
-		--blobPort "$blob" --queuePort "$queue" --tablePort "$table" \
-		--location "$dir" --disableTelemetry --skipApiVersionCheck >"$dir/azurite.log" 2>&1 &
+		--blobPort "$blob" --queuePort "$queue" --tablePort "$table" "${extra[@]}" \
+		--disableTelemetry --skipApiVersionCheck >"$dir/azurite.log" 2>&1 &
 	SERVICE_PIDS+=($!)
 	local pid=$!
 	wait_http "http://127.0.0.1:$blob/" Azurite-blob "$pid" "$dir/azurite.log"

@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
+)
+
+func TestRunStopBeforeScanLeavesTheScanTasksQueued(t *testing.T) {
+	reg := testenv.StartRegistry(t)
+	app, multi := testenv.ReadSidecar(t, "debian12-layered"), testenv.ReadSidecar(t, "debian12-multiarch")
+	reg.Push(t, "debian12-layered", "demo/app:1")
+	reg.Push(t, "debian12-multiarch", "demo/multi:1")
+	now := startOfTest(t)
+	h := startRunTestHost(t, reg.Host, func() time.Time { return now })
+
+	h.stopBefore, h.parallel = "scan", 4
+	stats := h.run(t)
+	// The sweep and one list task per repository ran; no scan did.
+	if stats.invocations != 3 || stats.completed != 3 {
+		t.Errorf("run stats %+v, want 3 invocations completed (sweep, 2 list tasks)", stats)
+	}
+	want := map[string]int{
+		h.store.ListTasks().Name(): 0, h.store.ListTasks().Poison().Name(): 0,
+		// One scan task per tagged digest: the single image and the index.
+		h.store.ScanTasks().Name(): 2, h.store.ScanTasks().Poison().Name(): 0,
+	}
+	if diff := cmp.Diff(want, h.queueLengths(t)); diff != "" {
+		t.Errorf("queue lengths after stopping before scan (-want +got):\n%s", diff)
+	}
+	if imgs := append(h.images(t, "demo/app"), h.images(t, "demo/multi")...); len(imgs) != 0 {
+		t.Errorf("%d images rows after stopping before scan, want none", len(imgs))
+	}
+
+	// The queued tasks are real work: a run without the stop scans every platform.
+	h.stopBefore = ""
+	h.run(t)
+	got := len(h.images(t, "demo/app")) + len(h.images(t, "demo/multi"))
+	if wantRows := len(app.Manifests) + len(multi.Manifests); got != wantRows {
+		t.Errorf("%d images rows after the queued scans ran, want %d (one per platform)", got, wantRows)
+	}
+}
