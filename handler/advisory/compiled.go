@@ -193,10 +193,10 @@ func encodeFolder(d *folderData) ([]byte, error) {
 				body.uint(uint64(len(rg.Events)))
 				events += uint64(len(rg.Events))
 				for _, ev := range rg.Events {
-					body.str(ev.Introduced)
-					body.str(ev.Fixed)
-					body.str(ev.LastAffected)
-					body.str(ev.Limit)
+					body.str(ev.Introduced())
+					body.str(ev.Fixed())
+					body.str(ev.LastAffected())
+					body.str(ev.Limit())
 				}
 			}
 		}

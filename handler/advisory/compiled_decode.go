@@ -298,7 +298,8 @@ func (d *decoder) affectedList(rec *Record) []*Affected {
 				rg.Events = take(d, &d.events, ne, "events")
 			}
 			for k := range rg.Events {
-				rg.Events[k] = Event{Introduced: d.str(), Fixed: d.str(), LastAffected: d.str(), Limit: d.str()}
+				introduced, fixed, lastAffected, limit := d.str(), d.str(), d.str(), d.str()
+				rg.Events[k] = NewEvent(introduced, fixed, lastAffected, limit)
 			}
 		}
 		if d.err != nil {

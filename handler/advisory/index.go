@@ -5,12 +5,48 @@ import (
 	"time"
 )
 
-// Event is one OSV range event; exactly one field is set.
+// EventKind says which OSV range event an Event is.
+type EventKind uint8
+
+// The OSV range event kinds.
+const (
+	EventIntroduced EventKind = iota + 1
+	EventFixed
+	EventLastAffected
+	EventLimit
+)
+
+// Event is one OSV range event: its kind and the version it names. (One string, not
+// one field per kind: the index holds hundreds of thousands of events.)
 type Event struct {
-	Introduced   string
-	Fixed        string
-	LastAffected string
-	Limit        string
+	Kind    EventKind
+	Version string
+}
+
+// NewEvent is the event of an OSV event object whose fields are introduced, fixed,
+// last_affected and limit; the first non-empty one decides (OSV sets exactly one).
+// An object with none set is the zero Event, which matches nothing.
+func NewEvent(introduced, fixed, lastAffected, limit string) Event {
+	for i, v := range [...]string{introduced, fixed, lastAffected, limit} {
+		if v != "" {
+			return Event{Kind: EventKind(i + 1), Version: v}
+		}
+	}
+	return Event{}
+}
+
+// Introduced, Fixed, LastAffected and Limit return the event's version when it is
+// of that kind, else "".
+func (e Event) Introduced() string   { return e.of(EventIntroduced) }
+func (e Event) Fixed() string        { return e.of(EventFixed) }
+func (e Event) LastAffected() string { return e.of(EventLastAffected) }
+func (e Event) Limit() string        { return e.of(EventLimit) }
+
+func (e Event) of(k EventKind) string {
+	if e.Kind == k {
+		return e.Version
+	}
+	return ""
 }
 
 // Range is one OSV affected range: its type ("ECOSYSTEM", "SEMVER", "GIT") and its

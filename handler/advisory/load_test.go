@@ -89,7 +89,7 @@ func TestLoadReadsTheSharedDebianExport(t *testing.T) {
 		if found == nil {
 			t.Fatal("DEBIAN-CVE-2024-0727 not indexed under Debian:12/openssl")
 		}
-		want := []advisory.Range{{Type: "ECOSYSTEM", Events: []advisory.Event{{Introduced: "0"}, {Fixed: "3.0.13-1~deb12u1"}}}}
+		want := []advisory.Range{{Type: "ECOSYSTEM", Events: []advisory.Event{{Kind: advisory.EventIntroduced, Version: "0"}, {Kind: advisory.EventFixed, Version: "3.0.13-1~deb12u1"}}}}
 		if diff := cmp.Diff(want, found.Ranges); diff != "" {
 			t.Errorf("ranges (-want +got):\n%s", diff)
 		}
@@ -151,7 +151,7 @@ func TestLoadDecodesRecords(t *testing.T) {
 		},
 		Ecosystem: "Debian:12",
 		Package:   "zlib",
-		Ranges:    []advisory.Range{{Type: "ECOSYSTEM", Events: []advisory.Event{{Introduced: "0"}, {LastAffected: "1.2"}}}},
+		Ranges:    []advisory.Range{{Type: "ECOSYSTEM", Events: []advisory.Event{{Kind: advisory.EventIntroduced, Version: "0"}, {Kind: advisory.EventLastAffected, Version: "1.2"}}}},
 		Versions:  []string{"1.1"},
 		Urgency:   "unimportant",
 		Ratings:   []advisory.Rating{{Kind: "urgency", Value: "unimportant"}},

@@ -146,12 +146,9 @@ func (r *osvRecord) convert(in interner) (*Record, []*Affected) {
 		for _, rg := range a.Ranges {
 			converted := Range{Type: in.get(rg.Type), Events: make([]Event, 0, len(rg.Events))}
 			for _, e := range rg.Events {
-				converted.Events = append(converted.Events, Event{
-					Introduced:   in.get(e.Introduced),
-					Fixed:        in.get(e.Fixed),
-					LastAffected: in.get(e.LastAffected),
-					Limit:        in.get(e.Limit),
-				})
+				ev := NewEvent(e.Introduced, e.Fixed, e.LastAffected, e.Limit)
+				ev.Version = in.get(ev.Version)
+				converted.Events = append(converted.Events, ev)
 			}
 			entry.Ranges = append(entry.Ranges, converted)
 		}

@@ -91,7 +91,7 @@ func evaluate(c versionComparer, entry *advisory.Affected) verdict {
 func (c versionComparer) parseEvents(events []advisory.Event) []parsedEvent {
 	out := make([]parsedEvent, 0, len(events))
 	for _, e := range events {
-		raw := e.Introduced + e.Fixed + e.LastAffected + e.Limit
+		raw := e.Version
 		n, ok := c.compare(raw)
 		if !ok {
 			continue
@@ -133,13 +133,13 @@ func inRange(events []parsedEvent) bool {
 	affected := false
 	for _, e := range events {
 		switch {
-		case e.event.Introduced != "" && e.cmp >= 0:
+		case e.event.Kind == advisory.EventIntroduced && e.cmp >= 0:
 			affected = true
-		case e.event.Fixed != "" && e.cmp >= 0:
+		case e.event.Kind == advisory.EventFixed && e.cmp >= 0:
 			affected = false
-		case e.event.Limit != "" && e.cmp >= 0:
+		case e.event.Kind == advisory.EventLimit && e.cmp >= 0:
 			affected = false
-		case e.event.LastAffected != "" && e.cmp > 0:
+		case e.event.Kind == advisory.EventLastAffected && e.cmp > 0:
 			affected = false
 		}
 	}
@@ -150,7 +150,7 @@ func inRange(events []parsedEvent) bool {
 // Events are sorted, so the first such event is the lowest.
 func nextFix(events []parsedEvent) string {
 	for _, e := range events {
-		if e.event.Fixed != "" && e.cmp < 0 {
+		if e.event.Kind == advisory.EventFixed && e.cmp < 0 {
 			return e.raw
 		}
 	}
