@@ -96,25 +96,7 @@ func collapseApk(f ExpectedFinding, fixes []string) ExpectedFinding {
 // apkCovers reports whether a range "introduced X [, fixed Y]" covers version, and Y.
 func apkCovers(t testing.TB, id, typ string, events []map[string]string, version string) (fixed string, affected bool) {
 	t.Helper()
-	if typ != "ECOSYSTEM" {
-		t.Fatalf("%s has a %s range; the oracle evaluates ECOSYSTEM only", id, typ)
-	}
-	var introduced string
-	for _, e := range events {
-		for k, v := range e {
-			switch k {
-			case "introduced":
-				introduced = v
-			case "fixed":
-				fixed = v
-			default:
-				t.Fatalf("%s has a %s event; the oracle evaluates introduced/fixed only", id, k)
-			}
-		}
-	}
-	if introduced == "" || len(events) > 2 {
-		t.Fatalf("%s has a range of unexpected shape %v", id, events)
-	}
+	introduced, fixed := rangeEvents(t, id, typ, events)
 	for _, v := range []string{version, introduced, fixed} {
 		if v != "" && !ValidApkVersion(v) {
 			t.Fatalf("%s: %q is not an apk version; the oracle does not order it", id, v)

@@ -107,25 +107,7 @@ func (o *DebianOracle) collapse(t testing.TB, f ExpectedFinding, fixes []string)
 // covers reports whether a range "introduced X [, fixed Y]" covers version, and Y.
 func (o *DebianOracle) covers(t testing.TB, id, typ string, events []map[string]string, version string) (fixed string, affected bool) {
 	t.Helper()
-	if typ != "ECOSYSTEM" {
-		t.Fatalf("%s has a %s range; the oracle evaluates ECOSYSTEM only", id, typ)
-	}
-	var introduced string
-	for _, e := range events {
-		for k, v := range e {
-			switch k {
-			case "introduced":
-				introduced = v
-			case "fixed":
-				fixed = v
-			default:
-				t.Fatalf("%s has a %s event; the oracle evaluates introduced/fixed only", id, k)
-			}
-		}
-	}
-	if introduced == "" || len(events) > 2 {
-		t.Fatalf("%s has a range of unexpected shape %v", id, events)
-	}
+	introduced, fixed := rangeEvents(t, id, typ, events)
 	if introduced != "0" && !o.dpkg.Holds(t, version, "ge", introduced) {
 		return "", false
 	}
