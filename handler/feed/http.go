@@ -78,6 +78,11 @@ func (s *HTTPSource) fetchURL(ctx context.Context, url string, prev Validators, 
 		if err == nil {
 			return a, nil
 		}
+		if ctx.Err() != nil && last != nil {
+			// The budget ran out during a retry: what the source answered before is
+			// the cause worth reporting, the deadline only why it stopped.
+			err = fmt.Errorf("%w (after %w)", err, last)
+		}
 		last = err
 		var he *HTTPError
 		if errors.Is(err, ErrRejected) || ctx.Err() != nil || (errors.As(err, &he) && !he.retryable()) {
