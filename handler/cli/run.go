@@ -40,7 +40,8 @@ type pipelineHandler struct {
 // --stop-before scan delivers no scan task: the sweep and the list tasks run, the scan
 // tasks they enqueue stay queued (the activity stage timed alone). --parallel N keeps up
 // to N invocations in flight, as the host runs a queue batch at once. --count-storage
-// prints the storage transactions the handler made.
+// prints the storage transactions the handler made and, per function, the invocations'
+// summed, overlapped (active) and billed time (billing.go).
 func runPipeline(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
@@ -51,7 +52,7 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	watch := fs.Bool("watch", false, "keep delivering queue messages (and serving --http) until interrupted instead of stopping when the queues are drained")
 	stopBefore := fs.String("stop-before", "", `"scan": run the sweep and the list tasks, leave the scan tasks queued`)
 	parallel := fs.Int("parallel", 1, "invocations in flight at once (1 to 32)")
-	countStorage := fs.Bool("count-storage", false, "print the storage transactions made, per service and resource")
+	countStorage := fs.Bool("count-storage", false, "print the storage transactions made, per service and resource, and per function the invocations' busy, active and billed time")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -123,6 +124,7 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 		}
 	}
 	if counter != nil {
+		printBilling(env.Stdout, r.invocationSpans(), r.parallel)
 		printTransactions(env.Stdout, counter)
 	}
 	if err != nil {
@@ -153,6 +155,8 @@ type localHost struct {
 	mu sync.Mutex // guards deferredUntil and the stats while a batch is delivered
 	// deferredUntil holds when each task the handler deferred becomes visible again.
 	deferredUntil []time.Time
+	// spans holds when each invocation ran (printed per function by --count-storage).
+	spans []invocationSpan
 }
 
 type runStats struct {
@@ -224,6 +228,7 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 			host.TimerEnvelope(host.TimerBinding, host.TimerInfo{}, host.NewSys(timer, time.Now())))
 		st.invocations++
 		st.busy += time.Since(started)
+		r.count(func() { r.spans = append(r.spans, invocationSpan{timer, started, time.Now()}) })
 		if err != nil {
 			return st, fmt.Errorf("calling %s: %w", timer, err)
 		}
@@ -340,7 +345,11 @@ func (r *localHost) invoke(ctx context.Context, q *store.Queue, function string,
 	started := time.Now()
 	status, resp, err := host.Call(ctx, r.base, function, env)
 	took := time.Since(started)
-	r.count(func() { st.invocations++; st.busy += took })
+	r.count(func() {
+		st.invocations++
+		st.busy += took
+		r.spans = append(r.spans, invocationSpan{function, started, started.Add(took)})
+	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		r.log.Error("invoking function", "function", function, "error", err)
 	}
@@ -376,6 +385,13 @@ func (r *localHost) count(update func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	update()
+}
+
+// invocationSpans returns a copy of when each invocation ran.
+func (r *localHost) invocationSpans() []invocationSpan {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]invocationSpan(nil), r.spans...)
 }
 
 // stillDeferred is how many deferred tasks are not visible yet at now.
