@@ -52,6 +52,7 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	watch := fs.Bool("watch", false, "keep delivering queue messages (and serving --http) until interrupted instead of stopping when the queues are drained")
 	stopBefore := fs.String("stop-before", "", `"scan": run the sweep and the list tasks, leave the scan tasks queued`)
 	parallel := fs.Int("parallel", 1, "invocations in flight at once (1 to 32)")
+	timers := fs.String("timers", "", `timer functions to fire first, comma-separated, in order ("advisories", "sweep"; default: the sweep, preceded by advisories when TIDEWATCH_ADVISORIES_URL is http(s))`)
 	countStorage := fs.Bool("count-storage", false, "print the storage transactions made, per service and resource, and per function the invocations' busy, active and billed time")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -63,6 +64,14 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	if *parallel < 1 || *parallel > maxReceive {
 		fmt.Fprintf(env.Stderr, "tidewatch run: --parallel %d: want 1 to %d\n", *parallel, maxReceive)
 		return exitUsage
+	}
+	var fired []string
+	if *timers != "" {
+		var err error
+		if fired, err = parseTimers(*timers); err != nil {
+			fmt.Fprintf(env.Stderr, "tidewatch run: --timers: %v\n", err)
+			return exitUsage
+		}
 	}
 	cfg, err := config.Load(env.Environ)
 	if err != nil {
@@ -110,6 +119,9 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "run: serving HTTP triggers at %s/api/%s\n", base, pipeline.FuncRegistryEvents)
 	}
 	r.stopBefore, r.parallel = *stopBefore, *parallel
+	if fired != nil {
+		r.timers = fired
+	}
 	drive := r.drive
 	if *watch {
 		drive = r.watchAfterTimers
@@ -191,6 +203,19 @@ func timersFor(cfg *config.Config) []string {
 		return []string{pipeline.FuncAdvisories, pipeline.FuncSweep}
 	}
 	return []string{pipeline.FuncSweep}
+}
+
+// parseTimers reads --timers: timer function names, comma-separated.
+func parseTimers(list string) ([]string, error) {
+	var timers []string
+	for name := range strings.SplitSeq(list, ",") {
+		name = strings.TrimSpace(name)
+		if name != pipeline.FuncAdvisories && name != pipeline.FuncSweep {
+			return nil, fmt.Errorf("%q is not a timer function (want %q or %q)", name, pipeline.FuncAdvisories, pipeline.FuncSweep)
+		}
+		timers = append(timers, name)
+	}
+	return timers, nil
 }
 
 // serveLocally creates h's tables and queues and serves h on a loopback port.
