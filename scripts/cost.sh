@@ -20,7 +20,7 @@
 #   sync-304      advisories timer, nothing changed (one conditional GET per folder)
 #   sync-changed  advisories timer after one folder changed: new generation, then the
 #                 rematch of every stored inventory in pages of 100 (no registry pull)
-# and prints each part per image, then the month for IMAGES images (cost_month below).
+# and prints each part per image, then the month for IMAGES images (month below).
 #
 # What the code does in steady state (handler/pipeline listrepo.go scanDue, rematch.go):
 # a digest is pulled and scanned only when new (a push) or its stored result is

@@ -127,9 +127,10 @@ echo "second sweep by resource:"; grep '^storage: [a-z]* ' "$work/second.out" | 
 # What a sweep costs per 1,000 images, from the second (steady-state) sweep's measured
 # transactions and billed instance time (the run's "run: function" lines: each
 # function on one instance, up to PARALLEL executions at once, 1 s minimum per activity
-# period), at the prices of scripts/cost.sh (sources there and in README "What it
-# costs"). The month (sweeps, advisory syncs, rematches, scans of new pushes) is
-# scripts/cost.sh's.
+# period; a Flex instance runs 6 queue executions at once (host.json), so at PARALLEL
+# above 6 this is a lower bound), at the prices of scripts/cost.sh (sources there and in
+# README "What it costs"). The month (sweeps, advisory syncs, rematches, scans of new
+# pushes) is scripts/cost.sh's, measured at --parallel 6.
 MEMORY_MB=${MEMORY_MB:-2048}
 awk -v n="$images" -v mem="$MEMORY_MB" '
 $1 == "storage:" && $2 == "table" { table += $NF }
