@@ -126,7 +126,8 @@ part sync-changed advisories
 # its figures client-side (the stored pages read "$-"), so no price below is from
 # Microsoft's own page: they are SECONDARY and marked so.
 #   Flex Consumption on demand (secondary: modal.com/blog/azure-function-pricing-guide,
-#     2025-05-22, East US): $0.000026 per GB-s, $0.40 per million executions; free grant
+#     2025-05-22, East US): $0.000026 per GB-s; $0.40 per million executions (not in the
+#     excerpt read: unverified, consistent with a EUR 0.371 per million table); free grant
 #     100,000 GB-s and 250,000 executions a month (two third-party reads of the pricing
 #     page; EUR: EUR 0.000025/GB-s, EUR 0.371 per million, same grants).
 #   Billing model (primary, learn.microsoft.com/azure/azure-functions/flex-consumption-plan
