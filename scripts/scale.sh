@@ -16,8 +16,8 @@
 #      second sweep the same way;
 #   5. prints sweep/floor, second/first, peak RSS of every process (tidewatch from
 #      /usr/bin/time, registry and Azurite from VmHWM in /proc), storage transactions per
-#      sweep and per 1,000 images, and the monthly cost of keeping a 1,000-image
-#      registry scanned (prices and their sources below).
+#      sweep and per 1,000 images, and what a steady sweep costs per 1,000 images (the
+#      month of a 1,000-image registry kept scanned is scripts/cost.sh's).
 #
 # Targets (issue 10): first sweep <= 1.5x floor; <= 256 MB peak RSS per process; second
 # sweep <= 10 % of the first (that one needs ACR's lastUpdateTime; the generic path
@@ -124,48 +124,23 @@ awk -v a="$tx1" -v b="$tx2" -v n="$images" 'BEGIN {
 echo "first sweep by resource:"; grep '^storage: [a-z]* ' "$work/first.out" | sed 's/^storage: /  /'
 echo "second sweep by resource:"; grep '^storage: [a-z]* ' "$work/second.out" | sed 's/^storage: /  /'
 
-# Monthly cost of a 1,000-image registry kept scanned, from the second (steady-state)
-# sweep's measured transactions, executions and busy time scaled to 1,000 images, at
-# list prices (USD, pay as you go, East US, no free grants applied):
-#   Flex Consumption on demand: $0.000026 per GB-s, $0.40 per million executions
-#     https://azure.microsoft.com/en-us/pricing/details/functions/ (as quoted for East US
-#     by https://modal.com/blog/azure-function-pricing-guide, 2025-05-22)
-#   Table storage (LRS): $0.00036 per 10,000 transactions
-#     https://azure.microsoft.com/en-us/pricing/details/storage/tables/
-#   Queue storage (GPv2 LRS): $0.004 per 10,000 class 1 operations
-#     https://azure.microsoft.com/en-us/pricing/details/storage/queues/
-#   Blob storage (hot LRS): $0.055 per 10,000 write operations
-#     https://azure.microsoft.com/en-us/pricing/details/storage/blobs/
-# The storage figures are the pages' as last known, not re-read when this was written
-# (2026-12-02): check them. To stay an upper bound, every table, queue and blob
-# transaction is priced at the queue price and blob transactions at the blob write
-# price. GB-s: the invocations' summed busy time at the instance memory (2,048 MB), as if
-# each ran alone on an instance (the host overlaps up to batchSize + newBatchThreshold =
-# 6 on one instance, which divides this by up to 6). Scans: SCAN_SECONDS busy and
-# SCAN_TRANSACTIONS transactions per image, one scan per image per day (rescanAfter).
-SWEEPS_PER_DAY=${SWEEPS_PER_DAY:-4}   # TIDEWATCH_SWEEP_SCHEDULE every 6 h
-SCAN_SECONDS=${SCAN_SECONDS:-2}
-SCAN_TRANSACTIONS=${SCAN_TRANSACTIONS:-40}
-blob2=$(sed -n 's/^storage: .* blob \([0-9]*\))$/\1/p' "$work/second.out")
-awk -v tx="$tx2" -v btx="$blob2" -v inv="$inv2" -v busy="$(busy second)" -v n="$images" \
-	-v sweeps="$SWEEPS_PER_DAY" -v scansecs="$SCAN_SECONDS" -v scantx="$SCAN_TRANSACTIONS" 'BEGIN {
-	per = 1000 / n                     # scale the measured sweep to 1,000 images
-	month = 30
-	sweep_tx = tx * per * sweeps * month
-	sweep_btx = btx * per * sweeps * month
-	sweep_exec = inv * per * sweeps * month
-	sweep_gbs = busy * 2 * per * sweeps * month
-	scan_exec = 1000 * month
-	scan_gbs = 1000 * scansecs * 2 * month
-	scan_tx = 1000 * scantx * month
-	storage_usd = (sweep_tx - sweep_btx + scan_tx) * 0.004 / 10000 + sweep_btx * 0.055 / 10000
-	exec_usd = (sweep_exec + scan_exec) * 0.40 / 1e6
-	gbs_usd = (sweep_gbs + scan_gbs) * 0.000026
-	printf "\nmonthly cost, 1,000 images, %d sweeps/day, one scan per image per day (USD, list prices, no free grants):\n", sweeps
-	printf "  sweeps: %.0f transactions, %.0f executions, %.0f GB-s\n", sweep_tx, sweep_exec, sweep_gbs
-	printf "  scans:  %.0f transactions, %.0f executions, %.0f GB-s (assumed: SCAN_SECONDS=%s, SCAN_TRANSACTIONS=%s)\n", scan_tx, scan_exec, scan_gbs, scansecs, scantx
-	printf "  storage $%.3f + executions $%.3f + GB-s $%.3f = $%.2f/month (target <= $1)\n", storage_usd, exec_usd, gbs_usd, storage_usd + exec_usd + gbs_usd
-	printf "  with 6 executions overlapped per instance (host.json): GB-s $%.3f, total $%.2f/month\n", gbs_usd / 6, storage_usd + exec_usd + gbs_usd / 6
-	printf "  (busy time here is bound by the local emulator: a list task spent %.1f s on average)\n", busy / inv
-}'
+# What a sweep costs per 1,000 images, from the second (steady-state) sweep's measured
+# transactions and billed instance time (the run's "run: function" lines: each
+# function on one instance, up to PARALLEL executions at once, 1 s minimum per activity
+# period; a Flex instance runs 6 queue executions at once (host.json), so at PARALLEL
+# above 6 this is a lower bound), at the prices of scripts/cost.sh (sources there and in
+# README "What it costs"). The month (sweeps, advisory syncs, rematches, scans of new
+# pushes) is scripts/cost.sh's, measured at --parallel 6.
+MEMORY_MB=${MEMORY_MB:-2048}
+awk -v n="$images" -v mem="$MEMORY_MB" '
+$1 == "storage:" && $2 == "table" { table += $NF }
+$1 == "storage:" && $2 == "queue" { queue += $NF }
+$1 == "storage:" && $2 == "blob" { if ($(NF - 1) == "PUT") bw += $NF; else br += $NF }
+$1 == "run:" && $2 == "function" { billed += substr($14, 1, length($14) - 1) }
+END {
+	per = 1000 / n
+	usd = per * (table * 0.00036 + queue * 0.004 + bw * 0.055 + br * 0.0044) / 10000
+	gbs = per * billed * mem / 1024
+	printf "\nsecond sweep per 1,000 images: storage $%.4f, %.1f GB-s at %d MB ($%.4f at $0.000026/GB-s); the month: scripts/cost.sh\n", usd, gbs, mem, gbs * 0.000026
+}' "$work/second.out"
 echo "registry kept in $SCALE_DIR (reused by the next run with the same REPOS and TAGS)"

@@ -40,7 +40,8 @@ type pipelineHandler struct {
 // --stop-before scan delivers no scan task: the sweep and the list tasks run, the scan
 // tasks they enqueue stay queued (the activity stage timed alone). --parallel N keeps up
 // to N invocations in flight, as the host runs a queue batch at once. --count-storage
-// prints the storage transactions the handler made.
+// prints the storage transactions the handler made and, per function, the invocations'
+// summed, overlapped (active) and billed time (billing.go).
 func runPipeline(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
@@ -51,7 +52,8 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	watch := fs.Bool("watch", false, "keep delivering queue messages (and serving --http) until interrupted instead of stopping when the queues are drained")
 	stopBefore := fs.String("stop-before", "", `"scan": run the sweep and the list tasks, leave the scan tasks queued`)
 	parallel := fs.Int("parallel", 1, "invocations in flight at once (1 to 32)")
-	countStorage := fs.Bool("count-storage", false, "print the storage transactions made, per service and resource")
+	timers := fs.String("timers", "", `timer functions to fire first, comma-separated, in order ("advisories", "sweep"; default: the sweep, preceded by advisories when TIDEWATCH_ADVISORIES_URL is http(s))`)
+	countStorage := fs.Bool("count-storage", false, "print the storage transactions made, per service and resource, and per function the invocations' busy, active and billed time")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -62,6 +64,14 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	if *parallel < 1 || *parallel > maxReceive {
 		fmt.Fprintf(env.Stderr, "tidewatch run: --parallel %d: want 1 to %d\n", *parallel, maxReceive)
 		return exitUsage
+	}
+	var fired []string
+	if *timers != "" {
+		var err error
+		if fired, err = parseTimers(*timers); err != nil {
+			fmt.Fprintf(env.Stderr, "tidewatch run: --timers: %v\n", err)
+			return exitUsage
+		}
 	}
 	cfg, err := config.Load(env.Environ)
 	if err != nil {
@@ -109,6 +119,9 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "run: serving HTTP triggers at %s/api/%s\n", base, pipeline.FuncRegistryEvents)
 	}
 	r.stopBefore, r.parallel = *stopBefore, *parallel
+	if fired != nil {
+		r.timers = fired
+	}
 	drive := r.drive
 	if *watch {
 		drive = r.watchAfterTimers
@@ -123,6 +136,7 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 		}
 	}
 	if counter != nil {
+		printBilling(env.Stdout, r.invocationSpans(), r.parallel)
 		printTransactions(env.Stdout, counter)
 	}
 	if err != nil {
@@ -153,6 +167,8 @@ type localHost struct {
 	mu sync.Mutex // guards deferredUntil and the stats while a batch is delivered
 	// deferredUntil holds when each task the handler deferred becomes visible again.
 	deferredUntil []time.Time
+	// spans holds when each invocation ran (printed per function by --count-storage).
+	spans []invocationSpan
 }
 
 type runStats struct {
@@ -187,6 +203,19 @@ func timersFor(cfg *config.Config) []string {
 		return []string{pipeline.FuncAdvisories, pipeline.FuncSweep}
 	}
 	return []string{pipeline.FuncSweep}
+}
+
+// parseTimers reads --timers: timer function names, comma-separated.
+func parseTimers(list string) ([]string, error) {
+	var timers []string
+	for name := range strings.SplitSeq(list, ",") {
+		name = strings.TrimSpace(name)
+		if name != pipeline.FuncAdvisories && name != pipeline.FuncSweep {
+			return nil, fmt.Errorf("%q is not a timer function (want %q or %q)", name, pipeline.FuncAdvisories, pipeline.FuncSweep)
+		}
+		timers = append(timers, name)
+	}
+	return timers, nil
 }
 
 // serveLocally creates h's tables and queues and serves h on a loopback port.
@@ -224,6 +253,7 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 			host.TimerEnvelope(host.TimerBinding, host.TimerInfo{}, host.NewSys(timer, time.Now())))
 		st.invocations++
 		st.busy += time.Since(started)
+		r.count(func() { r.spans = append(r.spans, invocationSpan{timer, started, time.Now()}) })
 		if err != nil {
 			return st, fmt.Errorf("calling %s: %w", timer, err)
 		}
@@ -340,7 +370,11 @@ func (r *localHost) invoke(ctx context.Context, q *store.Queue, function string,
 	started := time.Now()
 	status, resp, err := host.Call(ctx, r.base, function, env)
 	took := time.Since(started)
-	r.count(func() { st.invocations++; st.busy += took })
+	r.count(func() {
+		st.invocations++
+		st.busy += took
+		r.spans = append(r.spans, invocationSpan{function, started, started.Add(took)})
+	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		r.log.Error("invoking function", "function", function, "error", err)
 	}
@@ -376,6 +410,13 @@ func (r *localHost) count(update func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	update()
+}
+
+// invocationSpans returns a copy of when each invocation ran.
+func (r *localHost) invocationSpans() []invocationSpan {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]invocationSpan(nil), r.spans...)
 }
 
 // stillDeferred is how many deferred tasks are not visible yet at now.

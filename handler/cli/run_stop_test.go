@@ -34,6 +34,10 @@ func TestRunStopBeforeScanLeavesTheScanTasksQueued(t *testing.T) {
 	if imgs := append(h.images(t, "demo/app"), h.images(t, "demo/multi")...); len(imgs) != 0 {
 		t.Errorf("%d images rows after stopping before scan, want none", len(imgs))
 	}
+	// Each invocation is recorded under its function, for --count-storage's billing lines.
+	if diff := cmp.Diff(map[string]int{"listrepo": 2, "sweep": 1}, invocationsByFunction(h.invocationSpans())); diff != "" {
+		t.Errorf("invocations recorded per function (-want +got):\n%s", diff)
+	}
 
 	// The queued tasks are real work: a run without the stop scans every platform.
 	h.stopBefore = ""
@@ -42,4 +46,20 @@ func TestRunStopBeforeScanLeavesTheScanTasksQueued(t *testing.T) {
 	if wantRows := len(app.Manifests) + len(multi.Manifests); got != wantRows {
 		t.Errorf("%d images rows after the queued scans ran, want %d (one per platform)", got, wantRows)
 	}
+	if n := invocationsByFunction(h.invocationSpans())["scan"]; n != 2 {
+		t.Errorf("%d scan invocations recorded, want 2 (one per scan task)", n)
+	}
+}
+
+// invocationsByFunction counts spans per function.
+func invocationsByFunction(spans []invocationSpan) map[string]int {
+	n := map[string]int{}
+	for _, s := range spans {
+		if !s.end.After(s.start) {
+			n["(empty span) "+s.function]++
+			continue
+		}
+		n[s.function]++
+	}
+	return n
 }
