@@ -118,7 +118,7 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 		}
 		fmt.Fprintf(env.Stdout, "run: serving HTTP triggers at %s/api/%s\n", base, pipeline.FuncRegistryEvents)
 	}
-	r.stopBefore, r.parallel = *stopBefore, *parallel
+	r.stopBefore, r.parallel, r.keepSpans = *stopBefore, *parallel, counter != nil
 	if fired != nil {
 		r.timers = fired
 	}
@@ -167,8 +167,10 @@ type localHost struct {
 	mu sync.Mutex // guards deferredUntil and the stats while a batch is delivered
 	// deferredUntil holds when each task the handler deferred becomes visible again.
 	deferredUntil []time.Time
-	// spans holds when each invocation ran (printed per function by --count-storage).
-	spans []invocationSpan
+	// spans holds when each invocation ran, kept only when keepSpans is set (by
+	// --count-storage, printed per function): --watch would otherwise grow it forever.
+	spans     []invocationSpan
+	keepSpans bool
 }
 
 type runStats struct {
@@ -253,7 +255,7 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 			host.TimerEnvelope(host.TimerBinding, host.TimerInfo{}, host.NewSys(timer, time.Now())))
 		st.invocations++
 		st.busy += time.Since(started)
-		r.count(func() { r.spans = append(r.spans, invocationSpan{timer, started, time.Now()}) })
+		r.count(func() { r.span(invocationSpan{timer, started, time.Now()}) })
 		if err != nil {
 			return st, fmt.Errorf("calling %s: %w", timer, err)
 		}
@@ -373,7 +375,7 @@ func (r *localHost) invoke(ctx context.Context, q *store.Queue, function string,
 	r.count(func() {
 		st.invocations++
 		st.busy += took
-		r.spans = append(r.spans, invocationSpan{function, started, started.Add(took)})
+		r.span(invocationSpan{function, started, started.Add(took)})
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		r.log.Error("invoking function", "function", function, "error", err)
@@ -410,6 +412,13 @@ func (r *localHost) count(update func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	update()
+}
+
+// span keeps s when spans are kept; r.mu is held.
+func (r *localHost) span(s invocationSpan) {
+	if r.keepSpans {
+		r.spans = append(r.spans, s)
+	}
 }
 
 // invocationSpans returns a copy of when each invocation ran.
