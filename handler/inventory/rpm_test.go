@@ -299,3 +299,30 @@ func TestOpenSUSELeapIsNamedAsOSVScalibrNamesIt(t *testing.T) {
 		t.Errorf("ecosystem %q, osv-scalibr says %q, want both openSUSE:Leap 15.6", inv.OS.Ecosystem, oracle)
 	}
 }
+
+func TestAnImportedSigningKeyIsNotAPackage(t *testing.T) {
+	db := testenv.MarinerRPMDBWithImportedKey(t)
+	data, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const location = "var/lib/rpm/rpmdb.sqlite"
+	inv := scanLayers(t, tarLayer(t, tarFile{name: "etc/os-release", body: testenv.MarinerOSRelease},
+		tarFile{name: location, body: string(data)}))
+	names := map[string]bool{}
+	for _, r := range rpmOf(inv) {
+		names[r.Name] = true
+	}
+	if names["gpg-pubkey"] {
+		t.Error("the imported key gpg-pubkey is listed as a package")
+	}
+	// Everything else rpm -qa lists is still there (the shared database has 129).
+	for _, p := range testenv.RPMQueryAll(t, db) {
+		if !names[p.Package] {
+			t.Errorf("%s, which rpm -qa lists, is missing", p)
+		}
+	}
+	if len(inv.Skipped) != 0 {
+		t.Errorf("skipped: %+v", inv.Skipped)
+	}
+}
