@@ -208,9 +208,14 @@ func TestHostileRPMDatabasesAreSkippedWithAReason(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := scanLayers(t, tarLayer(t, tarFile{name: "etc/os-release", body: testenv.MarinerOSRelease}, tarFile{name: tt.path, body: tt.body}))
+			const npm = "app/node_modules/a/package.json"
+			inv := scanLayers(t, tarLayer(t, tarFile{name: "etc/os-release", body: testenv.MarinerOSRelease}, tarFile{name: tt.path, body: tt.body},
+				tarFile{name: npm, body: `{"name": "a", "version": "1.0.0"}`}))
 			if len(inv.Skipped) != 1 || inv.Skipped[0].Path != tt.path || !strings.Contains(inv.Skipped[0].Reason, tt.reason) {
 				t.Errorf("skipped = %+v, want %s skipped for %q", inv.Skipped, tt.path, tt.reason)
+			}
+			if !slices.ContainsFunc(inv.Packages, func(p inventory.Package) bool { return p.Location == npm && p.Name == "a" }) {
+				t.Errorf("the npm package after the database was not inventoried: %+v", inv.Packages)
 			}
 		})
 	}
