@@ -131,3 +131,22 @@ func TestExitCodeCountsEveryPlatformNotPlainlyScanned(t *testing.T) {
 		})
 	}
 }
+
+func TestEachTableRowNamesTheFindingsLayerAndLocation(t *testing.T) {
+	res := goOnlyResult()
+	res.Platforms[0].Findings[0].Layer = match.Layer{DiffID: "sha256:0123456789abcdef0123", Index: 2}
+	var out bytes.Buffer
+	if err := writeResult(&out, "table", res); err != nil {
+		t.Fatal(err)
+	}
+	var row []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "GO-2022-1059" {
+			row = f
+		}
+	}
+	want := []string{"GO-2022-1059", "HIGH", "golang.org/x/text", "0.3.7", "0.3.8", "fixed", "2", "sha256:0123456789ab", "app/server"}
+	if diff := cmp.Diff(want, row); diff != "" {
+		t.Errorf("row of GO-2022-1059 (-want +got):\n%s\n%s", diff, out.String())
+	}
+}

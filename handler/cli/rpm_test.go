@@ -119,10 +119,6 @@ func TestScanOfARealMarinerRPMDBWithoutItsAdvisoriesIsNeverClean(t *testing.T) {
 // versions with rpm's own labelCompare.
 func TestScanOfARealMarinerRPMDBHasTheOVALOraclesFindings(t *testing.T) {
 	pkgs := testenv.RPMQueryAll(t, testenv.MarinerRPMDB(t))
-	expected := testenv.AzureLinuxFindings(t, "cbl-mariner-2.0-oval.xml", pkgs)
-	if len(expected) == 0 {
-		t.Fatal("the oracle expects no finding: the fixture or the OVAL data is not what this test is about")
-	}
 	out := t.TempDir()
 	sync := runCLI(t, "", "advisories", "sync", "--source", t.TempDir(), "--oval-source", filepath.Join(testenv.Shared(t), "oval"),
 		"--ecosystems", "Azure Linux", "--severity-source", "", "--out", out)
@@ -149,43 +145,57 @@ func TestScanOfARealMarinerRPMDBHasTheOVALOraclesFindings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	archive := testenv.DockerArchive(t, testenv.Tar(testenv.File("etc/os-release", testenv.MarinerOSRelease),
-		testenv.File("var/lib/rpm/rpmdb.sqlite", string(db))))
-	r := runCLI(t, "", "scan", "--archive", archive, "--advisories", export, "--no-cache",
-		"--ecosystems", "Azure Linux", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit code = %d, want 0; stderr:\n%s", r.code, r.stderr)
-	}
-	got := decodeScan(t, r)
-	if len(got.Platforms) != 1 {
-		t.Fatalf("%d platforms, want 1", len(got.Platforms))
-	}
-	p := got.Platforms[0]
-	if p.Status != "scanned" || p.OS == nil || p.OS.Ecosystem != "Azure Linux:2.0" {
-		t.Errorf("status %q (%s), OS %+v; want scanned Azure Linux:2.0", p.Status, p.Error, p.OS)
-	}
-	// The oracle lists each affecting definition; Tidewatch reports one finding per
-	// CVE and package, with the highest fix of its definitions.
-	fixes := map[string][]string{}
-	for _, f := range expected {
-		k := strings.Join([]string{f.CVE, f.Package, f.Installed}, " ")
-		fixes[k] = append(fixes[k], f.Fixed)
-	}
-	var want, have []string
-	for k := range fixes {
-		want = append(want, k)
-	}
-	for _, raw := range p.Findings {
-		f := decodeFinding(t, raw)
-		k := strings.Join([]string{f.ID, f.Package, f.InstalledVersion}, " ")
-		have = append(have, k)
-		if fs, ok := fixes[k]; ok && !slices.Contains(fs, f.FixedVersion) {
-			t.Errorf("%s: fixed %q, want one of the definitions' %q", k, f.FixedVersion, fs)
-		}
-	}
-	sort.Strings(want)
-	sort.Strings(have)
-	if diff := cmp.Diff(want, have); diff != "" {
-		t.Errorf("findings as CVE package installed (-oracle +scan):\n%s", diff)
+	for _, tc := range []struct{ name, osRelease, oval, ecosystem string }{
+		{"CBL-Mariner 2.0, the system the database is from", testenv.MarinerOSRelease, "cbl-mariner-2.0-oval.xml", "Azure Linux:2.0"},
+		// The same packages under Azure Linux 3.0's os-release: the 3.0 definitions
+		// apply, not the 2.0 ones the same folder holds.
+		{"the same packages in an image saying Azure Linux 3.0", "NAME=\"Microsoft Azure Linux\"\nVERSION=\"3.0.20240824\"\nID=azurelinux\nVERSION_ID=\"3.0\"\n",
+			"azurelinux-3.0-oval.xml", "Azure Linux:3.0"},
+	} {
+		t.Run(tc.name+" has the findings of "+tc.oval, func(t *testing.T) {
+			expected := testenv.AzureLinuxFindings(t, tc.oval, pkgs)
+			if len(expected) == 0 {
+				t.Fatal("the oracle expects no finding: the fixture or the OVAL data is not what this test is about")
+			}
+			archive := testenv.DockerArchive(t, testenv.Tar(testenv.File("etc/os-release", tc.osRelease),
+				testenv.File("var/lib/rpm/rpmdb.sqlite", string(db))))
+			r := runCLI(t, "", "scan", "--archive", archive, "--advisories", export, "--no-cache",
+				"--ecosystems", "Azure Linux", "--format", "json")
+			if r.code != 0 {
+				t.Fatalf("exit code = %d, want 0; stderr:\n%s", r.code, r.stderr)
+			}
+			got := decodeScan(t, r)
+			if len(got.Platforms) != 1 {
+				t.Fatalf("%d platforms, want 1", len(got.Platforms))
+			}
+			p := got.Platforms[0]
+			if p.Status != "scanned" || p.OS == nil || p.OS.Ecosystem != tc.ecosystem {
+				t.Errorf("status %q (%s), OS %+v; want scanned %s", p.Status, p.Error, p.OS, tc.ecosystem)
+			}
+			// The oracle lists each affecting definition; Tidewatch reports one finding per
+			// CVE and package, with the highest fix of its definitions.
+			fixes := map[string][]string{}
+			for _, f := range expected {
+				k := strings.Join([]string{f.CVE, f.Package, f.Installed}, " ")
+				fixes[k] = append(fixes[k], f.Fixed)
+			}
+			var want, have []string
+			for k := range fixes {
+				want = append(want, k)
+			}
+			for _, raw := range p.Findings {
+				f := decodeFinding(t, raw)
+				k := strings.Join([]string{f.ID, f.Package, f.InstalledVersion}, " ")
+				have = append(have, k)
+				if fs, ok := fixes[k]; ok && !slices.Contains(fs, f.FixedVersion) {
+					t.Errorf("%s: fixed %q, want one of the definitions' %q", k, f.FixedVersion, fs)
+				}
+			}
+			sort.Strings(want)
+			sort.Strings(have)
+			if diff := cmp.Diff(want, have); diff != "" {
+				t.Errorf("findings as CVE package installed (-oracle +scan):\n%s", diff)
+			}
+		})
 	}
 }

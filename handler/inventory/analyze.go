@@ -346,6 +346,8 @@ func (a *layerAnalysis) extract(pl plugin, location string, info fs.FileInfo, st
 		a.skip(location, fmt.Sprintf("%s could not read it whole: %v", pl.extractor.Name(), err))
 	case pl.nothingFound != "" && len(found.Packages) == 0:
 		a.skip(location, fmt.Sprintf("%s read nothing from it: %s", pl.extractor.Name(), pl.nothingFound))
+	case pl.markedButUnread != "" && len(found.Packages) == 0 && bytes.Contains(data, pl.marker):
+		a.skip(location, fmt.Sprintf("%s read nothing from it: %s", pl.extractor.Name(), pl.markedButUnread))
 	}
 	pkgs := a.result.PackageFiles[location]
 	for _, found := range found.Packages {

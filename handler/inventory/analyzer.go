@@ -29,11 +29,11 @@ import (
 // only for the Analyzer that made it, so changing an extractor (or bumping
 // osv-scalibr to a release that changes one) must change this string; a test checks
 // it against the extractors actually in use.
-const Analyzer = "tidewatch-layer/5 os/dpkg@0 go/binary@0 os/apk@0 os/rpm@0 rust/cargoauditable-bounded@0 dotnet/depsjson@0 ruby/gemspec@0 php/composerinstalled@0 java/archive@0 javascript/packagejson@0 javascript/packagelockjson@0 python/wheelegg@0"
+const Analyzer = "tidewatch-layer/6 os/dpkg@0 go/binary@0 os/apk@0 os/rpm@0 rust/cargoauditable-bounded@0 dotnet/depsjson@0 ruby/gemspec@0 php/composerinstalled@0 java/archive@0 javascript/packagejson@0 javascript/packagelockjson@0 python/wheelegg@0"
 
 // analyzerBase is the part of Analyzer that Tidewatch's own code owns; bump it when
 // the walk, whiteout handling, link following, caps or package mapping change.
-const analyzerBase = "tidewatch-layer/5"
+const analyzerBase = "tidewatch-layer/6"
 
 // plugin is one extractor and how Tidewatch feeds it and maps its packages.
 type plugin struct {
@@ -69,6 +69,11 @@ type plugin struct {
 	marker []byte
 	// kind names what such a file is in that report ("a Go binary").
 	kind string
+	// markedButUnread, when set, is the reason a buffered file that holds marker
+	// and from which the extractor lists no package (and reports no error) is a
+	// SkippedFile: osv-scalibr's Go extractor declines a binary whose build
+	// information debug/buildinfo cannot read without saying so.
+	markedButUnread string
 }
 
 // plugins returns a fresh set of the extractors Tidewatch runs over every layer.
@@ -122,7 +127,8 @@ func plugins() ([]plugin, error) {
 	return append([]plugin{
 		{extractor: dpkgExtractor, convert: debPackage, guard: newStanzaGuard, followLinks: true},
 		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat,
-			marker: goBuildInfoMagic, kind: "a Go binary"},
+			marker: goBuildInfoMagic, kind: "a Go binary",
+			markedButUnread: "it holds Go build information that debug/buildinfo cannot read"},
 		{extractor: apkExtractor, convert: apkPackage, guard: newApkGuard, followLinks: true},
 		{extractor: rpmExtractor, convert: rpmPackage, randomAccess: true, openByPath: true, followLinks: true},
 		{extractor: cargoAuditable{}, convert: applicationPackage(osvconstants.EcosystemCratesIO), randomAccess: true,

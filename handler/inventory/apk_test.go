@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"io"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -271,5 +272,60 @@ func TestApkPackagesAreAttributedToTheLayerThatInstalledThem(t *testing.T) {
 				t.Errorf("packages (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestAGigabyteApkDatabaseIsSkippedInBoundedMemoryAndTheRestOfTheImageScanned(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 1 GiB")
+	}
+	record := apkRecord("musl", "1.1.14-r10", "")
+	layersOf := func(size int64) []v1.Layer {
+		return []v1.Layer{
+			newStreamedLayer(t, testenv.Tar(
+				testenv.File("etc/os-release", "ID=alpine\nVERSION_ID=3.4.0\n"),
+				testenv.TarEntry{Name: apkDB, Size: size, Body: func() io.Reader {
+					return io.LimitReader(&testenv.RepeatReader{S: record}, size)
+				}},
+				// After the database in its own layer, and in the next layer.
+				testenv.File("app/node_modules/left-pad/package.json", `{"name": "left-pad", "version": "1.3.0"}`),
+			)),
+			newStreamedLayer(t, testenv.Tar(testenv.File("srv/node_modules/is-odd/package.json", `{"name": "is-odd", "version": "3.0.1"}`))),
+		}
+	}
+	// allocated is everything a scan allocates, not only what stays live: a reader
+	// that held the file, or a record per stanza of all of it, allocates with its size.
+	allocated := func(layers []v1.Layer) (*inventory.Inventory, uint64) {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		inv := scanLayers(t, layers...)
+		runtime.ReadMemStats(&after)
+		return inv, after.TotalAlloc - before.TotalAlloc
+	}
+	// 64 MiB is past the parser's bounds already (200,000 records of this one).
+	_, atBound := allocated(layersOf(64 << 20))
+	inv, atGigabyte := allocated(layersOf(1 << 30))
+
+	if diff := gocmp.Diff([]string{apkDB}, skippedPaths(inv)); diff != "" {
+		t.Errorf("skipped files (-want +got):\n%s\n%+v", diff, inv.Skipped)
+	}
+	for _, s := range inv.Skipped {
+		if !strings.Contains(s.Reason, "exceeds the parser's bounds") {
+			t.Errorf("%s skipped for %q, want the parser's bounds named", s.Path, s.Reason)
+		}
+	}
+	got := []string{}
+	for _, p := range inv.Packages {
+		got = append(got, p.Name+"="+p.Version+" "+p.Location)
+	}
+	slices.Sort(got)
+	want := []string{"is-odd=3.0.1 srv/node_modules/is-odd/package.json", "left-pad=1.3.0 app/node_modules/left-pad/package.json"}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("packages (-want +got):\n%s", diff)
+	}
+	if atGigabyte > atBound+atBound/4 {
+		t.Errorf("the scan of a 1 GiB database allocated %d MiB, of a 64 MiB one %d MiB: want the same, bounded by the parser, not the file",
+			atGigabyte>>20, atBound>>20)
 	}
 }

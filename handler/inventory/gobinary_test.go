@@ -1,7 +1,9 @@
 package inventory_test
 
 import (
+	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"io"
 	"os"
@@ -119,4 +121,59 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// corruptBuildInfo is the go-app fixture's binary with the version and module strings
+// of its build information (which follow the 32-byte header that starts with the
+// magic, in the Go 1.18+ inline layout) overwritten with 0xff: the magic is still
+// there, but debug/buildinfo cannot decode what follows it.
+func corruptBuildInfo(t *testing.T) string {
+	t.Helper()
+	bin := testenv.FixtureFile(t, "go-app", "app/go-app")
+	at := bytes.Index(bin, []byte("\xff Go buildinf:"))
+	if at < 0 || at+48 > len(bin) || bin[at+15]&2 == 0 {
+		t.Fatal("the go-app binary has no Go 1.18+ build information header")
+	}
+	bad := bytes.Clone(bin)
+	for i := at + 32; i < at+48; i++ {
+		bad[i] = 0xff
+	}
+	if _, err := buildinfo.Read(bytes.NewReader(bad)); err == nil {
+		t.Fatal("debug/buildinfo still reads the corrupted binary")
+	}
+	return string(bad)
+}
+
+func TestAGoBinaryWithCorruptBuildInfoIsReportedSkippedAndTheRestInventoried(t *testing.T) {
+	raw, err := os.ReadFile(strings.TrimSuffix(testenv.Image(t, "go-app"), ".tar") + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sidecar goAppSidecar
+	if err := json.Unmarshal(raw, &sidecar); err != nil {
+		t.Fatal(err)
+	}
+	const good, corrupt = "app/go-app", "app/broken"
+	want := map[goModule]bool{{"stdlib", strings.TrimPrefix(sidecar.GoBinary.GoVersion, "go"), "Go", good}: true}
+	for _, m := range sidecar.GoBinary.Modules {
+		if m.Kind == "dep" {
+			want[goModule{m.Path, strings.TrimPrefix(m.Version, "v"), "Go", good}] = true
+		}
+	}
+
+	inv := scanLayers(t, newStreamedLayer(t, testenv.Tar(
+		testenv.Executable(good, string(testenv.FixtureFile(t, "go-app", good))),
+		testenv.Executable(corrupt, corruptBuildInfo(t)),
+	)))
+	if len(inv.Skipped) != 1 || inv.Skipped[0].Path != corrupt ||
+		!strings.Contains(inv.Skipped[0].Reason, "Go build information that debug/buildinfo cannot read") {
+		t.Errorf("skipped = %+v, want only %s, its build information unreadable", inv.Skipped, corrupt)
+	}
+	got := map[goModule]bool{}
+	for _, p := range inv.Packages {
+		got[goModule{p.Name, p.Version, p.Ecosystem, p.Location}] = true
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Go modules (-sidecar +scanned):\n%s", diff)
+	}
 }

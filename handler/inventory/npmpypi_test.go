@@ -145,6 +145,17 @@ func TestApplicationFilesAreInventoriedOnlyWhereInstalledAndNeverSilentlyDropped
 		{name: "a METADATA symlinked into place is followed",
 			entries:  []testenv.TarEntry{testenv.File("opt/meta/x", metadata("x", "1.0")), testenv.Symlink("site/x-1.0.dist-info/METADATA", "/opt/meta/x")},
 			wantPkgs: []string{"x=1.0 site/x-1.0.dist-info/METADATA pkg:pypi/x@1.0"}},
+		{name: "package.json links that loop among node_modules are skipped, naming each, and the installed package beside them is read",
+			entries: []testenv.TarEntry{testenv.File("app/node_modules/c/package.json", pkgJSON("c", "3.0.0")),
+				testenv.Symlink("app/node_modules/a/package.json", "../b/package.json"),
+				testenv.Symlink("app/node_modules/b/package.json", "/app/node_modules/a/package.json")},
+			wantPkgs:    []string{"c=3.0.0 app/node_modules/c/package.json pkg:npm/c@3.0.0"},
+			wantSkipped: []string{"app/node_modules/a/package.json", "app/node_modules/b/package.json"}},
+		{name: "node_modules directories linked in a loop hold no package and stop nothing",
+			entries: []testenv.TarEntry{testenv.File("app/node_modules/c/package.json", pkgJSON("c", "3.0.0")),
+				testenv.Symlink("app/node_modules/a", "b"), testenv.Symlink("app/node_modules/b", "a"),
+				testenv.Symlink("app/node_modules/c/node_modules/c", "../..")},
+			wantPkgs: []string{"c=3.0.0 app/node_modules/c/package.json pkg:npm/c@3.0.0"}},
 		{name: "an installed package.json that is not JSON is skipped",
 			entries:     []testenv.TarEntry{testenv.File("app/node_modules/a/package.json", "{\"name\": \"a\", \"version\": ")},
 			wantSkipped: []string{"app/node_modules/a/package.json"}},
@@ -200,6 +211,11 @@ func TestApplicationFilesAreInventoriedOnlyWhereInstalledAndNeverSilentlyDropped
 			}
 			if diff := gocmp.Diff(tt.wantSkipped, skippedPaths(inv)); diff != "" {
 				t.Errorf("skipped (-want +got):\n%s\n%+v", diff, inv.Skipped)
+			}
+			for _, s := range inv.Skipped {
+				if s.Reason == "" {
+					t.Errorf("%s is skipped without a reason", s.Path)
+				}
 			}
 		})
 	}

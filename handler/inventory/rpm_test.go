@@ -208,9 +208,14 @@ func TestHostileRPMDatabasesAreSkippedWithAReason(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := scanLayers(t, tarLayer(t, tarFile{name: "etc/os-release", body: testenv.MarinerOSRelease}, tarFile{name: tt.path, body: tt.body}))
+			const npm = "app/node_modules/a/package.json"
+			inv := scanLayers(t, tarLayer(t, tarFile{name: "etc/os-release", body: testenv.MarinerOSRelease}, tarFile{name: tt.path, body: tt.body},
+				tarFile{name: npm, body: `{"name": "a", "version": "1.0.0"}`}))
 			if len(inv.Skipped) != 1 || inv.Skipped[0].Path != tt.path || !strings.Contains(inv.Skipped[0].Reason, tt.reason) {
 				t.Errorf("skipped = %+v, want %s skipped for %q", inv.Skipped, tt.path, tt.reason)
+			}
+			if !slices.ContainsFunc(inv.Packages, func(p inventory.Package) bool { return p.Location == npm && p.Name == "a" }) {
+				t.Errorf("the npm package after the database was not inventoried: %+v", inv.Packages)
 			}
 		})
 	}
@@ -297,5 +302,32 @@ func TestOpenSUSELeapIsNamedAsOSVScalibrNamesIt(t *testing.T) {
 	}
 	if inv.OS.Ecosystem != oracle || oracle != "openSUSE:Leap 15.6" {
 		t.Errorf("ecosystem %q, osv-scalibr says %q, want both openSUSE:Leap 15.6", inv.OS.Ecosystem, oracle)
+	}
+}
+
+func TestAnImportedSigningKeyIsNotAPackage(t *testing.T) {
+	db := testenv.MarinerRPMDBWithImportedKey(t)
+	data, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const location = "var/lib/rpm/rpmdb.sqlite"
+	inv := scanLayers(t, tarLayer(t, tarFile{name: "etc/os-release", body: testenv.MarinerOSRelease},
+		tarFile{name: location, body: string(data)}))
+	names := map[string]bool{}
+	for _, r := range rpmOf(inv) {
+		names[r.Name] = true
+	}
+	if names["gpg-pubkey"] {
+		t.Error("the imported key gpg-pubkey is listed as a package")
+	}
+	// Everything else rpm -qa lists is still there (the shared database has 129).
+	for _, p := range testenv.RPMQueryAll(t, db) {
+		if !names[p.Package] {
+			t.Errorf("%s, which rpm -qa lists, is missing", p)
+		}
+	}
+	if len(inv.Skipped) != 0 {
+		t.Errorf("skipped: %+v", inv.Skipped)
 	}
 }

@@ -154,6 +154,55 @@ func MarinerRPMDB(t testing.TB) string {
 	return p
 }
 
+// MarinerRPMDBWithImportedKey is a copy of the shared Mariner rpmdb.sqlite into
+// which rpm itself imported a signing key (Debian's bookworm archive key, exported
+// armored by gpg), so the database holds a real gpg-pubkey entry as every dnf-built
+// image's does. It checks with `rpm -qa gpg-pubkey` that the entry is there. Without
+// gpg or rpmkeys the test is skipped, or failed under TIDEWATCH_TEST_REQUIRE_SERVICES=1.
+func MarinerRPMDBWithImportedKey(t testing.TB) string {
+	t.Helper()
+	for _, tool := range []string{"gpg", "rpmkeys", "rpm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing(t, "%s: %v", tool, err)
+		}
+	}
+	const keyring = "/usr/share/keyrings/debian-archive-bookworm-stable.gpg"
+	if _, err := os.Stat(keyring); err != nil {
+		missing(t, "Debian archive keyring: %v", err)
+	}
+	data, err := os.ReadFile(MarinerRPMDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, home := t.TempDir(), t.TempDir()
+	db := filepath.Join(dir, "rpmdb.sqlite")
+	if err := os.WriteFile(db, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	export := exec.Command("gpg", "--batch", "--quiet", "--no-default-keyring", "--keyring", keyring, "--export", "--armor")
+	export.Env = append(os.Environ(), "GNUPGHOME="+home)
+	key, err := export.Output()
+	if err != nil || !bytes.Contains(key, []byte("BEGIN PGP PUBLIC KEY BLOCK")) {
+		t.Fatalf("gpg --export --armor of %s: %v", keyring, err)
+	}
+	keyFile := filepath.Join(home, "key.asc")
+	if err := os.WriteFile(keyFile, key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("rpmkeys", "--dbpath", dir, "--import", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("rpmkeys --import: %v\n%s", err, out)
+	}
+	out, err := exec.Command("rpm", "--dbpath", dir, "-qa", "gpg-pubkey").Output()
+	if err != nil || !strings.HasPrefix(string(out), "gpg-pubkey-") {
+		t.Fatalf("rpm -qa gpg-pubkey after the import printed %q (%v)", out, err)
+	}
+	// rpm checkpoints its WAL when it closes the database: the file holds the key.
+	if wal, err := os.Stat(db + "-wal"); err == nil && wal.Size() != 0 {
+		t.Fatalf("rpm left %d bytes in %s-wal", wal.Size(), db)
+	}
+	return db
+}
+
 // String is "name-[epoch:]version-release.arch", for messages.
 func (p RPMPackage) String() string { return fmt.Sprintf("%s-%s.%s", p.Package, p.EVR(), p.Arch) }
 
