@@ -29,11 +29,11 @@ import (
 // only for the Analyzer that made it, so changing an extractor (or bumping
 // osv-scalibr to a release that changes one) must change this string; a test checks
 // it against the extractors actually in use.
-const Analyzer = "tidewatch-layer/5 os/dpkg@0 go/binary@0 os/apk@0 os/rpm@0 rust/cargoauditable-bounded@0 dotnet/depsjson@0 ruby/gemspec@0 php/composerinstalled@0 java/archive@0 javascript/packagejson@0 javascript/packagelockjson@0 python/wheelegg@0"
+const Analyzer = "tidewatch-layer/6 os/dpkg@0 go/binary@0 os/apk@0 os/rpm@0 rust/cargoauditable-bounded@0 dotnet/depsjson@0 ruby/gemspec@0 php/composerinstalled@0 java/archive@0 javascript/packagejson@0 javascript/packagelockjson@0 python/wheelegg@0"
 
 // analyzerBase is the part of Analyzer that Tidewatch's own code owns; bump it when
 // the walk, whiteout handling, link following, caps or package mapping change.
-const analyzerBase = "tidewatch-layer/5"
+const analyzerBase = "tidewatch-layer/6"
 
 // plugin is one extractor and how Tidewatch feeds it and maps its packages.
 type plugin struct {
