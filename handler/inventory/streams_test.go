@@ -1,10 +1,13 @@
 package inventory_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
 
+	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 	"github.com/tidewatch/tidewatch/handler/inventory"
 )
 
@@ -94,5 +97,48 @@ func TestSUSEProductReleaseIsHowSUSENamesTheRelease(t *testing.T) {
 				t.Errorf("ecosystem %q, product release %q; want SUSE, %q", inv.OS.Ecosystem, inv.OS.ProductRelease, tt.want)
 			}
 		})
+	}
+}
+
+func TestContentManifestsAreReadOrSkippedWithTheReason(t *testing.T) {
+	const dir = "root/buildinfo/content_manifests/"
+	layer := testenv.GzipLayer(t, testenv.Tar(
+		testenv.File(dir+"ubi9-container-9.4-1214.json", `{"metadata": {"icm_version": 1, "image_layer_index": 0},
+			"content_sets": ["rhel-9-for-x86_64-baseos-rpms", "rhel-9-for-x86_64-appstream-rpms"], "image_contents": []}`),
+		testenv.File("usr/share/buildinfo/content-sets.json", `{"metadata": {"icm_version": 1}, "from_dnf_hint": true, "content_sets": ["ubi-9-appstream-rpms"]}`),
+		testenv.File(dir+"no-sets.json", `{"metadata": {"icm_version": 1}, "image_contents": []}`),
+		testenv.File(dir+"broken.json", `{"content_sets": ["rhel-9-for-x86_64-baseos-rpms",`),
+		testenv.File(dir+"numbers.json", `{"content_sets": [9]}`),
+		testenv.File(dir+"huge.json", `{"content_sets": [], "image_contents": ["`+strings.Repeat("a", 1<<20)+`"]}`),
+		testenv.File(dir+"README.txt", "not a manifest"),
+	))
+	r, err := inventory.AnalyzeLayer(context.Background(), layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSets := map[string][]string{
+		dir + "ubi9-container-9.4-1214.json":    {"rhel-9-for-x86_64-baseos-rpms", "rhel-9-for-x86_64-appstream-rpms"},
+		"usr/share/buildinfo/content-sets.json": {"ubi-9-appstream-rpms"},
+	}
+	if diff := gocmp.Diff(wantSets, r.ContentManifests); diff != "" {
+		t.Errorf("content manifests (-want +got):\n%s", diff)
+	}
+	reasons := map[string]string{}
+	for p, reason := range r.Skipped {
+		reasons[p] = reason
+	}
+	for p, want := range map[string]string{
+		dir + "no-sets.json": "no content_sets list",
+		dir + "broken.json":  "not valid JSON",
+		dir + "numbers.json": "not valid JSON",
+		dir + "huge.json":    "larger than the 1024 KiB cap",
+	} {
+		if !strings.Contains(reasons[p], want) {
+			t.Errorf("%s skipped with %q, want a reason saying %q", p, reasons[p], want)
+		}
+		delete(reasons, p)
+	}
+	if len(reasons) != 0 {
+		t.Errorf("other files skipped: %v", reasons)
 	}
 }
