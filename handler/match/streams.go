@@ -98,7 +98,7 @@ func matchStreams(idx *advisory.Index, memo *Matcher, os *inventory.OS, family s
 		loaded = append(loaded, lookupIn(idx, memo, s))
 	}
 	switch {
-	case len(streams) == 0 && family == suse && idx != nil && idx.Records(suse) == 0:
+	case len(streams) == 0 && family == suse && (idx == nil || idx.Records(suse) == 0):
 		return nil, append(gaps, EcosystemGap{Ecosystem: family, Packages: len(pkgs), Reason: GapNotLoaded}), 0
 	case len(streams) == 0:
 		return nil, append(gaps, EcosystemGap{Ecosystem: family, Packages: len(pkgs), Reason: GapNoStreams}), 0

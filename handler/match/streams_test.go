@@ -1,6 +1,7 @@
 package match_test
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -159,5 +160,31 @@ func TestSUSEProductsOfARelease(t *testing.T) {
 				t.Errorf("products (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestAStoredRHELInventoryIsRematchedAgainstTheSameStreams(t *testing.T) {
+	idx := loadTestdata(t, "Red Hat")
+	inv := &inventory.Inventory{
+		OS: &inventory.OS{OSRelease: inventory.OSRelease{ID: "rhel", VersionID: "9.4"}, Ecosystem: "Red Hat",
+			Streams: []string{baseOS}, StreamsFrom: "root/buildinfo/content_manifests/ubi9-minimal-container-9.4-1194.json"},
+		Layers:   []inventory.Layer{{Index: 0, DiffID: "sha256:0"}},
+		Packages: []inventory.Package{rhelRPM("glibc", "2.34-28.el9_0"), rhelRPM("pcre2", "10.37-3.el9.1")},
+	}
+	stored, err := json.Marshal(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := inventory.Decode(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := match.MatchImage(idx, inv.OS, inv.Packages)
+	rematched := match.NewMatcher(idx).MatchImage(decoded.OS, decoded.Packages)
+	if len(fresh.Findings) != 1 || fresh.Findings[0].Package != "glibc" {
+		t.Fatalf("fresh findings %+v, want glibc's only (pcre2's record is AppStream's)", fresh.Findings)
+	}
+	if diff := cmp.Diff(fresh, rematched); diff != "" {
+		t.Errorf("rematch of the stored inventory (-scan +rematch):\n%s", diff)
 	}
 }
