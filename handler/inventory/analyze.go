@@ -180,6 +180,10 @@ func (a *layerAnalysis) forget(p string) {
 // skipped with the reason it could not be read: the rest of the layer is analyzed
 // either way.
 func (a *layerAnalysis) readContentManifest(e image.Entry) error {
+	if len(a.result.ContentManifests) >= maxContentManifestsPerLayer {
+		a.result.Skipped[e.Path] = fmt.Sprintf("more than %d content manifests in one layer", maxContentManifestsPerLayer)
+		return nil
+	}
 	sets, err := readContentManifest(e.Reader)
 	var reason skipReason
 	switch {

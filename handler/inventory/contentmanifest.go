@@ -13,6 +13,15 @@ import (
 // package stays far below this.
 const maxContentManifestBytes = 1 << 20
 
+// A layer's content manifests are kept in its cached result and in the merge, so
+// what they can hold is bounded: a real image has one manifest per layer Red Hat
+// built, naming a handful of repositories.
+const (
+	maxContentManifestsPerLayer = 32
+	maxContentSets              = 64
+	maxContentSetLen            = 128
+)
+
 // contentManifestDirs hold Red Hat's image content manifests: one JSON file per
 // layer Red Hat built, naming the repositories ("content sets") its rpms came from.
 // OSBS-built images have them in root/buildinfo/content_manifests (see
@@ -60,8 +69,14 @@ func readContentManifest(r io.Reader) ([]string, error) {
 	if m.ContentSets == nil {
 		return nil, errSkip("content manifest has no content_sets list")
 	}
+	if len(*m.ContentSets) > maxContentSets {
+		return nil, errSkip(fmt.Sprintf("content manifest names more than %d content sets", maxContentSets))
+	}
 	sets := []string{}
 	for _, s := range *m.ContentSets {
+		if len(s) > maxContentSetLen {
+			return nil, errSkip(fmt.Sprintf("content manifest names a content set longer than %d bytes", maxContentSetLen))
+		}
 		if s = strings.TrimSpace(s); s != "" {
 			sets = append(sets, s)
 		}

@@ -2,6 +2,7 @@ package inventory_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -111,6 +112,8 @@ func TestContentManifestsAreReadOrSkippedWithTheReason(t *testing.T) {
 		testenv.File(dir+"numbers.json", `{"content_sets": [9]}`),
 		testenv.File(dir+"huge.json", `{"content_sets": [], "image_contents": ["`+strings.Repeat("a", 1<<20)+`"]}`),
 		testenv.File(dir+"README.txt", "not a manifest"),
+		testenv.File(dir+"many.json", `{"content_sets": ["`+strings.Repeat(`a", "`, 64)+`b"]}`),
+		testenv.File(dir+"long.json", `{"content_sets": ["`+strings.Repeat("a", 129)+`"]}`),
 	))
 	r, err := inventory.AnalyzeLayer(context.Background(), layer)
 	if err != nil {
@@ -132,6 +135,8 @@ func TestContentManifestsAreReadOrSkippedWithTheReason(t *testing.T) {
 		dir + "broken.json":  "not valid JSON",
 		dir + "numbers.json": "not valid JSON",
 		dir + "huge.json":    "larger than the 1024 KiB cap",
+		dir + "many.json":    "more than 64 content sets",
+		dir + "long.json":    "longer than 128 bytes",
 	} {
 		if !strings.Contains(reasons[p], want) {
 			t.Errorf("%s skipped with %q, want a reason saying %q", p, reasons[p], want)
@@ -140,5 +145,24 @@ func TestContentManifestsAreReadOrSkippedWithTheReason(t *testing.T) {
 	}
 	if len(reasons) != 0 {
 		t.Errorf("other files skipped: %v", reasons)
+	}
+}
+
+func TestALayerOfMoreContentManifestsThanTheCapHasTheRestSkipped(t *testing.T) {
+	var entries []testenv.TarEntry
+	for i := range 40 {
+		entries = append(entries, testenv.File(fmt.Sprintf("root/buildinfo/content_manifests/m%02d.json", i), `{"content_sets": ["rhel-9-for-x86_64-baseos-rpms"]}`))
+	}
+	r, err := inventory.AnalyzeLayer(context.Background(), testenv.GzipLayer(t, testenv.Tar(entries...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.ContentManifests) != 32 || len(r.Skipped) != 8 {
+		t.Errorf("%d manifests read and %d skipped, want 32 and 8", len(r.ContentManifests), len(r.Skipped))
+	}
+	for p, reason := range r.Skipped {
+		if !strings.Contains(reason, "more than 32 content manifests") {
+			t.Errorf("%s skipped with %q", p, reason)
+		}
 	}
 }
