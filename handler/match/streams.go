@@ -99,11 +99,11 @@ func matchStreams(idx *advisory.Index, memo *Matcher, os *inventory.OS, family s
 	}
 	switch {
 	case len(streams) == 0 && family == suse && (idx == nil || idx.Records(suse) == 0):
-		return nil, append(gaps, EcosystemGap{Ecosystem: family, Packages: len(pkgs), Reason: GapNotLoaded}), 0
+		return nil, sortedGaps(append(gaps, EcosystemGap{Ecosystem: family, Packages: len(pkgs), Reason: GapNotLoaded})), 0
 	case len(streams) == 0:
-		return nil, append(gaps, EcosystemGap{Ecosystem: family, Packages: len(pkgs), Reason: GapNoStreams}), 0
+		return nil, sortedGaps(append(gaps, EcosystemGap{Ecosystem: family, Packages: len(pkgs), Reason: GapNoStreams})), 0
 	case len(loaded) == 0:
-		return nil, gaps, 0
+		return nil, sortedGaps(gaps), 0
 	}
 	var plain []inventory.Package
 	modular := 0
@@ -121,10 +121,15 @@ func matchStreams(idx *advisory.Index, memo *Matcher, os *inventory.OS, family s
 	if unparsable > 0 {
 		gaps = append(gaps, EcosystemGap{Ecosystem: family, Packages: unparsable, Reason: GapBadVersion})
 	}
+	return findings, sortedGaps(gaps), len(plain) - unparsable
+}
+
+// sortedGaps sorts gaps by ecosystem, then reason, as Result.Gaps lists them.
+func sortedGaps(gaps []EcosystemGap) []EcosystemGap {
 	slices.SortFunc(gaps, func(a, b EcosystemGap) int {
 		return cmp.Or(cmp.Compare(a.Ecosystem, b.Ecosystem), cmp.Compare(a.Reason, b.Reason))
 	})
-	return findings, gaps, len(plain) - unparsable
+	return gaps
 }
 
 // firstOf evaluates a package in every stream, in order, keeping each
