@@ -2,6 +2,7 @@ package advisory
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -146,6 +147,21 @@ func (x *Index) Covers(ecosystem string) bool {
 		}
 	}
 	return false
+}
+
+// EcosystemsOf lists, sorted and once each, the ecosystems of family ("SUSE") that
+// loaded records have affected entries for ("SUSE:Linux Enterprise Server 15 SP5").
+func (x *Index) EcosystemsOf(family string) []string {
+	var out []string
+	for _, p := range x.parts {
+		for eco, n := range p.entries {
+			if n > 0 && strings.HasPrefix(eco, family+":") && !slices.Contains(out, eco) {
+				out = append(out, eco)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Affected returns the affected entries for a package of an ecosystem

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -10,22 +11,22 @@ import (
 	"github.com/tidewatch/tidewatch/handler/internal/testenv"
 )
 
-func TestScanOfAnRPMDistributionWithoutAnAdvisorySourceIsNeverClean(t *testing.T) {
+func TestScanOfAnRPMDistributionWithoutLoadedAdvisoriesIsNeverClean(t *testing.T) {
 	db, err := os.ReadFile(testenv.MarinerRPMDB(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := len(testenv.RPMQueryAll(t, testenv.MarinerRPMDB(t)))
 	for _, tt := range []struct {
-		name, osRelease, wantError string
+		name, osRelease, wantError, wantEcosystem string
 	}{
-		{"UBI 9 (ID rhel) names RHEL and no advisory source",
+		{"UBI 9 (ID rhel) without the Red Hat folder has its streams unmatched",
 			"NAME=\"Red Hat Enterprise Linux\"\nID=\"rhel\"\nVERSION_ID=\"9.5\"\nCPE_NAME=\"cpe:/o:redhat:enterprise_linux:9::baseos\"\n",
-			"OS rhel 9.5: no advisory source"},
-		{"SLES 15 SP5 names SLES and no advisory source",
-			"NAME=\"SLES\"\nID=\"sles\"\nVERSION_ID=\"15.5\"\n", "OS sles 15.5: no advisory source"},
-		{"Amazon Linux 2023 names amzn and no advisory source",
-			"NAME=\"Amazon Linux\"\nID=\"amzn\"\nVERSION_ID=\"2023\"\n", "OS amzn 2023: no advisory source"},
+			"Red Hat:enterprise_linux:9::baseos: " + strconv.Itoa(n) + " packages not matched: no advisories loaded for it", "Red Hat"},
+		{"SLES 15 SP5 without the SUSE folder is unmatched",
+			"NAME=\"SLES\"\nID=\"sles\"\nVERSION_ID=\"15.5\"\n", "SUSE: " + strconv.Itoa(n) + " packages not matched: no advisories loaded for it", "SUSE"},
+		{"Amazon Linux 2023 names amzn and no advisory source: OSV has no Amazon Linux ecosystem",
+			"NAME=\"Amazon Linux\"\nID=\"amzn\"\nVERSION_ID=\"2023\"\n", "OS amzn 2023: no advisory source", "none"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			archive := testenv.DockerArchive(t, testenv.Tar(testenv.File("etc/os-release", tt.osRelease),
@@ -43,7 +44,7 @@ func TestScanOfAnRPMDistributionWithoutAnAdvisorySourceIsNeverClean(t *testing.T
 			if p.Status != "unsupported" || !strings.Contains(p.Error, tt.wantError) || p.AdvisorySource != "none" {
 				t.Errorf("status %q (%s) advisory source %q, want unsupported, %q, none", p.Status, p.Error, p.AdvisorySource, tt.wantError)
 			}
-			if diff := cmp.Diff(map[string]int{"none": n}, p.Packages); diff != "" {
+			if diff := cmp.Diff(map[string]int{tt.wantEcosystem: n}, p.Packages); diff != "" {
 				t.Errorf("packages per ecosystem (-rpm -qa +scan):\n%s", diff)
 			}
 			if len(p.Findings) != 0 {

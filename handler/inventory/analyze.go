@@ -150,6 +150,9 @@ func (a *layerAnalysis) visit(e image.Entry) error {
 	default:
 		return nil
 	}
+	if isContentManifest(e.Path) {
+		return a.readContentManifest(e)
+	}
 	if osRelease {
 		contents, err := io.ReadAll(io.LimitReader(e.Reader, maxOSReleaseBytes))
 		if err != nil {
@@ -170,6 +173,31 @@ func (a *layerAnalysis) forget(p string) {
 	delete(a.result.Skipped, p)
 	delete(a.result.Links, p)
 	delete(a.result.OSReleaseFiles, p)
+	delete(a.result.ContentManifests, p)
+}
+
+// readContentManifest records a content manifest's content sets, or the file as
+// skipped with the reason it could not be read: the rest of the layer is analyzed
+// either way.
+func (a *layerAnalysis) readContentManifest(e image.Entry) error {
+	if len(a.result.ContentManifests) >= maxContentManifestsPerLayer {
+		a.result.Skipped[e.Path] = fmt.Sprintf("more than %d content manifests in one layer", maxContentManifestsPerLayer)
+		return nil
+	}
+	sets, err := readContentManifest(e.Reader)
+	var reason skipReason
+	switch {
+	case errors.As(err, &reason):
+		a.result.Skipped[e.Path] = string(reason)
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading %s: %w", e.Path, err)
+	}
+	if a.result.ContentManifests == nil {
+		a.result.ContentManifests = map[string][]string{}
+	}
+	a.result.ContentManifests[e.Path] = sets
+	return nil
 }
 
 // wanting returns the plugins that want the file at p.

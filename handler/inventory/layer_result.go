@@ -29,6 +29,10 @@ type LayerResult struct {
 	HardLinks map[string]string `json:"hardLinks,omitempty"`
 	// OSReleaseFiles maps each os-release file or symlink in this layer to its content.
 	OSReleaseFiles map[string]OSReleaseFile `json:"osReleaseFiles,omitempty"`
+	// ContentManifests maps each Red Hat content manifest of this layer
+	// (root/buildinfo/content_manifests/*.json) to the content sets it names; one
+	// that cannot be read is in Skipped instead.
+	ContentManifests map[string][]string `json:"contentManifests,omitempty"`
 	// Whiteouts are the paths this layer deletes from lower layers.
 	Whiteouts []string `json:"whiteouts,omitempty"`
 	// OpaqueDirs are directories whose lower-layer contents this layer hides ("" is

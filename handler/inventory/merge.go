@@ -46,6 +46,8 @@ type merger struct {
 	skipped map[string]SkippedFile
 	links   map[string]linkAt
 	osFiles map[string]OSReleaseFile
+	// manifests holds the content sets of each content manifest in the merged view.
+	manifests map[string][]string
 	// since maps each package present after the last add to the lowest layer index
 	// from which it has been present in every layer since.
 	since map[packageKey]presence
@@ -64,12 +66,13 @@ type presence struct{ since, seen int }
 // newMerger returns a merger with no layers.
 func newMerger() *merger {
 	return &merger{
-		inv:     &Inventory{Layers: []Layer{}, Packages: []Package{}},
-		files:   map[string][]Package{},
-		skipped: map[string]SkippedFile{},
-		links:   map[string]linkAt{},
-		osFiles: map[string]OSReleaseFile{},
-		since:   map[packageKey]presence{},
+		inv:       &Inventory{Layers: []Layer{}, Packages: []Package{}},
+		files:     map[string][]Package{},
+		skipped:   map[string]SkippedFile{},
+		links:     map[string]linkAt{},
+		osFiles:   map[string]OSReleaseFile{},
+		manifests: map[string][]string{},
+		since:     map[packageKey]presence{},
 	}
 }
 
@@ -104,9 +107,14 @@ func (m *merger) add(l *LayerResult) error {
 		m.hardLink(p, target, i)
 	}
 	for p, reason := range l.Skipped {
+		delete(m.manifests, p) // an unreadable manifest replaces a lower one
 		m.skipped[p] = SkippedFile{Path: p, LayerIndex: i, Reason: reason}
 	}
 	maps.Copy(m.osFiles, l.OSReleaseFiles)
+	for p, sets := range l.ContentManifests {
+		m.delete(p)
+		m.manifests[p] = sets
+	}
 	m.updatePresence(i)
 	return nil
 }
@@ -160,6 +168,7 @@ func (m *merger) delete(p string) {
 	delete(m.skipped, p)
 	delete(m.links, p)
 	delete(m.osFiles, p)
+	delete(m.manifests, p)
 }
 
 // deleteBelow removes everything strictly below dir ("" is the root).
@@ -168,6 +177,7 @@ func (m *merger) deleteBelow(dir string) {
 	deleteBelow(m.skipped, dir)
 	deleteBelow(m.links, dir)
 	deleteBelow(m.osFiles, dir)
+	deleteBelow(m.manifests, dir)
 }
 
 // inventory returns the merged inventory of the layers added so far: the final
@@ -180,6 +190,7 @@ func (m *merger) inventory() *Inventory {
 	inv.Packages = withoutShadowedLockfiles(finalPackages(m.files), m.files)
 	if release, ok := resolveOSRelease(m.osFiles); ok {
 		inv.OS = &OS{OSRelease: release, Ecosystem: ecosystem(release)}
+		addStreams(inv.OS, m.manifests)
 	}
 	for n := range inv.Packages {
 		pkg := &inv.Packages[n]

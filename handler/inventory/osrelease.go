@@ -92,8 +92,9 @@ func resolveLink(linkPath, target string) string {
 // apk-based, as osv-scalibr's ecosystem detection tells them), "AlmaLinux:<major>",
 // "Rocky Linux:<major>", and "Azure Linux:<major.minor>" for Azure Linux and
 // CBL-Mariner (as osv-scalibr names both; the advisories come from Microsoft's OVAL),
-// "openSUSE:Leap <X.Y>" and "openSUSE:Tumbleweed". RHEL/UBI, SLES and Amazon Linux
-// are "" (no advisory source): see the default case.
+// "openSUSE:Leap <X.Y>" and "openSUSE:Tumbleweed"; the families "Red Hat" (RHEL,
+// UBI) and "SUSE" (SLES, SLE Micro), whose images are matched against product
+// streams. Amazon Linux is "" (no advisory source): see the default case.
 func ecosystem(r OSRelease) string {
 	switch r.ID {
 	case "debian":
@@ -157,15 +158,30 @@ func ecosystem(r OSRelease) string {
 	case "opensuse-tumbleweed":
 		// Rolling: VERSION_ID is a snapshot date; OSV has one "openSUSE:Tumbleweed".
 		return string(osvconstants.EcosystemOpenSUSE) + ":Tumbleweed"
+	case "rhel":
+		// Red Hat's records name product streams ("Red Hat:enterprise_linux:9::baseos",
+		// "...::appstream"), and the rpmdb does not say which stream a package came
+		// from: os-release's CPE_NAME says baseos (osv-scalibr's choice), which would
+		// leave appstream packages unmatched. The family is the ecosystem; the image's
+		// streams are decided with its content manifests (streams.go).
+		if !isDigits(strings.Split(r.VersionID, ".")[0]) {
+			return ""
+		}
+		return string(osvconstants.EcosystemRedHat)
+	case "sles", "sle-micro", "sl-micro":
+		// SUSE's records name products and modules ("SUSE:Linux Enterprise Module
+		// for Basesystem 15 SP5", "SUSE:Linux Enterprise Micro 5.5"), not the
+		// release osv-scalibr's "SUSE:15.5" would name, which no record has. The
+		// family is the ecosystem; packages are matched against every product of the
+		// release (ProductRelease).
+		if suseProductRelease(r) == "" {
+			return ""
+		}
+		return string(osvconstants.EcosystemSUSE)
 	default:
-		// No advisory source, on purpose (see README "Coverage"):
-		//   - rhel (RHEL, UBI): Red Hat's OSV records name product streams
-		//     ("Red Hat:enterprise_linux:9::baseos", "...::appstream"); os-release's
-		//     CPE_NAME says baseos, but the rpmdb does not record which stream a package
-		//     came from, so matching baseos alone would report appstream packages clean.
-		//   - sles, sle-micro: SUSE's records name product modules ("SUSE:Linux
-		//     Enterprise Module for Basesystem 15 SP5"), the same problem.
-		//   - amzn (Amazon Linux): OSV has no Amazon Linux ecosystem.
+		// No advisory source, on purpose (see README "Coverage"): amzn (Amazon
+		// Linux) has no OSV ecosystem (osv-schema lists none), nor has any other
+		// rpm distribution not named above.
 		return ""
 	}
 }

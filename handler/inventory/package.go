@@ -51,8 +51,24 @@ type Layer struct {
 type OS struct {
 	OSRelease
 	// Ecosystem is the OSV ecosystem of its OS packages ("Debian:12",
-	// "Ubuntu:22.04:LTS"), "" when Tidewatch knows no advisory source for it.
+	// "Ubuntu:22.04:LTS"), "" when Tidewatch knows no advisory source for it. For
+	// RHEL/UBI and SLES it is the family, "Red Hat" or "SUSE": their records name
+	// product streams, and the packages are matched against those of Streams or
+	// ProductRelease.
 	Ecosystem string `json:"ecosystem"`
+	// Streams are, for RHEL/UBI, the Red Hat streams (OSV ecosystems
+	// "Red Hat:enterprise_linux:9::baseos") its packages are matched against, sorted;
+	// empty when none is known for its release.
+	Streams []string `json:"streams,omitempty"`
+	// StreamsFrom says where Streams come from: the content manifests' paths, or
+	// DefaultStreams.
+	StreamsFrom string `json:"streamsFrom,omitempty"`
+	// UnmappedContentSets are the content sets its manifests name that map to no
+	// stream Tidewatch knows: packages installed from them are not matched.
+	UnmappedContentSets []string `json:"unmappedContentSets,omitempty"`
+	// ProductRelease is, for SLES and SLE Micro, the release SUSE's product
+	// ecosystems of it end in ("15 SP5", "Micro 5.5").
+	ProductRelease string `json:"productRelease,omitempty"`
 }
 
 // SkippedFile is a file an extractor wanted but could not read whole (too large,

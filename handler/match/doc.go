@@ -9,6 +9,11 @@
 //   - Debian, Ubuntu, Alpine, Wolfi and Chainguard packages are matched by SOURCE
 //     (apk: origin) name and SOURCE version, the others by name and version, compared with the ecosystem's own
 //     ordering (osv-scalibr semantic), using OSV range semantics.
+//   - RHEL/UBI ("Red Hat") and SLES ("SUSE") packages are matched by binary name
+//     against every product stream of the image (MatchImage, streams.go): the Red Hat
+//     streams its content manifests name, the SUSE products of its release. A
+//     vulnerability several streams list is one finding, from the first stream;
+//     unloaded streams, unknown content sets and modular packages are gaps.
 //   - A record's vulnerability ids are the CVE ids among its id, aliases and
 //     upstream; a record naming none is its own id (in PyPI, the lowest of its id
 //     and its PYSEC-/GHSA- aliases, so the PyPA and GitHub records of one

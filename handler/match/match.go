@@ -51,12 +51,24 @@ type hit struct {
 // Packages with no ecosystem are not matched. An ecosystem the index holds no
 // advisories for is a gap in the result, not an error; so are the packages whose
 // installed version their ecosystem cannot parse. A nil index matches nothing.
+//
+// Packages of the "Red Hat" and "SUSE" families are matched against product
+// streams the image's OS names; Match knows no OS, so they are a gap: use
+// MatchImage.
 func Match(idx *advisory.Index, pkgs []inventory.Package) Result {
-	return matchPackages(idx, nil, pkgs)
+	return matchPackages(idx, nil, nil, pkgs)
 }
 
-// matchPackages is Match, remembering evaluations in memo when it is not nil.
-func matchPackages(idx *advisory.Index, memo *Matcher, pkgs []inventory.Package) Result {
+// MatchImage is Match for the packages of one image whose distribution is os (nil
+// without os-release): RHEL/UBI packages are matched against every Red Hat stream
+// of os.Streams, SLES and SLE Micro ones against every SUSE product of
+// os.ProductRelease the index holds (see streams.go).
+func MatchImage(idx *advisory.Index, os *inventory.OS, pkgs []inventory.Package) Result {
+	return matchPackages(idx, nil, os, pkgs)
+}
+
+// matchPackages is MatchImage, remembering evaluations in memo when it is not nil.
+func matchPackages(idx *advisory.Index, memo *Matcher, os *inventory.OS, pkgs []inventory.Package) Result {
 	byEcosystem := make(map[string][]inventory.Package)
 	for _, p := range pkgs {
 		if p.Ecosystem != "" {
@@ -69,11 +81,18 @@ func matchPackages(idx *advisory.Index, memo *Matcher, pkgs []inventory.Package)
 	)
 	for _, eco := range slices.Sorted(maps.Keys(byEcosystem)) {
 		group := byEcosystem[eco]
+		if isStreamFamily(eco) {
+			findings, gaps, matched := matchStreams(idx, memo, os, eco, group)
+			perEcosystem = append(perEcosystem, findings)
+			res.Gaps = append(res.Gaps, gaps...)
+			res.MatchedPackages += matched
+			continue
+		}
 		if reason := gapReason(idx, eco); reason != "" {
 			res.Gaps = append(res.Gaps, EcosystemGap{Ecosystem: eco, Packages: len(group), Reason: reason})
 			continue
 		}
-		findings, unparsable := matchEcosystem(idx, memo, eco, group)
+		findings, unparsable := matchEcosystem(lookupIn(idx, memo, eco), eco, group)
 		perEcosystem = append(perEcosystem, findings)
 		res.MatchedPackages += len(group) - unparsable
 		if unparsable > 0 {
@@ -104,11 +123,26 @@ func gapReason(idx *advisory.Index, ecosystem string) string {
 	return ""
 }
 
-// matchEcosystem matches packages of one loaded ecosystem and counts those whose
-// version does not parse. Packages sharing a match key (the binaries of one source)
-// share one evaluation and one set of per-vulnerability facts, and the findings are
-// allocated once at their final size, so work and memory stay linear in findings.
-func matchEcosystem(idx *advisory.Index, memo *Matcher, ecosystem string, pkgs []inventory.Package) ([]Finding, int) {
+// lookup evaluates one (advisory package name, installed version): the finding
+// templates of the vulnerabilities affecting it, sorted by ID, and false when the
+// version does not parse.
+type lookup func(name, version string) ([]Finding, bool)
+
+// lookupIn is the lookup of ecosystem's advisories in idx, remembered in memo when
+// it is not nil.
+func lookupIn(idx *advisory.Index, memo *Matcher, ecosystem string) lookup {
+	if memo != nil {
+		return func(name, version string) ([]Finding, bool) { return memo.vulnerabilities(ecosystem, name, version) }
+	}
+	return func(name, version string) ([]Finding, bool) { return vulnerabilities(idx, ecosystem, name, version) }
+}
+
+// matchEcosystem matches packages of one loaded ecosystem, each evaluated by
+// evaluate, and counts those whose version does not parse. Packages sharing a match
+// key (the binaries of one source) share one evaluation and one set of
+// per-vulnerability facts, and the findings are allocated once at their final size,
+// so work and memory stay linear in findings.
+func matchEcosystem(evaluate lookup, ecosystem string, pkgs []inventory.Package) ([]Finding, int) {
 	type key struct{ name, version string }
 	type evaluation struct {
 		templates []Finding
@@ -123,11 +157,7 @@ func matchEcosystem(idx *advisory.Index, memo *Matcher, ecosystem string, pkgs [
 		e, ok := evaluated[key{name, version}]
 		if !ok {
 			e = new(evaluation)
-			if memo != nil {
-				e.templates, e.parsed = memo.vulnerabilities(ecosystem, name, version)
-			} else {
-				e.templates, e.parsed = vulnerabilities(idx, ecosystem, name, version)
-			}
+			e.templates, e.parsed = evaluate(name, version)
 			evaluated[key{name, version}] = e
 		}
 		keys[i] = e

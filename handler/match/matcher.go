@@ -37,7 +37,12 @@ func (m *Matcher) Index() *advisory.Index { return m.idx }
 
 // Match matches pkgs as [Match] does.
 func (m *Matcher) Match(pkgs []inventory.Package) Result {
-	return matchPackages(m.idx, m, pkgs)
+	return matchPackages(m.idx, m, nil, pkgs)
+}
+
+// MatchImage matches the packages of one image as [MatchImage] does.
+func (m *Matcher) MatchImage(os *inventory.OS, pkgs []inventory.Package) Result {
+	return matchPackages(m.idx, m, os, pkgs)
 }
 
 // vulnerabilities is the package-level vulnerabilities, remembered. The templates

@@ -165,13 +165,13 @@ func (s *Scanner) scanPlatform(ctx context.Context, p image.PlatformImage) (Plat
 // rematch) against index and judges the result: the one rule scan and rematch
 // share. Platform and Digest are left for the caller.
 func Assess(index *advisory.Index, inv *inventory.Inventory) PlatformResult {
-	return assess(index, inv, match.Match(index, inv.Packages))
+	return assess(index, inv, match.MatchImage(index, inv.OS, inv.Packages))
 }
 
 // AssessWith is Assess with a Matcher, whose memo the inventories of one rematch
 // page share.
 func AssessWith(m *match.Matcher, inv *inventory.Inventory) PlatformResult {
-	return assess(m.Index(), inv, m.Match(inv.Packages))
+	return assess(m.Index(), inv, m.MatchImage(inv.OS, inv.Packages))
 }
 
 // Folders lists, sorted and once each, the advisory folders packages need: the

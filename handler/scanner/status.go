@@ -63,9 +63,17 @@ func assess(idx *advisory.Index, inv *inventory.Inventory, m match.Result) Platf
 }
 
 // advisorySource is the advisory folder of os's ecosystem when idx holds records
-// for that ecosystem, else NoAdvisorySource.
+// for that ecosystem (for RHEL and SLES: for one of its streams), else
+// NoAdvisorySource.
 func advisorySource(idx *advisory.Index, os *inventory.OS) string {
-	if os == nil || os.Ecosystem == "" || idx == nil || !idx.Covers(os.Ecosystem) {
+	if os == nil || os.Ecosystem == "" || idx == nil {
+		return NoAdvisorySource
+	}
+	covered := idx.Covers(os.Ecosystem)
+	for _, s := range match.Streams(idx, os) {
+		covered = covered || idx.Covers(s)
+	}
+	if !covered {
 		return NoAdvisorySource
 	}
 	return advisory.Folder(os.Ecosystem)
