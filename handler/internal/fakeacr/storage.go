@@ -21,8 +21,9 @@ import (
 //	docker/registry/v2/blobs/sha256/<hex[:2]>/<hex>/data
 //
 // The times are the link files' modification times, which the registry writes on
-// every push: a manifest's createdTime is its revision link's, its lastUpdateTime
-// the latest of that and the current links of the tags pointing at it; a
+// every push: a manifest's createdTime is the earliest of its revision link's and
+// its tags' index links', its lastUpdateTime the latest of its revision link's and
+// the current links of the tags pointing at it; a
 // repository's lastUpdateTime is the latest of every link and of the tags and
 // revisions directories (a deleted tag or manifest changes those). Nothing is
 // cached but manifest contents, which a digest fixes.
@@ -119,6 +120,25 @@ func (s *Storage) Manifests(repo string) ([]Manifest, bool, error) {
 		}
 		m.Tags = append(m.Tags, tag)
 		m.LastUpdateTime = latest(m.LastUpdateTime, t.at)
+	}
+	// The registry rewrites a revision link on every put of the manifest (a retag
+	// too), but each tag keeps an index link per digest it ever pointed at, written
+	// when it first did: the earliest is the manifest's first push.
+	for tag := range st.tags {
+		index := filepath.Join(s.root, "repositories", filepath.FromSlash(repo), "_manifests", "tags", tag, "index", "sha256")
+		entries, err := os.ReadDir(index)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			m, ok := byDigest["sha256:"+e.Name()]
+			if !ok {
+				continue
+			}
+			if _, at, ok := readLink(filepath.Join(index, e.Name(), "link")); ok && at.Before(m.CreatedTime) {
+				m.CreatedTime = at
+			}
+		}
 	}
 	for i := range out {
 		sort.Strings(out[i].Tags)
