@@ -7,10 +7,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -103,26 +99,6 @@ func New(source Source, aadToken, upstream string) *Server {
 		s.upstream = httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: upstream})
 	}
 	return s
-}
-
-// ExampleAADToken reads the Entra ID token of the spec's PostRefreshToken example
-// (the access_token parameter) from specs, the acr-dataplane directory.
-func ExampleAADToken(specs string) (string, error) {
-	file := filepath.Join(specs, "examples", "PostRefreshToken.json")
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("reading the AAD token example: %w", err)
-	}
-	var ex struct {
-		Parameters map[string]string `json:"parameters"`
-	}
-	if err := json.Unmarshal(raw, &ex); err != nil {
-		return "", fmt.Errorf("decoding %s: %w", file, err)
-	}
-	if ex.Parameters["access_token"] == "" {
-		return "", fmt.Errorf("%s: no access_token parameter", file)
-	}
-	return ex.Parameters["access_token"], nil
 }
 
 // Fail makes the next answers of endpoint the given faults, in order.
@@ -245,167 +221,6 @@ func route(r *http.Request) (endpoint, repo, scope string) {
 		}
 	}
 	return "", "", ""
-}
-
-func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
-	if r.ParseForm() != nil || r.PostForm.Get("grant_type") != "access_token" || r.PostForm.Get("service") != s.Host {
-		acrError(w, http.StatusBadRequest, "UNSUPPORTED", "bad grant_type or service")
-		return
-	}
-	if r.PostForm.Get("access_token") != s.AADToken {
-		acrError(w, http.StatusUnauthorized, "UNAUTHORIZED", "bad AAD token")
-		return
-	}
-	s.mu.Lock()
-	token := fmt.Sprintf("acr-refresh-%d", len(s.refresh)+1)
-	s.refresh[token] = true
-	s.mu.Unlock()
-	writeJSONBody(w, map[string]string{"refresh_token": token})
-}
-
-func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	if r.ParseForm() != nil {
-		acrError(w, http.StatusBadRequest, "UNSUPPORTED", "form expected")
-		return
-	}
-	scope := strings.Join(r.PostForm["scope"], " ")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.accessScopes = append(s.accessScopes, scope)
-	switch {
-	case r.PostForm.Get("grant_type") != "refresh_token", r.PostForm.Get("service") != s.Host, scope == "":
-		acrError(w, http.StatusBadRequest, "UNSUPPORTED", "bad grant_type, service or scope")
-		return
-	case !s.refresh[r.PostForm.Get("refresh_token")]:
-		acrError(w, http.StatusUnauthorized, "UNAUTHORIZED", "bad refresh token")
-		return
-	}
-	access := fmt.Sprintf("acr-access-%d", len(s.accessScopes))
-	s.access[access] = scope
-	writeJSONBody(w, map[string]string{"access_token": access})
-}
-
-// authorized reports whether r carries an access token granting scope; the ping
-// (scope "") needs any live token.
-func (s *Server) authorized(r *http.Request, scope string) bool {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	granted, ok := s.access[token]
-	return ok && (scope == "" || strings.Contains(" "+granted+" ", " "+scope+" "))
-}
-
-// catalog serves GET /acr/v1/_catalog: names after last, at most n, and a Link to
-// the next page when more remain.
-func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
-	names, err := s.source.Repositories()
-	if err != nil {
-		acrError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
-		return
-	}
-	page, next := pageOf(names, r, func(s string) string { return s })
-	if next != "" {
-		setNextLink(w, "/acr/v1/_catalog", next, r)
-	}
-	writeJSONBody(w, map[string][]string{"repositories": page})
-}
-
-// repository serves GET /acr/v1/{name} (RepositoryAttributes), times at ACR's
-// 100 ns precision.
-func (s *Server) repository(w http.ResponseWriter, repo string) {
-	a, ok, err := s.source.Attributes(repo)
-	switch {
-	case err != nil:
-		acrError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
-		return
-	case !ok:
-		acrError(w, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry")
-		return
-	}
-	writeJSONBody(w, map[string]any{
-		"registry": s.Host, "imageName": repo,
-		"createdTime": wireTime(a.Created), "lastUpdateTime": wireTime(a.Updated),
-		"manifestCount": a.ManifestCount, "tagCount": a.TagCount,
-		"changeableAttributes": map[string]bool{"deleteEnabled": true, "writeEnabled": true, "readEnabled": true, "listEnabled": true},
-	})
-}
-
-// manifests serves GET /acr/v1/{name}/_manifests (AcrManifests), ordered by
-// orderby (timedesc, timeasc, else by digest), paged by n and last.
-func (s *Server) manifests(w http.ResponseWriter, r *http.Request, repo string) {
-	all, ok, err := s.source.Manifests(repo)
-	switch {
-	case err != nil:
-		acrError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
-		return
-	case !ok:
-		acrError(w, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry")
-		return
-	}
-	order := r.URL.Query().Get("orderby")
-	sort.Slice(all, func(i, j int) bool {
-		ti, tj := latest(all[i].CreatedTime, all[i].LastUpdateTime), latest(all[j].CreatedTime, all[j].LastUpdateTime)
-		switch order {
-		case "timedesc":
-			if !ti.Equal(tj) {
-				return ti.After(tj)
-			}
-		case "timeasc":
-			if !ti.Equal(tj) {
-				return ti.Before(tj)
-			}
-		}
-		return all[i].Digest < all[j].Digest
-	})
-	page, next := pageOf(all, r, func(m Manifest) string { return m.Digest })
-	if next != "" {
-		setNextLink(w, "/acr/v1/"+repo+"/_manifests", next, r)
-	}
-	entries := make([]json.RawMessage, 0, len(page))
-	for _, m := range page {
-		if m.Raw != nil {
-			entries = append(entries, m.Raw)
-			continue
-		}
-		m.CreatedTime, m.LastUpdateTime = wireTime(m.CreatedTime), wireTime(m.LastUpdateTime)
-		b, _ := json.Marshal(m)
-		entries = append(entries, b)
-	}
-	writeJSONBody(w, map[string]any{"registry": s.Host, "imageName": repo, "manifests": entries})
-}
-
-// wireTime is t as ACR writes times: UTC, to 100 ns ("2018-09-06T06:17:20.9983915Z").
-func wireTime(t time.Time) time.Time { return t.UTC().Truncate(100 * time.Nanosecond) }
-
-// pageOf returns the items after the query's last (by key, in the order given) and at
-// most n of them, and the key to continue after when more remain.
-func pageOf[T any](items []T, r *http.Request, key func(T) string) ([]T, string) {
-	q := r.URL.Query()
-	if last := q.Get("last"); last != "" {
-		for i, it := range items {
-			if key(it) == last {
-				items = items[i+1:]
-				break
-			}
-		}
-	}
-	n, err := strconv.Atoi(q.Get("n"))
-	if err != nil || n <= 0 || n >= len(items) {
-		return items, ""
-	}
-	return items[:n], key(items[n-1])
-}
-
-// setNextLink sets the Link header ACR sends: a relative URL with last, n and orderby.
-func setNextLink(w http.ResponseWriter, path, last string, r *http.Request) {
-	q := url.Values{"last": {last}, "n": {r.URL.Query().Get("n")}}
-	if o := r.URL.Query().Get("orderby"); o != "" {
-		q.Set("orderby", o)
-	}
-	w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, path, q.Encode()))
 }
 
 func writeFault(w http.ResponseWriter, fault Fault) {
