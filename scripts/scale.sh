@@ -32,8 +32,8 @@
 # the distribution floor.
 #
 # Targets (issue 10): first sweep <= 1.5x floor; <= 256 MB peak RSS per process; second
-# sweep <= 10 % of the first (that one needs ACR's lastUpdateTime; the generic path
-# measured here lists every repository again); <= US$1/month for 1,000 images.
+# sweep <= 10 % of the first (that one needs ACR's lastUpdateTime, ACR=1; the generic path
+# lists every repository again); <= US$1/month for 1,000 images.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
 cd "$REPO_ROOT"

@@ -77,12 +77,17 @@ func (c *Client) scopedTransport(ctx context.Context, scope string) (http.RoundT
 // challenge returns the registry's /v2/ challenge, pinging once per Client (again
 // after a failed ping).
 func (c *Client) challenge(ctx context.Context) (*transport.Challenge, error) {
+	cached := func() *transport.Challenge {
+		c.scopes.mu.Lock()
+		defer c.scopes.mu.Unlock()
+		return c.scopes.challenge
+	}
+	if pr := cached(); pr != nil {
+		return pr, nil
+	}
 	c.scopes.pinging.Lock()
 	defer c.scopes.pinging.Unlock()
-	c.scopes.mu.Lock()
-	pr := c.scopes.challenge
-	c.scopes.mu.Unlock()
-	if pr != nil {
+	if pr := cached(); pr != nil { // pinged while this call waited
 		return pr, nil
 	}
 	pr, err := transport.Ping(ctx, c.reg, c.transport)
