@@ -3,6 +3,7 @@
 #
 #   scripts/scale.sh                      # REPOS=1000 TAGS=10
 #   REPOS=10000 SCALE_DIR=/tmp/tw-scale scripts/scale.sh
+#   ACR=1 scripts/scale.sh                # the same through the fake ACR (below)
 #
 # In one run it:
 #   1. fills a local docker-registry with REPOS x TAGS tiny images
@@ -19,9 +20,20 @@
 #      sweep and per 1,000 images, and what a steady sweep costs per 1,000 images (the
 #      month of a 1,000-image registry kept scanned is scripts/cost.sh's).
 #
+# ACR=1 puts the fake ACR (handler/internal/cmd/fakeacr) in front of the same registry:
+# /acr/v1 catalog, attributes and _manifests listed from the registry's own storage
+# (times are the link files' mtimes, written by the real pushes, regfill -update's
+# included), /v2/ proxied, tokens exchanged as ACR does, and the App Service managed
+# identity endpoint azidentity reads (IDENTITY_ENDPOINT, IDENTITY_HEADER). The
+# registry is configured "=acr", so the sweep skips repositories whose lastUpdateTime
+# did not move. The floor printed then is ACR's own: _catalog + one _manifests listing
+# per repository (first sweep), _catalog + one attributes read per repository (a
+# sweep of an unchanged registry), both at concurrency 32 (fakeacr -floor), beside
+# the distribution floor.
+#
 # Targets (issue 10): first sweep <= 1.5x floor; <= 256 MB peak RSS per process; second
-# sweep <= 10 % of the first (that one needs ACR's lastUpdateTime; the generic path
-# measured here lists every repository again); <= US$1/month for 1,000 images.
+# sweep <= 10 % of the first (that one needs ACR's lastUpdateTime, ACR=1; the generic path
+# lists every repository again); <= US$1/month for 1,000 images.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
 cd "$REPO_ROOT"
@@ -30,6 +42,7 @@ ensure_docker_registry
 ensure_azurite
 [ -x /usr/bin/time ] || apt_install time
 
+ACR=${ACR:-0}
 REPOS=${REPOS:-1000}
 TAGS=${TAGS:-10}
 PARALLEL=${PARALLEL:-32}
@@ -42,6 +55,7 @@ trap 'stop_services; rm -rf "$work"' EXIT
 say "building tidewatch, regfill"
 go build -o "$work/tidewatch" ./handler
 (cd "$SHARED/tools/regfill" && go build -o "$work/regfill" .)
+[ "$ACR" = 1 ] && go build -o "$work/fakeacr" ./handler/internal/cmd/fakeacr
 
 # vmhwm PID: the peak resident set of a running process, in MB.
 vmhwm() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
@@ -72,6 +86,26 @@ floor=$(sed -n 's/^list: .* elapsed=\([0-9.]*\)s.*/\1/p' "$work/floor.out")
 images=$(cut -f1,3 "$work/digests.tsv" | sort -u | wc -l)
 
 export TIDEWATCH_REGISTRIES="$REGISTRY_HOST=anonymous"
+path_name="generic path"
+acr_counts() { :; }
+if [ "$ACR" = 1 ]; then
+	acr_host="127.0.0.1:$(free_port)"
+	"$work/fakeacr" -listen "$acr_host" -upstream "$REGISTRY_HOST" -storage "$SCALE_DIR/registry/data" \
+		-specs "$SHARED/azure-specs/acr-dataplane" >"$work/fakeacr.log" 2>&1 &
+	SERVICE_PIDS+=($!)
+	wait_http "http://$acr_host/v2/" fakeacr "$!" "$work/fakeacr.log"
+	say "fake ACR listening on $acr_host in front of $REGISTRY_HOST"
+	say "ACR listing floor (fakeacr -floor, concurrency 32)"
+	"$work/fakeacr" -floor "$acr_host" -specs "$SHARED/azure-specs/acr-dataplane" -concurrency 32 >"$work/acrfloor.out"
+	cat "$work/acrfloor.out"
+	acr_floor=$(sed -n 's/^acr floor manifests: .* elapsed=\([0-9.]*\)s.*/\1/p' "$work/acrfloor.out")
+	acr_floor2=$(sed -n 's/^acr floor attributes: .* elapsed=\([0-9.]*\)s.*/\1/p' "$work/acrfloor.out")
+	export TIDEWATCH_REGISTRIES="$acr_host=acr"
+	export IDENTITY_ENDPOINT="http://$acr_host/msi/token" IDENTITY_HEADER=fakeacr
+	path_name="ACR path"
+	# acr_counts NAME: the fake's requests per endpoint so far, to $work/NAME.acr.
+	acr_counts() { curl -fsS "http://$acr_host/fakeacr/counts" >"$work/$1.acr"; }
+fi
 export TIDEWATCH_STORAGE="$AZURITE_CONNECTION"
 export TIDEWATCH_ADVISORIES_URL="$SHARED/advisories"
 export TIDEWATCH_LOG_LEVEL=warn
@@ -90,7 +124,9 @@ transactions() { sed -n 's/^storage: \([0-9]*\) transactions.*/\1/p' "$work/$1.o
 queued() { sed -n 's/^run: stopped before scan: \([0-9]*\) scan tasks.*/\1/p' "$work/$1.out"; }
 invocations() { sed -n 's/^run: \([0-9]*\) invocations.*/\1/p' "$work/$1.out"; }
 
+acr_counts before
 sweep first
+acr_counts first
 first_registry_rss=$(vmhwm "$registry_pid")
 first_azurite_rss=$(vmhwm "$azurite_pid")
 
@@ -100,6 +136,7 @@ say "re-pushing $changed tags (1 % of repositories) with new digests"
 	-changes "$work/changes.jsonl" | tail -1
 changed_repos=$(sed -n 's/.*"repo":"\([^"]*\)".*/\1/p' "$work/changes.jsonl" | sort -u | wc -l)
 sweep second
+acr_counts second
 
 t1=$(seconds first); t2=$(seconds second)
 tx1=$(transactions first); tx2=$(transactions second)
@@ -109,11 +146,20 @@ inv1=$(invocations first); inv2=$(invocations second)
 echo
 echo "== scale: $REPOS repositories x $TAGS tags, $images tagged digests, parallel $PARALLEL, registry concurrency ${TIDEWATCH_REGISTRY_CONCURRENCY:-32}"
 echo "   load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
-awk -v f="$floor" -v a="$t1" -v b="$t2" -v c="$changed_repos" 'BEGIN {
+awk -v f="$floor" -v a="$t1" -v b="$t2" -v c="$changed_repos" -v p="$path_name" 'BEGIN {
 	printf "listing floor          %8.2f s\n", f
 	printf "first sweep            %8.2f s   %5.2fx floor (target <= 1.5x)\n", a, a / f
-	printf "second sweep (%d repos changed, generic path) %8.2f s   %5.1f %% of the first (target <= 10 %%, ACR path)\n", c, b, 100 * b / a
+	printf "second sweep (%d repos changed, %s) %8.2f s   %5.1f %% of the first (target <= 10 %%, ACR path)\n", c, p, b, 100 * b / a
 }'
+if [ "$ACR" = 1 ]; then
+	awk -v f="$acr_floor" -v g="$acr_floor2" -v a="$t1" -v b="$t2" 'BEGIN {
+	printf "ACR floor, first sweep (_catalog + one _manifests per repository) %8.2f s; first sweep %5.2fx it\n", f, a / f
+	printf "ACR floor, unchanged registry (_catalog + one attributes read per repository) %8.2f s; second sweep %5.2fx it\n", g, b / g
+}'
+	# acr_delta A B: the fake's requests per endpoint between two acr_counts.
+	acr_delta() { python3 -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); print(", ".join("%s %d" % (k, b[k]-a.get(k,0)) for k in sorted(b) if b[k]-a.get(k,0)))' "$work/$1.acr" "$work/$2.acr"; }
+	echo "ACR requests: first sweep $(acr_delta before first); second sweep $(acr_delta first second)"
+fi
 echo "peak RSS (MB): tidewatch first $(maxrss "$work/first.time"), second $(maxrss "$work/second.time"); regfill -list $(maxrss "$work/floor.time");"
 echo "               docker-registry $first_registry_rss after the first sweep, $(vmhwm "$registry_pid") after both;"
 echo "               azurite $first_azurite_rss after the first sweep, $(vmhwm "$azurite_pid") after both (target <= 256 each)"

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -348,4 +349,57 @@ func TestACRListRepoIsIdempotentUnderStorageFaults(t *testing.T) {
 		}
 		return text
 	}, withACR(acrCredential{f.AADToken}))
+}
+
+func TestACRSweepOfAnUnchangedRegistryReadsWhatTheListingsSawWithOneQuery(t *testing.T) {
+	f := testenv.StartACR(t, "")
+	counter := store.NewTransactionCounter()
+	h := newACRHarness(t, f, withStoreOptions(store.WithTransactionCounter(counter)))
+	start := h.clock.Now()
+	pushed := start.Add(-time.Hour).UTC()
+	const repositories = 40
+	for i := range repositories {
+		f.SetManifest(fmt.Sprintf("team/app-%02d", i), testenv.ACRManifest{Digest: digestOf("a"), CreatedTime: pushed, LastUpdateTime: pushed, Tags: []string{"1"}})
+	}
+	if status := h.tick(t); status != okStatus {
+		t.Fatalf("first sweep: HTTP %d", status)
+	}
+	tasks := h.takeListTasks(t)
+	if len(tasks) != repositories {
+		t.Fatalf("first sweep sent %d list tasks, want %d", len(tasks), repositories)
+	}
+	for _, task := range tasks {
+		if status := h.runList(t, task); status != okStatus {
+			t.Fatalf("listrepo %s: HTTP %d", task.Repository, status)
+		}
+	}
+
+	// activityReads counts the requests to the activity table so far, by method.
+	activityReads := func() map[string]int64 {
+		out := map[string]int64{}
+		for k, n := range counter.Counts() {
+			if k.Service == store.ServiceTable && strings.HasPrefix(k.Resource, store.TableActivity) {
+				out[k.Method] += n
+			}
+		}
+		return out
+	}
+	before := activityReads()
+	h.clock.Set(start.Add(10 * time.Minute))
+	if status := h.tick(t); status != okStatus {
+		t.Fatalf("second sweep: HTTP %d", status)
+	}
+	if got := h.takeListTasks(t); len(got) != 0 {
+		t.Errorf("the second sweep minutes later sent %d list tasks, want none", len(got))
+	}
+	after := activityReads()
+	made := map[string]int64{}
+	for method, n := range after {
+		if n > before[method] {
+			made[method] = n - before[method]
+		}
+	}
+	if diff := cmp.Diff(map[string]int64{http.MethodGet: 1}, made); diff != "" {
+		t.Errorf("activity table requests of a sweep of %d unchanged repositories (-want +got):\n%s", repositories, diff)
+	}
 }

@@ -277,14 +277,16 @@ func (m *memStore) SetUntracked(_ context.Context, registry, repository, digest 
 	return err
 }
 
-func (m *memStore) GetRepositoryActivity(_ context.Context, registry, repository string) (store.RepositoryActivity, error) {
+func (m *memStore) ListRepositoryActivity(_ context.Context, registry string) ([]store.RepositoryActivity, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a, ok := m.repos[key(registry, repository)]
-	if !ok {
-		return store.RepositoryActivity{}, fmt.Errorf("reading repository activity: %w", store.ErrNotFound)
+	var out []store.RepositoryActivity
+	for _, a := range m.repos {
+		if a.Registry == registry {
+			out = append(out, a)
+		}
 	}
-	return a, nil
+	return out, nil
 }
 
 func (m *memStore) PutRepositoryActivity(_ context.Context, a store.RepositoryActivity) error {

@@ -48,7 +48,7 @@ type activityLog interface {
 // repositoryLog is what the sweep remembers of each repository as a whole (the
 // registry's last-update time its last completed listing saw).
 type repositoryLog interface {
-	GetRepositoryActivity(ctx context.Context, registry, repository string) (store.RepositoryActivity, error)
+	ListRepositoryActivity(ctx context.Context, registry string) ([]store.RepositoryActivity, error)
 	PutRepositoryActivity(ctx context.Context, a store.RepositoryActivity) error
 }
 

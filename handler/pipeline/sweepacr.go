@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tidewatch/tidewatch/handler/registry"
 	"github.com/tidewatch/tidewatch/handler/store"
@@ -24,65 +27,94 @@ const activitySourceACR = "acr"
 
 // sweepACR enqueues a list task for each repository of an ACR registry whose
 // lastUpdateTime moved since its last completed listing (or that was not listed for
-// relistAfter), and returns how many it enqueued. A repository whose attributes
-// cannot be read is listed anyway (without a time to record, so the next sweep asks
-// again); one deleted since the catalog (404) is left out.
+// relistAfter), and returns how many it enqueued. What the completed listings saw is
+// read once for the whole registry (one partition query), and the repositories'
+// attributes are read cfg.RegistryConcurrency at a time: a sweep of an unchanged
+// registry is the catalog, one attributes request per repository and that query. A
+// repository whose attributes cannot be read is listed anyway (without a time to
+// record, so the next sweep asks again); one deleted since the catalog (404) is left
+// out.
 func (p *Pipeline) sweepACR(ctx context.Context, log *slog.Logger, src acrListing, registryHost, runID string, now time.Time) (int, error) {
 	repos, err := src.ACRRepositories(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("listing repositories of %s: %w", registryHost, err)
 	}
-	enqueued, unchanged := 0, 0
-	for _, repo := range repos {
-		if err := ctx.Err(); err != nil {
-			return enqueued, fmt.Errorf("sweeping %s: %w", registryHost, err)
-		}
-		task := store.ListTask{Registry: registryHost, Repository: repo, RunID: runID,
-			Window: store.Window{PushDays: p.cfg.PushDays, PullDays: p.cfg.PullDays}}
-		attrs, err := src.ACRRepositoryAttributes(ctx, repo)
-		switch {
-		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-			return enqueued, fmt.Errorf("reading attributes of %s/%s: %w", registryHost, repo, err)
-		case notFound(err):
-			log.Info("repository gone since the catalog", "repository", repo)
-			continue
-		case err != nil:
-			log.Warn("reading repository attributes failed; listing it anyway", "repository", repo, "error", err)
-		default:
-			skip, err := p.unchangedSince(ctx, registryHost, repo, attrs.LastUpdateTime, now)
-			if err != nil {
-				return enqueued, err
-			}
-			if skip {
-				unchanged++
-				continue
-			}
-			task.RepositoryUpdatedAt = attrs.LastUpdateTime
-		}
-		msg, err := store.EncodeListTask(task)
-		if err == nil {
-			err = p.listTasks.Send(ctx, msg)
-		}
-		if err != nil {
-			return enqueued, fmt.Errorf("enqueueing list task for %s/%s: %w", registryHost, repo, err)
-		}
-		enqueued++
+	listed, err := p.repositories.ListRepositoryActivity(ctx, registryHost)
+	if err != nil {
+		return 0, err
 	}
-	log.Info("swept ACR registry", "registry", registryHost, "repositories", len(repos), "unchanged", unchanged, "enqueued", enqueued)
-	return enqueued, nil
-}
-
-// unchangedSince reports whether repo's last completed listing saw lastUpdate and
-// ran less than relistAfter ago.
-func (p *Pipeline) unchangedSince(ctx context.Context, registryHost, repo string, lastUpdate, now time.Time) (bool, error) {
-	seen, err := p.repositories.GetRepositoryActivity(ctx, registryHost, repo)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+	seen := make(map[string]store.RepositoryActivity, len(listed))
+	for _, a := range listed {
+		seen[a.Repository] = a
+	}
+	var enqueued, unchanged atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(p.cfg.RegistryConcurrency, 1))
+	for _, repo := range repos {
+		if gctx.Err() != nil {
+			break // a failed repository's error is g.Wait's
+		}
+		g.Go(func() error {
+			sent, err := p.sweepACRRepository(gctx, log, src, seen[repo], registryHost, repo, runID, now)
+			switch {
+			case err != nil:
+				return err
+			case sent:
+				enqueued.Add(1)
+			default:
+				unchanged.Add(1)
+			}
+			return nil
+		})
+	}
+	err = g.Wait()
+	if err == nil {
+		err = ctx.Err()
 	}
 	if err != nil {
-		return false, err
+		return int(enqueued.Load()), fmt.Errorf("sweeping %s: %w", registryHost, err)
 	}
-	return seen.LastUpdateTime.Equal(lastUpdate) && now.Sub(seen.ListedAt) < relistAfter, nil
+	log.Info("swept ACR registry", "registry", registryHost, "repositories", len(repos), "unchanged", unchanged.Load(), "enqueued", enqueued.Load())
+	return int(enqueued.Load()), nil
+}
+
+// sweepACRRepository sends repo's list task unless its attributes say it is
+// unchanged since seen (its last completed listing's row; zero: never listed), and
+// reports whether it sent one (false also for a repository gone since the catalog).
+func (p *Pipeline) sweepACRRepository(ctx context.Context, log *slog.Logger, src acrListing, seen store.RepositoryActivity, registryHost, repo, runID string, now time.Time) (bool, error) {
+	task := store.ListTask{Registry: registryHost, Repository: repo, RunID: runID,
+		Window: store.Window{PushDays: p.cfg.PushDays, PullDays: p.cfg.PullDays}}
+	attrs, err := src.ACRRepositoryAttributes(ctx, repo)
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false, fmt.Errorf("reading attributes of %s/%s: %w", registryHost, repo, err)
+	case notFound(err):
+		log.Info("repository gone since the catalog", "repository", repo)
+		return false, nil
+	case err != nil:
+		log.Warn("reading repository attributes failed; listing it anyway", "repository", repo, "error", err)
+	case unchangedSince(seen, attrs.LastUpdateTime, now):
+		return false, nil
+	default:
+		task.RepositoryUpdatedAt = attrs.LastUpdateTime
+	}
+	msg, err := store.EncodeListTask(task)
+	if err == nil {
+		err = p.listTasks.Send(ctx, msg)
+	}
+	if err != nil {
+		return false, fmt.Errorf("enqueueing list task for %s/%s: %w", registryHost, repo, err)
+	}
+	return true, nil
+}
+
+// unchangedSince reports whether a repository's last completed listing (seen; zero
+// when there was none) saw lastUpdate and ran less than relistAfter ago. Times are
+// compared at the table's 100 ns precision, which is ACR's too.
+func unchangedSince(seen store.RepositoryActivity, lastUpdate, now time.Time) bool {
+	const precision = 100 * time.Nanosecond
+	return !seen.ListedAt.IsZero() && seen.LastUpdateTime.Truncate(precision).Equal(lastUpdate.Truncate(precision)) &&
+		now.Sub(seen.ListedAt) < relistAfter
 }
 
 // recordListed remembers that a listing of task's repository completed, with the

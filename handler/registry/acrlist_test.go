@@ -139,6 +139,9 @@ func TestACRListingFollowsTheDataPlaneAPI(t *testing.T) {
 		if got := f.Count(testenv.ACRExchange); got != 1 {
 			t.Errorf("/oauth2/exchange called %d times, want 1", got)
 		}
+		if got := f.Count(testenv.ACRPing); got != 1 {
+			t.Errorf("/v2/ pinged %d times for 3 scopes, want once: a new scope needs a token, not a new challenge", got)
+		}
 	})
 
 	t.Run("an access token that expires mid-sweep is refreshed and the call retried", func(t *testing.T) {
