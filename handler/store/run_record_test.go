@@ -379,3 +379,33 @@ func TestRefreshRunRepairsASummaryThatDoesNotMatchItsRows(t *testing.T) {
 		t.Errorf("summary after repair and one more record (-want +got):\n%s", diff)
 	}
 }
+
+func TestARedeliveryTheSummaryCannotTakeBackIncrementallyIsRecomputedExactly(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	start := time.Date(2025, 7, 9, 6, 0, 0, 0, time.UTC)
+	// An advisories tick redelivered with other folder outcomes, beside a scan whose
+	// redelivery finished earlier than its first delivery (the run's latest finish).
+	for _, rec := range []struct {
+		invocation string
+		d          RunDelta
+	}{
+		{"advisories", RunDelta{Folders: "Debian rejected: 503", Retried: 1, Failure: "Debian: 503", Deliveries: 1, StartedAt: start, FinishedAt: start.Add(time.Minute)}},
+		{"scan", RunDelta{Scanned: 1, Deliveries: 1, StartedAt: start, FinishedAt: start.Add(time.Hour)}},
+		{"advisories", RunDelta{Folders: "Debian updated 11382 records", Deliveries: 2, StartedAt: start.Add(2 * time.Minute), FinishedAt: start.Add(3 * time.Minute)}},
+		{"scan", RunDelta{Scanned: 1, Deliveries: 2, StartedAt: start.Add(time.Minute), FinishedAt: start.Add(30 * time.Minute)}},
+	} {
+		if err := s.RecordInvocation(ctx, "2025-07-09", "run", rec.invocation, rec.d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.GetRun(ctx, "2025-07-09", "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Run{Date: "2025-07-09", ID: "run", Scanned: 1, Invocations: 2, Deliveries: 4, Folders: "Debian updated 11382 records",
+		StartedAt: start, FinishedAt: start.Add(30 * time.Minute), DurationMs: (30 * time.Minute).Milliseconds()}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+}
