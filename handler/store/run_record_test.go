@@ -20,7 +20,7 @@ import (
 
 // sameStore opens another Store on s's resources, as another process would: nothing
 // in memory is shared with s.
-func sameStore(t *testing.T, s *Store, cs string, opts ...Option) *Store {
+func sameStore(t testing.TB, s *Store, cs string, opts ...Option) *Store {
 	t.Helper()
 	other, err := Open(context.Background(), Config{ConnectionString: cs}, append([]Option{WithNameSuffix(s.suffix)}, opts...)...)
 	if err != nil {
