@@ -47,7 +47,6 @@ func BenchmarkRecordInvocation(b *testing.B) {
 	for range 3 {
 		processes = append(processes, sameStore(b, s, testenv.Storage(b), WithTransactionCounter(counter)))
 	}
-	const date = "2025-07-10"
 	start := time.Date(2025, 7, 10, 6, 0, 0, 0, time.UTC)
 	ways := []struct {
 		name   string
@@ -63,17 +62,18 @@ func BenchmarkRecordInvocation(b *testing.B) {
 	d := RunDelta{Scanned: 1, Deliveries: 1, StartedAt: start, FinishedAt: start.Add(time.Second)}
 	for _, rows := range []int{10, 2000} {
 		for _, way := range ways {
-			// Each iteration records into a run of its own, seeded with rows rows
-			// (not timed, not counted), so a run does not grow during a benchmark.
-			measure := func(b *testing.B, records int, op func(runID string, i int)) {
+			// Each iteration records into a run of its own, in a partition of its own
+			// (Azurite scans a whole partition for a range), seeded with rows rows (not
+			// timed, not counted), so a run does not grow during a benchmark.
+			measure := func(b *testing.B, records int, op func(date, runID string, i int)) {
 				var counted int64
 				b.StopTimer()
 				for i := range b.N {
-					runID := fresh("run")
+					date, runID := fresh("date"), fresh("run")
 					seedRun(b, s, date, runID, rows, start)
 					before := counter.ByService()[ServiceTable]
 					b.StartTimer()
-					op(runID, i)
+					op(date, runID, i)
 					b.StopTimer()
 					counted += counter.ByService()[ServiceTable] - before
 				}
@@ -81,7 +81,7 @@ func BenchmarkRecordInvocation(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*records), "µs/record")
 			}
 			concurrently := func(b *testing.B, stores []*Store) {
-				measure(b, 32, func(runID string, _ int) {
+				measure(b, 32, func(date, runID string, _ int) {
 					var wg sync.WaitGroup
 					for j := range 32 {
 						wg.Go(func() {
@@ -96,14 +96,14 @@ func BenchmarkRecordInvocation(b *testing.B) {
 			record := way.record(s)
 			name := func(what string) string { return fmt.Sprintf("rows=%d/%s/%s", rows, what, way.name) }
 			b.Run(name("first-delivery"), func(b *testing.B) {
-				measure(b, 1, func(runID string, _ int) {
+				measure(b, 1, func(date, runID string, _ int) {
 					if err := record(ctx, date, runID, fresh("new"), d); err != nil {
 						b.Fatal(err)
 					}
 				})
 			})
 			b.Run(name("redelivery"), func(b *testing.B) {
-				measure(b, 1, func(runID string, i int) {
+				measure(b, 1, func(date, runID string, i int) {
 					redelivery := d
 					redelivery.Deliveries = 2
 					if err := record(ctx, date, runID, fmt.Sprintf("seed-%05d", i%rows), redelivery); err != nil {
