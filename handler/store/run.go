@@ -266,45 +266,42 @@ func appendFailure(failures, failure string) string {
 }
 
 // RecordInvocation records what one invocation of run runID did, under its own row
-// keyed by invocation (the queue message id, or a fixed name for a timer tick), then
-// refreshes the run's summary row. A redelivered message replaces its counts instead
-// of adding to them, so it counts once (the caller counts what the message has done
-// by then, its earlier deliveries included); Deliveries keeps the highest dequeue
-// count and StartedAt the earliest.
+// keyed by invocation (the queue message id, or a fixed name for a timer tick), and
+// brings the run's summary row up to date in the same entity-group transaction (the
+// rows share the date's partition): the row is inserted, or replaced If-Match the
+// ETag it was read with, and the summary replaced If-Match its own, as the summary
+// minus the row's old contribution plus its new one. Either both are written or
+// neither, so the summary always equals its rows; the cost does not grow with the
+// run (a summary that cannot be kept incrementally, see runSummary.replace, is
+// recomputed from the rows, which is rare). Within one process the records of a run
+// are grouped into one transaction per batch of waiters (runRecords); across
+// processes a refused transaction is re-read and retried, maxRecordAttempts times.
 //
-// The invocation row is the record; the summary is derived ([Store.RefreshRun]). If
-// the summary cannot be written (a storage fault; contention cannot make it fail) the
-// error says so, and a retry, the next invocation of the run or RefreshRun brings it
-// up to date.
+// A redelivered message replaces its counts instead of adding to them, so it counts
+// once (the caller counts what the message has done by then, its earlier deliveries
+// included); Deliveries keeps the highest dequeue count and StartedAt the earliest.
+// An error means nothing, or everything, was written: a redelivery records again and
+// counts once either way.
 func (s *Store) RecordInvocation(ctx context.Context, date, runID, invocation string, d RunDelta) error {
 	if strings.Contains(runID, invocationSeparator) {
 		return fmt.Errorf("recording invocation %s of run %s: run ids must not contain %q", invocation, runID, invocationSeparator)
 	}
-	pk, rk := EscapeKey(date), invocationRowKey(runID, invocation)
-	err := readModifyWrite(ctx, s.runs, pk, rk, func(current row, exists bool) (entity, bool, error) {
-		if exists {
-			d.Deliveries = max(d.Deliveries, current.int("Deliveries"))
-			prev := current.time("StartedAt")
-			if !prev.IsZero() && (d.StartedAt.IsZero() || prev.Before(d.StartedAt)) {
-				d.StartedAt = prev
-			}
-		}
-		return d.entity(date, runID, invocation), true, nil
+	rec := &invocationRecord{invocation: invocation, delta: d}
+	err := s.records.record(ctx, date+"/"+runID, rec, func(ctx context.Context, group []*invocationRecord) error {
+		return s.commitRecords(ctx, date, runID, group)
 	})
 	if err != nil {
 		return fmt.Errorf("recording invocation %s of run %s/%s: %w", invocation, date, runID, err)
 	}
-	return s.RefreshRun(ctx, date, runID)
+	return nil
 }
 
 // RefreshRun recomputes the summary row of run runID on date from its invocation
-// rows, so that it covers every invocation row written before the call. Each write is
-// conditional on the summary's ETag read before the rows were listed, so a summary
-// computed from an older listing never replaces a newer one. A write that loses the
-// race to another refresh retries once; if it loses again, the refresh that won had
-// read the summary after this call began (the ETag it matched did not exist before)
-// and so listed every row this call must cover: there is nothing left to do. That
-// bounds a refresh to two attempts however many invocations race.
+// rows: a repair, for summaries written by older versions or damaged by hand.
+// RecordInvocation keeps the summary exact without it. The write is conditional on
+// the summary's ETag read before the rows were listed (every row write also replaces
+// the summary, so an unchanged ETag means an unchanged set of rows); a write that
+// loses a race re-reads and retries, maxRecordAttempts times.
 //
 // Concurrent calls for one run in one process are coalesced (see runRefreshes): a call
 // waits for a refresh that began after it, at most one at a time per run.
@@ -317,29 +314,41 @@ func (s *Store) RefreshRun(ctx context.Context, date, runID string) error {
 // refreshRunOnce is one uncoalesced refresh (see [Store.RefreshRun]).
 func (s *Store) refreshRunOnce(ctx context.Context, date, runID string) error {
 	pk, rk := EscapeKey(date), EscapeKey(runID)
-	for attempt := 1; ; attempt++ {
+	for attempt := 0; ; attempt++ {
 		current, err := getRow(ctx, s.runs, pk, rk)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("refreshing run %s/%s: %w", date, runID, err)
 		}
-		run, err := s.SummarizeRun(ctx, date, runID)
+		summary, err := s.recomputeWith(ctx, date, runID, nil)
 		if err != nil {
-			return err
+			return fmt.Errorf("refreshing run %s/%s: %w", date, runID, err)
 		}
-		err = writeIf(ctx, s.runs, run.entity(), current.etag, aztables.UpdateModeReplace)
+		err = writeIf(ctx, s.runs, summary.entity(), current.etag, aztables.UpdateModeReplace)
 		switch {
 		case err == nil:
 			return nil
 		case !errors.Is(err, ErrConflict):
 			return fmt.Errorf("refreshing run %s/%s: %w", date, runID, err)
-		case attempt == 2:
-			return nil // a refresh that began after this one wrote a summary covering it
+		case attempt == maxRecordAttempts-1:
+			return fmt.Errorf("refreshing run %s/%s after %d attempts: %w", date, runID, maxRecordAttempts, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
 		}
 	}
 }
 
 // SummarizeRun sums the invocation rows of run runID on date, without writing.
 func (s *Store) SummarizeRun(ctx context.Context, date, runID string) (Run, error) {
+	summary, err := s.recomputeWith(ctx, date, runID, nil)
+	if err != nil {
+		return Run{}, fmt.Errorf("summarizing run %s/%s: %w", date, runID, err)
+	}
+	return summary.run, nil
+}
+
+// listInvocationRows lists the invocation rows of run runID on date.
+func (s *Store) listInvocationRows(ctx context.Context, date, runID string) ([]row, error) {
 	prefix := EscapeKey(runID) + invocationSeparator
 	// '~' is the last printable ASCII character, so "<prefix>" ≤ key < "<run id>\x7f"
 	// is exactly the keys starting with prefix that EscapeKey can produce.
@@ -347,23 +356,14 @@ func (s *Store) SummarizeRun(ctx context.Context, date, runID string) (Run, erro
 		" and RowKey ge " + odataQuote(prefix) + " and RowKey lt " + odataQuote(EscapeKey(runID)+"\x7f")
 	rows, err := listRows(ctx, s.runs, filter, "")
 	if err != nil {
-		return Run{}, fmt.Errorf("summarizing run %s/%s: %w", date, runID, err)
+		return nil, fmt.Errorf("listing the invocations of run %s/%s: %w", date, runID, err)
 	}
-	deltas := make([]RunDelta, 0, len(rows))
-	for _, r := range rows {
-		deltas = append(deltas, deltaFromRow(r))
-	}
-	return summarize(date, runID, deltas), nil
+	return rows, nil
 }
 
 // summarize is the summary of run runID on date with the invocation rows deltas.
 func summarize(date, runID string, deltas []RunDelta) Run {
-	run := Run{Date: date, ID: runID}
-	for _, d := range deltas {
-		run = run.apply(d)
-	}
-	run.Generation = generationsUsed(deltas)
-	return run
+	return summarizeState(date, runID, deltas).run
 }
 
 // GetRun reads one run's summary row; ErrNotFound when absent.

@@ -1,12 +1,6 @@
 package store
 
-import (
-	"cmp"
-	"fmt"
-	"slices"
-	"strings"
-	"time"
-)
+import "time"
 
 // The advisory columns of runs rows: which generation the invocations matched
 // against and how old it was.
@@ -22,26 +16,3 @@ func (d RunDelta) advisoryAge() (int, bool) {
 
 // maxGenerationsListed bounds the Generation column of a summary.
 const maxGenerationsListed = 4
-
-// generationsUsed lists the distinct generations of deltas in the order they were
-// first used (earliest StartedAt), at most maxGenerationsListed then a count.
-func generationsUsed(deltas []RunDelta) string {
-	first := map[string]time.Time{}
-	for _, d := range deltas {
-		if t, seen := first[d.Generation]; d.Generation != "" && (!seen || d.StartedAt.Before(t)) {
-			first[d.Generation] = d.StartedAt
-		}
-	}
-	gens := make([]string, 0, len(first))
-	for g := range first {
-		gens = append(gens, g)
-	}
-	slices.SortFunc(gens, func(a, b string) int {
-		return cmp.Or(first[a].Compare(first[b]), strings.Compare(a, b))
-	})
-	if len(gens) > maxGenerationsListed {
-		more := len(gens) - maxGenerationsListed
-		gens = append(gens[:maxGenerationsListed], fmt.Sprintf("… and %d more", more))
-	}
-	return strings.Join(gens, ", ")
-}

@@ -66,6 +66,7 @@ type Store struct {
 	advisories, inventories, layerBlobs *Container
 
 	refreshes runRefreshes // coalesced run-summary refreshes
+	records   runRecords   // grouped invocation records
 }
 
 // NewCredential returns the user-assigned managed identity credential for clientID,

@@ -8,7 +8,7 @@ import (
 )
 
 // newTestStore opens a store on the test Azurite with resources private to this test.
-func newTestStore(t *testing.T, opts ...Option) *Store {
+func newTestStore(t testing.TB, opts ...Option) *Store {
 	t.Helper()
 	cs := testenv.Storage(t)
 	ctx := context.Background()
