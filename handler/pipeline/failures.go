@@ -118,8 +118,8 @@ func (p *Pipeline) finish(ctx context.Context, log *slog.Logger, inv *host.Invoc
 	return fmt.Errorf("recording the outcome in run %s: %w", runID, err)
 }
 
-// recordRun writes d as this invocation's row of run runID and refreshes the run's
-// summary.
+// recordRun writes d as this invocation's row of run runID and, in the same
+// transaction, the run's summary (store.RecordInvocation).
 func (p *Pipeline) recordRun(ctx context.Context, inv *host.Invocation, runID string, now time.Time, d store.RunDelta) error {
 	rctx, cancel := recordContext(ctx)
 	defer cancel()
