@@ -17,8 +17,9 @@ const (
 	GoRPMDBAmazonLinux2023 = "amazonlinux2023-plain"
 )
 
-// SLEBCI153OSRelease is the /usr/lib/os-release of SLE BCI 15.3 (sles-release
-// 15.3, the package its Packages.db lists): SLES 15 SP3's, which BCI images ship.
+// SLEBCI153OSRelease is the /usr/lib/os-release of SLE BCI 15.3: BCI images ship
+// sles-release (15.3-55.4.1 in its Packages.db), so it is SLES 15 SP3's, as SLES 15
+// SP3 systems print it. go-rpmdb kept the database only; the file is written here.
 const SLEBCI153OSRelease = `NAME="SLES"
 VERSION="15-SP3"
 VERSION_ID="15.3"
@@ -30,8 +31,10 @@ CPE_NAME="cpe:/o:suse:sles:15:sp3"
 DOCUMENTATION_URL="https://documentation.suse.com/"
 `
 
-// AmazonLinux2023OSRelease is the /usr/lib/os-release of Amazon Linux 2023
-// (system-release 2023.1.20230825, the one its rpmdb.sqlite lists).
+// AmazonLinux2023OSRelease is the /usr/lib/os-release of Amazon Linux 2023 as its
+// 2023 releases print it (system-release 2023.1.20230825 in its rpmdb.sqlite; later
+// releases add DOCUMENTATION_URL, VENDOR_NAME and a dated PRETTY_NAME). go-rpmdb
+// kept the database only; the file is written here.
 const AmazonLinux2023OSRelease = `NAME="Amazon Linux"
 VERSION="2023"
 ID="amzn"
