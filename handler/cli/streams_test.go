@@ -70,6 +70,13 @@ func newStreamFixture(t *testing.T, folder string) streamFixture {
 		installed = append(installed, testenv.InstalledRPM{Package: p.Package, EVR: p.EVR()})
 	}
 	records := filepath.Join("..", "match", "testdata", "osv", folder)
+	return streamFixture{db: string(db), installed: installed, dir: exportRecords(t, records, folder), oracle: testenv.NewStreamOracle(t, records)}
+}
+
+// exportRecords writes the *.json records of directory records as folder's OSV
+// export into a new advisory directory, and returns that directory.
+func exportRecords(t *testing.T, records, folder string) string {
+	t.Helper()
 	files, err := filepath.Glob(filepath.Join(records, "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no records in %s (%v)", records, err)
@@ -84,7 +91,7 @@ func newStreamFixture(t *testing.T, folder string) streamFixture {
 	}
 	dir := t.TempDir()
 	testenv.WriteOSVExport(t, dir, folder, members)
-	return streamFixture{db: string(db), installed: installed, dir: dir, oracle: testenv.NewStreamOracle(t, records)}
+	return dir
 }
 
 // streamScan is what a test reads of a scan's one platform.
