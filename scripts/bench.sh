@@ -73,10 +73,12 @@ awk -v l="$load" 'BEGIN { printf "\nadvisory index load (Debian): %.0f ms\n", l/
 metric() { awk -v pat="$1" -v unit="$2" '$1 ~ pat { for (i = 1; i < NF; i++) if ($(i+1) == unit) { print $i; exit } }' "$out"; }
 inmem=$(metric BenchmarkRematchInMemory inventories/s)
 percpu=$(metric BenchmarkRematchInMemory inventories/cpu-s)
-pages=$(metric BenchmarkRematchPagesAzurite pages/s)
-rows=$(metric BenchmarkRematchPagesAzurite rows/s)
-[ -n "$inmem" ] && [ -n "$percpu" ] && [ -n "$pages" ] || die "rematch benchmark output missing"
-awk -v m="$inmem" -v c="$percpu" -v p="$pages" -v r="$rows" 'BEGIN { printf "\nrematch in memory (-cpu 1): %.0f inventories/s wall, %.0f per CPU-second (target 2,000 per core, %.2fx of it)\nrematch against Azurite: %.2f pages/s, %.1f rows/s\n", m, c, c/2000, p, r }'
+inline=BenchmarkRematchPagesAzurite/rows_keep_inline blob=BenchmarkRematchPagesAzurite/rows_without_inline
+pages=$(metric "$inline" pages/s)
+rows=$(metric "$inline" rows/s) tx=$(metric "$inline" transactions/image)
+blobrows=$(metric "$blob" rows/s) blobtx=$(metric "$blob" transactions/image)
+[ -n "$inmem" ] && [ -n "$percpu" ] && [ -n "$pages" ] && [ -n "$blobtx" ] || die "rematch benchmark output missing"
+awk -v m="$inmem" -v c="$percpu" -v p="$pages" -v r="$rows" -v t="$tx" -v br="$blobrows" -v bt="$blobtx" 'BEGIN { printf "\nrematch in memory (-cpu 1): %.0f inventories/s wall, %.0f per CPU-second (target 2,000 per core, %.2fx of it)\nrematch against Azurite, inline inventories: %.2f pages/s, %.1f rows/s, %.3f transactions/image\n  rows reading blobs instead: %.1f rows/s (%.2fx), %.3f transactions/image (%.2fx)\n", m, c, c/2000, p, r, t, br, r/br, bt, t/bt }'
 
 awk -v pat='BenchmarkLoadCompiledDebian|BenchmarkLoadCompiledAll|BenchmarkLoadJSONDebian|BenchmarkLoadJSONAll' '
 	$1 ~ "^(" pat ")-" { name = $1; sub(/-[0-9]+$/, "", name); sub(/^BenchmarkLoad/, "", name)

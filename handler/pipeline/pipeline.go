@@ -35,6 +35,9 @@ type Pipeline struct {
 	registryOpts []registry.Option
 	// rematchPageSize is how many images rows a rematch task covers (0: the default).
 	rematchPageSize int
+	// inlineInventoryLimit bounds the gzipped inventory an images row keeps inline
+	// (0: store.MaxInlineInventory).
+	inlineInventoryLimit int
 	// credential replaces the managed identity (WithCredential); logAnalyticsOpts
 	// configure the Log Analytics client, pulls (nil without a workspace) and pullLog
 	// where its answers are recorded.

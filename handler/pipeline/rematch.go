@@ -21,8 +21,9 @@ import (
 const FuncRematch = host.FunctionRematch
 
 // defaultRematchPageSize is how many images rows one rematch task covers. Each row
-// costs an inventory blob read, a findings-partition read and a batch write, so a
-// page stays far inside the invocation budget.
+// costs a findings-partition read, a batch write and a row write (plus an inventory
+// blob read when the row keeps no inline copy), so a page stays far inside the
+// invocation budget.
 const defaultRematchPageSize = 100
 
 // WithRematchPageSize sets how many images rows one rematch task covers (tests).
@@ -203,7 +204,7 @@ func (p *Pipeline) rematchRow(ctx context.Context, log *slog.Logger, matcher *ma
 	if !inventoryCurrent(img) {
 		return rowNeedsScan, nil
 	}
-	data, err := p.inventories.GetInventory(ctx, img.InventoryRef)
+	data, fromBlob, err := p.inventoryOf(ctx, log, img)
 	if errors.Is(err, store.ErrNotFound) {
 		return rowNeedsScan, nil
 	}
@@ -214,6 +215,13 @@ func (p *Pipeline) rematchRow(ctx context.Context, log *slog.Logger, matcher *ma
 	if err != nil || inv.Analyzer != inventory.Analyzer {
 		log.Warn("stored inventory is unusable: scanning instead", "platformDigest", img.Digest, "error", err)
 		return rowNeedsScan, nil
+	}
+	if fromBlob {
+		// The row is rewritten below: with a copy of the blob it read, a row written
+		// before inline copies (or with a corrupt one) needs no blob read next time.
+		if _, err := img.SetInlineInventory(data, p.inlineLimit()); err != nil {
+			return 0, err
+		}
 	}
 	pr := scanner.AssessWith(matcher, inv)
 	counts, err := p.findings().Rematch(ctx, img.Registry, img.Repository, img.Digest, findingRows(pr.Findings), generation, now)
@@ -227,6 +235,33 @@ func (p *Pipeline) rematchRow(ctx context.Context, log *slog.Logger, matcher *ma
 		return 0, err
 	}
 	return rowRematched, nil
+}
+
+// WithInlineInventoryLimit bounds the gzipped inventory scans and rematches keep in
+// an images row below store.MaxInlineInventory (tests: an inventory too big to inline).
+func WithInlineInventoryLimit(n int) Option {
+	return func(p *Pipeline) { p.inlineInventoryLimit = n }
+}
+
+func (p *Pipeline) inlineLimit() int {
+	if p.inlineInventoryLimit <= 0 {
+		return store.MaxInlineInventory
+	}
+	return p.inlineInventoryLimit
+}
+
+// inventoryOf returns img's stored inventory JSON: the row's inline copy when it has
+// one that matches its checksum (no blob read), else the blob of record (fromBlob).
+func (p *Pipeline) inventoryOf(ctx context.Context, log *slog.Logger, img store.Image) (data []byte, fromBlob bool, err error) {
+	data, ok, err := img.InlineInventory()
+	if ok {
+		return data, false, nil
+	}
+	if err != nil {
+		log.Warn("inline inventory copy is unusable: reading the blob", "platformDigest", img.Digest, "error", err)
+	}
+	data, err = p.inventories.GetInventory(ctx, img.InventoryRef)
+	return data, true, err
 }
 
 // inventoryCurrent reports whether img's stored inventory can be re-matched: a

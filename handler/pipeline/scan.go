@@ -133,8 +133,8 @@ func (p *Pipeline) recordFailedImage(ctx context.Context, log *slog.Logger, task
 
 // writePlatform writes one platform's result: its findings through the lifecycle
 // (absent ones resolve "rescan"), its inventory, then its images row with the counts
-// of its active findings and the inventory's analyzer (what rematch and due-ness
-// check before reusing it).
+// of its active findings, the inventory's analyzer (what rematch and due-ness check
+// before reusing it) and, when it is small enough, a copy of the inventory.
 func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *scanner.Result, pr scanner.PlatformResult, act store.Activity, generation string, now time.Time) error {
 	img := store.Image{
 		Registry: task.Registry, Repository: task.Repository, Digest: pr.Digest, Tags: task.Tags,
@@ -158,6 +158,10 @@ func (p *Pipeline) writePlatform(ctx context.Context, task store.ScanTask, res *
 			return err
 		}
 		if img.InventoryRef, err = p.inventories.PutInventory(ctx, pr.Digest, data); err != nil {
+			return err
+		}
+		// The blob stays the store of record; the row's copy spares a rematch reading it.
+		if _, err := img.SetInlineInventory(data, p.inlineLimit()); err != nil {
 			return err
 		}
 		img.Analyzer = pr.Inventory.Analyzer

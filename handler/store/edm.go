@@ -47,6 +47,13 @@ func (e entity) setFloat(name string, v float64) {
 
 func (e entity) setBool(name string, v bool) { e[name] = v }
 
+// setBinary stores an Edm.Binary (base64 on the wire, as encoding/json writes a
+// []byte). Callers keep it within the 64 KiB per-property limit.
+func (e entity) setBinary(name string, b []byte) {
+	e[name] = b
+	e[name+"@odata.type"] = "Edm.Binary"
+}
+
 // setTime stores an Edm.DateTime in UTC; the zero time is left out (no column).
 func (e entity) setTime(name string, t time.Time) {
 	if t.IsZero() {
@@ -136,6 +143,17 @@ func (r row) float(name string) float64 {
 	}
 	f, _ := strconv.ParseFloat(string(n), 64)
 	return f
+}
+
+// binary reads an Edm.Binary property; nil when absent, null or not base64.
+func (r row) binary(name string) []byte {
+	var b []byte
+	if raw, ok := r.props[name]; ok {
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return nil
+		}
+	}
+	return b
 }
 
 func (r row) bool(name string) bool {

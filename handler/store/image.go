@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -67,6 +66,16 @@ type Image struct {
 	LastErrorAt time.Time
 	// InventoryRef is the blob reference returned by [Store.PutInventory].
 	InventoryRef string
+	// InventoryGzip is the inventory's gzipped JSON kept in the row (Edm.Binary column
+	// InventoryGz) when it compresses to at most [MaxInlineInventory] bytes, so a
+	// rematch reads it with the row instead of the blob; nil for a bigger inventory and
+	// in rows written before the column existed (the blob is the store of record).
+	// Only the rematch's reads ([Store.ListImagesAfter], [Store.ImagesOf]) fill it:
+	// other reads leave the column out.
+	InventoryGzip []byte
+	// InventorySHA256 is the hex SHA-256 of the inventory JSON InventoryGzip holds, so
+	// a torn or corrupt copy is detected ([Image.InlineInventory]) and never matched.
+	InventorySHA256 string
 	// Analyzer is the inventory's analyzer version (inventory.Analyzer when it was
 	// written), so due-ness can tell a reusable inventory without reading the blob.
 	Analyzer string
@@ -101,6 +110,10 @@ func (img Image) entity() entity {
 	}
 	e.setTime("LastErrorAt", img.LastErrorAt)
 	e.setString("InventoryRef", img.InventoryRef)
+	if len(img.InventoryGzip) > 0 {
+		e.setBinary(colInventoryGz, img.InventoryGzip)
+		e.setString(colInventorySHA256, img.InventorySHA256)
+	}
 	e.setString("Analyzer", img.Analyzer)
 	e.setString("Packages", img.Packages)
 	e.setString("Skipped", img.Skipped)
@@ -131,18 +144,22 @@ func imageFromRow(r row) (Image, error) {
 			Critical: r.int("Critical"), High: r.int("High"), Medium: r.int("Medium"),
 			Low: r.int("Low"), Unknown: r.int("Unknown"), FixableCount: r.int("FixableCount"),
 		},
-		Status:       r.str("Status"),
-		Error:        r.str("Error"),
-		LastError:    r.str("LastError"),
-		LastErrorAt:  r.time("LastErrorAt"),
-		InventoryRef: r.str("InventoryRef"),
-		Analyzer:     r.str("Analyzer"),
-		Packages:     r.str("Packages"),
-		Skipped:      r.str("Skipped"),
+		Status:          r.str("Status"),
+		Error:           r.str("Error"),
+		LastError:       r.str("LastError"),
+		LastErrorAt:     r.time("LastErrorAt"),
+		InventoryRef:    r.str("InventoryRef"),
+		InventoryGzip:   r.binary(colInventoryGz),
+		InventorySHA256: r.str(colInventorySHA256),
+		Analyzer:        r.str("Analyzer"),
+		Packages:        r.str("Packages"),
+		Skipped:         r.str("Skipped"),
 	}, nil
 }
 
-// PutImage writes img, replacing the whole row.
+// PutImage writes img, replacing the whole row: an img read without its inline
+// inventory copy (any reader but the rematch's) writes a row without one, which is
+// safe, since the blob is the store of record.
 func (s *Store) PutImage(ctx context.Context, img Image) error {
 	if err := upsert(ctx, s.images, img.entity(), aztables.UpdateModeReplace); err != nil {
 		return fmt.Errorf("writing image %s/%s@%s: %w", img.Registry, img.Repository, img.Digest, err)
@@ -150,16 +167,18 @@ func (s *Store) PutImage(ctx context.Context, img Image) error {
 	return nil
 }
 
-// GetImage reads one image row; ErrNotFound when absent.
+// GetImage reads one image row without its inline inventory copy (a query with a
+// projection, still one transaction); ErrNotFound when absent.
 func (s *Store) GetImage(ctx context.Context, registry, repository, digest string) (Image, error) {
-	r, err := getRow(ctx, s.images, repoKey(registry, repository), EscapeKey(digest))
+	filter := "PartitionKey eq " + odataQuote(repoKey(registry, repository)) + " and RowKey eq " + odataQuote(EscapeKey(digest))
+	rows, err := listRowsOpts(ctx, s.images, filter, imageColumnsWithoutInventory, 1)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return Image{}, fmt.Errorf("image %s/%s@%s: %w", registry, repository, digest, err)
-		}
 		return Image{}, fmt.Errorf("reading image %s/%s@%s: %w", registry, repository, digest, err)
 	}
-	return imageFromRow(r)
+	if len(rows) == 0 {
+		return Image{}, fmt.Errorf("image %s/%s@%s: %w", registry, repository, digest, ErrNotFound)
+	}
+	return imageFromRow(rows[0])
 }
 
 // SetImageCounts sets the counts of an existing images row (merge; other columns are
@@ -223,13 +242,14 @@ func (s *Store) DeleteImage(ctx context.Context, registry, repository, digest st
 // (a single-platform manifest, or a failure row) and the rows of its platforms (an
 // index). One query of the partition.
 func (s *Store) ImagesOf(ctx context.Context, registry, repository, digest string) ([]Image, error) {
-	return s.listImages(ctx, "PartitionKey eq "+odataQuote(repoKey(registry, repository))+
-		" and (RowKey eq "+odataQuote(EscapeKey(digest))+" or IndexDigest eq "+odataQuote(digest)+")")
+	return s.listImagesSelect(ctx, "PartitionKey eq "+odataQuote(repoKey(registry, repository))+
+		" and (RowKey eq "+odataQuote(EscapeKey(digest))+" or IndexDigest eq "+odataQuote(digest)+")", "")
 }
 
-// ListImages returns every image of one repository.
+// ListImages returns every image of one repository, without the inline inventory
+// copies (InventoryGzip is nil): listing a repository must not pay for them.
 func (s *Store) ListImages(ctx context.Context, registry, repository string) ([]Image, error) {
-	return s.listImages(ctx, "PartitionKey eq "+odataQuote(repoKey(registry, repository)))
+	return s.listImagesSelect(ctx, "PartitionKey eq "+odataQuote(repoKey(registry, repository)), imageColumnsWithoutInventory)
 }
 
 // ListImagePartitions returns the distinct images PartitionKeys, the unit of a
@@ -250,13 +270,14 @@ func (s *Store) ListImagePartitions(ctx context.Context) ([]string, error) {
 
 // ListImagesPage returns up to limit images of one PartitionKey (as carried by a
 // rematch task) whose RowKey sorts after the continuation, and the continuation for
-// the next page ("" when this was the last).
+// the next page ("" when this was the last). Like [Store.ListImages] it leaves the
+// inline inventory copies out.
 func (s *Store) ListImagesPage(ctx context.Context, partitionKey, continuation string, limit int) ([]Image, string, error) {
 	filter := "PartitionKey eq " + odataQuote(partitionKey)
 	if continuation != "" {
 		filter += " and RowKey gt " + odataQuote(continuation)
 	}
-	rows, err := listRowsLimit(ctx, s.images, filter, limit+1)
+	rows, err := listRowsOpts(ctx, s.images, filter, imageColumnsWithoutInventory, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("listing images of %s: %w", partitionKey, err)
 	}
@@ -285,7 +306,8 @@ type ImageCursor struct {
 // ListImagesAfter returns up to limit images rows after cursor in key order
 // (PartitionKey, then RowKey), across partitions, and the cursor of the last row
 // returned; done reports that no row follows it. One bounded query (limit+1 rows):
-// never a scan of the whole table for one page.
+// never a scan of the whole table for one page. Rows carry their inline inventory
+// copies: this is the rematch's page.
 func (s *Store) ListImagesAfter(ctx context.Context, after ImageCursor, limit int) (images []Image, last ImageCursor, done bool, err error) {
 	if limit <= 0 {
 		return nil, after, false, fmt.Errorf("listing images after %+v: limit %d is not positive", after, limit)
@@ -314,8 +336,8 @@ func (s *Store) ListImagesAfter(ctx context.Context, after ImageCursor, limit in
 	return images, last, done, nil
 }
 
-func (s *Store) listImages(ctx context.Context, filter string) ([]Image, error) {
-	rows, err := listRows(ctx, s.images, filter, "")
+func (s *Store) listImagesSelect(ctx context.Context, filter, sel string) ([]Image, error) {
+	rows, err := listRows(ctx, s.images, filter, sel)
 	if err != nil {
 		return nil, fmt.Errorf("listing images: %w", err)
 	}

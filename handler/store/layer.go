@@ -112,16 +112,25 @@ func (s *Store) readGzipBlob(ctx context.Context, c *Container, name string) ([]
 		return nil, err
 	}
 	defer body.Close()
-	zr, err := gzip.NewReader(body)
+	data, err := gunzipLimited(body)
 	if err != nil {
 		return nil, fmt.Errorf("gunzipping %s/%s: %w", c.Name(), name, err)
+	}
+	return data, nil
+}
+
+// gunzipLimited reads the gzip stream r expanded, at most maxUncompressed bytes.
+func gunzipLimited(r io.Reader) ([]byte, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(zr, maxUncompressed+1))
 	if err != nil {
-		return nil, fmt.Errorf("gunzipping %s/%s: %w", c.Name(), name, err)
+		return nil, err
 	}
 	if len(data) > maxUncompressed {
-		return nil, fmt.Errorf("gunzipping %s/%s: %w", c.Name(), name, errTooLarge)
+		return nil, errTooLarge
 	}
 	return data, nil
 }

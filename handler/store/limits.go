@@ -68,6 +68,10 @@ func fitEntity(e entity) {
 	size := func() (total int, largest string) {
 		most := -1
 		for name, v := range e {
+			if b, ok := v.([]byte); ok {
+				total += len(b) + 2*len(name) // binary is never cut, only counted
+				continue
+			}
 			s, ok := v.(string)
 			if !ok {
 				continue
