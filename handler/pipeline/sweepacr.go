@@ -32,17 +32,30 @@ func (p *Pipeline) sweepACR(ctx context.Context, log *slog.Logger, src acrListin
 	if err != nil {
 		return 0, fmt.Errorf("listing repositories of %s: %w", registryHost, err)
 	}
-	enqueued, unchanged := 0, 0
+	unchanged := 0
+	var toList []store.ListRepository
+	// send enqueues what was collected, also when the sweep stops part way (then
+	// with the short budget a record gets after the sweep's own ran out).
+	send := func(cause error) (int, error) {
+		sctx := ctx
+		if ctx.Err() != nil {
+			var cancel context.CancelFunc
+			sctx, cancel = recordContext(ctx)
+			defer cancel()
+		}
+		n, err := p.sendListTasks(sctx, registryHost, runID, toList)
+		log.Info("swept ACR registry", "registry", registryHost, "repositories", len(repos), "unchanged", unchanged, "enqueued", n)
+		return n, errors.Join(cause, err)
+	}
 	for _, repo := range repos {
 		if err := ctx.Err(); err != nil {
-			return enqueued, fmt.Errorf("sweeping %s: %w", registryHost, err)
+			return send(fmt.Errorf("sweeping %s: %w", registryHost, err))
 		}
-		task := store.ListTask{Registry: registryHost, Repository: repo, RunID: runID,
-			Window: store.Window{PushDays: p.cfg.PushDays, PullDays: p.cfg.PullDays}}
+		listed := store.ListRepository{Name: repo}
 		attrs, err := src.ACRRepositoryAttributes(ctx, repo)
 		switch {
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-			return enqueued, fmt.Errorf("reading attributes of %s/%s: %w", registryHost, repo, err)
+			return send(fmt.Errorf("reading attributes of %s/%s: %w", registryHost, repo, err))
 		case notFound(err):
 			log.Info("repository gone since the catalog", "repository", repo)
 			continue
@@ -51,25 +64,17 @@ func (p *Pipeline) sweepACR(ctx context.Context, log *slog.Logger, src acrListin
 		default:
 			skip, err := p.unchangedSince(ctx, registryHost, repo, attrs.LastUpdateTime, now)
 			if err != nil {
-				return enqueued, err
+				return send(err)
 			}
 			if skip {
 				unchanged++
 				continue
 			}
-			task.RepositoryUpdatedAt = attrs.LastUpdateTime
+			listed.UpdatedAt = attrs.LastUpdateTime
 		}
-		msg, err := store.EncodeListTask(task)
-		if err == nil {
-			err = p.listTasks.Send(ctx, msg)
-		}
-		if err != nil {
-			return enqueued, fmt.Errorf("enqueueing list task for %s/%s: %w", registryHost, repo, err)
-		}
-		enqueued++
+		toList = append(toList, listed)
 	}
-	log.Info("swept ACR registry", "registry", registryHost, "repositories", len(repos), "unchanged", unchanged, "enqueued", enqueued)
-	return enqueued, nil
+	return send(nil)
 }
 
 // unchangedSince reports whether repo's last completed listing saw lastUpdate and
