@@ -70,6 +70,9 @@ type activityChange func(prev store.Activity, exists bool) (next store.Activity,
 // times; change must therefore be repeatable (a merge, a claim), and may be called
 // more than once per digest.
 func (ra *repoActivity) update(ctx context.Context, log activityLog, digests []string, change activityChange) error {
+	if len(digests) == 0 {
+		return nil
+	}
 	for attempt := 1; ; attempt++ {
 		if !ra.versioned {
 			if err := ra.read(ctx, log); err != nil {
