@@ -79,7 +79,7 @@ func (p *Pipeline) recordRegistryPushes(ctx context.Context, log *slog.Logger, t
 		prev, _ := acts.get(m.Digest)
 		covered[m.Digest] = inWindow(store.Activity{LastPushedAt: later(prev.LastPushedAt, r.pushed), LastPulledAt: prev.LastPulledAt}, task.Window, now)
 	}
-	var recorded []string
+	recorded := map[string]bool{}
 	err := acts.update(ctx, p.activity, digests, func(prev store.Activity, exists bool) (store.Activity, bool) {
 		r := reported[prev.Digest]
 		if exists && !r.pushed.After(prev.LastPushedAt) && prev.Platforms == r.platforms {
@@ -87,7 +87,7 @@ func (p *Pipeline) recordRegistryPushes(ctx context.Context, log *slog.Logger, t
 		}
 		obs := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: prev.Digest,
 			LastPushedAt: r.pushed, Source: activitySourceACR, PushSource: activitySourceACR, Platforms: r.platforms}
-		recorded = append(recorded, prev.Digest)
+		recorded[prev.Digest] = true
 		if !exists {
 			return store.MergeActivity(nil, obs, 0), true
 		}
@@ -96,7 +96,10 @@ func (p *Pipeline) recordRegistryPushes(ctx context.Context, log *slog.Logger, t
 	if err != nil {
 		return nil, fmt.Errorf("recording pushes: %w", err)
 	}
-	for _, digest := range recorded {
+	for _, digest := range digests {
+		if !recorded[digest] {
+			continue
+		}
 		log.Info("recorded push", "digest", digest, "pushedAt", reported[digest].pushed, "source", activitySourceACR)
 	}
 	return covered, nil

@@ -45,6 +45,9 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 		return p.rejectMessage(ctx, log, inv, FuncListRepo, text, err)
 	}
 	log = log.With("registry", task.Registry, "runId", task.RunID)
+	if task.Repository != "" {
+		log = log.With("repository", task.Repository)
+	}
 	c, err := p.registry(task.Registry)
 	if err != nil {
 		return p.rejectMessage(ctx, log, inv, FuncListRepo, text, err)
@@ -67,10 +70,10 @@ const maxConcurrentListings = 4
 // they counted. The error is the transient failures joined when there is one (the
 // message is retried whole), else the permanent ones joined.
 func (p *Pipeline) listRepos(ctx context.Context, log *slog.Logger, c tagSource, task store.ListTask, claimant string, now time.Time) (store.RunDelta, error) {
-	each := task.Each()
-	if len(each) == 1 {
-		return p.listRepo(ctx, log.With("repository", each[0].Repository), c, each[0], claimant, now)
+	if len(task.Repositories) == 0 {
+		return p.listRepo(ctx, log, c, task, claimant, now)
 	}
+	each := task.Each()
 	var (
 		mu                   sync.Mutex
 		d                    store.RunDelta
