@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Sweep is the timer function: one list task per repository of every configured
-// registry, after recording the registry's pull activity (Log Analytics, when a
+// Sweep is the timer function: list tasks for every repository of every configured
+// registry (up to 50 repositories a task, see listTaskSize), after recording the registry's pull activity (Log Analytics, when a
 // workspace is configured). A registry whose pulls can't be read or that can't be
 // listed fails the sweep after the others ran.
 // The tick is one invocation of its run, recorded under the key "sweep".
@@ -65,8 +65,9 @@ func (p *Pipeline) Sweep(ctx context.Context, inv *host.Invocation, log *slog.Lo
 // sweepInvocation is the invocation key of a sweep tick in its run.
 const sweepInvocation = "sweep"
 
-// sweepRegistry enqueues a list task per repository of one registry (for ACR, per
-// changed repository: see sweepACR) and returns how many it enqueued.
+// sweepRegistry enqueues list tasks for every repository of one registry (for ACR,
+// every changed repository: see sweepACR) and returns how many repositories it
+// enqueued.
 func (p *Pipeline) sweepRegistry(ctx context.Context, log *slog.Logger, registryHost, runID string, now time.Time) (int, error) {
 	c, err := p.registry(registryHost)
 	if err != nil {

@@ -22,9 +22,10 @@ const relistAfter = rescanAfter
 // activitySourceACR marks push times read from ACR's manifest attributes.
 const activitySourceACR = "acr"
 
-// sweepACR enqueues a list task for each repository of an ACR registry whose
-// lastUpdateTime moved since its last completed listing (or that was not listed for
-// relistAfter), and returns how many it enqueued. A repository whose attributes
+// sweepACR enqueues list tasks (batched, see sendListTasks) for the repositories of
+// an ACR registry whose lastUpdateTime moved since their last completed listing (or
+// that were not listed for relistAfter), and returns how many repositories it
+// enqueued. A repository whose attributes
 // cannot be read is listed anyway (without a time to record, so the next sweep asks
 // again); one deleted since the catalog (404) is left out.
 func (p *Pipeline) sweepACR(ctx context.Context, log *slog.Logger, src acrListing, registryHost, runID string, now time.Time) (int, error) {
