@@ -159,10 +159,11 @@ func TestDueForScanReadsTheDigestsOwnActivityRow(t *testing.T) {
 				m.activity[key(a.Registry, a.Repository, a.Digest)] = a
 			}
 			p := unitPipeline(t, m, fakeRegistry{})
-			_, due, _, err := p.dueForScan(context.Background(), task, digestA, nil, "msg-1", testNow)
+			acts, err := p.readActivity(context.Background(), task)
 			if err != nil {
 				t.Fatal(err)
 			}
+			_, due, _ := p.dueForScan(acts, task, digestA, nil, "msg-1", testNow)
 			if due != tt.wantDue {
 				t.Errorf("due = %v, want %v", due, tt.wantDue)
 			}

@@ -48,6 +48,12 @@ type memStore struct {
 	mode   failMode
 	// tagConflicts is how many PutTags calls still lose a race with another lister.
 	tagConflicts int
+	// reads logs the partition reads (ListTags, ListImages, ListActivityRows with
+	// the repository).
+	reads []string
+	// activityRaces are run one per PutActivities call, in order (a nil entry: no
+	// race that call), before its versions are checked: racing writers.
+	activityRaces []func()
 }
 
 type sentMessage struct {
@@ -99,9 +105,11 @@ func (m *memStore) stores() stores {
 func (m *memStore) ListTags(_ context.Context, registry, repository string) ([]store.Tag, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.reads = append(m.reads, "ListTags "+repository)
 	var out []store.Tag
 	for _, t := range m.tags {
 		if t.Registry == registry && t.Repository == repository {
+			t.ETag = tagVersion(t)
 			out = append(out, t)
 		}
 	}
@@ -114,6 +122,14 @@ func (m *memStore) PutTags(_ context.Context, registry, repository string, tags 
 	defer m.mu.Unlock()
 	if len(tags) == 0 {
 		return nil
+	}
+	for _, t := range tags {
+		// Like the store: an empty ETag inserts, any other replaces that version only.
+		prev, ok := m.tags[key(registry, repository, t.Name)]
+		if (t.ETag == "") == ok || (ok && t.ETag != tagVersion(prev)) {
+			m.calls = append(m.calls, "PutTags (conflict)")
+			return fmt.Errorf("writing tags: %w", store.ErrConflict)
+		}
 	}
 	apply, err := m.write("PutTags")
 	if apply && m.tagConflicts > 0 {
@@ -129,7 +145,16 @@ func (m *memStore) PutTags(_ context.Context, registry, repository string, tags 
 	return err
 }
 
+// tagVersion is the fake's ETag of a stored tag row: its content.
+func tagVersion(t store.Tag) string {
+	t.ETag = ""
+	return fmt.Sprintf("%#v", t)
+}
+
 func (m *memStore) ListImages(_ context.Context, registry, repository string) ([]store.Image, error) {
+	m.mu.Lock()
+	m.reads = append(m.reads, "ListImages "+repository)
+	m.mu.Unlock()
 	return m.imagesWhere(func(img store.Image) bool { return img.Registry == registry && img.Repository == repository }), nil
 }
 
@@ -263,6 +288,63 @@ func (m *memStore) ListActivity(_ context.Context, registry, repository string) 
 		}
 	}
 	return out, nil
+}
+
+// ListActivityRows returns the repository's digest rows with their versions (the
+// fake's ETag is the row's content, so any change to a row changes it).
+func (m *memStore) ListActivityRows(_ context.Context, registry, repository string) ([]store.ActivityRow, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reads = append(m.reads, "ListActivityRows "+repository)
+	var out []store.ActivityRow
+	for _, a := range m.activity {
+		if a.Registry == registry && a.Repository == repository {
+			out = append(out, store.ActivityRow{Activity: a, ETag: activityVersion(a)})
+		}
+	}
+	return out, nil
+}
+
+func activityVersion(a store.Activity) string { return fmt.Sprintf("%#v", a) }
+
+// PutActivities writes like the store: every row only if it is still at its ETag
+// ("": only if absent), else nothing and ErrConflict. The call is logged with what
+// each row changes: "PutActivities push:sha256:… claim:sha256:… untrack:sha256:…".
+func (m *memStore) PutActivities(_ context.Context, registry, repository string, acts []store.ActivityRow) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.activityRaces) > 0 {
+		race := m.activityRaces[0]
+		m.activityRaces = m.activityRaces[1:]
+		if race != nil {
+			race()
+		}
+	}
+	labels := []string{"PutActivities"}
+	for _, a := range acts {
+		prev, ok := m.activity[key(registry, repository, a.Digest)]
+		if !prev.LastPushedAt.Equal(a.LastPushedAt) || !prev.LastPulledAt.Equal(a.LastPulledAt) || prev.Platforms != a.Platforms {
+			labels = append(labels, "push:"+a.Digest)
+		}
+		if prev.ScanClaimedOn != a.ScanClaimedOn || prev.ScanClaimedBy != a.ScanClaimedBy {
+			labels = append(labels, "claim:"+a.Digest)
+		}
+		if !prev.UntrackedAt.Equal(a.UntrackedAt) {
+			labels = append(labels, "untrack:"+a.Digest)
+		}
+		if (a.ETag == "") == ok || (ok && a.ETag != activityVersion(prev)) {
+			m.calls = append(m.calls, strings.Join(labels, " ")+" (conflict)")
+			return fmt.Errorf("writing activity: %w", store.ErrConflict)
+		}
+	}
+	apply, err := m.write(strings.Join(labels, " "))
+	if apply {
+		for _, a := range acts {
+			a.Registry, a.Repository = registry, repository
+			m.activity[key(registry, repository, a.Digest)] = a.Activity
+		}
+	}
+	return err
 }
 
 // SetUntracked sets or clears UntrackedAt of an existing row.

@@ -54,36 +54,53 @@ func (p *Pipeline) listTags(ctx context.Context, c tagSource, task store.ListTas
 
 // recordRegistryPushes records the push time the registry reports for each manifest
 // of the listing (the later of ACR's createdTime and lastUpdateTime: an import is a
-// push), with Source "acr" and an index's platforms, writing only rows that change.
-// It returns the digests it covered, whose pushes the tag diff must not record again
-// as observed now, each with whether it is in an activity window by now (its push
-// times and stored pull time): one outside both is not reactivated by being tagged.
-func (p *Pipeline) recordRegistryPushes(ctx context.Context, log *slog.Logger, task store.ListTask, l tagListing, now time.Time) (map[string]bool, error) {
+// push), with Source "acr" and an index's platforms, writing only rows that change
+// (in batches, see repoActivity). It returns the digests it covered, whose pushes the
+// tag diff must not record again as observed now, each with whether it is in an
+// activity window by now (its push times and stored pull time): one outside both is
+// not reactivated by being tagged.
+func (p *Pipeline) recordRegistryPushes(ctx context.Context, log *slog.Logger, task store.ListTask, l tagListing, acts *repoActivity, now time.Time) (map[string]bool, error) {
 	if l.manifests == nil {
 		return nil, nil
 	}
-	stored, err := p.activity.ListActivity(ctx, task.Registry, task.Repository)
-	if err != nil {
-		return nil, err
+	type report struct {
+		pushed    time.Time
+		platforms string
 	}
-	known := make(map[string]store.Activity, len(stored))
-	for _, a := range stored {
-		known[a.Digest] = a
-	}
+	reported := make(map[string]report, len(l.manifests))
+	digests := make([]string, 0, len(l.manifests))
 	covered := make(map[string]bool, len(l.manifests))
 	for _, m := range l.manifests {
-		pushed, platforms := m.PushedAt().UTC(), platformList(m.References)
-		prev, ok := known[m.Digest]
-		covered[m.Digest] = inWindow(store.Activity{LastPushedAt: later(prev.LastPushedAt, pushed), LastPulledAt: prev.LastPulledAt}, task.Window, now)
-		if ok && !pushed.After(prev.LastPushedAt) && prev.Platforms == platforms {
+		r := report{m.PushedAt().UTC(), platformList(m.References)}
+		if _, dup := reported[m.Digest]; !dup {
+			digests = append(digests, m.Digest)
+		}
+		reported[m.Digest] = r
+		prev, _ := acts.get(m.Digest)
+		covered[m.Digest] = inWindow(store.Activity{LastPushedAt: later(prev.LastPushedAt, r.pushed), LastPulledAt: prev.LastPulledAt}, task.Window, now)
+	}
+	recorded := map[string]bool{}
+	err := acts.update(ctx, p.activity, digests, func(prev store.Activity, exists bool) (store.Activity, bool) {
+		r := reported[prev.Digest]
+		if exists && !r.pushed.After(prev.LastPushedAt) && prev.Platforms == r.platforms {
+			return prev, false
+		}
+		obs := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: prev.Digest,
+			LastPushedAt: r.pushed, Source: activitySourceACR, PushSource: activitySourceACR, Platforms: r.platforms}
+		recorded[prev.Digest] = true
+		if !exists {
+			return store.MergeActivity(nil, obs, 0), true
+		}
+		return store.MergeActivity(&prev, obs, 0), true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recording pushes: %w", err)
+	}
+	for _, digest := range digests {
+		if !recorded[digest] {
 			continue
 		}
-		obs := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: m.Digest,
-			LastPushedAt: pushed, Source: activitySourceACR, PushSource: activitySourceACR, Platforms: platforms}
-		if err := p.activity.RecordActivity(ctx, obs, 0); err != nil {
-			return nil, fmt.Errorf("recording push of %s: %w", m.Digest, err)
-		}
-		log.Info("recorded push", "digest", m.Digest, "pushedAt", pushed, "source", activitySourceACR)
+		log.Info("recorded push", "digest", digest, "pushedAt", reported[digest].pushed, "source", activitySourceACR)
 	}
 	return covered, nil
 }
@@ -116,15 +133,14 @@ func inWindow(act store.Activity, window store.Window, now time.Time) bool {
 // applyWindows brings the findings of the repository's tagged digests in line with
 // the activity windows: a digest that left both has its findings resolved untracked
 // (and its activity row marked UntrackedAt), one back in a window has them
-// reactivated (and the mark cleared). Findings are written before the mark, so a
-// retry repeats what a failure left half done; the tag diff never reactivates a
-// digest outside the windows (reconcileTags), so a set mark means untracked findings.
-func (p *Pipeline) applyWindows(ctx context.Context, log *slog.Logger, task store.ListTask, tagged map[string][]string, images []store.Image, now time.Time) error {
-	acts, err := p.activity.ListActivity(ctx, task.Registry, task.Repository)
-	if err != nil {
-		return err
-	}
-	for _, act := range acts {
+// reactivated (and the mark cleared). Findings are written before the marks (one
+// batch), so a retry repeats what a failure left half done; the tag diff never
+// reactivates a digest outside the windows (reconcileTags), so a set mark means
+// untracked findings.
+func (p *Pipeline) applyWindows(ctx context.Context, log *slog.Logger, task store.ListTask, tagged map[string][]string, images []store.Image, acts *repoActivity, now time.Time) error {
+	marks := map[string]time.Time{}
+	var digests []string
+	for _, act := range acts.all() {
 		if _, ok := tagged[act.Digest]; !ok {
 			continue
 		}
@@ -134,19 +150,30 @@ func (p *Pipeline) applyWindows(ctx context.Context, log *slog.Logger, task stor
 			if err := p.findings().Untrack(ctx, task.Registry, task.Repository, []string{act.Digest}, images, now); err != nil {
 				return fmt.Errorf("untracking findings of %s: %w", act.Digest, err)
 			}
-			if err := p.activity.SetUntracked(ctx, task.Registry, task.Repository, act.Digest, now); err != nil {
-				return err
-			}
+			marks[act.Digest] = now
 			log.Info("digest left the activity windows", "digest", act.Digest, "lastPushedAt", act.LastPushedAt, "lastPulledAt", act.LastPulledAt)
 		case in && !act.UntrackedAt.IsZero():
 			if err := p.findings().Retrack(ctx, task.Registry, task.Repository, []string{act.Digest}, images); err != nil {
 				return fmt.Errorf("reactivating findings of %s: %w", act.Digest, err)
 			}
-			if err := p.activity.SetUntracked(ctx, task.Registry, task.Repository, act.Digest, time.Time{}); err != nil {
-				return err
-			}
+			marks[act.Digest] = time.Time{}
 			log.Info("digest back in an activity window", "digest", act.Digest)
+		default:
+			continue
 		}
+		digests = append(digests, act.Digest)
+	}
+	// Like SetUntracked: only existing rows, only when the mark changes.
+	err := acts.update(ctx, p.activity, digests, func(prev store.Activity, exists bool) (store.Activity, bool) {
+		at := marks[prev.Digest]
+		if !exists || prev.UntrackedAt.Equal(at) {
+			return prev, false
+		}
+		prev.UntrackedAt = at
+		return prev, true
+	})
+	if err != nil {
+		return fmt.Errorf("marking untracked digests: %w", err)
 	}
 	return nil
 }

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/lifecycle"
 	"github.com/tidewatch/tidewatch/handler/scanner"
 	"github.com/tidewatch/tidewatch/handler/store"
+	"golang.org/x/sync/errgroup"
 )
 
 // activitySourceTags marks pushes observed by diffing tags against the tags table.
@@ -21,14 +23,18 @@ const activitySourceTags = "tags"
 // rescanAfter is how old a scan may get before an image in the window is due again.
 const rescanAfter = 24 * time.Hour
 
-// ListRepo handles one list task: it lists every tag of the repository (for ACR,
-// with every manifest's push time, from one paged _manifests listing), reconciles
-// the stored tag view with the listing (a new or moved tag is a push observed now, a
-// tag no longer listed is deleted), resolves the findings of digests no tag
-// references any more, untracks (or retracks) digests that left (or came back into)
-// the activity windows, then enqueues one scan task per digest that is due, deduped
-// per digest per day. Every write is repeatable, and push activity is recorded before
-// the tag rows that would hide the push from a retry.
+// ListRepo handles one list task: for each repository it names (one, or up to
+// [store.MaxListRepositories] batched by the sweep, listed up to
+// maxConcurrentListings at once) it lists every tag (for ACR, with every manifest's
+// push time, from one paged _manifests listing), reconciles the stored tag view with
+// the listing (a new or moved tag is a push observed now, a tag no longer listed is
+// deleted), resolves the findings of digests no tag references any more, untracks
+// (or retracks) digests that left (or came back into) the activity windows, then
+// enqueues one scan task per digest that is due, deduped per digest per day. Every
+// write is repeatable, and push activity is recorded before the tag rows that would
+// hide the push from a retry. A repository that fails transiently fails the message
+// (the redelivery lists every repository again, cheaply: what was written is seen as
+// done); one that fails permanently is recorded and the others' work kept.
 func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
 	text, err := inv.QueueMessage(host.QueueBinding)
 	if err != nil {
@@ -38,13 +44,16 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 	if err != nil {
 		return p.rejectMessage(ctx, log, inv, FuncListRepo, text, err)
 	}
-	log = log.With("registry", task.Registry, "repository", task.Repository, "runId", task.RunID)
+	log = log.With("registry", task.Registry, "runId", task.RunID)
+	if task.Repository != "" {
+		log = log.With("repository", task.Repository)
+	}
 	c, err := p.registry(task.Registry)
 	if err != nil {
 		return p.rejectMessage(ctx, log, inv, FuncListRepo, text, err)
 	}
 	now := p.now().UTC()
-	d, err := p.listRepo(ctx, log, c, task, invocationKey(inv), now)
+	d, err := p.listRepos(ctx, log, c, task, invocationKey(inv), now)
 	if err != nil {
 		var fd store.RunDelta
 		fd, err = p.failure(ctx, log, inv, p.listTasks, text, err, nil)
@@ -52,6 +61,53 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 		d = fd
 	}
 	return p.finish(ctx, log, inv, task.RunID, now, d, err)
+}
+
+// maxConcurrentListings bounds the repositories one list task lists at once.
+const maxConcurrentListings = 4
+
+// listRepos lists each repository of task (see [Pipeline.listRepo]) and sums what
+// they counted. The error is the transient failures joined when there is one (the
+// message is retried whole), else the permanent ones joined.
+func (p *Pipeline) listRepos(ctx context.Context, log *slog.Logger, c tagSource, task store.ListTask, claimant string, now time.Time) (store.RunDelta, error) {
+	if len(task.Repositories) == 0 {
+		return p.listRepo(ctx, log, c, task, claimant, now)
+	}
+	each := task.Each()
+	var (
+		mu                   sync.Mutex
+		d                    store.RunDelta
+		transient, permanent []error
+		wg                   sync.WaitGroup
+	)
+	slots := make(chan struct{}, maxConcurrentListings)
+	for _, one := range each {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			od, err := p.listRepo(ctx, log.With("repository", one.Repository), c, one, claimant, now)
+			mu.Lock()
+			defer mu.Unlock()
+			d.Manifests += od.Manifests
+			d.Enqueued += od.Enqueued
+			d.RematchEnqueued += od.RematchEnqueued
+			if err == nil {
+				return
+			}
+			err = fmt.Errorf("%s: %w", one.Repository, err)
+			if isPermanent(ctx, err) {
+				permanent = append(permanent, err)
+			} else {
+				transient = append(transient, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(transient) > 0 {
+		return d, errors.Join(transient...)
+	}
+	return d, errors.Join(permanent...)
 }
 
 // listRepo does the work of one list task and returns what it counted, also when it
@@ -67,15 +123,26 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 	if err != nil {
 		return d, err
 	}
-	covered, err := p.recordRegistryPushes(ctx, log, task, listed, now)
+	acts, err := p.readActivity(ctx, task)
 	if err != nil {
 		return d, err
 	}
-	images, err := p.images.ListImages(ctx, task.Registry, task.Repository)
+	// Every digest a listing or an event saw has an activity row written before any
+	// tag row or scan (so before any images row): a repository without one is new, and
+	// its tags and images partitions are not read. Should rows exist after all (written
+	// by hand), the tag write conflicts and reconcileTags reads both.
+	known := len(acts.rows) > 0
+	covered, err := p.recordRegistryPushes(ctx, log, task, listed, acts, now)
 	if err != nil {
 		return d, err
 	}
-	view, err := p.reconcileTags(ctx, log, task, listed.tags, covered, images, now)
+	var images []store.Image
+	if known {
+		if images, err = p.images.ListImages(ctx, task.Registry, task.Repository); err != nil {
+			return d, err
+		}
+	}
+	view, images, err := p.reconcileTags(ctx, log, task, listed.tags, covered, acts, known, images, now)
 	if err != nil {
 		return d, err
 	}
@@ -84,35 +151,52 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 	}
 	byDigest := lifecycle.TagsByDigest(view)
 	d.Manifests = len(byDigest)
-	if err := p.applyWindows(ctx, log, task, byDigest, images, now); err != nil {
+	if err := p.applyWindows(ctx, log, task, byDigest, images, acts, now); err != nil {
 		return d, err
 	}
+	type dueDigest struct{ digest, reason string }
+	var due []dueDigest
 	for _, digest := range sortedKeys(byDigest) {
-		reason, due, mine, err := p.dueForScan(ctx, task, digest, imagesOf(images, digest), claimant, now)
-		if err != nil {
-			return d, err
-		}
-		rematch := reason == reasonRematch
+		reason, isDue, mine := p.dueForScan(acts, task, digest, imagesOf(images, digest), claimant, now)
 		if mine {
 			// Claimed (so sent) by an earlier delivery of this message; counted as what
 			// the rows allow now.
 			countEnqueued(&d, inventoriesCurrent(imagesOf(images, digest)))
 		}
-		if !due {
-			continue
+		if isDue {
+			due = append(due, dueDigest{digest, reason})
 		}
-		// Send before claiming: a failed send leaves the day unclaimed, so the retried
-		// list task sends again (nothing lost); two racing listers may both send, which
-		// the idempotent scan and rematch absorb.
-		if err := p.sendDue(ctx, task, digest, byDigest[digest], reason); err != nil {
-			return d, err
-		}
-		claimed, err := p.activity.ClaimScanAs(ctx, task.Registry, task.Repository, digest, now, claimant)
-		if err != nil {
-			return d, fmt.Errorf("claiming scan of %s: %w", digest, err)
-		}
-		if claimed {
-			countEnqueued(&d, rematch)
+	}
+	// Send before claiming: a failed send leaves the day unclaimed, so the retried
+	// list task sends again (nothing lost); two racing listers may both send, which
+	// the idempotent scan and rematch absorb. The sends are independent, so they go
+	// out concurrently; the claims wait for every one of them.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxConcurrentSends)
+	for _, dd := range due {
+		g.Go(func() error { return p.sendDue(gctx, task, dd.digest, byDigest[dd.digest], dd.reason) })
+	}
+	if err := g.Wait(); err != nil {
+		return d, err
+	}
+	claimed := map[string]bool{}
+	rematch := map[string]bool{}
+	digests := make([]string, 0, len(due))
+	for _, dd := range due {
+		digests = append(digests, dd.digest)
+		rematch[dd.digest] = dd.reason == reasonRematch
+	}
+	err = acts.update(ctx, p.activity, digests, func(prev store.Activity, _ bool) (store.Activity, bool) {
+		next, write, ok := prev.Claim(now, claimant)
+		claimed[prev.Digest] = ok
+		return next, write
+	})
+	if err != nil {
+		return d, fmt.Errorf("claiming scans: %w", err)
+	}
+	for _, digest := range digests {
+		if claimed[digest] {
+			countEnqueued(&d, rematch[digest])
 		}
 	}
 	if err := p.recordListed(ctx, task, now); err != nil {
@@ -121,6 +205,9 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 	log.Info("listed repository", "tags", len(listed.tags), "digests", len(byDigest), "enqueued", d.Enqueued, "rematchEnqueued", d.RematchEnqueued)
 	return d, nil
 }
+
+// maxConcurrentSends bounds the queue sends one list task has in flight.
+const maxConcurrentSends = 8
 
 // sendDue sends what a due digest needs: a rematch task scoped to it when only its
 // age or generation made it due and every row has a current inventory
@@ -158,22 +245,28 @@ func countEnqueued(d *store.RunDelta, rematch bool) {
 }
 
 // reconcileTags applies a full listing to the repository's tag view (one read of the
-// tags partition) and brings the findings in line with it, in an order a retry can
-// repeat: push activity first; then findings (digests tagged again are reactivated,
-// digests no tag references any more resolved, see lifecycle); then the changed tag
-// rows in batches. A lister racing on the same rows makes the write a conflict; the
-// view is then read again. It returns the view after the listing. A new or moved tag
-// records a push observed now, except for digests in covered, whose push time the
-// registry reported (recordRegistryPushes); those outside the activity windows
-// (covered false) are not reactivated either.
-func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task store.ListTask, listing map[string]string, covered map[string]bool, images []store.Image, now time.Time) ([]store.Tag, error) {
+// tags partition, none when known is false: a repository without activity rows has
+// no tag rows either) and brings the findings in line with it, in an order a retry
+// can repeat: push activity first (one batch per 100 digests); then findings (digests
+// tagged again are reactivated, digests no tag references any more resolved, see
+// lifecycle); then the changed tag rows in batches. A lister racing on the same rows
+// makes the write a conflict; the view (and, if they were not read, the images rows)
+// is then read again. It returns the view after the listing and the images rows. A
+// new or moved tag records a push observed now, except for digests in covered, whose
+// push time the registry reported (recordRegistryPushes); those outside the activity
+// windows (covered false) are not reactivated either.
+func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task store.ListTask, listing map[string]string, covered map[string]bool,
+	acts *repoActivity, known bool, images []store.Image, now time.Time) ([]store.Tag, []store.Image, error) {
 	for attempt := 1; ; attempt++ {
-		stored, err := p.tags.ListTags(ctx, task.Registry, task.Repository)
-		if err != nil {
-			return nil, err
+		var stored []store.Tag
+		if known {
+			var err error
+			if stored, err = p.tags.ListTags(ctx, task.Registry, task.Repository); err != nil {
+				return nil, nil, err
+			}
 		}
 		changes := lifecycle.ReconcileTags(stored, listing, now)
-		var retrack []string
+		var retrack, observed []string
 		for _, digest := range changes.Pushed {
 			if tracked, ok := covered[digest]; ok {
 				if tracked {
@@ -182,25 +275,41 @@ func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task sto
 				continue
 			}
 			retrack = append(retrack, digest)
-			push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: digest,
+			observed = append(observed, digest)
+		}
+		err := acts.update(ctx, p.activity, observed, func(prev store.Activity, exists bool) (store.Activity, bool) {
+			push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: prev.Digest,
 				LastPushedAt: now, Source: activitySourceTags, PushSource: activitySourceTags}
-			if err := p.activity.RecordActivity(ctx, push, 0); err != nil {
-				return nil, fmt.Errorf("recording push of %s: %w", digest, err)
+			if !exists {
+				return store.MergeActivity(nil, push, 0), true
 			}
+			return store.MergeActivity(&prev, push, 0), true
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("recording pushes: %w", err)
+		}
+		for _, digest := range observed {
 			log.Info("observed push", "digest", digest)
 		}
 		if err := p.findings().Retrack(ctx, task.Registry, task.Repository, retrack, images); err != nil {
-			return nil, fmt.Errorf("reactivating findings of digests tagged again: %w", err)
+			return nil, nil, fmt.Errorf("reactivating findings of digests tagged again: %w", err)
 		}
 		if err := p.findings().Reconcile(ctx, task.Registry, task.Repository, changes.View, images, now); err != nil {
-			return nil, fmt.Errorf("resolving findings of untagged digests: %w", err)
+			return nil, nil, fmt.Errorf("resolving findings of untagged digests: %w", err)
 		}
 		err = p.tags.PutTags(ctx, task.Registry, task.Repository, changes.Rows)
 		if err == nil {
-			return changes.View, nil
+			return changes.View, images, nil
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt == maxTagWriteAttempts {
-			return nil, err
+			return nil, nil, err
+		}
+		if !known {
+			// Tag rows without activity rows: read what was skipped.
+			known = true
+			if images, err = p.images.ListImages(ctx, task.Registry, task.Repository); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 }
@@ -210,18 +319,15 @@ func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task sto
 const maxTagWriteAttempts = 3
 
 // dueForScan decides whether digest needs a scan now, and why (see [scanDue]), from
-// its activity row; a digest without one has no activity and is not due. images are
-// its rows. mine reports that claimant already claimed (and so enqueued) it today.
-func (p *Pipeline) dueForScan(ctx context.Context, task store.ListTask, digest string, images []store.Image, claimant string, now time.Time) (reason string, due, mine bool, err error) {
-	act, err := p.activity.GetActivity(ctx, task.Registry, task.Repository, digest)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", false, false, nil
+// its activity row as the list task knows it; a digest without one has no activity
+// and is not due. images are its rows. mine reports that claimant already claimed
+// (and so enqueued) it today.
+func (p *Pipeline) dueForScan(acts *repoActivity, task store.ListTask, digest string, images []store.Image, claimant string, now time.Time) (reason string, due, mine bool) {
+	act, ok := acts.get(digest)
+	if !ok {
+		return "", false, false
 	}
-	if err != nil {
-		return "", false, false, fmt.Errorf("reading activity of %s: %w", digest, err)
-	}
-	reason, due, mine = scanDue(act, task.Window, images, p.currentGeneration(), claimant, now)
-	return reason, due, mine, nil
+	return scanDue(act, task.Window, images, p.currentGeneration(), claimant, now)
 }
 
 // reasonRematch is scanDue's reason for a digest that only needs its stored

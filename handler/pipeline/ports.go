@@ -41,8 +41,8 @@ type activityLog interface {
 	GetActivity(ctx context.Context, registry, repository, digest string) (store.Activity, error)
 	RecordActivity(ctx context.Context, obs store.Activity, pulls int64) error
 	ClaimScanAs(ctx context.Context, registry, repository, digest string, day time.Time, claimant string) (bool, error)
-	ListActivity(ctx context.Context, registry, repository string) ([]store.Activity, error)
-	SetUntracked(ctx context.Context, registry, repository, digest string, at time.Time) error
+	ListActivityRows(ctx context.Context, registry, repository string) ([]store.ActivityRow, error)
+	PutActivities(ctx context.Context, registry, repository string, acts []store.ActivityRow) error
 }
 
 // repositoryLog is what the sweep remembers of each repository as a whole (the

@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidewatch/tidewatch/handler/host"
 	"github.com/tidewatch/tidewatch/handler/store"
+	"golang.org/x/sync/errgroup"
 )
 
-// Sweep is the timer function: one list task per repository of every configured
-// registry, after recording the registry's pull activity (Log Analytics, when a
+// Sweep is the timer function: list tasks for every repository of every configured
+// registry (up to 50 repositories a task, see listTaskSize), after recording the registry's pull activity (Log Analytics, when a
 // workspace is configured). A registry whose pulls can't be read or that can't be
 // listed fails the sweep after the others ran.
 // The tick is one invocation of its run, recorded under the key "sweep".
@@ -63,8 +65,9 @@ func (p *Pipeline) Sweep(ctx context.Context, inv *host.Invocation, log *slog.Lo
 // sweepInvocation is the invocation key of a sweep tick in its run.
 const sweepInvocation = "sweep"
 
-// sweepRegistry enqueues a list task per repository of one registry (for ACR, per
-// changed repository: see sweepACR) and returns how many it enqueued.
+// sweepRegistry enqueues list tasks for every repository of one registry (for ACR,
+// every changed repository: see sweepACR) and returns how many repositories it
+// enqueued.
 func (p *Pipeline) sweepRegistry(ctx context.Context, log *slog.Logger, registryHost, runID string, now time.Time) (int, error) {
 	c, err := p.registry(registryHost)
 	if err != nil {
@@ -77,16 +80,74 @@ func (p *Pipeline) sweepRegistry(ctx context.Context, log *slog.Logger, registry
 	if err != nil {
 		return 0, fmt.Errorf("listing repositories of %s: %w", registryHost, err)
 	}
-	for i, repo := range repos {
-		task := store.ListTask{Registry: registryHost, Repository: repo, RunID: runID,
-			Window: store.Window{PushDays: p.cfg.PushDays, PullDays: p.cfg.PullDays}}
-		msg, err := store.EncodeListTask(task)
-		if err == nil {
-			err = p.listTasks.Send(ctx, msg)
-		}
-		if err != nil {
-			return i, fmt.Errorf("enqueueing list task for %s/%s: %w", registryHost, repo, err)
-		}
+	batch := make([]store.ListRepository, 0, len(repos))
+	for _, repo := range repos {
+		batch = append(batch, store.ListRepository{Name: repo})
 	}
-	return len(repos), nil
+	return p.sendListTasks(ctx, registryHost, runID, batch)
+}
+
+// minListTasks is how many list tasks the sweep spreads a registry's repositories
+// over before it puts more than one in a task: as many as the host runs at once
+// (--parallel, and a few instances' batches), so batching never idles it.
+const minListTasks = 32
+
+// listTaskSize is how many repositories of n go in one list task: 1 up to
+// minListTasks repositories, then as many as keep minListTasks tasks, at most
+// [store.MaxListRepositories]. Batching amortises a message's queue, invocation and
+// run-row transactions over its repositories.
+func listTaskSize(n int) int {
+	return min(max(1, (n+minListTasks-1)/minListTasks), store.MaxListRepositories)
+}
+
+// sendListTasks enqueues list tasks for repos (batched, see listTaskSize; a batch of
+// one is the single-repository form), up to maxConcurrentSends at once, and returns
+// how many repositories it enqueued. A repository whose name a list task cannot carry
+// is left out and fails the sweep after the others were enqueued.
+func (p *Pipeline) sendListTasks(ctx context.Context, registryHost, runID string, repos []store.ListRepository) (int, error) {
+	window := store.Window{PushDays: p.cfg.PushDays, PullDays: p.cfg.PullDays}
+	var invalid []error
+	valid := make([]store.ListRepository, 0, len(repos))
+	for _, r := range repos {
+		one := store.ListTask{Registry: registryHost, Repository: r.Name, RepositoryUpdatedAt: r.UpdatedAt, RunID: runID, Window: window}
+		if _, err := store.EncodeListTask(one); err != nil {
+			invalid = append(invalid, fmt.Errorf("enqueueing list task for %s/%s: %w", registryHost, r.Name, err))
+			continue
+		}
+		valid = append(valid, r)
+	}
+	size := listTaskSize(len(valid))
+	type batch struct {
+		msg []byte
+		n   int
+	}
+	var batches []batch
+	for start := 0; start < len(valid); start += size {
+		part := valid[start:min(start+size, len(valid))]
+		task := store.ListTask{Registry: registryHost, RunID: runID, Window: window}
+		if len(part) == 1 {
+			task.Repository, task.RepositoryUpdatedAt = part[0].Name, part[0].UpdatedAt
+		} else {
+			task.Repositories = part
+		}
+		msg, err := store.EncodeListTask(task)
+		if err != nil {
+			return 0, fmt.Errorf("enqueueing list tasks for %s: %w", registryHost, err)
+		}
+		batches = append(batches, batch{msg, len(part)})
+	}
+	var sent atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxConcurrentSends)
+	for _, b := range batches {
+		g.Go(func() error {
+			if err := p.listTasks.Send(gctx, b.msg); err != nil {
+				return fmt.Errorf("enqueueing list task for %s: %w", registryHost, err)
+			}
+			sent.Add(int64(b.n))
+			return nil
+		})
+	}
+	err := g.Wait()
+	return int(sent.Load()), errors.Join(append([]error{err}, invalid...)...)
 }

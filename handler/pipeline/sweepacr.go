@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,15 +27,16 @@ const relistAfter = rescanAfter
 // activitySourceACR marks push times read from ACR's manifest attributes.
 const activitySourceACR = "acr"
 
-// sweepACR enqueues a list task for each repository of an ACR registry whose
-// lastUpdateTime moved since its last completed listing (or that was not listed for
-// relistAfter), and returns how many it enqueued. What the completed listings saw is
-// read once for the whole registry (one partition query), and the repositories'
-// attributes are read cfg.RegistryConcurrency at a time: a sweep of an unchanged
-// registry is the catalog, one attributes request per repository and that query. A
-// repository whose attributes cannot be read is listed anyway (without a time to
-// record, so the next sweep asks again); one deleted since the catalog (404) is left
-// out.
+// sweepACR enqueues list tasks (batched, see sendListTasks) for the repositories of
+// an ACR registry whose lastUpdateTime moved since their last completed listing (or
+// that were not listed for relistAfter), and returns how many repositories it
+// enqueued. What the completed listings saw is read once for the whole registry (one
+// partition query), and the repositories' attributes are read
+// cfg.RegistryConcurrency at a time: a sweep of an unchanged registry is the catalog,
+// one attributes request per repository and that query. A repository whose
+// attributes cannot be read is listed anyway (without a time to record, so the next
+// sweep asks again); one deleted since the catalog (404) is left out. What was
+// collected is enqueued also when the sweep stops part way.
 func (p *Pipeline) sweepACR(ctx context.Context, log *slog.Logger, src acrListing, registryHost, runID string, now time.Time) (int, error) {
 	repos, err := src.ACRRepositories(ctx)
 	if err != nil {
@@ -47,7 +50,11 @@ func (p *Pipeline) sweepACR(ctx context.Context, log *slog.Logger, src acrListin
 	for _, a := range listed {
 		seen[a.Repository] = a
 	}
-	var enqueued, unchanged atomic.Int64
+	var (
+		mu        sync.Mutex
+		toList    []store.ListRepository
+		unchanged atomic.Int64
+	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(p.cfg.RegistryConcurrency, 1))
 	for _, repo := range repos {
@@ -55,57 +62,62 @@ func (p *Pipeline) sweepACR(ctx context.Context, log *slog.Logger, src acrListin
 			break // a failed repository's error is g.Wait's
 		}
 		g.Go(func() error {
-			sent, err := p.sweepACRRepository(gctx, log, src, seen[repo], registryHost, repo, runID, now)
+			r, list, err := p.acrRepositoryToList(gctx, log, src, seen[repo], registryHost, repo, now)
 			switch {
 			case err != nil:
 				return err
-			case sent:
-				enqueued.Add(1)
-			default:
+			case list:
+				mu.Lock()
+				toList = append(toList, r)
+				mu.Unlock()
+			case r.Name != "":
 				unchanged.Add(1)
 			}
 			return nil
 		})
 	}
-	err = g.Wait()
-	if err == nil {
-		err = ctx.Err()
+	cause := g.Wait()
+	if cause == nil {
+		cause = ctx.Err()
 	}
-	if err != nil {
-		return int(enqueued.Load()), fmt.Errorf("sweeping %s: %w", registryHost, err)
+	if cause != nil {
+		cause = fmt.Errorf("sweeping %s: %w", registryHost, cause)
 	}
-	log.Info("swept ACR registry", "registry", registryHost, "repositories", len(repos), "unchanged", unchanged.Load(), "enqueued", enqueued.Load())
-	return int(enqueued.Load()), nil
+	sort.Slice(toList, func(i, j int) bool { return toList[i].Name < toList[j].Name })
+	sctx := ctx
+	if ctx.Err() != nil {
+		// The budget ran out: what was collected still goes out, with the short
+		// budget a record gets after the sweep's own.
+		var cancel context.CancelFunc
+		sctx, cancel = recordContext(ctx)
+		defer cancel()
+	}
+	n, err := p.sendListTasks(sctx, registryHost, runID, toList)
+	log.Info("swept ACR registry", "registry", registryHost, "repositories", len(repos), "unchanged", unchanged.Load(), "enqueued", n)
+	return n, errors.Join(cause, err)
 }
 
-// sweepACRRepository sends repo's list task unless its attributes say it is
-// unchanged since seen (its last completed listing's row; zero: never listed), and
-// reports whether it sent one (false also for a repository gone since the catalog).
-func (p *Pipeline) sweepACRRepository(ctx context.Context, log *slog.Logger, src acrListing, seen store.RepositoryActivity, registryHost, repo, runID string, now time.Time) (bool, error) {
-	task := store.ListTask{Registry: registryHost, Repository: repo, RunID: runID,
-		Window: store.Window{PushDays: p.cfg.PushDays, PullDays: p.cfg.PullDays}}
+// acrRepositoryToList decides whether repo is listed this sweep: list is false for
+// a repository its attributes say is unchanged since seen (its last completed
+// listing's row; zero: never listed), r then naming it, and for one gone since the
+// catalog, r then zero. A listed repository carries the lastUpdateTime to record.
+func (p *Pipeline) acrRepositoryToList(ctx context.Context, log *slog.Logger, src acrListing, seen store.RepositoryActivity, registryHost, repo string, now time.Time) (r store.ListRepository, list bool, err error) {
+	r = store.ListRepository{Name: repo}
 	attrs, err := src.ACRRepositoryAttributes(ctx, repo)
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return false, fmt.Errorf("reading attributes of %s/%s: %w", registryHost, repo, err)
+		return r, false, fmt.Errorf("reading attributes of %s/%s: %w", registryHost, repo, err)
 	case notFound(err):
 		log.Info("repository gone since the catalog", "repository", repo)
-		return false, nil
+		return store.ListRepository{}, false, nil
 	case err != nil:
 		log.Warn("reading repository attributes failed; listing it anyway", "repository", repo, "error", err)
 	case unchangedSince(seen, attrs.LastUpdateTime, now):
-		return false, nil
+		return r, false, nil
 	default:
-		task.RepositoryUpdatedAt = attrs.LastUpdateTime
+		r.UpdatedAt = attrs.LastUpdateTime
 	}
-	msg, err := store.EncodeListTask(task)
-	if err == nil {
-		err = p.listTasks.Send(ctx, msg)
-	}
-	if err != nil {
-		return false, fmt.Errorf("enqueueing list task for %s/%s: %w", registryHost, repo, err)
-	}
-	return true, nil
+	return r, true, nil
 }
 
 // unchangedSince reports whether a repository's last completed listing (seen; zero

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
 // Activity is what Tidewatch knows about a digest's use: a row of the activity table
@@ -38,6 +40,14 @@ type Activity struct {
 	ScanClaimedOn string
 	// ScanClaimedBy is who made that claim (see [Store.ClaimScanAs]), or "".
 	ScanClaimedBy string
+}
+
+// ActivityRow is an activity row with the entity version it was read at
+// ([Store.ListActivityRows]): [Store.PutActivities] writes it only if the stored row
+// is still at ETag ("" means the row must not exist yet).
+type ActivityRow struct {
+	Activity
+	ETag string
 }
 
 func (a Activity) entity() entity {
@@ -106,11 +116,25 @@ func (s *Store) GetActivity(ctx context.Context, registry, repository, digest st
 
 // ListActivity returns the activity of every digest of one repository.
 func (s *Store) ListActivity(ctx context.Context, registry, repository string) ([]Activity, error) {
+	rows, err := s.ListActivityRows(ctx, registry, repository)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Activity, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.Activity)
+	}
+	return out, nil
+}
+
+// ListActivityRows returns the activity of every digest of one repository, each with
+// its ETag: one query of the partition.
+func (s *Store) ListActivityRows(ctx context.Context, registry, repository string) ([]ActivityRow, error) {
 	rows, err := listRows(ctx, s.activity, "PartitionKey eq "+odataQuote(repoKey(registry, repository)), "")
 	if err != nil {
 		return nil, fmt.Errorf("listing activity of %s/%s: %w", registry, repository, err)
 	}
-	out := make([]Activity, 0, len(rows))
+	out := make([]ActivityRow, 0, len(rows))
 	for _, r := range rows {
 		if r.rowKey() == repositoryRowKey {
 			continue
@@ -119,7 +143,7 @@ func (s *Store) ListActivity(ctx context.Context, registry, repository string) (
 		if err != nil {
 			return nil, fmt.Errorf("listing activity of %s/%s: %w", registry, repository, err)
 		}
-		out = append(out, a)
+		out = append(out, ActivityRow{Activity: a, ETag: r.etag})
 	}
 	return out, nil
 }
@@ -132,28 +156,15 @@ func (s *Store) ListActivity(ctx context.Context, registry, repository string) (
 func (s *Store) RecordActivity(ctx context.Context, obs Activity, pulls int64) error {
 	pk, rk := repoKey(obs.Registry, obs.Repository), EscapeKey(obs.Digest)
 	err := readModifyWrite(ctx, s.activity, pk, rk, func(current row, exists bool) (entity, bool, error) {
-		next := obs
-		next.PullCount = pulls
+		var prev *Activity
 		if exists {
-			prev, err := activityFromRow(current)
+			a, err := activityFromRow(current)
 			if err != nil {
 				return nil, false, err
 			}
-			next.LastPushedAt, next.PushSource = laterWithSource(prev.LastPushedAt, prev.PushSource, obs.LastPushedAt, obs.PushSource)
-			next.LastPulledAt, next.PullSource = laterWithSource(prev.LastPulledAt, prev.PullSource, obs.LastPulledAt, obs.PullSource)
-			next.LastDeletedAt = later(prev.LastDeletedAt, obs.LastDeletedAt)
-			next.PullCount += prev.PullCount
-			next.PullsCountedAt = prev.PullsCountedAt
-			next.ScanClaimedOn, next.ScanClaimedBy = prev.ScanClaimedOn, prev.ScanClaimedBy
-			next.UntrackedAt = prev.UntrackedAt
-			if next.Source == "" {
-				next.Source = prev.Source
-			}
-			if next.Platforms == "" {
-				next.Platforms = prev.Platforms
-			}
+			prev = &a
 		}
-		return next.entity(), true, nil
+		return MergeActivity(prev, obs, pulls).entity(), true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("recording activity %s/%s@%s: %w", obs.Registry, obs.Repository, obs.Digest, err)
@@ -176,28 +187,82 @@ func (s *Store) ClaimScanAs(ctx context.Context, registry, repository, digest st
 	claimed := false
 	pk, rk := repoKey(registry, repository), EscapeKey(digest)
 	err := readModifyWrite(ctx, s.activity, pk, rk, func(current row, exists bool) (entity, bool, error) {
-		next := Activity{Registry: registry, Repository: repository, Digest: digest}
+		prev := Activity{Registry: registry, Repository: repository, Digest: digest}
 		if exists {
-			prev, err := activityFromRow(current)
+			a, err := activityFromRow(current)
 			if err != nil {
 				return nil, false, err
 			}
-			if prev.ScanClaimedOn == date {
-				// Already claimed; by this claimant when a retried write of its own claim
-				// landed before the answer was lost.
-				claimed = claimant != "" && prev.ScanClaimedBy == claimant
-				return nil, false, nil
-			}
-			next = prev
+			prev = a
 		}
-		next.ScanClaimedOn, next.ScanClaimedBy = date, claimant
-		claimed = true
-		return next.entity(), true, nil
+		next, write, ok := prev.Claim(day, claimant)
+		claimed = ok
+		return next.entity(), write, nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("claiming scan of %s/%s@%s on %s: %w", registry, repository, digest, date, err)
 	}
 	return claimed, nil
+}
+
+// MergeActivity is [Store.RecordActivity]'s rule: the row an observation obs (with
+// pulls more pulls) makes of prev, the stored row (nil when there is none).
+func MergeActivity(prev *Activity, obs Activity, pulls int64) Activity {
+	next := obs
+	next.PullCount = pulls
+	if prev == nil {
+		return next
+	}
+	next.LastPushedAt, next.PushSource = laterWithSource(prev.LastPushedAt, prev.PushSource, obs.LastPushedAt, obs.PushSource)
+	next.LastPulledAt, next.PullSource = laterWithSource(prev.LastPulledAt, prev.PullSource, obs.LastPulledAt, obs.PullSource)
+	next.LastDeletedAt = later(prev.LastDeletedAt, obs.LastDeletedAt)
+	next.PullCount += prev.PullCount
+	next.PullsCountedAt = prev.PullsCountedAt
+	next.ScanClaimedOn, next.ScanClaimedBy = prev.ScanClaimedOn, prev.ScanClaimedBy
+	next.UntrackedAt = prev.UntrackedAt
+	if next.Source == "" {
+		next.Source = prev.Source
+	}
+	if next.Platforms == "" {
+		next.Platforms = prev.Platforms
+	}
+	return next
+}
+
+// Claim is [Store.ClaimScanAs]'s rule applied to row a: the row claimed for
+// claimant on day's UTC date, whether that needs a write, and whether the claim is
+// claimant's (a claim of the day by someone else, or by nobody named, is not).
+func (a Activity) Claim(day time.Time, claimant string) (next Activity, write, claimed bool) {
+	date := day.UTC().Format(time.DateOnly)
+	if a.ScanClaimedOn == date {
+		// Already claimed; by this claimant when a retried write of its own claim
+		// landed before the answer was lost.
+		return a, false, claimant != "" && a.ScanClaimedBy == claimant
+	}
+	a.ScanClaimedOn, a.ScanClaimedBy = date, claimant
+	return a, true, true
+}
+
+// PutActivities writes activity rows of one repository in entity-group transactions
+// of at most 100, whole rows (replace), each only if the stored row is still at its
+// ETag (an empty ETag: only if it does not exist yet). A row changed or created
+// meanwhile fails its transaction with ErrConflict; the caller re-reads
+// (ListActivityRows) and merges again (earlier transactions stay written, and are what
+// the re-read sees).
+func (s *Store) PutActivities(ctx context.Context, registry, repository string, acts []ActivityRow) error {
+	actions := make([]tableAction, 0, len(acts))
+	for _, a := range acts {
+		a.Registry, a.Repository = registry, repository
+		ta := tableAction{entity: a.Activity.entity(), action: aztables.TransactionTypeAdd}
+		if a.ETag != "" {
+			ta.action, ta.etag = aztables.TransactionTypeUpdateReplace, a.ETag
+		}
+		actions = append(actions, ta)
+	}
+	if err := submitActions(ctx, s.activity, actions); err != nil {
+		return fmt.Errorf("writing %d activity rows of %s/%s: %w", len(acts), registry, repository, err)
+	}
+	return nil
 }
 
 // SetUntracked sets (at non-zero) or clears (zero) the digest's UntrackedAt and

@@ -27,17 +27,47 @@ type Window struct {
 	PullDays int `json:"pullDays"`
 }
 
-// ListTask asks "listrepo" to list one repository and enqueue due scans.
+// ListTask asks "listrepo" to list repositories of one registry and enqueue due
+// scans: one (Repository, with RepositoryUpdatedAt) or, since the sweep batches them,
+// up to [MaxListRepositories] (Repositories), never both. [ListTask.Each] is the
+// task as one single-repository task per repository.
 type ListTask struct {
 	V          int    `json:"v"`
 	Registry   string `json:"registry"`
-	Repository string `json:"repository"`
+	Repository string `json:"repository,omitempty"`
 	RunID      string `json:"runId"`
 	Window     Window `json:"window"`
 	// RepositoryUpdatedAt is the registry's last-update time of the repository the
 	// sweep saw (ACR), which listrepo records once the listing is complete; zero for
 	// registries that do not report one.
 	RepositoryUpdatedAt time.Time `json:"repositoryUpdatedAt,omitzero"`
+	// Repositories, when set, are the repositories the task lists, each with its
+	// last-update time as RepositoryUpdatedAt is; Repository is then empty.
+	Repositories []ListRepository `json:"repositories,omitempty"`
+}
+
+// ListRepository is one repository of a [ListTask] that lists several.
+type ListRepository struct {
+	Name      string    `json:"name"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+}
+
+// MaxListRepositories is the most repositories one list task may carry.
+const MaxListRepositories = 50
+
+// Each returns t as single-repository tasks, one per repository it lists, in order.
+func (t ListTask) Each() []ListTask {
+	if len(t.Repositories) == 0 {
+		return []ListTask{t}
+	}
+	out := make([]ListTask, 0, len(t.Repositories))
+	for _, r := range t.Repositories {
+		one := t
+		one.Repositories = nil
+		one.Repository, one.RepositoryUpdatedAt = r.Name, r.UpdatedAt
+		out = append(out, one)
+	}
+	return out
 }
 
 // ScanTask asks "scan" to scan one image digest (an index means every platform).
@@ -78,17 +108,30 @@ type RematchScope struct {
 }
 
 // Validate reports what makes t unprocessable, wrapping ErrBadMessage. Registry and
-// repository must parse as a registry host and a repository path on it
-// (go-containerregistry's name package).
+// each repository must parse as a registry host and a repository path on it
+// (go-containerregistry's name package); a task names one repository or 1 to
+// MaxListRepositories distinct ones.
 func (t ListTask) Validate() error {
+	many := len(t.Repositories) > 0
 	if err := check("list-task", t.V,
 		field{"registry", t.Registry != ""},
-		field{"repository", t.Repository != ""},
+		field{"repository", (t.Repository != "") != many},
+		field{"repositories", len(t.Repositories) <= MaxListRepositories && (!many || t.RepositoryUpdatedAt.IsZero())},
 		field{"runId", validRunID(t.RunID)},
 		field{"window", t.Window.PushDays >= 0 && t.Window.PullDays >= 0}); err != nil {
 		return err
 	}
-	return checkReference("list-task", t.Registry, t.Repository, "", nil)
+	seen := make(map[string]bool, len(t.Repositories))
+	for _, one := range t.Each() {
+		if seen[one.Repository] {
+			return fmt.Errorf("%w: list-task lists repository %q twice", ErrBadMessage, one.Repository)
+		}
+		seen[one.Repository] = true
+		if err := checkReference("list-task", one.Registry, one.Repository, "", nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Validate reports what makes t unprocessable, wrapping ErrBadMessage. Registry,

@@ -3,8 +3,10 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -33,6 +35,20 @@ func TestDecodeMessages(t *testing.T) {
 		{"a scan-task with a tag for a digest is bad", decodeAny(DecodeScanTask), `{"v":1,"registry":"r","repository":"a","digest":"latest","reason":"push"}`, nil, true},
 		{"a scan-task with an unknown reason is bad", decodeAny(DecodeScanTask), `{"v":1,"registry":"r","repository":"a","digest":"sha256:0a","reason":"whim"}`, nil, true},
 		{"a list-task without repository is bad", decodeAny(DecodeListTask), `{"v":1,"registry":"r"}`, nil, true},
+		{"a list-task of several repositories decodes", decodeAny(DecodeListTask),
+			`{"v":1,"registry":"r.example","runId":"r1","window":{"pushDays":7,"pullDays":30},"repositories":[{"name":"a"},{"name":"b/c","updatedAt":"2026-03-10T06:00:00Z"}]}`,
+			ListTask{V: 1, Registry: "r.example", RunID: "r1", Window: Window{PushDays: 7, PullDays: 30},
+				Repositories: []ListRepository{{Name: "a"}, {Name: "b/c", UpdatedAt: time.Date(2026, 3, 10, 6, 0, 0, 0, time.UTC)}}}, false},
+		{"a list-task with both repository and repositories is bad", decodeAny(DecodeListTask),
+			`{"v":1,"registry":"r.example","repository":"a","runId":"r1","repositories":[{"name":"b"}]}`, nil, true},
+		{"a list-task of several repositories with a single repository's update time is bad", decodeAny(DecodeListTask),
+			`{"v":1,"registry":"r.example","runId":"r1","repositoryUpdatedAt":"2026-03-10T06:00:00Z","repositories":[{"name":"b"}]}`, nil, true},
+		{"a list-task naming a repository twice is bad", decodeAny(DecodeListTask),
+			`{"v":1,"registry":"r.example","runId":"r1","repositories":[{"name":"b"},{"name":"b"}]}`, nil, true},
+		{"a list-task with an invalid repository among several is bad", decodeAny(DecodeListTask),
+			`{"v":1,"registry":"r.example","runId":"r1","repositories":[{"name":"b"},{"name":"Team/API"}]}`, nil, true},
+		{"a list-task with an empty repository among several is bad", decodeAny(DecodeListTask),
+			`{"v":1,"registry":"r.example","runId":"r1","repositories":[{"name":"b"},{"name":""}]}`, nil, true},
 		{"a rematch-task's first page has no cursor", decodeAny(DecodeRematchTask), `{"v":1,"generation":"g","runId":"r1"}`,
 			RematchTask{V: 1, Generation: "g", RunID: "r1"}, false},
 		{"a rematch-task scoped to one digest decodes", decodeAny(DecodeRematchTask),
@@ -130,5 +146,44 @@ func TestEncodeRejectsIncompleteTasks(t *testing.T) {
 	}
 	if string(b) != `{"v":1,"generation":"g","partition":"p","continuation":"c"}` {
 		t.Errorf("encoded %s: the version must be stamped as 1", b)
+	}
+}
+
+func TestAListTaskOfTooManyRepositoriesIsBad(t *testing.T) {
+	task := ListTask{Registry: "r.example", RunID: "r1"}
+	for i := range MaxListRepositories + 1 {
+		task.Repositories = append(task.Repositories, ListRepository{Name: fmt.Sprintf("repo-%d", i)})
+	}
+	if _, err := EncodeListTask(task); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("%d repositories: %v, want ErrBadMessage", len(task.Repositories), err)
+	}
+	task.Repositories = task.Repositories[:MaxListRepositories]
+	if _, err := EncodeListTask(task); err != nil {
+		t.Errorf("%d repositories: %v, want it encoded", len(task.Repositories), err)
+	}
+}
+
+func TestEachSplitsAListTaskIntoSingleRepositoryTasks(t *testing.T) {
+	at := time.Date(2026, 3, 10, 6, 0, 0, 0, time.UTC)
+	w := Window{PushDays: 7, PullDays: 30}
+	tests := []struct {
+		name string
+		task ListTask
+		want []ListTask
+	}{
+		{name: "a single-repository task is itself",
+			task: ListTask{V: 1, Registry: "r", Repository: "a", RunID: "r1", Window: w, RepositoryUpdatedAt: at},
+			want: []ListTask{{V: 1, Registry: "r", Repository: "a", RunID: "r1", Window: w, RepositoryUpdatedAt: at}}},
+		{name: "a task of several is one per repository, in order, each with its update time",
+			task: ListTask{V: 1, Registry: "r", RunID: "r1", Window: w, Repositories: []ListRepository{{Name: "b"}, {Name: "a", UpdatedAt: at}}},
+			want: []ListTask{{V: 1, Registry: "r", Repository: "b", RunID: "r1", Window: w},
+				{V: 1, Registry: "r", Repository: "a", RunID: "r1", Window: w, RepositoryUpdatedAt: at}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.task.Each()); diff != "" {
+				t.Errorf("Each (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestPutActivitiesWritesOnlyOverTheVersionRead(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	const reg, repo = "r.example", "batch/app"
+	push := time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC)
+	// 150 rows: two transactions (the service takes at most 100 operations in one).
+	var fresh []ActivityRow
+	for i := range 150 {
+		fresh = append(fresh, ActivityRow{Activity: Activity{Digest: fmt.Sprintf("sha256:%03d", i), LastPushedAt: push, Source: "tags"}})
+	}
+	if err := s.PutActivities(ctx, reg, repo, fresh); err != nil {
+		t.Fatalf("inserting 150 new rows: %v", err)
+	}
+	rows, err := s.ListActivityRows(ctx, reg, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 150 {
+		t.Fatalf("%d rows after inserting 150", len(rows))
+	}
+
+	t.Run("a row that exists by now is not inserted again", func(t *testing.T) {
+		err := s.PutActivities(ctx, reg, repo, []ActivityRow{{Activity: Activity{Digest: "sha256:000", Source: "other"}}})
+		if !errors.Is(err, ErrConflict) {
+			t.Errorf("inserting over an existing row: %v, want ErrConflict", err)
+		}
+	})
+
+	t.Run("a row written since it was read is not replaced", func(t *testing.T) {
+		read := rows[1]
+		// Another writer (a pull) changes the row after it was read.
+		if err := s.RecordActivity(ctx, Activity{Registry: reg, Repository: repo, Digest: read.Digest, LastPulledAt: push.Add(time.Hour)}, 1); err != nil {
+			t.Fatal(err)
+		}
+		read.ScanClaimedOn = "2025-04-01"
+		err := s.PutActivities(ctx, reg, repo, []ActivityRow{read})
+		if !errors.Is(err, ErrConflict) {
+			t.Fatalf("replacing a row changed since it was read: %v, want ErrConflict", err)
+		}
+		got, err := s.GetActivity(ctx, reg, repo, read.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.PullCount != 1 || got.ScanClaimedOn != "" {
+			t.Errorf("row after the refused write: pulls %d claimed %q, want the racing pull kept and no claim", got.PullCount, got.ScanClaimedOn)
+		}
+	})
+
+	t.Run("rows at the version read are replaced whole, in one call across transactions", func(t *testing.T) {
+		current, err := s.ListActivityRows(ctx, reg, repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range current {
+			current[i].Activity, _, _ = current[i].Claim(push, "msg-1")
+		}
+		if err := s.PutActivities(ctx, reg, repo, current); err != nil {
+			t.Fatalf("claiming 150 rows at their versions: %v", err)
+		}
+		after, err := s.ListActivity(ctx, reg, repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{}
+		got := map[string]string{}
+		for _, a := range after {
+			got[a.Digest] = a.ScanClaimedOn + " " + a.ScanClaimedBy
+		}
+		for _, r := range fresh {
+			want[r.Digest] = "2025-04-01 msg-1"
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("claims (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestMergeActivityIsRecordActivitysRule(t *testing.T) {
+	push := time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC)
+	prev := Activity{Digest: "sha256:x", LastPushedAt: push, PushSource: "acr", LastPulledAt: push.Add(time.Hour), PullSource: "logs",
+		PullCount: 4, Source: "acr", Platforms: "linux/amd64 sha256:y", ScanClaimedOn: "2025-04-01", ScanClaimedBy: "m", UntrackedAt: push}
+	tests := []struct {
+		name string
+		prev *Activity
+		obs  Activity
+		want Activity
+	}{
+		{name: "a first observation is the row",
+			obs:  Activity{Digest: "sha256:x", LastPushedAt: push, Source: "tags", PushSource: "tags"},
+			want: Activity{Digest: "sha256:x", LastPushedAt: push, Source: "tags", PushSource: "tags", PullCount: 2}},
+		{name: "a later push wins with its source; pulls, claim, mark and platforms stay",
+			prev: &prev, obs: Activity{Digest: "sha256:x", LastPushedAt: push.Add(2 * time.Hour), Source: "tags", PushSource: "tags"},
+			want: Activity{Digest: "sha256:x", LastPushedAt: push.Add(2 * time.Hour), PushSource: "tags", LastPulledAt: push.Add(time.Hour), PullSource: "logs",
+				PullCount: 6, Source: "tags", Platforms: "linux/amd64 sha256:y", ScanClaimedOn: "2025-04-01", ScanClaimedBy: "m", UntrackedAt: push}},
+		{name: "an earlier push loses and keeps the stored source",
+			prev: &prev, obs: Activity{Digest: "sha256:x", LastPushedAt: push.Add(-time.Hour), PushSource: "tags"},
+			want: Activity{Digest: "sha256:x", LastPushedAt: push, PushSource: "acr", LastPulledAt: push.Add(time.Hour), PullSource: "logs",
+				PullCount: 6, Source: "acr", Platforms: "linux/amd64 sha256:y", ScanClaimedOn: "2025-04-01", ScanClaimedBy: "m", UntrackedAt: push}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, MergeActivity(tt.prev, tt.obs, 2)); diff != "" {
+				t.Errorf("merged (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
