@@ -17,7 +17,7 @@ func TestRunStopBeforeScanLeavesTheScanTasksQueued(t *testing.T) {
 	now := startOfTest(t)
 	h := startRunTestHost(t, reg.Host, func() time.Time { return now })
 
-	h.stopBefore, h.parallel = "scan", 4
+	h.stopBefore, h.parallel, h.keepSpans = "scan", 4, true // keepSpans: as --count-storage
 	stats := h.run(t)
 	// The sweep and one list task per repository ran; no scan did.
 	if stats.invocations != 3 || stats.completed != 3 {
