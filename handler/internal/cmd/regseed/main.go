@@ -1,8 +1,9 @@
 // Command regseed fills a docker-registry's filesystem storage directly with the
 // images ../shared/tools/regfill pushes over HTTP (same seed, same repositories, tags
-// and digests), hundreds of times faster: 10,000 repositories × 10 tags in minutes
-// instead of an hour and a half. Run it while the registry is stopped (or before its
-// first start), with -root set to the config's storage.filesystem.rootdirectory:
+// and digests) without HTTP: 26 times regfill's rate at 100 × 10 in one measured run,
+// and 10,000 repositories × 10 tags in 5 minutes instead of about 90 (README, "Scale").
+// Run it while the registry is stopped (or before its first start), with -root set to
+// the config's storage.filesystem.rootdirectory:
 //
 //	go run ./handler/internal/cmd/regseed -root /tmp/reg/data -repos 10000 -tags 10
 //
