@@ -6,8 +6,11 @@
 #   ACR=1 scripts/scale.sh                # the same through the fake ACR (below)
 #
 # In one run it:
-#   1. fills a local docker-registry with REPOS x TAGS tiny images
-#      (../shared/tools/regfill; skipped when SCALE_DIR already holds that fill);
+#   1. fills a local docker-registry with REPOS x TAGS tiny images (skipped when
+#      SCALE_DIR already holds that fill): FILL=regseed (default) writes the registry's
+#      filesystem storage directly before it starts (handler/internal/cmd/regseed,
+#      seconds to minutes); FILL=regfill pushes the same images over HTTP
+#      (../shared/tools/regfill, ~19 tags/s);
 #   2. measures the listing floor: _catalog + tags/list + HEAD of every tag at
 #      concurrency 32 (regfill -list);
 #   3. runs the first sweep the way the host would: `tidewatch run --stop-before scan
@@ -45,6 +48,8 @@ ensure_azurite
 ACR=${ACR:-0}
 REPOS=${REPOS:-1000}
 TAGS=${TAGS:-10}
+FILL=${FILL:-regseed}
+case $FILL in regseed | regfill) ;; *) die "FILL=$FILL: want regseed or regfill" ;; esac
 PARALLEL=${PARALLEL:-32}
 SHARED="${TIDEWATCH_SHARED:-$REPO_ROOT/../shared}"
 SCALE_DIR=${SCALE_DIR:-$(mktemp -d -t tidewatch-scale.XXXXXX)}
@@ -52,8 +57,9 @@ mkdir -p "$SCALE_DIR"
 work=$(mktemp -d -t tidewatch-scale-run.XXXXXX)
 trap 'stop_services; rm -rf "$work"' EXIT
 
-say "building tidewatch, regfill"
+say "building tidewatch, regseed, regfill"
 go build -o "$work/tidewatch" ./handler
+go build -o "$work/regseed" ./handler/internal/cmd/regseed
 (cd "$SHARED/tools/regfill" && go build -o "$work/regfill" .)
 [ "$ACR" = 1 ] && go build -o "$work/fakeacr" ./handler/internal/cmd/fakeacr
 
@@ -63,15 +69,22 @@ vmhwm() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 maxrss() { awk -F: '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$1"; }
 
 marker="$SCALE_DIR/registry/filled-${REPOS}x${TAGS}"
-start_registry "$SCALE_DIR/registry"
+mkdir -p "$SCALE_DIR/registry"
 if [ ! -f "$marker" ]; then
-	say "filling $REGISTRY_HOST with $REPOS x $TAGS images (regfill)"
-	"$work/regfill" -registry "$REGISTRY_HOST" -repos "$REPOS" -tags "$TAGS" | tail -1
+	if [ "$FILL" = regseed ]; then
+		# The registry is not running yet: its storage root is start_registry's DIR/data.
+		say "seeding $SCALE_DIR/registry/data with $REPOS x $TAGS images (regseed)"
+		"$work/regseed" -root "$SCALE_DIR/registry/data" -repos "$REPOS" -tags "$TAGS"
+	else
+		start_registry "$SCALE_DIR/registry"
+		say "filling $REGISTRY_HOST with $REPOS x $TAGS images (regfill)"
+		"$work/regfill" -registry "$REGISTRY_HOST" -repos "$REPOS" -tags "$TAGS" | tail -1
+		# Stop the registry so that the sweeps' one has their VmHWM, not the fill's.
+		stop_services
+	fi
 	touch "$marker"
-	# Restart the registry so that its VmHWM is the sweeps', not the fill's.
-	stop_services
-	start_registry "$SCALE_DIR/registry"
 fi
+start_registry "$SCALE_DIR/registry"
 registry_pid=${SERVICE_PIDS[-1]}
 # In memory: Azurite would otherwise rewrite its whole database file as it grows.
 AZURITE_IN_MEMORY=${AZURITE_IN_MEMORY:-1} start_azurite "$work/azurite"
@@ -82,6 +95,7 @@ say "listing floor (regfill -list, concurrency 32)"
 	-concurrency 32 -digests "$work/digests.tsv" >"$work/floor.out"
 cat "$work/floor.out"
 floor=$(sed -n 's/^list: .* elapsed=\([0-9.]*\)s.*/\1/p' "$work/floor.out")
+floor_registry_rss=$(vmhwm "$registry_pid")
 [ -n "$floor" ] || die "regfill -list printed no elapsed time"
 images=$(cut -f1,3 "$work/digests.tsv" | sort -u | wc -l)
 
@@ -161,7 +175,7 @@ if [ "$ACR" = 1 ]; then
 	echo "ACR requests: first sweep $(acr_delta before first); second sweep $(acr_delta first second)"
 fi
 echo "peak RSS (MB): tidewatch first $(maxrss "$work/first.time"), second $(maxrss "$work/second.time"); regfill -list $(maxrss "$work/floor.time");"
-echo "               docker-registry $first_registry_rss after the first sweep, $(vmhwm "$registry_pid") after both;"
+echo "               docker-registry $floor_registry_rss after the floor, $first_registry_rss after the first sweep, $(vmhwm "$registry_pid") after both;"
 echo "               azurite $first_azurite_rss after the first sweep, $(vmhwm "$azurite_pid") after both (target <= 256 each)"
 echo "invocations: first $inv1 (busy $(busy first) s), second $inv2 (busy $(busy second) s); scan tasks left queued: $q1 after the first, $q2 after the second"
 awk -v a="$tx1" -v b="$tx2" -v n="$images" 'BEGIN {
