@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"path"
 	"strings"
@@ -105,6 +104,7 @@ func WalkLayer(ctx context.Context, layer v1.Layer, visit func(Entry) error, opt
 
 	w := &layerWalk{ctx: ctx, cfg: cfg, digest: digest, wantSize: wantSize, claimed: claimed}
 	w.source = newSourceReader(rc, digest)
+	defer w.source.close()
 	err = w.run(visit)
 	stats := WalkStats{Files: w.files, CompressedBytes: w.source.n}
 	if w.uncompressed != nil {
@@ -125,7 +125,7 @@ type layerWalk struct {
 	wantSize     int64
 	claimed      v1.Hash // the diffID the image config claims
 	source       *sourceReader
-	diffID       hash.Hash // of the uncompressed stream
+	diffID       *asyncHash // of the uncompressed stream
 	uncompressed *countingReader
 	files        int
 	// contentErr is the first error a visitor met reading an entry, which a visitor
@@ -140,7 +140,10 @@ func (w *layerWalk) run(visit func(Entry) error) error {
 		return err
 	}
 	defer decompressed.Close()
-	w.diffID = sha256.New()
+	// Both digests are computed on their own goroutines, overlapping gunzip and the
+	// walk; the verdicts below wait for every byte to be hashed.
+	w.diffID = newAsyncHash(sha256.New())
+	defer w.diffID.close()
 	w.uncompressed = &countingReader{r: io.TeeReader(decompressed, w.diffID), limit: w.cfg.maxBytes}
 	tr := tar.NewReader(w.uncompressed)
 	for {
@@ -183,7 +186,7 @@ func (w *layerWalk) run(visit func(Entry) error) error {
 	if err := w.source.verify(w.wantSize); err != nil {
 		return err
 	}
-	if actual := "sha256:" + hex.EncodeToString(w.diffID.Sum(nil)); actual != w.claimed.String() {
+	if actual := "sha256:" + hex.EncodeToString(w.diffID.Sum()); actual != w.claimed.String() {
 		return fmt.Errorf("uncompressed stream has diffID %s, config claims %s: %w", actual, w.claimed, ErrDiffIDMismatch)
 	}
 	return nil
