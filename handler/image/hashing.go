@@ -5,17 +5,18 @@ import (
 	"sync"
 )
 
-// Shape of an asyncHash's ring: hashChunks chunks of hashChunkBytes each. Hashing
-// (SHA-NI, ~2 GB/s) outruns gunzip, so a short ring keeps the hasher busy; the
-// ring only has to absorb the scheduler handing the cores to someone else a while.
-const (
-	hashChunkBytes = 64 << 10
-	hashChunks     = 4
-)
+// chunkBytes is the size of the chunks an asyncHash or a readAhead hands between
+// goroutines.
+const chunkBytes = 64 << 10
 
-// hashChunkPool holds the ring's chunks between walks, so a scan of many small
-// layers does not allocate (and zero) a fresh ring per layer.
-var hashChunkPool = sync.Pool{New: func() any { return new([hashChunkBytes]byte) }}
+// hashChunks is the length of an asyncHash's ring. Hashing (SHA-NI, ~2 GB/s)
+// outruns gunzip, so a short ring keeps the hasher busy; the ring only has to
+// absorb the scheduler handing the cores to someone else a while.
+const hashChunks = 4
+
+// chunkPool holds the rings' chunks between walks, so a scan of many small layers
+// does not allocate (and zero) fresh rings per layer.
+var chunkPool = sync.Pool{New: func() any { return new([chunkBytes]byte) }}
 
 // asyncHash is a hash.Hash's Write moved to a second goroutine, so that hashing a
 // stream overlaps producing it (gunzip, tar walk, extractors). Write copies p into
@@ -30,7 +31,7 @@ type asyncHash struct {
 	free   chan []byte // hashed chunks, to refill
 	done   chan struct{}
 	closed bool
-	owned  []*[hashChunkBytes]byte // the ring, returned to hashChunkPool by close
+	owned  []*[chunkBytes]byte // the ring, returned to chunkPool by close
 }
 
 func newAsyncHash(h hash.Hash) *asyncHash {
@@ -41,7 +42,7 @@ func newAsyncHash(h hash.Hash) *asyncHash {
 		done: make(chan struct{}),
 	}
 	for range hashChunks {
-		c := hashChunkPool.Get().(*[hashChunkBytes]byte)
+		c := chunkPool.Get().(*[chunkBytes]byte)
 		a.owned = append(a.owned, c)
 		a.free <- c[:0]
 	}
@@ -102,7 +103,7 @@ func (a *asyncHash) close() {
 	<-a.done
 	a.closed = true
 	for _, c := range a.owned {
-		hashChunkPool.Put(c)
+		chunkPool.Put(c)
 	}
 	a.owned = nil
 }

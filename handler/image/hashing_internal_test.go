@@ -13,7 +13,7 @@ import (
 // as Write returns (as tar and bufio do with theirs).
 func TestAsyncHashSumsEveryByteWrittenWhateverTheWriteSizes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	stream := make([]byte, hashChunks*hashChunkBytes*3+12345)
+	stream := make([]byte, hashChunks*chunkBytes*3+12345)
 	for i := range stream {
 		stream[i] = byte(rng.Uint32())
 	}
@@ -23,10 +23,10 @@ func TestAsyncHashSumsEveryByteWrittenWhateverTheWriteSizes(t *testing.T) {
 	}{
 		{"one-byte writes", func() int { return 1 }},
 		{"tar-block writes", func() int { return 512 }},
-		{"writes of exactly one chunk", func() int { return hashChunkBytes }},
-		{"writes just over one chunk", func() int { return hashChunkBytes + 1 }},
-		{"writes larger than the whole ring", func() int { return hashChunks*hashChunkBytes + 7 }},
-		{"writes of random sizes", func() int { return 1 + rng.IntN(3*hashChunkBytes) }},
+		{"writes of exactly one chunk", func() int { return chunkBytes }},
+		{"writes just over one chunk", func() int { return chunkBytes + 1 }},
+		{"writes larger than the whole ring", func() int { return hashChunks*chunkBytes + 7 }},
+		{"writes of random sizes", func() int { return 1 + rng.IntN(3*chunkBytes) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -140,11 +140,16 @@ func (w *layerWalk) run(visit func(Entry) error) error {
 		return err
 	}
 	defer decompressed.Close()
-	// Both digests are computed on their own goroutines, overlapping gunzip and the
-	// walk; the verdicts below wait for every byte to be hashed.
+	// Three goroutines share the work: this one walks the tar and runs the
+	// visitor, ahead gunzips (reading, counting and hashing the blob), and each
+	// digest is hashed on its own (asyncHash); the verdicts below wait for every
+	// byte to be hashed. ahead is stopped (deferred, and before the compressed
+	// tail is read here) before anything it reads is touched on this goroutine.
+	ahead := newReadAhead(decompressed)
+	defer ahead.close()
 	w.diffID = newAsyncHash(sha256.New())
 	defer w.diffID.close()
-	w.uncompressed = &countingReader{r: io.TeeReader(decompressed, w.diffID), limit: w.cfg.maxBytes}
+	w.uncompressed = &countingReader{r: io.TeeReader(ahead, w.diffID), limit: w.cfg.maxBytes}
 	tr := tar.NewReader(w.uncompressed)
 	for {
 		if err := w.ctx.Err(); err != nil {
@@ -180,6 +185,7 @@ func (w *layerWalk) run(visit func(Entry) error) error {
 	if _, err := io.Copy(io.Discard, w.uncompressed); err != nil {
 		return fmt.Errorf("reading past the end of the tar: %w", err)
 	}
+	ahead.close() // it has met the decompressed stream's end: buffered is ours again
 	if _, err := io.Copy(io.Discard, buffered); err != nil {
 		return fmt.Errorf("reading past the end of the compressed stream: %w", err)
 	}
