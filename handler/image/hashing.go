@@ -7,7 +7,7 @@ import (
 
 // chunkBytes is the size of the chunks an asyncHash or a readAhead hands between
 // goroutines.
-const chunkBytes = 64 << 10
+const chunkBytes = 256 << 10
 
 // hashChunks is the length of an asyncHash's ring. Hashing (SHA-NI, ~2 GB/s)
 // outruns gunzip, so a short ring keeps the hasher busy; the ring only has to
