@@ -5,19 +5,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// sourceReader reads the compressed blob, hashing and counting what passes and
-// remembering the first error of the underlying stream, so a walk can tell a failing
-// source from malformed content.
+// sourceReader reads the compressed blob, hashing (on a second goroutine, see
+// asyncHash) and counting what passes and remembering the first error of the
+// underlying stream, so a walk can tell a failing source from malformed content.
+// close must be called once it is no longer read.
 type sourceReader struct {
 	r      io.Reader
 	digest v1.Hash
-	hasher hash.Hash // nil when the digest algorithm is not sha256
+	hasher *asyncHash // nil when the digest algorithm is not sha256
 	n      int64
 	err    error
 }
@@ -25,9 +25,16 @@ type sourceReader struct {
 func newSourceReader(r io.Reader, digest v1.Hash) *sourceReader {
 	s := &sourceReader{r: r, digest: digest}
 	if digest.Algorithm == "sha256" {
-		s.hasher = sha256.New()
+		s.hasher = newAsyncHash(sha256.New())
 	}
 	return s
+}
+
+// close stops the hasher; the digest of what was read stays available to sum.
+func (s *sourceReader) close() {
+	if s.hasher != nil {
+		s.hasher.close()
+	}
 }
 
 func (s *sourceReader) Read(p []byte) (int, error) {
@@ -44,8 +51,9 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// sum is the digest of every byte read so far; it waits for the hasher.
 func (s *sourceReader) sum() string {
-	return s.digest.Algorithm + ":" + hex.EncodeToString(s.hasher.Sum(nil))
+	return s.digest.Algorithm + ":" + hex.EncodeToString(s.hasher.Sum())
 }
 
 // verify checks the fully read blob against its digest and expected size.

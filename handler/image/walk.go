@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"path"
 	"strings"
@@ -105,6 +104,7 @@ func WalkLayer(ctx context.Context, layer v1.Layer, visit func(Entry) error, opt
 
 	w := &layerWalk{ctx: ctx, cfg: cfg, digest: digest, wantSize: wantSize, claimed: claimed}
 	w.source = newSourceReader(rc, digest)
+	defer w.source.close()
 	err = w.run(visit)
 	stats := WalkStats{Files: w.files, CompressedBytes: w.source.n}
 	if w.uncompressed != nil {
@@ -125,7 +125,7 @@ type layerWalk struct {
 	wantSize     int64
 	claimed      v1.Hash // the diffID the image config claims
 	source       *sourceReader
-	diffID       hash.Hash // of the uncompressed stream
+	diffID       *asyncHash // of the uncompressed stream
 	uncompressed *countingReader
 	files        int
 	// contentErr is the first error a visitor met reading an entry, which a visitor
@@ -140,8 +140,16 @@ func (w *layerWalk) run(visit func(Entry) error) error {
 		return err
 	}
 	defer decompressed.Close()
-	w.diffID = sha256.New()
-	w.uncompressed = &countingReader{r: io.TeeReader(decompressed, w.diffID), limit: w.cfg.maxBytes}
+	// Three goroutines share the work: this one walks the tar and runs the
+	// visitor, ahead gunzips (reading, counting and hashing the blob), and each
+	// digest is hashed on its own (asyncHash); the verdicts below wait for every
+	// byte to be hashed. ahead is stopped (deferred, and before the compressed
+	// tail is read here) before anything it reads is touched on this goroutine.
+	ahead := newReadAhead(decompressed)
+	defer ahead.close()
+	w.diffID = newAsyncHash(sha256.New())
+	defer w.diffID.close()
+	w.uncompressed = &countingReader{r: io.TeeReader(ahead, w.diffID), limit: w.cfg.maxBytes}
 	tr := tar.NewReader(w.uncompressed)
 	for {
 		if err := w.ctx.Err(); err != nil {
@@ -177,13 +185,14 @@ func (w *layerWalk) run(visit func(Entry) error) error {
 	if _, err := io.Copy(io.Discard, w.uncompressed); err != nil {
 		return fmt.Errorf("reading past the end of the tar: %w", err)
 	}
+	ahead.close() // it has met the decompressed stream's end: buffered is ours again
 	if _, err := io.Copy(io.Discard, buffered); err != nil {
 		return fmt.Errorf("reading past the end of the compressed stream: %w", err)
 	}
 	if err := w.source.verify(w.wantSize); err != nil {
 		return err
 	}
-	if actual := "sha256:" + hex.EncodeToString(w.diffID.Sum(nil)); actual != w.claimed.String() {
+	if actual := "sha256:" + hex.EncodeToString(w.diffID.Sum()); actual != w.claimed.String() {
 		return fmt.Errorf("uncompressed stream has diffID %s, config claims %s: %w", actual, w.claimed, ErrDiffIDMismatch)
 	}
 	return nil

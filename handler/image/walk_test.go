@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -278,6 +280,67 @@ func TestEntryWhiteouts(t *testing.T) {
 			dir, ok := e.OpaqueDir()
 			if ok != tt.isOpaque || dir != tt.wantOpaque {
 				t.Errorf("OpaqueDir() = %q, %v; want %q, %v", dir, ok, tt.wantOpaque, tt.isOpaque)
+			}
+		})
+	}
+}
+
+// TestWalkLayerVerdictsCoverEveryByteOfLargeStreams walks layers many times the
+// size of the hashing ring (both digests are hashed on their own goroutines while
+// the walk goes on): a layer walks only when both streams hash to what is claimed,
+// and a claim that differs from the stream in its very last byte, after the visitor
+// has seen every entry, still fails the walk as the small-layer tests do.
+func TestWalkLayerVerdictsCoverEveryByteOfLargeStreams(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	files := make([]tarFile, 40)
+	for i := range files {
+		body := make([]byte, 100_000+i)
+		for j := range body {
+			body[j] = byte(rng.Uint32()) // incompressible: the blob is as large as the tar
+		}
+		files[i] = tarFile{name: fmt.Sprintf("opt/data/%02d", i), body: string(body)}
+	}
+	raw := tarBytes(t, files)
+	blob := gzipBytes(t, raw)
+	lastFlipped := func(b []byte) []byte {
+		c := bytes.Clone(b)
+		c[len(c)-1] ^= 1
+		return c
+	}
+	tests := []struct {
+		name         string
+		layer        v1.Layer
+		wantErr      bool
+		wantMismatch bool
+	}{
+		{name: "a layer whose blob and tar hash to their claims walks", layer: claimLayer{static.NewLayer(blob, types.OCILayer), sha256Hash(raw)}},
+		{name: "a diffID claim differing in the stream's last byte fails as a diffID mismatch",
+			layer: claimLayer{static.NewLayer(blob, types.OCILayer), sha256Hash(lastFlipped(raw))}, wantErr: true, wantMismatch: true},
+		{name: "a blob digest differing in the blob's last byte fails as malformed",
+			layer: lyingLayer{claimLayer{static.NewLayer(blob, types.OCILayer), sha256Hash(raw)}, sha256Hash(lastFlipped(blob))}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, stats, err := walkAll(t, tt.layer)
+			if len(got) != len(files) {
+				t.Errorf("visited %d entries, want all %d before the verdict", len(got), len(files))
+			}
+			switch {
+			case !tt.wantErr && err != nil:
+				t.Fatal(err)
+			case !tt.wantErr:
+				if stats.DiffID != sha256Hash(raw) || stats.Bytes != int64(len(raw)) || stats.CompressedBytes != int64(len(blob)) {
+					t.Errorf("stats = %+v, want diffID %s, %d bytes, %d compressed", stats, sha256Hash(raw), len(raw), len(blob))
+				}
+				for i, f := range files {
+					if got[i].Body != f.body {
+						t.Errorf("entry %s read back different bytes", f.name)
+					}
+				}
+			case err == nil:
+				t.Fatal("WalkLayer succeeded, want an error")
+			case !errors.Is(err, image.ErrMalformed) || errors.Is(err, image.ErrDiffIDMismatch) != tt.wantMismatch:
+				t.Fatalf("WalkLayer error = %v, want ErrMalformed, ErrDiffIDMismatch %v", err, tt.wantMismatch)
 			}
 		})
 	}

@@ -242,7 +242,7 @@ func (a *layerAnalysis) extractEntry(entryPath, location string, info fs.FileInf
 		return nil
 	}
 	if len(buffered) > 0 && info.Size() > maxBufferedFileBytes {
-		if len(streamers) == 0 && !slices.ContainsFunc(buffered, func(p plugin) bool { return p.openByPath || p.marker == nil }) {
+		if len(streamers) == 0 && !slices.ContainsFunc(buffered, func(p plugin) bool { return p.openByPath || p.markers == nil }) {
 			// Only executables too big to read: report those carrying an extractor's
 			// marker (Go build info, cargo-auditable data), not every large binary.
 			return a.skipIfMarked(entryPath, location, info, buffered)
@@ -297,19 +297,20 @@ func (a *layerAnalysis) withinCaps(location string, info fs.FileInfo, ps []plugi
 // cargo-auditable Rust binaries, which the stream tells from the plugins' markers;
 // one that is is reported skipped.
 func (a *layerAnalysis) skipIfMarked(entryPath, location string, info fs.FileInfo, ps []plugin) error {
-	markers := make([][]byte, len(ps))
-	for i, pl := range ps {
-		markers[i] = pl.marker
+	var markers [][]byte
+	for _, pl := range ps {
+		markers = append(markers, pl.markers...)
 	}
 	found, err := containsMarkers(&a.head, markers)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", entryPath, err)
 	}
-	for i, pl := range ps {
-		if found[i] {
+	for _, pl := range ps {
+		if slices.Contains(found[:len(pl.markers)], true) {
 			a.skip(location, fmt.Sprintf("%s of %d bytes, more than the %d MiB read whole: its packages were not read",
 				pl.kind, info.Size(), maxBufferedFileBytes>>20))
 		}
+		found = found[len(pl.markers):]
 	}
 	return nil
 }
@@ -374,7 +375,7 @@ func (a *layerAnalysis) extract(pl plugin, location string, info fs.FileInfo, st
 		a.skip(location, fmt.Sprintf("%s could not read it whole: %v", pl.extractor.Name(), err))
 	case pl.nothingFound != "" && len(found.Packages) == 0:
 		a.skip(location, fmt.Sprintf("%s read nothing from it: %s", pl.extractor.Name(), pl.nothingFound))
-	case pl.markedButUnread != "" && len(found.Packages) == 0 && bytes.Contains(data, pl.marker):
+	case pl.markedButUnread != "" && len(found.Packages) == 0 && holdsAny(data, pl.markers):
 		a.skip(location, fmt.Sprintf("%s read nothing from it: %s", pl.extractor.Name(), pl.markedButUnread))
 	}
 	pkgs := a.result.PackageFiles[location]

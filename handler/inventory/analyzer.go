@@ -64,12 +64,13 @@ type plugin struct {
 	// lists no package (and reports no error) is a SkippedFile: the extractor
 	// declines garbage silently, but at its paths garbage is a damaged database.
 	nothingFound string
-	// marker, for a random-access extractor, is a byte string every file it reads
-	// holds: a file too big to buffer is reported skipped only if it holds it.
-	marker []byte
+	// markers, for a random-access extractor, are byte strings one of which every
+	// file it reads anything from holds: a file too big to buffer is reported
+	// skipped only if it holds one.
+	markers [][]byte
 	// kind names what such a file is in that report ("a Go binary").
 	kind string
-	// markedButUnread, when set, is the reason a buffered file that holds marker
+	// markedButUnread, when set, is the reason a buffered file that holds a marker
 	// and from which the extractor lists no package (and reports no error) is a
 	// SkippedFile: osv-scalibr's Go extractor declines a binary whose build
 	// information debug/buildinfo cannot read without saying so.
@@ -127,12 +128,12 @@ func plugins() ([]plugin, error) {
 	return append([]plugin{
 		{extractor: dpkgExtractor, convert: debPackage, guard: newStanzaGuard, followLinks: true},
 		{extractor: goExtractor, convert: goPackage, randomAccess: true, sniff: isExecutableFormat,
-			marker: goBuildInfoMagic, kind: "a Go binary",
+			markers: [][]byte{goBuildInfoMagic}, kind: "a Go binary",
 			markedButUnread: "it holds Go build information that debug/buildinfo cannot read"},
 		{extractor: apkExtractor, convert: apkPackage, guard: newApkGuard, followLinks: true},
 		{extractor: rpmExtractor, convert: rpmPackage, randomAccess: true, openByPath: true, followLinks: true},
 		{extractor: cargoAuditable{}, convert: applicationPackage(osvconstants.EcosystemCratesIO), randomAccess: true,
-			sniff: isExecutableFormat, marker: cargoAuditMarker, kind: "a Rust binary with cargo-auditable data"},
+			sniff: isExecutableFormat, markers: cargoAuditMarkers, kind: "a Rust binary with cargo-auditable data"},
 		{extractor: depsJSONExtractor, convert: nugetPackage, maxBytes: maxManifestBytes,
 			nothingFound: "not a deps.json document: no libraries read"},
 		{extractor: installedGemspec{gemspecExtractor}, convert: applicationPackage(osvconstants.EcosystemRubyGems),

@@ -127,6 +127,8 @@ func TestARustBinaryTooBigToBufferIsReportedSkipped(t *testing.T) {
 	}{
 		{"an ELF file over 64 MiB naming a .dep-v0 section is reported skipped",
 			executable("app/huge-rust", "\x7fELF\x02\x01\x01"+strings.Repeat("\x00", 1<<20)+"\x00.dep-v0\x00"), []string{"app/huge-rust"}},
+		{"an ELF file over 64 MiB naming a pre-0.5 .rust-deps-v0 section is reported skipped",
+			executable("app/huge-old-rust", "\x7fELF\x02\x01\x01"+strings.Repeat("\x00", 1<<20)+"\x00.rust-deps-v0\x00"), []string{"app/huge-old-rust"}},
 		{"an ELF file over 64 MiB without one is not a Rust binary to report",
 			executable("app/huge-c", "\x7fELF\x02\x01\x01"), nil},
 	}

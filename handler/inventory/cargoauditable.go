@@ -33,10 +33,12 @@ const maxAuditJSONBytes = 8 << 20
 // (auditable-serde). The pre-0.5 names are read too.
 var cargoAuditSections = []string{".dep-v0", ".rust-deps-v0", "rdep-v0", "rust-deps-v0"}
 
-// cargoAuditMarker is a byte string every cargo-auditable binary holds (its section
-// name, in the section header string table), used to tell a Rust binary too big to
-// buffer from any other big executable.
-var cargoAuditMarker = []byte("dep-v0")
+// cargoAuditMarkers are byte strings one of which every binary readAuditSection
+// reads a section from holds (the section's name, in the section header string
+// table: "dep-v0" is in .dep-v0 and rdep-v0, "deps-v0" in the pre-0.5 .rust-deps-v0
+// and rust-deps-v0), used to tell a Rust binary too big to buffer from any other
+// big executable.
+var cargoAuditMarkers = [][]byte{[]byte("dep-v0"), []byte("deps-v0")}
 
 // errNotAuditable says a binary has no cargo-auditable section: not an error.
 var errNotAuditable = errors.New("no cargo-auditable section")

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 
 	"github.com/google/osv-scalibr/extractor"
 	"github.com/google/osv-scalibr/purl"
@@ -96,4 +97,9 @@ func isExecutableFormat(head []byte) bool {
 		}
 	}
 	return false
+}
+
+// holdsAny reports whether data holds one of markers.
+func holdsAny(data []byte, markers [][]byte) bool {
+	return slices.ContainsFunc(markers, func(m []byte) bool { return len(m) > 0 && bytes.Contains(data, m) })
 }
