@@ -191,6 +191,38 @@ start_azurite() {
 	say "Azurite listening on 127.0.0.1:$blob (blob) :$queue (queue) :$table (table)"
 }
 
+# start_azurite_split DIR: as start_azurite, but blob, queue and table each in their
+# own Azurite process (azurite-blob, azurite-queue, azurite-table), without access logs
+# (--silent), so that the emulator's three services do not share one Node.js event loop.
+# Benchmarks use it (scripts/scale.sh): there the storage service is not what is being
+# measured, and Azure Storage serves each service on its own front ends. Exports
+# AZURITE_CONNECTION and AZURITE_PIDS (blob, queue, table).
+start_azurite_split() {
+	local dir=$1 bin port svc extra=() endpoints="" conn
+	mkdir -p "$dir"
+	AZURITE_PIDS=()
+	for svc in blob queue table; do
+		bin="$CACHE_DIR/azurite/node_modules/.bin/azurite-$svc"
+		[ -x "$bin" ] || die "azurite-$svc not found at $bin"
+		extra=()
+		if [ "${AZURITE_IN_MEMORY:-0}" = 1 ]; then extra+=(--inMemoryPersistence); else extra+=(--location "$dir/$svc"); fi
+		port=$(free_port)
+		"$bin" "--${svc}Host" 127.0.0.1 "--${svc}Port" "$port" "${extra[@]}" \
+			--disableTelemetry --skipApiVersionCheck --silent >"$dir/azurite-$svc.log" 2>&1 &
+		SERVICE_PIDS+=($!)
+		AZURITE_PIDS+=($!)
+		wait_http "http://127.0.0.1:$port/" "Azurite-$svc" "$!" "$dir/azurite-$svc.log"
+		case $svc in
+		blob) endpoints+="BlobEndpoint=http://127.0.0.1:$port/devstoreaccount1;" ;;
+		queue) endpoints+="QueueEndpoint=http://127.0.0.1:$port/devstoreaccount1;" ;;
+		table) endpoints+="TableEndpoint=http://127.0.0.1:$port/devstoreaccount1;" ;;
+		esac
+	done
+	conn="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$AZURITE_KEY;$endpoints"
+	export AZURITE_CONNECTION="$conn"
+	say "Azurite listening as three processes (blob, queue, table): pids ${AZURITE_PIDS[*]}"
+}
+
 # start_registry DIR [HTPASSWD_FILE]: starts docker-registry with storage in DIR and
 # exports REGISTRY_HOST (127.0.0.1:PORT).
 start_registry() {
