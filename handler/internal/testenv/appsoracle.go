@@ -65,7 +65,7 @@ func appPackageKey(ecosystem, name string) string {
 func (o *AppsOracle) Versions() *AppVersions { return o.versions }
 
 // Findings returns the findings of pkgs sorted by ID, Package, Location.
-func (o *AppsOracle) Findings(t testing.TB, pkgs []AppsPackage) []AppsFinding {
+func (o *AppsOracle) findings(t testing.TB, pkgs []AppsPackage) []AppsFinding {
 	t.Helper()
 	fixes := map[AppsFinding][]string{}
 	for _, p := range pkgs {

@@ -56,7 +56,7 @@ func (o *DebianOracle) Dpkg() *DpkgVersions { return o.dpkg }
 // Findings returns the findings of one platform's packages, sorted by ID, Package
 // and LayerDiffID: every record in force for a package's source whose range covers
 // the source version, per dpkg.
-func (o *DebianOracle) Findings(t testing.TB, pkgs []DpkgPackage) []ExpectedFinding {
+func (o *DebianOracle) findings(t testing.TB, pkgs []DpkgPackage) []ExpectedFinding {
 	t.Helper()
 	fixes := make(map[ExpectedFinding][]string) // keyed with FixedVersion unset
 	for _, p := range pkgs {

@@ -47,7 +47,7 @@ func NewGoOracle(t testing.TB) *GoOracle {
 // Findings returns the findings of mods, sorted by ID then Package (LayerDiffID is
 // left empty): one per vulnerability id of every record whose range covers the
 // module's version, the id being each CVE the record names, else the record id.
-func (o *GoOracle) Findings(t testing.TB, mods []GoModule) []ExpectedFinding {
+func (o *GoOracle) findings(t testing.TB, mods []GoModule) []ExpectedFinding {
 	t.Helper()
 	fixes := make(map[ExpectedFinding][]string)
 	for _, m := range mods {

@@ -46,7 +46,7 @@ type rpmRange struct {
 // sorted by ID and Package: every record whose AlmaLinux:9 range for the binary
 // package covers its "[epoch:]version-release", per rpm. All comparisons run in
 // two rpm subprocesses (ranges, then the fixes of one finding against each other).
-func (o *AlmaLinuxOracle) Findings(t testing.TB, pkgs []RPMPackage, diffID string) []ExpectedFinding {
+func (o *AlmaLinuxOracle) findings(t testing.TB, pkgs []RPMPackage, diffID string) []ExpectedFinding {
 	t.Helper()
 	var ranges []rpmRange
 	var pairs [][2]string

@@ -59,7 +59,7 @@ func NewStreamOracle(t testing.TB, dir string) *StreamOracle {
 // package): the vulnerability is each CVE the record's id, aliases and upstream
 // name, else the record id; the fix is the highest of the affecting ranges', none
 // if one has none.
-func (o *StreamOracle) Findings(t testing.TB, streams []string, pkgs []InstalledRPM) []ExpectedFinding {
+func (o *StreamOracle) findings(t testing.TB, streams []string, pkgs []InstalledRPM) []ExpectedFinding {
 	t.Helper()
 	type candidate struct {
 		keys                  []ExpectedFinding
