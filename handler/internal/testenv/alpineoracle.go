@@ -44,7 +44,7 @@ func NewAlpineOracle(t testing.TB, ecosystem string) *AlpineOracle {
 // layerDiffID, sorted by ID and Package: one per CVE of every record in force for a
 // package's origin whose range covers the package's version, per apk-tools'
 // ordering; Package is the installed (binary) package, as Tidewatch reports it.
-func (o *AlpineOracle) findings(t testing.TB, pkgs []ApkPackage, layerDiffID string) []ExpectedFinding {
+func (o *AlpineOracle) Findings(t testing.TB, pkgs []ApkPackage, layerDiffID string) []ExpectedFinding {
 	t.Helper()
 	origin := func(p ApkPackage) string { return cmp.Or(p.Origin, p.Package) }
 	ranges := namingRanges(t, pkgs,

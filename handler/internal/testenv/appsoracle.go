@@ -64,7 +64,7 @@ func appPackageKey(ecosystem, name string) string {
 func (o *AppsOracle) Versions() *AppVersions { return o.versions }
 
 // Findings returns the findings of pkgs sorted by ID, Package, Location.
-func (o *AppsOracle) findings(t testing.TB, pkgs []AppsPackage) []AppsFinding {
+func (o *AppsOracle) Findings(t testing.TB, pkgs []AppsPackage) []AppsFinding {
 	t.Helper()
 	ranges := namingRanges(t, pkgs,
 		func(p AppsPackage) []*osvRecord { return o.byPackage[p.Ecosystem][appPackageKey(p.Ecosystem, p.Name)] },

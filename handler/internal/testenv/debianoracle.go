@@ -55,7 +55,7 @@ func (o *DebianOracle) Dpkg() *DpkgVersions { return o.dpkg }
 // Findings returns the findings of one platform's packages, sorted by ID, Package
 // and LayerDiffID: every record in force for a package's source whose range covers
 // the source version, per dpkg.
-func (o *DebianOracle) findings(t testing.TB, pkgs []DpkgPackage) []ExpectedFinding {
+func (o *DebianOracle) Findings(t testing.TB, pkgs []DpkgPackage) []ExpectedFinding {
 	t.Helper()
 	less := func(a, b string) bool { return o.dpkg.Less(t, a, b) }
 	ranges := namingRanges(t, pkgs,

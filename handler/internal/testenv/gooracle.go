@@ -45,7 +45,7 @@ func NewGoOracle(t testing.TB) *GoOracle {
 // Findings returns the findings of mods, sorted by ID then Package (LayerDiffID is
 // left empty): one per vulnerability id of every record whose range covers the
 // module's version, the id being each CVE the record names, else the record id.
-func (o *GoOracle) findings(t testing.TB, mods []GoModule) []ExpectedFinding {
+func (o *GoOracle) Findings(t testing.TB, mods []GoModule) []ExpectedFinding {
 	t.Helper()
 	ranges := namingRanges(t, mods,
 		func(m GoModule) []*osvRecord { return o.byModule[m.Path] },

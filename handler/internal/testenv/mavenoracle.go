@@ -41,7 +41,7 @@ func NewMavenOracle(t testing.TB, dir string) *MavenOracle {
 // empty; the Package of each is "name location" so the same artifact at two places
 // stays two findings. One per vulnerability id (each CVE the record names, else its
 // id) of every record with a range covering the version; the fix is the range's.
-func (o *MavenOracle) findings(t testing.TB, pkgs []MavenPackage) []ExpectedFinding {
+func (o *MavenOracle) Findings(t testing.TB, pkgs []MavenPackage) []ExpectedFinding {
 	t.Helper()
 	ranges := namingRanges(t, pkgs,
 		func(p MavenPackage) []*osvRecord { return o.byArtifact[p.Name] },

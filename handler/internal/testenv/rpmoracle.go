@@ -35,7 +35,7 @@ func NewAlmaLinuxOracle(t testing.TB) *AlmaLinuxOracle {
 // sorted by ID and Package: every record whose AlmaLinux:9 range for the binary
 // package covers its "[epoch:]version-release", per rpm. The ranges' comparisons
 // run in one rpm subprocess, those of one finding's fixes in one each.
-func (o *AlmaLinuxOracle) findings(t testing.TB, pkgs []RPMPackage, diffID string) []ExpectedFinding {
+func (o *AlmaLinuxOracle) Findings(t testing.TB, pkgs []RPMPackage, diffID string) []ExpectedFinding {
 	t.Helper()
 	ranges := namingRanges(t, pkgs,
 		func(p RPMPackage) []*osvRecord { return o.byPackage[p.Package] },

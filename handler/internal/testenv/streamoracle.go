@@ -58,7 +58,7 @@ func NewStreamOracle(t testing.TB, dir string) *StreamOracle {
 // package): the vulnerability is each CVE the record's id, aliases and upstream
 // name, else the record id; the fix is the highest of the affecting ranges', none
 // if one has none.
-func (o *StreamOracle) findings(t testing.TB, streams []string, pkgs []InstalledRPM) []ExpectedFinding {
+func (o *StreamOracle) Findings(t testing.TB, streams []string, pkgs []InstalledRPM) []ExpectedFinding {
 	t.Helper()
 	pkgs = slices.DeleteFunc(slices.Clone(pkgs), func(p InstalledRPM) bool { return strings.Contains(p.EVR, ".module+el") })
 	ranges := namingRanges(t, pkgs,
