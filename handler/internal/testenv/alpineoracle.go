@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"cmp"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -47,53 +46,27 @@ func NewAlpineOracle(t testing.TB, ecosystem string) *AlpineOracle {
 // ordering; Package is the installed (binary) package, as Tidewatch reports it.
 func (o *AlpineOracle) Findings(t testing.TB, pkgs []ApkPackage, layerDiffID string) []ExpectedFinding {
 	t.Helper()
-	fixes := make(map[ExpectedFinding][]string) // keyed with FixedVersion unset
-	for _, p := range pkgs {
-		origin := cmp.Or(p.Origin, p.Package)
-		for _, rec := range o.byOrigin[origin] {
-			cve := recordCVE(t, rec)
-			for _, a := range rec.Affected {
-				if a.Package.Ecosystem != o.ecosystem || a.Package.Name != origin {
-					continue
-				}
-				if len(a.Versions) > 0 {
-					t.Fatalf("%s lists versions; the oracle does not evaluate them", rec.ID)
-				}
-				for _, r := range a.Ranges {
-					if fixed, affected := apkCovers(t, rec.ID, r.Type, r.Events, p.Version); affected {
-						key := ExpectedFinding{ID: cve, Package: p.Package, LayerDiffID: layerDiffID}
-						fixes[key] = append(fixes[key], fixed)
-					}
-				}
-			}
-		}
-	}
-	out := make([]ExpectedFinding, 0, len(fixes))
-	for key, versions := range fixes {
-		out = append(out, collapseApk(key, versions))
-	}
-	slices.SortFunc(out, func(a, b ExpectedFinding) int {
-		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Package, b.Package))
+	origin := func(p ApkPackage) string { return cmp.Or(p.Origin, p.Package) }
+	ranges := namingRanges(t, pkgs,
+		func(p ApkPackage) []*osvRecord { return o.byOrigin[origin(p)] },
+		func(p ApkPackage, ecosystem, name string) bool { return ecosystem == o.ecosystem && name == origin(p) })
+	return expectFindings(ranges, findingRules[ApkPackage, ExpectedFinding]{
+		keys: func(r osvRange[ApkPackage]) []ExpectedFinding {
+			return []ExpectedFinding{{ID: recordCVE(t, r.rec), Package: r.pkg.Package, LayerDiffID: layerDiffID}}
+		},
+		covers: func(r osvRange[ApkPackage]) (string, bool) {
+			return apkCovers(t, r.rec.ID, r.typ, r.events, r.pkg.Version)
+		},
+		collapse: func(_ ExpectedFinding, fixes []string) string {
+			return highestFix(fixes, apkLess)
+		},
 	})
-	return out
 }
 
-// collapseApk gives a finding named by several ranges the highest fix, and none if
-// any range lacks one.
-func collapseApk(f ExpectedFinding, fixes []string) ExpectedFinding {
-	for _, v := range fixes {
-		if v == "" {
-			f.FixedVersion = ""
-			break
-		}
-		if f.FixedVersion == "" || CompareApkVersions(v, f.FixedVersion) > 0 {
-			f.FixedVersion = v
-		}
-	}
-	return f
-}
+func apkLess(a, b string) bool { return CompareApkVersions(a, b) < 0 }
 
-// apkCovers reports whether a range "introduced X [, fixed Y]" covers version, and Y.
+// apkCovers reports whether a range "introduced X [, fixed Y]" covers version, and
+// Y; a version apk-tools would not parse fails the test.
 func apkCovers(t testing.TB, id, typ string, events []map[string]string, version string) (fixed string, affected bool) {
 	t.Helper()
 	introduced, fixed := rangeEvents(t, id, typ, events)
@@ -102,11 +75,5 @@ func apkCovers(t testing.TB, id, typ string, events []map[string]string, version
 			t.Fatalf("%s: %q is not an apk version; the oracle does not order it", id, v)
 		}
 	}
-	if introduced != "0" && CompareApkVersions(version, introduced) < 0 {
-		return "", false
-	}
-	if fixed != "" && CompareApkVersions(version, fixed) >= 0 {
-		return "", false
-	}
-	return fixed, true
+	return intervalCovers(version, introduced, fixed, apkLess)
 }

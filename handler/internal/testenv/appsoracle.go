@@ -3,7 +3,6 @@ package testenv
 import (
 	"cmp"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -67,90 +66,34 @@ func (o *AppsOracle) Versions() *AppVersions { return o.versions }
 // Findings returns the findings of pkgs sorted by ID, Package, Location.
 func (o *AppsOracle) Findings(t testing.TB, pkgs []AppsPackage) []AppsFinding {
 	t.Helper()
-	fixes := map[AppsFinding][]string{}
-	for _, p := range pkgs {
-		key := appPackageKey(p.Ecosystem, p.Name)
-		for _, rec := range o.byPackage[p.Ecosystem][key] {
-			for _, a := range rec.Affected {
-				if a.Package.Ecosystem != p.Ecosystem || appPackageKey(p.Ecosystem, a.Package.Name) != key {
-					continue
-				}
-				if len(a.Versions) > 0 {
-					t.Fatalf("%s lists versions; the oracle does not evaluate them", rec.ID)
-				}
-				for _, r := range a.Ranges {
-					fixed, affected := o.covers(t, rec.ID, p.Ecosystem, r.Type, r.Events, p.Version)
-					if !affected {
-						continue
-					}
-					for _, id := range vulnerabilityIDs(rec) {
-						f := AppsFinding{ID: id, Ecosystem: p.Ecosystem, Package: p.Name, Version: p.Version, Location: p.Location}
-						fixes[f] = append(fixes[f], fixed)
-					}
-				}
-			}
-		}
-	}
-	out := make([]AppsFinding, 0, len(fixes))
-	for f, versions := range fixes {
-		out = append(out, o.collapse(t, f, versions))
-	}
-	slices.SortFunc(out, func(a, b AppsFinding) int {
-		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Package, b.Package), strings.Compare(a.Location, b.Location))
+	ranges := namingRanges(t, pkgs,
+		func(p AppsPackage) []*osvRecord { return o.byPackage[p.Ecosystem][appPackageKey(p.Ecosystem, p.Name)] },
+		func(p AppsPackage, ecosystem, name string) bool {
+			return ecosystem == p.Ecosystem && appPackageKey(ecosystem, name) == appPackageKey(p.Ecosystem, p.Name)
+		})
+	less := func(ecosystem, a, b string) bool { return o.versions.Compare(t, ecosystem, a, b) < 0 }
+	return expectFindings(ranges, findingRules[AppsPackage, AppsFinding]{
+		keys: func(r osvRange[AppsPackage]) []AppsFinding {
+			return perVulnerability(r.rec, func(id string) AppsFinding {
+				p := r.pkg
+				return AppsFinding{ID: id, Ecosystem: p.Ecosystem, Package: p.Name, Version: p.Version, Location: p.Location}
+			})
+		},
+		covers: func(r osvRange[AppsPackage]) (string, bool) {
+			return ascendingCovers(t, r.rec.ID, "ECOSYSTEM", r.typ, r.events, r.pkg.Version,
+				func(a, b string) bool { return less(r.pkg.Ecosystem, a, b) })
+		},
+		collapse: func(k AppsFinding, fixes []string) string {
+			return highestFix(fixes, func(a, b string) bool { return less(k.Ecosystem, a, b) })
+		},
 	})
-	return out
 }
 
-// collapse gives a finding named by several ranges the highest fix, none if one
-// range has none.
-func (o *AppsOracle) collapse(t testing.TB, f AppsFinding, fixes []string) AppsFinding {
-	t.Helper()
-	for _, v := range fixes {
-		if v == "" {
-			f.FixedVersion = ""
-			return f
-		}
-		if f.FixedVersion == "" || o.versions.Compare(t, f.Ecosystem, v, f.FixedVersion) > 0 {
-			f.FixedVersion = v
-		}
-	}
+func (f AppsFinding) withFix(fixed string) AppsFinding {
+	f.FixedVersion = fixed
 	return f
 }
 
-// covers walks a range's ascending introduced/fixed events: the version is affected
-// from an introduced event at or below it to the next fixed event above it.
-func (o *AppsOracle) covers(t testing.TB, id, ecosystem, typ string, events []map[string]string, v string) (fixed string, affected bool) {
-	t.Helper()
-	if typ != "ECOSYSTEM" {
-		t.Fatalf("%s has a %s range; the oracle evaluates ECOSYSTEM only", id, typ)
-	}
-	previous := ""
-	for _, e := range events {
-		if len(e) != 1 {
-			t.Fatalf("%s has an event with %d fields", id, len(e))
-		}
-		for kind, at := range e {
-			if previous != "" && previous != "0" && o.versions.Compare(t, ecosystem, at, previous) < 0 {
-				t.Fatalf("%s lists events out of order (%s after %s)", id, at, previous)
-			}
-			previous = at
-			switch kind {
-			case "introduced":
-				if at == "0" || o.versions.Compare(t, ecosystem, v, at) >= 0 {
-					affected = true
-				}
-			case "fixed":
-				if !affected {
-					continue
-				}
-				if o.versions.Compare(t, ecosystem, v, at) < 0 {
-					return at, true
-				}
-				affected = false
-			default:
-				t.Fatalf("%s has a %s event; the oracle evaluates introduced/fixed only", id, kind)
-			}
-		}
-	}
-	return "", affected
+func (f AppsFinding) compare(g AppsFinding) int {
+	return cmp.Or(strings.Compare(f.ID, g.ID), strings.Compare(f.Package, g.Package), strings.Compare(f.Location, g.Location))
 }

@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"cmp"
 	"slices"
 	"strings"
 	"testing"
@@ -58,63 +57,24 @@ func (o *DebianOracle) Dpkg() *DpkgVersions { return o.dpkg }
 // the source version, per dpkg.
 func (o *DebianOracle) Findings(t testing.TB, pkgs []DpkgPackage) []ExpectedFinding {
 	t.Helper()
-	fixes := make(map[ExpectedFinding][]string) // keyed with FixedVersion unset
-	for _, p := range pkgs {
-		for _, rec := range o.bySource[p.SourcePackage] {
-			cve := recordCVE(t, rec)
-			for _, a := range rec.Affected {
-				if a.Package.Ecosystem != debianEcosystem || a.Package.Name != p.SourcePackage {
-					continue
-				}
-				if len(a.Versions) > 0 {
-					t.Fatalf("%s lists versions; the oracle does not evaluate them", rec.ID)
-				}
-				for _, r := range a.Ranges {
-					if fixed, affected := o.covers(t, rec.ID, r.Type, r.Events, p.SourceVersion); affected {
-						key := ExpectedFinding{ID: cve, Package: p.Package, LayerDiffID: p.IntroducedInLayerDiffID}
-						fixes[key] = append(fixes[key], fixed)
-					}
-				}
-			}
-		}
-	}
-	out := make([]ExpectedFinding, 0, len(fixes))
-	for key, versions := range fixes {
-		out = append(out, o.collapse(t, key, versions))
-	}
-	slices.SortFunc(out, func(a, b ExpectedFinding) int {
-		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Package, b.Package), strings.Compare(a.LayerDiffID, b.LayerDiffID))
+	less := func(a, b string) bool { return o.dpkg.Less(t, a, b) }
+	ranges := namingRanges(t, pkgs,
+		func(p DpkgPackage) []*osvRecord { return o.bySource[p.SourcePackage] },
+		func(p DpkgPackage, ecosystem, name string) bool {
+			return ecosystem == debianEcosystem && name == p.SourcePackage
+		})
+	return expectFindings(ranges, findingRules[DpkgPackage, ExpectedFinding]{
+		keys: func(r osvRange[DpkgPackage]) []ExpectedFinding {
+			return []ExpectedFinding{{ID: recordCVE(t, r.rec), Package: r.pkg.Package, LayerDiffID: r.pkg.IntroducedInLayerDiffID}}
+		},
+		covers: func(r osvRange[DpkgPackage]) (string, bool) {
+			introduced, fixed := rangeEvents(t, r.rec.ID, r.typ, r.events)
+			return intervalCovers(r.pkg.SourceVersion, introduced, fixed, less)
+		},
+		collapse: func(_ ExpectedFinding, fixes []string) string {
+			return highestFix(fixes, less)
+		},
 	})
-	return out
-}
-
-// collapse gives a finding named by several records the highest fix, and none if
-// any record lacks one.
-func (o *DebianOracle) collapse(t testing.TB, f ExpectedFinding, fixes []string) ExpectedFinding {
-	t.Helper()
-	for _, v := range fixes {
-		if v == "" {
-			f.FixedVersion = ""
-			break
-		}
-		if f.FixedVersion == "" || o.dpkg.Compare(t, v, f.FixedVersion) > 0 {
-			f.FixedVersion = v
-		}
-	}
-	return f
-}
-
-// covers reports whether a range "introduced X [, fixed Y]" covers version, and Y.
-func (o *DebianOracle) covers(t testing.TB, id, typ string, events []map[string]string, version string) (fixed string, affected bool) {
-	t.Helper()
-	introduced, fixed := rangeEvents(t, id, typ, events)
-	if introduced != "0" && !o.dpkg.Holds(t, version, "ge", introduced) {
-		return "", false
-	}
-	if fixed != "" && !o.dpkg.Holds(t, version, "lt", fixed) {
-		return "", false
-	}
-	return fixed, true
 }
 
 // recordCVE returns the one CVE a record names in its aliases or upstream ids.

@@ -1,13 +1,11 @@
 package testenv
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"go/version"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -49,106 +47,24 @@ func NewGoOracle(t testing.TB) *GoOracle {
 // module's version, the id being each CVE the record names, else the record id.
 func (o *GoOracle) Findings(t testing.TB, mods []GoModule) []ExpectedFinding {
 	t.Helper()
-	fixes := make(map[ExpectedFinding][]string)
-	for _, m := range mods {
-		for _, rec := range o.byModule[m.Path] {
-			for _, a := range rec.Affected {
-				if a.Package.Ecosystem != goEcosystem || a.Package.Name != m.Path {
-					continue
-				}
-				if len(a.Versions) > 0 {
-					t.Fatalf("%s lists versions; the oracle does not evaluate them", rec.ID)
-				}
-				for _, r := range a.Ranges {
-					fixed, affected := goCovers(t, rec.ID, m.Path, r.Type, r.Events, m.Version)
-					if !affected {
-						continue
-					}
-					for _, id := range vulnerabilityIDs(rec) {
-						key := ExpectedFinding{ID: id, Package: m.Path}
-						fixes[key] = append(fixes[key], fixed)
-					}
-				}
-			}
-		}
-	}
-	out := make([]ExpectedFinding, 0, len(fixes))
-	for key, versions := range fixes {
-		out = append(out, collapseGo(t, key, versions))
-	}
-	slices.SortFunc(out, func(a, b ExpectedFinding) int {
-		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Package, b.Package))
+	ranges := namingRanges(t, mods,
+		func(m GoModule) []*osvRecord { return o.byModule[m.Path] },
+		func(m GoModule, ecosystem, name string) bool { return ecosystem == goEcosystem && name == m.Path })
+	less := func(module, a, b string) bool { return compareGo(t, module, a, b) < 0 }
+	return expectFindings(ranges, findingRules[GoModule, ExpectedFinding]{
+		keys: func(r osvRange[GoModule]) []ExpectedFinding {
+			return perVulnerability(r.rec, func(id string) ExpectedFinding {
+				return ExpectedFinding{ID: id, Package: r.pkg.Path}
+			})
+		},
+		covers: func(r osvRange[GoModule]) (string, bool) {
+			return ascendingCovers(t, r.rec.ID, "SEMVER", r.typ, r.events, r.pkg.Version,
+				func(a, b string) bool { return less(r.pkg.Path, a, b) })
+		},
+		collapse: func(k ExpectedFinding, fixes []string) string {
+			return highestFix(fixes, func(a, b string) bool { return less(k.Package, a, b) })
+		},
 	})
-	return out
-}
-
-// vulnerabilityIDs are the CVEs among a record's aliases, else the record id.
-func vulnerabilityIDs(rec *osvRecord) []string {
-	var ids []string
-	for _, id := range slices.Concat([]string{rec.ID}, rec.Aliases, rec.Upstream) {
-		if strings.HasPrefix(id, "CVE-") && !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) == 0 {
-		return []string{rec.ID}
-	}
-	return ids
-}
-
-// collapseGo gives a finding named by several records the highest fix, none if any
-// record lacks one.
-func collapseGo(t testing.TB, f ExpectedFinding, fixes []string) ExpectedFinding {
-	t.Helper()
-	for _, v := range fixes {
-		if v == "" {
-			f.FixedVersion = ""
-			return f
-		}
-		if f.FixedVersion == "" || compareGo(t, f.Package, v, f.FixedVersion) > 0 {
-			f.FixedVersion = v
-		}
-	}
-	return f
-}
-
-// goCovers walks a range's ascending introduced/fixed events: the version is
-// affected between an introduced event at or below it and the next fixed event
-// above it, which is the fix.
-func goCovers(t testing.TB, id, module, typ string, events []map[string]string, v string) (fixed string, affected bool) {
-	t.Helper()
-	if typ != "SEMVER" {
-		t.Fatalf("%s has a %s range; the oracle evaluates SEMVER only", id, typ)
-	}
-	previous := ""
-	for _, e := range events {
-		if len(e) != 1 {
-			t.Fatalf("%s has an event with %d fields", id, len(e))
-		}
-		for kind, at := range e {
-			if previous != "" && previous != "0" && compareGo(t, module, at, previous) < 0 {
-				t.Fatalf("%s lists events out of order (%s after %s)", id, at, previous)
-			}
-			previous = at
-			switch kind {
-			case "introduced":
-				if at == "0" || compareGo(t, module, v, at) >= 0 {
-					affected = true
-				}
-			case "fixed":
-				if !affected {
-					continue
-				}
-				if compareGo(t, module, v, at) < 0 {
-					return at, true
-				}
-				affected = false
-			default:
-				t.Fatalf("%s has a %s event; the oracle evaluates introduced/fixed only", id, kind)
-			}
-		}
-	}
-	return "", affected
 }
 
 // compareGo orders two OSV Go versions: Go releases for the standard library and

@@ -3,12 +3,9 @@ package testenv
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
-	"strings"
 	"testing"
 )
 
@@ -40,124 +37,84 @@ func NewMavenOracle(t testing.TB, dir string) *MavenOracle {
 	return &MavenOracle{byArtifact: x.byPackage}
 }
 
-// mavenEvent is one range event that applies to an artifact's version.
-type mavenEvent struct {
-	kind, at string
-}
-
-// mavenRange is one range of a record that names an artifact at some location.
-type mavenRange struct {
-	pkg    MavenPackage
-	rec    *osvRecord
-	events []mavenEvent
-}
-
 // Findings returns the findings of pkgs, sorted by ID, Package, LayerDiffID left
 // empty; the Package of each is "name location" so the same artifact at two places
 // stays two findings. One per vulnerability id (each CVE the record names, else its
 // id) of every record with a range covering the version; the fix is the range's.
 func (o *MavenOracle) Findings(t testing.TB, pkgs []MavenPackage) []ExpectedFinding {
 	t.Helper()
-	ranges, pairs := o.ranges(t, pkgs)
-	order := CompareMavenVersions(t, pairs)
-	fixes := map[ExpectedFinding][]string{}
-	for _, rg := range ranges {
-		for i := 1; i < len(rg.events); i++ {
-			prev, at := rg.events[i-1].at, rg.events[i].at
-			if prev != "0" && order[[2]string{prev, at}] > 0 {
-				t.Fatalf("%s lists events out of order (%s after %s)", rg.rec.ID, at, prev)
+	ranges := namingRanges(t, pkgs,
+		func(p MavenPackage) []*osvRecord { return o.byArtifact[p.Name] },
+		func(p MavenPackage, ecosystem, name string) bool {
+			return ecosystem == mavenEcosystem && name == p.Name
+		})
+	order := CompareMavenVersions(t, mavenPairs(t, ranges))
+	less := func(a, b string) bool { return order[[2]string{a, b}] < 0 }
+	// Every range must ascend, also past the event that decides the version.
+	for _, r := range ranges {
+		for i := 1; i < len(r.events); i++ {
+			prev, at := eventVersion(r.events[i-1]), eventVersion(r.events[i])
+			if prev != "0" && less(at, prev) {
+				t.Fatalf("%s lists events out of order (%s after %s)", r.rec.ID, at, prev)
 			}
 		}
-		fixed, affected := mavenCovers(rg.pkg.Version, rg.events, order)
-		if !affected {
-			continue
-		}
-		for _, id := range vulnerabilityIDs(rg.rec) {
-			key := ExpectedFinding{ID: id, Package: rg.pkg.Name + " " + rg.pkg.Location}
-			fixes[key] = append(fixes[key], fixed)
-		}
 	}
-	out := make([]ExpectedFinding, 0, len(fixes))
-	for key, versions := range fixes {
-		if len(versions) != 1 {
-			t.Fatalf("%s on %s: %d ranges cover the version; the oracle does not collapse them", key.ID, key.Package, len(versions))
-		}
-		key.FixedVersion = versions[0]
-		out = append(out, key)
-	}
-	slices.SortFunc(out, func(a, b ExpectedFinding) int {
-		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Package, b.Package))
+	return expectFindings(ranges, findingRules[MavenPackage, ExpectedFinding]{
+		keys: func(r osvRange[MavenPackage]) []ExpectedFinding {
+			return perVulnerability(r.rec, func(id string) ExpectedFinding {
+				return ExpectedFinding{ID: id, Package: r.pkg.Name + " " + r.pkg.Location}
+			})
+		},
+		covers: func(r osvRange[MavenPackage]) (string, bool) {
+			return ascendingCovers(t, r.rec.ID, "ECOSYSTEM", r.typ, r.events, r.pkg.Version, less)
+		},
+		collapse: func(k ExpectedFinding, fixes []string) string {
+			if len(fixes) != 1 {
+				t.Fatalf("%s on %s: %d ranges cover the version; the oracle does not collapse them", k.ID, k.Package, len(fixes))
+			}
+			return fixes[0]
+		},
 	})
-	return out
 }
 
-// ranges lists the ranges of the records naming each package, and the version pairs
-// ComparableVersion must order to evaluate them: the package's version against each
-// event, and each event against the one before (to check they ascend).
-func (o *MavenOracle) ranges(t testing.TB, pkgs []MavenPackage) ([]mavenRange, [][2]string) {
+// mavenPairs lists the version pairs ComparableVersion must order to evaluate the
+// ranges: the package's version against each event, and each event against the one
+// before (to check they ascend). A range of another shape fails the test.
+func mavenPairs(t testing.TB, ranges []osvRange[MavenPackage]) [][2]string {
 	t.Helper()
-	var ranges []mavenRange
 	var pairs [][2]string
-	for _, p := range pkgs {
-		for _, rec := range o.byArtifact[p.Name] {
-			for _, a := range rec.Affected {
-				if a.Package.Ecosystem != mavenEcosystem || a.Package.Name != p.Name {
-					continue
+	for _, r := range ranges {
+		if r.typ != "ECOSYSTEM" {
+			t.Fatalf("%s has a %s range; the oracle evaluates ECOSYSTEM only", r.rec.ID, r.typ)
+		}
+		prev := ""
+		for _, e := range r.events {
+			if len(e) != 1 {
+				t.Fatalf("%s has an event with %d fields", r.rec.ID, len(e))
+			}
+			for kind, at := range e {
+				if kind != "introduced" && kind != "fixed" {
+					t.Fatalf("%s has a %s event; the oracle evaluates introduced/fixed only", r.rec.ID, kind)
 				}
-				if len(a.Versions) > 0 {
-					t.Fatalf("%s lists versions; the oracle does not evaluate them", rec.ID)
+				if at != "0" && prev != "" && prev != "0" {
+					pairs = append(pairs, [2]string{prev, at})
 				}
-				for _, r := range a.Ranges {
-					if r.Type != "ECOSYSTEM" {
-						t.Fatalf("%s has a %s range; the oracle evaluates ECOSYSTEM only", rec.ID, r.Type)
-					}
-					rg := mavenRange{pkg: p, rec: rec}
-					for _, e := range r.Events {
-						if len(e) != 1 {
-							t.Fatalf("%s has an event with %d fields", rec.ID, len(e))
-						}
-						for kind, at := range e {
-							if kind != "introduced" && kind != "fixed" {
-								t.Fatalf("%s has a %s event; the oracle evaluates introduced/fixed only", rec.ID, kind)
-							}
-							if n := len(rg.events); at != "0" && n > 0 && rg.events[n-1].at != "0" {
-								pairs = append(pairs, [2]string{rg.events[n-1].at, at})
-							}
-							if at != "0" {
-								pairs = append(pairs, [2]string{p.Version, at})
-							}
-							rg.events = append(rg.events, mavenEvent{kind, at})
-						}
-					}
-					ranges = append(ranges, rg)
+				if at != "0" {
+					pairs = append(pairs, [2]string{r.pkg.Version, at})
 				}
+				prev = at
 			}
 		}
 	}
-	return ranges, pairs
+	return pairs
 }
 
-// mavenCovers walks a range's events (checked ascending): the version is affected
-// between an introduced event at or below it and the next fixed event above it,
-// which is the fix. order holds the comparison of v with every event version.
-func mavenCovers(v string, events []mavenEvent, order map[[2]string]int) (fixed string, affected bool) {
-	for _, e := range events {
-		switch e.kind {
-		case "introduced":
-			if e.at == "0" || order[[2]string{v, e.at}] >= 0 {
-				affected = true
-			}
-		case "fixed":
-			if !affected {
-				continue
-			}
-			if order[[2]string{v, e.at}] < 0 {
-				return e.at, true
-			}
-			affected = false
-		}
+// eventVersion is the version of a one-field event.
+func eventVersion(e map[string]string) string {
+	for _, at := range e {
+		return at
 	}
-	return "", affected
+	return ""
 }
 
 // comparableVersionJars are where Debian's maven packages put maven-artifact.

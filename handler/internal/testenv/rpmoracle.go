@@ -1,9 +1,6 @@
 package testenv
 
 import (
-	"cmp"
-	"slices"
-	"strings"
 	"testing"
 )
 
@@ -34,86 +31,64 @@ func NewAlmaLinuxOracle(t testing.TB) *AlmaLinuxOracle {
 	return &AlmaLinuxOracle{rpm: v, byPackage: x.byPackage}
 }
 
-// rpmRange is one range of one record over one installed package.
-type rpmRange struct {
-	key                   ExpectedFinding
-	introduced, fixed     string
-	installed             string
-	geIntroduced, ltFixed int // indexes into the comparison batch, -1 when not needed
-}
-
 // Findings returns the findings of packages (all introduced by layer diffID),
 // sorted by ID and Package: every record whose AlmaLinux:9 range for the binary
-// package covers its "[epoch:]version-release", per rpm. All comparisons run in
-// two rpm subprocesses (ranges, then the fixes of one finding against each other).
+// package covers its "[epoch:]version-release", per rpm. The ranges' comparisons
+// run in one rpm subprocess, those of one finding's fixes in one each.
 func (o *AlmaLinuxOracle) Findings(t testing.TB, pkgs []RPMPackage, diffID string) []ExpectedFinding {
 	t.Helper()
-	var ranges []rpmRange
-	var pairs [][2]string
-	ask := func(a, b string) int {
-		pairs = append(pairs, [2]string{a, b})
-		return len(pairs) - 1
-	}
-	for _, p := range pkgs {
-		installed := p.EVR()
-		for _, rec := range o.byPackage[p.Package] {
-			for _, a := range rec.Affected {
-				if a.Package.Ecosystem != almaLinuxEcosystem || a.Package.Name != p.Package {
-					continue
-				}
-				if len(a.Versions) > 0 {
-					t.Fatalf("%s lists versions; the oracle does not evaluate them", rec.ID)
-				}
-				for _, r := range a.Ranges {
-					introduced, fixed := rangeEvents(t, rec.ID, r.Type, r.Events)
-					rr := rpmRange{key: ExpectedFinding{ID: rec.ID, Package: p.Package, LayerDiffID: diffID},
-						introduced: introduced, fixed: fixed, installed: installed, geIntroduced: -1, ltFixed: -1}
-					if introduced != "0" {
-						rr.geIntroduced = ask(installed, introduced)
-					}
-					if fixed != "" {
-						rr.ltFixed = ask(installed, fixed)
-					}
-					ranges = append(ranges, rr)
-				}
-			}
-		}
-	}
-	answers := o.rpm.CompareAll(t, pairs)
-	fixes := map[ExpectedFinding][]string{}
-	for _, r := range ranges {
-		if r.geIntroduced >= 0 && answers[r.geIntroduced] < 0 {
-			continue
-		}
-		if r.ltFixed >= 0 && answers[r.ltFixed] >= 0 {
-			continue
-		}
-		fixes[r.key] = append(fixes[r.key], r.fixed)
-	}
-	out := make([]ExpectedFinding, 0, len(fixes))
-	for key, versions := range fixes {
-		out = append(out, o.collapse(t, key, versions))
-	}
-	slices.SortFunc(out, func(a, b ExpectedFinding) int {
-		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Package, b.Package))
+	ranges := namingRanges(t, pkgs,
+		func(p RPMPackage) []*osvRecord { return o.byPackage[p.Package] },
+		func(p RPMPackage, ecosystem, name string) bool {
+			return ecosystem == almaLinuxEcosystem && name == p.Package
+		})
+	less := rangesOrder(t, o.rpm, ranges, RPMPackage.EVR)
+	return expectFindings(ranges, findingRules[RPMPackage, ExpectedFinding]{
+		keys: func(r osvRange[RPMPackage]) []ExpectedFinding {
+			return []ExpectedFinding{{ID: r.rec.ID, Package: r.pkg.Package, LayerDiffID: diffID}}
+		},
+		covers: func(r osvRange[RPMPackage]) (string, bool) {
+			introduced, fixed := rangeEvents(t, r.rec.ID, r.typ, r.events)
+			return intervalCovers(r.pkg.EVR(), introduced, fixed, less)
+		},
+		collapse: func(_ ExpectedFinding, fixes []string) string {
+			return highestFix(fixes, o.rpm.lessFunc(t))
+		},
 	})
-	return out
 }
 
-// collapse gives a finding covered by several ranges the highest fix, and none if
-// any range lacks one.
-func (o *AlmaLinuxOracle) collapse(t testing.TB, f ExpectedFinding, fixes []string) ExpectedFinding {
+// lessFunc orders two EVRs with rpm, one subprocess per comparison.
+func (v *RPMVersions) lessFunc(t testing.TB) func(a, b string) bool {
+	return func(a, b string) bool { return v.CompareAll(t, [][2]string{{a, b}})[0] < 0 }
+}
+
+// rangesOrder asks rpm, in one subprocess, to order each package's EVR against the
+// bounds of its ranges, and returns that order; a pair rpm was not asked fails the
+// test.
+func rangesOrder[P any](t testing.TB, rpm *RPMVersions, ranges []osvRange[P], evr func(P) string) func(a, b string) bool {
 	t.Helper()
-	if slices.Contains(fixes, "") {
-		return f
-	}
-	f.FixedVersion = fixes[0]
-	for _, v := range fixes[1:] {
-		if o.rpm.CompareAll(t, [][2]string{{v, f.FixedVersion}})[0] > 0 {
-			f.FixedVersion = v
+	var pairs [][2]string
+	for _, r := range ranges {
+		introduced, fixed := rangeEvents(t, r.rec.ID, r.typ, r.events)
+		if introduced != "0" {
+			pairs = append(pairs, [2]string{evr(r.pkg), introduced})
+		}
+		if fixed != "" {
+			pairs = append(pairs, [2]string{evr(r.pkg), fixed})
 		}
 	}
-	return f
+	answers := rpm.CompareAll(t, pairs)
+	order := make(map[[2]string]int, len(pairs))
+	for i, pair := range pairs {
+		order[pair] = answers[i]
+	}
+	return func(a, b string) bool {
+		n, ok := order[[2]string{a, b}]
+		if !ok {
+			t.Fatalf("rpm was not asked to order %q against %q", a, b)
+		}
+		return n < 0
+	}
 }
 
 // rangeEvents returns the introduced and fixed versions of an "introduced X [,

@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"cmp"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -61,92 +60,25 @@ func NewStreamOracle(t testing.TB, dir string) *StreamOracle {
 // if one has none.
 func (o *StreamOracle) Findings(t testing.TB, streams []string, pkgs []InstalledRPM) []ExpectedFinding {
 	t.Helper()
-	type candidate struct {
-		keys                  []ExpectedFinding
-		fixed                 string
-		geIntroduced, ltFixed int
-	}
-	var candidates []candidate
-	var pairs [][2]string
-	ask := func(a, b string) int {
-		pairs = append(pairs, [2]string{a, b})
-		return len(pairs) - 1
-	}
-	for _, p := range pkgs {
-		if strings.Contains(p.EVR, ".module+el") {
-			continue
-		}
-		for _, rec := range o.records {
-			for _, a := range rec.Affected {
-				if a.Package.Name != p.Package || !slices.Contains(streams, a.Package.Ecosystem) {
-					continue
-				}
-				if len(a.Versions) > 0 {
-					t.Fatalf("%s lists versions; the oracle does not evaluate them", rec.ID)
-				}
-				for _, r := range a.Ranges {
-					introduced, fixed := rangeEvents(t, rec.ID, r.Type, r.Events)
-					c := candidate{fixed: fixed, geIntroduced: -1, ltFixed: -1}
-					for _, id := range recordVulnerabilities(rec) {
-						c.keys = append(c.keys, ExpectedFinding{ID: id, Package: p.Package, LayerDiffID: p.LayerDiffID})
-					}
-					if introduced != "0" {
-						c.geIntroduced = ask(p.EVR, introduced)
-					}
-					if fixed != "" {
-						c.ltFixed = ask(p.EVR, fixed)
-					}
-					candidates = append(candidates, c)
-				}
-			}
-		}
-	}
-	answers := o.rpm.CompareAll(t, pairs)
-	fixes := map[ExpectedFinding][]string{}
-	for _, c := range candidates {
-		if (c.geIntroduced >= 0 && answers[c.geIntroduced] < 0) || (c.ltFixed >= 0 && answers[c.ltFixed] >= 0) {
-			continue
-		}
-		for _, k := range c.keys {
-			fixes[k] = append(fixes[k], c.fixed)
-		}
-	}
-	out := make([]ExpectedFinding, 0, len(fixes))
-	for key, versions := range fixes {
-		out = append(out, o.highestFix(t, key, versions))
-	}
-	slices.SortFunc(out, func(a, b ExpectedFinding) int {
-		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Package, b.Package))
+	pkgs = slices.DeleteFunc(slices.Clone(pkgs), func(p InstalledRPM) bool { return strings.Contains(p.EVR, ".module+el") })
+	ranges := namingRanges(t, pkgs,
+		func(InstalledRPM) []*osvRecord { return o.records },
+		func(p InstalledRPM, ecosystem, name string) bool {
+			return name == p.Package && slices.Contains(streams, ecosystem)
+		})
+	less := rangesOrder(t, o.rpm, ranges, func(p InstalledRPM) string { return p.EVR })
+	return expectFindings(ranges, findingRules[InstalledRPM, ExpectedFinding]{
+		keys: func(r osvRange[InstalledRPM]) []ExpectedFinding {
+			return perVulnerability(r.rec, func(id string) ExpectedFinding {
+				return ExpectedFinding{ID: id, Package: r.pkg.Package, LayerDiffID: r.pkg.LayerDiffID}
+			})
+		},
+		covers: func(r osvRange[InstalledRPM]) (string, bool) {
+			introduced, fixed := rangeEvents(t, r.rec.ID, r.typ, r.events)
+			return intervalCovers(r.pkg.EVR, introduced, fixed, less)
+		},
+		collapse: func(_ ExpectedFinding, fixes []string) string {
+			return highestFix(fixes, o.rpm.lessFunc(t))
+		},
 	})
-	return out
-}
-
-// highestFix gives f the highest of fixes, none if any is empty.
-func (o *StreamOracle) highestFix(t testing.TB, f ExpectedFinding, fixes []string) ExpectedFinding {
-	t.Helper()
-	if slices.Contains(fixes, "") {
-		return f
-	}
-	f.FixedVersion = fixes[0]
-	for _, v := range fixes[1:] {
-		if o.rpm.CompareAll(t, [][2]string{{v, f.FixedVersion}})[0] > 0 {
-			f.FixedVersion = v
-		}
-	}
-	return f
-}
-
-// recordVulnerabilities are the CVEs a record names as its id, aliases or
-// upstream, else its own id.
-func recordVulnerabilities(rec *osvRecord) []string {
-	var ids []string
-	for _, id := range slices.Concat([]string{rec.ID}, rec.Aliases, rec.Upstream) {
-		if strings.HasPrefix(id, "CVE-") && !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) == 0 {
-		return []string{rec.ID}
-	}
-	return ids
 }
