@@ -191,7 +191,9 @@ func TestScanBatch(t *testing.T) {
 	}
 	scanQueue := func(h *harness) func(*http.Request) bool {
 		name := h.store.ScanTasks().Name()
-		return func(r *http.Request) bool { return r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/"+name+"/messages") }
+		return func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/"+name+"/messages")
+		}
 	}
 
 	t.Run("a batch of three writes the rows three single tasks write", func(t *testing.T) {
