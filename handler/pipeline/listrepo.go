@@ -30,7 +30,8 @@ const rescanAfter = 24 * time.Hour
 // the listing (a new or moved tag is a push observed now, a tag no longer listed is
 // deleted), resolves the findings of digests no tag references any more, untracks
 // (or retracks) digests that left (or came back into) the activity windows, then
-// enqueues one scan task per digest that is due, deduped per digest per day. Every
+// enqueues the digests that are due, deduped per digest per day: a scan task carrying
+// them (see scanBatches) and a rematch task per digest due only a rematch. Every
 // write is repeatable, and push activity is recorded before the tag rows that would
 // hide the push from a retry. A repository that fails transiently fails the message
 // (the redelivery lists every repository again, cheaply: what was written is seen as
@@ -174,18 +175,21 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 	// sends are independent, so they go out concurrently; the claims wait for every
 	// one of them.
 	var scans []store.ScanDigest
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(maxConcurrentSends)
 	for _, dd := range due {
 		if dd.reason != reasonRematch {
 			scans = append(scans, store.ScanDigest{Digest: dd.digest, Tags: byDigest[dd.digest], Reason: dd.reason})
-			continue
 		}
-		g.Go(func() error { return p.sendRematch(gctx, task, dd.digest) })
 	}
 	batches, err := scanBatches(store.ScanTask{Registry: task.Registry, Repository: task.Repository, RunID: task.RunID}, scans)
 	if err != nil {
 		return d, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxConcurrentSends)
+	for _, dd := range due {
+		if dd.reason == reasonRematch {
+			g.Go(func() error { return p.sendRematch(gctx, task, dd.digest) })
+		}
 	}
 	for _, msg := range batches {
 		g.Go(func() error {

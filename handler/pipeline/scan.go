@@ -19,7 +19,8 @@ import (
 
 // Scan handles one scan task: every platform of the digest is scanned and written to
 // the images and findings tables; findings of the digest a tag previously pointed at
-// that are absent now are resolved by this digest.
+// that are absent now are resolved by this digest. A task carrying several digests
+// scans each in turn (see [Pipeline.scanBatch]).
 func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
 	text, err := inv.QueueMessage(host.QueueBinding)
 	if err != nil {
