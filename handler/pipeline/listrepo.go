@@ -269,7 +269,7 @@ func scanBatches(base store.ScanTask, digests []store.ScanDigest) ([][]byte, err
 	for len(digests) > 0 {
 		n := min(len(digests), store.MaxScanDigests)
 		msg, err := encode(digests[:n])
-		for errors.Is(err, store.ErrTooLarge) && n > 1 {
+		for err == nil && len(msg) > store.MaxMessageBytes && n > 1 {
 			n /= 2
 			msg, err = encode(digests[:n])
 		}

@@ -98,8 +98,10 @@ type ScanDigest struct {
 // MaxScanDigests is the most digests one scan task may carry.
 const MaxScanDigests = 50
 
-// MaxMessageBytes is the most bytes of message text a task may encode to: the Queue
-// service takes 64 KiB of (base64, so 4/3 larger) wire text; the rest is margin.
+// MaxMessageBytes is the most bytes of message text a batch task is packed to: the
+// Queue service takes 64 KiB of (base64, so 4/3 larger) wire text; the rest is
+// margin. A single-digest task is not checked (a digest with more tags than fit is
+// refused by the queue, as before batches).
 const MaxMessageBytes = 46 * 1024
 
 // Each returns t as single-digest tasks, one per digest it scans, in order.
@@ -305,19 +307,11 @@ func EncodeListTask(t ListTask) ([]byte, error) {
 	return encode(t, t.Validate())
 }
 
-// EncodeScanTask stamps the version, validates and marshals t; a task whose text
-// would exceed MaxMessageBytes is refused with ErrTooLarge (and ErrBadMessage).
+// EncodeScanTask stamps the version, validates and marshals t.
 func EncodeScanTask(t ScanTask) ([]byte, error) {
 	t.V = MessageVersion
-	b, err := encode(t, t.Validate())
-	if err == nil && len(b) > MaxMessageBytes {
-		return nil, fmt.Errorf("%w: %w: scan-task is %d bytes, at most %d fit a queue message", ErrBadMessage, ErrTooLarge, len(b), MaxMessageBytes)
-	}
-	return b, err
+	return encode(t, t.Validate())
 }
-
-// ErrTooLarge is a message whose text does not fit a queue message.
-var ErrTooLarge = errors.New("message too large")
 
 // EncodeRematchTask stamps the version, validates and marshals t.
 func EncodeRematchTask(t RematchTask) ([]byte, error) {
