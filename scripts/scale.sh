@@ -15,7 +15,7 @@
 #      concurrency 32 (regfill -list);
 #   3. runs the first sweep the way the host would: `tidewatch run --stop-before scan
 #      --parallel PARALLEL --count-storage` (timer -> sweep -> list tasks over the real
-#      custom-handler protocol, scan tasks left queued) against a fresh Azurite;
+#      custom-handler protocol, scan tasks left queued: one per listing) against a fresh Azurite;
 #   4. re-pushes one tag in 1 % of the repositories (regfill -update) and runs the
 #      second sweep the same way;
 #   5. prints sweep/floor, second/first, peak RSS of every process (tidewatch from
@@ -150,6 +150,9 @@ seconds() { sed -n 's/^run: .* in \([0-9.]*\)s (.*/\1/p' "$work/$1.out"; }
 busy() { sed -n 's/^run: .* busy \([0-9.]*\)s)$/\1/p' "$work/$1.out"; }
 transactions() { sed -n 's/^storage: \([0-9]*\) transactions.*/\1/p' "$work/$1.out"; }
 queued() { sed -n 's/^run: stopped before scan: \([0-9]*\) scan tasks.*/\1/p' "$work/$1.out"; }
+# enqueued SWEEP: the digest scans the day's runs had enqueued when SWEEP stopped (a
+# scan task carries one digest or a listing's batch).
+enqueued() { sed -n 's/^run: stopped before scan: .*enqueued \([0-9]*\) digest scans.*/\1/p' "$work/$1.out"; }
 invocations() { sed -n 's/^run: \([0-9]*\) invocations.*/\1/p' "$work/$1.out"; }
 
 acr_counts before
@@ -169,6 +172,7 @@ acr_counts second
 t1=$(seconds first); t2=$(seconds second)
 tx1=$(transactions first); tx2=$(transactions second)
 q1=$(queued first); q2=$(queued second)
+e1=$(enqueued first); e2=$(enqueued second)
 inv1=$(invocations first); inv2=$(invocations second)
 
 echo
@@ -192,6 +196,7 @@ echo "peak RSS (MB): tidewatch first $(maxrss "$work/first.time"), second $(maxr
 echo "               docker-registry $floor_registry_rss after the floor, $first_registry_rss after the first sweep, $(vmhwm "$registry_pid") after both;"
 echo "               azurite ($([ "$AZURITE_SPLIT" = 1 ] && echo "blob/queue/table" || echo "one process")) $first_azurite_rss after the first sweep, $(azurite_rss) after both (target <= 256 each)"
 echo "invocations: first $inv1 (busy $(busy first) s), second $inv2 (busy $(busy second) s); scan tasks left queued: $q1 after the first, $q2 after the second"
+echo "digest scans enqueued (runs rows, cumulative for the day): $e1 after the first, $e2 after the second (the second sweep's: $(( ${e2:-0} - ${e1:-0} )))"
 awk -v a="$tx1" -v b="$tx2" -v n="$images" 'BEGIN {
 	printf "storage transactions: first sweep %d (%.0f per 1,000 images), second sweep %d (%.0f per 1,000 images)\n", a, 1000 * a / n, b, 1000 * b / n
 }'

@@ -131,8 +131,10 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	fmt.Fprintf(env.Stdout, "run: %d invocations, %d completed, %d retried, %d deferred, %d moved to poison in %.3fs (invocations busy %.3fs)\n",
 		stats.invocations, stats.completed, stats.retried, stats.deferred, stats.poisoned, time.Since(started).Seconds(), stats.busy.Seconds())
 	if r.stopBefore != "" {
+		// A scan task carries one digest or a listing's batch of them: the digests are
+		// what the runs counted enqueued (today's runs, also those of earlier runs).
 		if n, cerr := r.store.ScanTasks().ApproximateCount(ctx); cerr == nil {
-			fmt.Fprintf(env.Stdout, "run: stopped before scan: %d scan tasks left queued\n", n)
+			fmt.Fprintf(env.Stdout, "run: stopped before scan: %d scan tasks left queued; today's runs enqueued %d digest scans\n", n, enqueuedToday(ctx, r.store))
 		}
 	}
 	if counter != nil {
@@ -452,4 +454,18 @@ func printTransactions(w io.Writer, c *store.TransactionCounter) {
 	for _, k := range c.Keys() {
 		fmt.Fprintf(w, "storage: %s %s %s %d\n", k.Service, k.Resource, k.Method, counts[k])
 	}
+}
+
+// enqueuedToday sums the scans today's runs enqueued (digests, however many tasks
+// carried them); -1 when the runs cannot be read.
+func enqueuedToday(ctx context.Context, st *store.Store) int {
+	runs, err := st.ListRuns(ctx, time.Now())
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, run := range runs {
+		n += run.Enqueued
+	}
+	return n
 }

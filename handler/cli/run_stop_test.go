@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 func TestRunStopBeforeScanLeavesTheScanTasksQueued(t *testing.T) {
 	reg := testenv.StartRegistry(t)
 	app, multi := testenv.ReadSidecar(t, "debian12-layered"), testenv.ReadSidecar(t, "debian12-multiarch")
+	base := testenv.ReadSidecar(t, "debian12-minbase")
 	reg.Push(t, "debian12-layered", "demo/app:1")
+	reg.Push(t, "debian12-minbase", "demo/app:2")
 	reg.Push(t, "debian12-multiarch", "demo/multi:1")
 	now := startOfTest(t)
 	h := startRunTestHost(t, reg.Host, func() time.Time { return now })
@@ -25,11 +28,20 @@ func TestRunStopBeforeScanLeavesTheScanTasksQueued(t *testing.T) {
 	}
 	want := map[string]int{
 		h.store.ListTasks().Name(): 0, h.store.ListTasks().Poison().Name(): 0,
-		// One scan task per tagged digest: the single image and the index.
+		// One scan task per repository listing: demo/app's two digests in one batch,
+		// the index alone.
 		h.store.ScanTasks().Name(): 2, h.store.ScanTasks().Poison().Name(): 0,
 	}
 	if diff := cmp.Diff(want, h.queueLengths(t)); diff != "" {
 		t.Errorf("queue lengths after stopping before scan (-want +got):\n%s", diff)
+	}
+	// The two tasks carry three digests, each counted enqueued once.
+	run, err := h.store.GetRun(context.Background(), now.Format(time.DateOnly), now.Format("20060102T150405Z"))
+	if err != nil {
+		t.Fatalf("reading the runs row: %v", err)
+	}
+	if run.Enqueued != 3 {
+		t.Errorf("run counts %d enqueued scans, want 3 (digests, not tasks)", run.Enqueued)
 	}
 	if imgs := append(h.images(t, "demo/app"), h.images(t, "demo/multi")...); len(imgs) != 0 {
 		t.Errorf("%d images rows after stopping before scan, want none", len(imgs))
@@ -43,7 +55,7 @@ func TestRunStopBeforeScanLeavesTheScanTasksQueued(t *testing.T) {
 	h.stopBefore = ""
 	h.run(t)
 	got := len(h.images(t, "demo/app")) + len(h.images(t, "demo/multi"))
-	if wantRows := len(app.Manifests) + len(multi.Manifests); got != wantRows {
+	if wantRows := len(app.Manifests) + len(base.Manifests) + len(multi.Manifests); got != wantRows {
 		t.Errorf("%d images rows after the queued scans ran, want %d (one per platform)", got, wantRows)
 	}
 	if n := invocationsByFunction(h.invocationSpans())["scan"]; n != 2 {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/tidewatch/tidewatch/handler/store"
@@ -501,14 +502,48 @@ func (q memQueue) SendAfter(_ context.Context, text []byte, delay time.Duration)
 	return err
 }
 
-// messageSubject names what a task message is about, for the call log.
+// messageSubject names what a task message is about, for the call log: its digest,
+// a batch's digests separated by spaces, else its repository.
 func messageSubject(text []byte) string {
-	var t struct{ Repository, Digest string }
+	var t struct {
+		Repository, Digest string
+		Digests            []struct{ Digest string }
+	}
 	if err := json.Unmarshal(text, &t); err != nil {
 		return "?"
 	}
 	if t.Digest != "" {
 		return t.Digest
 	}
+	if len(t.Digests) > 0 {
+		ds := make([]string, 0, len(t.Digests))
+		for _, d := range t.Digests {
+			ds = append(ds, d.Digest)
+		}
+		return strings.Join(ds, " ")
+	}
 	return t.Repository
+}
+
+// sentScans returns the scan tasks sent, a batch task as its single-digest tasks
+// (each encoded alone): what was asked, one per digest, in order.
+func (m *memStore) sentScans(t *testing.T) []string {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, msg := range m.sent["scan-tasks"] {
+		var task store.ScanTask
+		if err := json.Unmarshal([]byte(msg.Text), &task); err != nil {
+			t.Fatalf("scan task %s: %v", msg.Text, err)
+		}
+		for _, one := range task.Each() {
+			text, err := store.EncodeScanTask(one)
+			if err != nil {
+				t.Fatalf("scan task %s: %v", msg.Text, err)
+			}
+			out = append(out, string(text))
+		}
+	}
+	return out
 }

@@ -259,8 +259,20 @@ func drain(t *testing.T, q *store.Queue) [][]byte {
 	}
 }
 
-// scanTasks decodes every scan task waiting in the harness's scan-tasks queue.
+// scanTasks decodes every scan task waiting in the harness's scan-tasks queue, a
+// batch task as its single-digest tasks: what is asked, one task per digest.
 func (h *harness) scanTasks(t *testing.T) []store.ScanTask {
+	t.Helper()
+	var out []store.ScanTask
+	for _, task := range h.scanMessages(t) {
+		out = append(out, task.Each()...)
+	}
+	return out
+}
+
+// scanMessages decodes every scan task waiting in the harness's scan-tasks queue,
+// one per message.
+func (h *harness) scanMessages(t *testing.T) []store.ScanTask {
 	t.Helper()
 	var out []store.ScanTask
 	for _, text := range drain(t, h.store.ScanTasks()) {

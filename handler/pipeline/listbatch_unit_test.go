@@ -63,7 +63,7 @@ func TestAListTaskOfSeveralRepositoriesLeavesWhatOneTaskPerRepositoryLeaves(t *t
 		t.Fatalf("listing both in one task: %v", err)
 	}
 
-	want, got := stateOf(single), stateOf(batched)
+	want, got := stateOf(t, single), stateOf(t, batched)
 	want.Runs, got.Runs = nil, nil // one row per message: compared below
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("state after one task of both differs from one task each (-each +both):\n%s", diff)
@@ -83,7 +83,7 @@ func TestAListTaskOfSeveralRepositoriesIsIdempotentUnderAFailureAtEachWrite(t *t
 	if err := listBatchOnce(t, clean, reg, 1); err != nil {
 		t.Fatalf("failure-free listing: %v", err)
 	}
-	want := stateOf(clean)
+	want := stateOf(t, clean)
 	writes := clean.writes
 	if writes < 8 {
 		t.Fatalf("the failure-free listing made %d writes: too few to be the two repositories' (%q)", writes, clean.calls)
@@ -103,7 +103,7 @@ func TestAListTaskOfSeveralRepositoriesIsIdempotentUnderAFailureAtEachWrite(t *t
 				if err := listBatchOnce(t, m, reg, 2); err != nil {
 					t.Fatalf("redelivery: %v", err)
 				}
-				if diff := cmp.Diff(want, stateOf(m)); diff != "" {
+				if diff := cmp.Diff(want, stateOf(t, m)); diff != "" {
 					t.Errorf("state after redelivery differs from a failure-free run (-want +got):\n%s", diff)
 				}
 			})
@@ -229,7 +229,7 @@ func TestANewRepositoryIsListedWithoutReadingItsTagsOrImages(t *testing.T) {
 		if n := reads(m, "ListTags") + reads(m, "ListImages"); n != 0 {
 			t.Errorf("%d tag or image reads (%q), want none", n, m.reads)
 		}
-		if n := len(m.sent["scan-tasks"]); n != 2 {
+		if n := len(m.sentScans(t)); n != 2 {
 			t.Errorf("%d scans sent, want 2 (A and C)", n)
 		}
 	})

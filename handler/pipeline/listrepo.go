@@ -30,7 +30,8 @@ const rescanAfter = 24 * time.Hour
 // the listing (a new or moved tag is a push observed now, a tag no longer listed is
 // deleted), resolves the findings of digests no tag references any more, untracks
 // (or retracks) digests that left (or came back into) the activity windows, then
-// enqueues one scan task per digest that is due, deduped per digest per day. Every
+// enqueues the digests that are due, deduped per digest per day: a scan task carrying
+// them (see scanBatches) and a rematch task per digest due only a rematch. Every
 // write is repeatable, and push activity is recorded before the tag rows that would
 // hide the push from a retry. A repository that fails transiently fails the message
 // (the redelivery lists every repository again, cheaply: what was written is seen as
@@ -169,12 +170,34 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 	}
 	// Send before claiming: a failed send leaves the day unclaimed, so the retried
 	// list task sends again (nothing lost); two racing listers may both send, which
-	// the idempotent scan and rematch absorb. The sends are independent, so they go
-	// out concurrently; the claims wait for every one of them.
+	// the idempotent scan and rematch absorb. The digests due a scan go out as few
+	// batch scan tasks (see scanBatches), each rematch as its own scoped task. The
+	// sends are independent, so they go out concurrently; the claims wait for every
+	// one of them.
+	var scans []store.ScanDigest
+	for _, dd := range due {
+		if dd.reason != reasonRematch {
+			scans = append(scans, store.ScanDigest{Digest: dd.digest, Tags: byDigest[dd.digest], Reason: dd.reason})
+		}
+	}
+	batches, err := scanBatches(store.ScanTask{Registry: task.Registry, Repository: task.Repository, RunID: task.RunID}, scans)
+	if err != nil {
+		return d, err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxConcurrentSends)
 	for _, dd := range due {
-		g.Go(func() error { return p.sendDue(gctx, task, dd.digest, byDigest[dd.digest], dd.reason) })
+		if dd.reason == reasonRematch {
+			g.Go(func() error { return p.sendRematch(gctx, task, dd.digest) })
+		}
+	}
+	for _, msg := range batches {
+		g.Go(func() error {
+			if err := p.scanTasks.Send(gctx, msg); err != nil {
+				return fmt.Errorf("enqueueing scans: %w", err)
+			}
+			return nil
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return d, err
@@ -209,30 +232,54 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 // maxConcurrentSends bounds the queue sends one list task has in flight.
 const maxConcurrentSends = 8
 
-// sendDue sends what a due digest needs: a rematch task scoped to it when only its
-// age or generation made it due and every row has a current inventory
-// ([reasonRematch]), else a scan task.
-func (p *Pipeline) sendDue(ctx context.Context, task store.ListTask, digest string, tags []string, reason string) error {
-	if reason == reasonRematch {
-		msg, err := store.EncodeRematchTask(store.RematchTask{Generation: cmp.Or(p.currentGeneration(), "current"), RunID: task.RunID,
-			Scope: &store.RematchScope{Registry: task.Registry, Repository: task.Repository, Digest: digest}})
-		if err == nil {
-			err = p.rematchTasks.Send(ctx, msg)
-		}
-		if err != nil {
-			return fmt.Errorf("enqueueing rematch of %s: %w", digest, err)
-		}
-		return nil
-	}
-	msg, err := store.EncodeScanTask(store.ScanTask{Registry: task.Registry, Repository: task.Repository, Digest: digest,
-		Tags: tags, Reason: reason, RunID: task.RunID})
+// sendRematch sends a rematch task scoped to digest, due because only its age or
+// generation made it so and every row has a current inventory ([reasonRematch]).
+func (p *Pipeline) sendRematch(ctx context.Context, task store.ListTask, digest string) error {
+	msg, err := store.EncodeRematchTask(store.RematchTask{Generation: cmp.Or(p.currentGeneration(), "current"), RunID: task.RunID,
+		Scope: &store.RematchScope{Registry: task.Registry, Repository: task.Repository, Digest: digest}})
 	if err == nil {
-		err = p.scanTasks.Send(ctx, msg)
+		err = p.rematchTasks.Send(ctx, msg)
 	}
 	if err != nil {
-		return fmt.Errorf("enqueueing scan of %s: %w", digest, err)
+		return fmt.Errorf("enqueueing rematch of %s: %w", digest, err)
 	}
 	return nil
+}
+
+// scanBatches encodes digests as scan tasks like base (registry, repository, run),
+// in order: one digest alone as a single-digest task (the wire format registry
+// events send), more as batch tasks of at most [store.MaxScanDigests] digests whose
+// text fits [store.MaxMessageBytes] (a digest whose tags do not fit a batch goes
+// alone).
+func scanBatches(base store.ScanTask, digests []store.ScanDigest) ([][]byte, error) {
+	encode := func(ds []store.ScanDigest) ([]byte, error) {
+		t := base
+		if len(ds) == 1 {
+			t.Digest, t.Tags, t.Reason = ds[0].Digest, ds[0].Tags, ds[0].Reason
+		} else {
+			t.Digests = ds
+		}
+		msg, err := store.EncodeScanTask(t)
+		if err != nil {
+			return nil, fmt.Errorf("enqueueing scans of %s: %w", base.Repository, err)
+		}
+		return msg, nil
+	}
+	var out [][]byte
+	for len(digests) > 0 {
+		n := min(len(digests), store.MaxScanDigests)
+		msg, err := encode(digests[:n])
+		for err == nil && len(msg) > store.MaxMessageBytes && n > 1 {
+			n /= 2
+			msg, err = encode(digests[:n])
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msg)
+		digests = digests[n:]
+	}
+	return out, nil
 }
 
 // countEnqueued counts one claimed digest: a rematch task or a scan task.

@@ -35,6 +35,8 @@ type Pipeline struct {
 	registryOpts []registry.Option
 	// rematchPageSize is how many images rows a rematch task covers (0: the default).
 	rematchPageSize int
+	// scanReserve is the budget a batch scan task keeps back (0: the default).
+	scanReserve time.Duration
 	// inlineInventoryLimit bounds the gzipped inventory an images row keeps inline
 	// (0: store.MaxInlineInventory).
 	inlineInventoryLimit int

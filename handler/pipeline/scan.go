@@ -1,12 +1,14 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tidewatch/tidewatch/handler/host"
@@ -17,7 +19,8 @@ import (
 
 // Scan handles one scan task: every platform of the digest is scanned and written to
 // the images and findings tables; findings of the digest a tag previously pointed at
-// that are absent now are resolved by this digest.
+// that are absent now are resolved by this digest. A task carrying several digests
+// scans each in turn (see [Pipeline.scanBatch]).
 func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Logger) error {
 	text, err := inv.QueueMessage(host.QueueBinding)
 	if err != nil {
@@ -33,6 +36,10 @@ func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Log
 		return p.rejectMessage(ctx, log, inv, FuncScan, text, err)
 	}
 	now := p.now().UTC()
+	if len(task.Digests) > 0 {
+		d, err := p.scanBatch(ctx, log, inv, c, task, now)
+		return p.finish(ctx, log, inv, task.RunID, now, d, err)
+	}
 	use, err := p.scan(ctx, log, c, task, now)
 	d := store.RunDelta{Scanned: 1}
 	if err != nil {
@@ -40,6 +47,136 @@ func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Log
 	}
 	use.stamp(&d)
 	return p.finish(ctx, log, inv, task.RunID, now, d, err)
+}
+
+// defaultScanReserve is the budget a batch scan task keeps back by default: enough
+// for the sends and records that end it, and for a slow digest.
+const defaultScanReserve = time.Minute
+
+// WithScanReserve sets the budget a batch scan task keeps back (see
+// [Pipeline.scanBatch]; tests).
+func WithScanReserve(d time.Duration) Option {
+	return func(p *Pipeline) { p.scanReserve = d }
+}
+
+// scanBatch handles a scan task carrying several digests (listrepo's batch): they
+// are scanned one after another, each as a single-digest task would be. A digest
+// that succeeds is counted Scanned; one that fails permanently is recorded as a
+// single task's permanent failure is (images row, run failure line) and counted
+// Failed; one that fails transiently, or is deferred by a registry's Retry-After,
+// is split off: sent as a single-digest task (after the registry's wait, when
+// deferred), which then has its own deliveries, retries and poison queue, and
+// counted Retried (Deferred). Budget rule: before each digest after the first, when
+// what is left of ctx's budget is less than the reserve (WithScanReserve, default
+// a minute) or twice the slowest digest so far, the digests not started go out as
+// one task and this one completes. A split-off or remainder send that fails fails
+// the message transiently (the redelivery scans again: scans are idempotent); on
+// the last delivery the digests not done are first recorded failed, so the poison
+// queue holds no scan without a record. The message never completes with a digest
+// that is not scanned, recorded failed or sent again.
+func (p *Pipeline) scanBatch(ctx context.Context, log *slog.Logger, inv *host.Invocation, c imageSource, task store.ScanTask, now time.Time) (store.RunDelta, error) {
+	var (
+		d        store.RunDelta
+		use      advisoryUse
+		failures []string
+		slowest  time.Duration
+	)
+	reserve := cmp.Or(p.scanReserve, defaultScanReserve)
+	each := task.Each()
+	fail := func(err error, undone []store.ScanTask) (store.RunDelta, error) {
+		n := inv.DequeueCount()
+		log.Warn("batch scan task failed, the host will retry it", "error", err, "dequeueCount", n)
+		if n >= host.MaxDequeueCount {
+			rctx, cancel := recordContext(ctx)
+			defer cancel()
+			for _, one := range undone {
+				p.recordFailedImage(rctx, log, one, fmt.Errorf("giving up after %d deliveries: %w", n, err), now)
+			}
+		}
+		d.Retried, d.Failure = d.Retried+1, err.Error()
+		use.stamp(&d)
+		return d, err
+	}
+	for i, one := range each {
+		if i > 0 && budgetShort(ctx, max(reserve, 2*slowest)) {
+			rest := each[i:]
+			if err := p.resend(ctx, task, rest, 0); err != nil {
+				return fail(fmt.Errorf("sending the %d digests the budget left unscanned: %w", len(rest), err), rest)
+			}
+			log.Info("budget short: sent the digests not started as one task", "digests", len(rest))
+			break
+		}
+		olog := log.With("digest", one.Digest)
+		started := time.Now()
+		u, err := p.scan(ctx, olog, c, one, now)
+		slowest = max(slowest, time.Since(started))
+		if u.generation != "" {
+			use = u
+		}
+		if err == nil {
+			d.Scanned++
+			continue
+		}
+		wait, deferred := deferral(ctx, err)
+		switch {
+		case !deferred && isPermanent(ctx, err):
+			olog.Error("digest failed permanently", "error", err)
+			rctx, cancel := recordContext(ctx)
+			p.recordFailedImage(rctx, olog, one, err, now)
+			cancel()
+			d.Failed++
+			failures = append(failures, one.Digest+": "+err.Error())
+		default:
+			if serr := p.resend(ctx, task, []store.ScanTask{one}, wait); serr != nil {
+				return fail(fmt.Errorf("splitting off %s: %w (cause: %w)", one.Digest, serr, err), each[i:])
+			}
+			olog.Warn("digest failed, split off as its own scan task", "error", err, "after", wait)
+			if deferred {
+				d.Deferred++
+			} else {
+				d.Retried++
+			}
+			failures = append(failures, one.Digest+": "+err.Error())
+		}
+	}
+	d.Failure = strings.Join(failures, "; ")
+	use.stamp(&d)
+	return d, nil
+}
+
+// budgetShort reports whether less than reserve is left of ctx's budget.
+func budgetShort(ctx context.Context, reserve time.Duration) bool {
+	deadline, bounded := ctx.Deadline()
+	return bounded && time.Until(deadline) < reserve
+}
+
+// resend sends digests (single-digest tasks of task's batch) as one scan task, or
+// as few as fit a message, after wait; with a context detached from ctx, whose
+// budget may be what ran out.
+func (p *Pipeline) resend(ctx context.Context, task store.ScanTask, digests []store.ScanTask, wait time.Duration) error {
+	ds := make([]store.ScanDigest, 0, len(digests))
+	for _, one := range digests {
+		ds = append(ds, store.ScanDigest{Digest: one.Digest, Tags: one.Tags, Reason: one.Reason})
+	}
+	base := task
+	base.Digests = nil
+	msgs, err := scanBatches(base, ds)
+	if err != nil {
+		return err
+	}
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
+	for _, msg := range msgs {
+		if wait > 0 {
+			err = p.scanTasks.SendAfter(rctx, msg, wait)
+		} else {
+			err = p.scanTasks.Send(rctx, msg)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scan does the work of one scan task and returns the advisory generation it used

@@ -70,15 +70,53 @@ func (t ListTask) Each() []ListTask {
 	return out
 }
 
-// ScanTask asks "scan" to scan one image digest (an index means every platform).
+// ScanTask asks "scan" to scan one image digest (an index means every platform):
+// one (Digest, with Tags and Reason) or, since listrepo batches a listing's due
+// digests, up to [MaxScanDigests] (Digests), never both. [ScanTask.Each] is the task
+// as one single-digest task per digest. Registry events and the digests a batch
+// splits off are single-digest tasks.
 type ScanTask struct {
 	V          int      `json:"v"`
 	Registry   string   `json:"registry"`
 	Repository string   `json:"repository"`
-	Digest     string   `json:"digest"`
-	Tags       []string `json:"tags"`
-	Reason     string   `json:"reason"`
+	Digest     string   `json:"digest,omitempty"`
+	Tags       []string `json:"tags,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
 	RunID      string   `json:"runId"`
+	// Digests, when set, are the digests the task scans, one after another; Digest,
+	// Tags and Reason are then empty.
+	Digests []ScanDigest `json:"digests,omitempty"`
+}
+
+// ScanDigest is one digest of a [ScanTask] that scans several.
+type ScanDigest struct {
+	Digest string   `json:"digest"`
+	Tags   []string `json:"tags"`
+	Reason string   `json:"reason"`
+}
+
+// MaxScanDigests is the most digests one scan task may carry.
+const MaxScanDigests = 50
+
+// MaxMessageBytes is the most bytes of message text a batch task is packed to: the
+// Queue service takes 64 KiB of (base64, so 4/3 larger) wire text; the rest is
+// margin. A single-digest task is not checked (a digest with more tags than fit is
+// refused by the queue, as before batches).
+const MaxMessageBytes = 46 * 1024
+
+// Each returns t as single-digest tasks, one per digest it scans, in order.
+func (t ScanTask) Each() []ScanTask {
+	if len(t.Digests) == 0 {
+		return []ScanTask{t}
+	}
+	out := make([]ScanTask, 0, len(t.Digests))
+	for _, d := range t.Digests {
+		one := t
+		one.Digests = nil
+		one.Digest, one.Tags, one.Reason = d.Digest, d.Tags, d.Reason
+		out = append(out, one)
+	}
+	return out
 }
 
 // RematchTask asks "rematch" to re-match one page of stored inventories against the
@@ -135,18 +173,39 @@ func (t ListTask) Validate() error {
 }
 
 // Validate reports what makes t unprocessable, wrapping ErrBadMessage. Registry,
-// repository, digest (sha256, 64 hex digits) and tags must parse as an image
-// reference (go-containerregistry's name package).
+// repository, each digest (sha256, 64 hex digits) and its tags must parse as an image
+// reference (go-containerregistry's name package); a task names one digest or 1 to
+// MaxScanDigests distinct ones, each with a reason.
 func (t ScanTask) Validate() error {
+	many := len(t.Digests) > 0
 	if err := check("scan-task", t.V,
 		field{"registry", t.Registry != ""},
 		field{"repository", t.Repository != ""},
-		field{"digest", t.Digest != ""},
-		field{"runId", validRunID(t.RunID)},
-		field{"reason", t.Reason == ReasonPush || t.Reason == ReasonPull || t.Reason == ReasonRescan || t.Reason == ReasonEvent}); err != nil {
+		field{"digest", (t.Digest != "") != many},
+		field{"digests", len(t.Digests) <= MaxScanDigests && (!many || (len(t.Tags) == 0 && t.Reason == ""))},
+		field{"runId", validRunID(t.RunID)}); err != nil {
 		return err
 	}
-	return checkReference("scan-task", t.Registry, t.Repository, t.Digest, t.Tags)
+	seen := make(map[string]bool, len(t.Digests))
+	for _, one := range t.Each() {
+		if seen[one.Digest] {
+			return fmt.Errorf("%w: scan-task scans digest %q twice", ErrBadMessage, one.Digest)
+		}
+		seen[one.Digest] = true
+		if err := check("scan-task", t.V,
+			field{"digest", one.Digest != ""},
+			field{"reason", validReason(one.Reason)}); err != nil {
+			return err
+		}
+		if err := checkReference("scan-task", one.Registry, one.Repository, one.Digest, one.Tags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validReason(r string) bool {
+	return r == ReasonPush || r == ReasonPull || r == ReasonRescan || r == ReasonEvent
 }
 
 // qualifier is what goes in front of repository so that it parses as a repository of

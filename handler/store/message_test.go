@@ -35,6 +35,21 @@ func TestDecodeMessages(t *testing.T) {
 		{"a scan-task with a tag for a digest is bad", decodeAny(DecodeScanTask), `{"v":1,"registry":"r","repository":"a","digest":"latest","reason":"push"}`, nil, true},
 		{"a scan-task with an unknown reason is bad", decodeAny(DecodeScanTask), `{"v":1,"registry":"r","repository":"a","digest":"sha256:0a","reason":"whim"}`, nil, true},
 		{"a list-task without repository is bad", decodeAny(DecodeListTask), `{"v":1,"registry":"r"}`, nil, true},
+		{"a scan-task of several digests decodes", decodeAny(DecodeScanTask),
+			`{"v":1,"registry":"r","repository":"a","runId":"r1","digests":[{"digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","tags":["1"],"reason":"push"},{"digest":"sha256:1a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","tags":[],"reason":"rescan"}]}`,
+			ScanTask{V: 1, Registry: "r", Repository: "a", RunID: "r1", Digests: []ScanDigest{{Digest: "sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9", Tags: []string{"1"}, Reason: ReasonPush}, {Digest: "sha256:1a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9", Tags: []string{}, Reason: ReasonRescan}}}, false},
+		{"a scan-task with both digest and digests is bad", decodeAny(DecodeScanTask),
+			`{"v":1,"registry":"r","repository":"a","runId":"r1","digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","digests":[{"digest":"sha256:1a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","reason":"push"}]}`, nil, true},
+		{"a scan-task of several digests with a task-level reason is bad", decodeAny(DecodeScanTask),
+			`{"v":1,"registry":"r","repository":"a","runId":"r1","reason":"push","digests":[{"digest":"sha256:1a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","reason":"push"}]}`, nil, true},
+		{"a scan-task naming a digest twice is bad", decodeAny(DecodeScanTask),
+			`{"v":1,"registry":"r","repository":"a","runId":"r1","digests":[{"digest":"sha256:1a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","reason":"push"},{"digest":"sha256:1a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","reason":"pull"}]}`, nil, true},
+		{"a scan-task with a digest of several without reason is bad", decodeAny(DecodeScanTask),
+			`{"v":1,"registry":"r","repository":"a","runId":"r1","digests":[{"digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","reason":"push"},{"digest":"sha256:1a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"}]}`, nil, true},
+		{"a scan-task with a tag for a digest among several is bad", decodeAny(DecodeScanTask),
+			`{"v":1,"registry":"r","repository":"a","runId":"r1","digests":[{"digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","reason":"push"},{"digest":"latest","reason":"push"}]}`, nil, true},
+		{"a scan-task with an invalid tag among several is bad", decodeAny(DecodeScanTask),
+			`{"v":1,"registry":"r","repository":"a","runId":"r1","digests":[{"digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","tags":["no good"],"reason":"push"}]}`, nil, true},
 		{"a list-task of several repositories decodes", decodeAny(DecodeListTask),
 			`{"v":1,"registry":"r.example","runId":"r1","window":{"pushDays":7,"pullDays":30},"repositories":[{"name":"a"},{"name":"b/c","updatedAt":"2026-03-10T06:00:00Z"}]}`,
 			ListTask{V: 1, Registry: "r.example", RunID: "r1", Window: Window{PushDays: 7, PullDays: 30},
@@ -160,6 +175,44 @@ func TestAListTaskOfTooManyRepositoriesIsBad(t *testing.T) {
 	task.Repositories = task.Repositories[:MaxListRepositories]
 	if _, err := EncodeListTask(task); err != nil {
 		t.Errorf("%d repositories: %v, want it encoded", len(task.Repositories), err)
+	}
+}
+
+func TestAScanTaskOfTooManyDigestsIsBad(t *testing.T) {
+	task := ScanTask{Registry: "r.example", Repository: "a", RunID: "r1"}
+	for i := range MaxScanDigests + 1 {
+		task.Digests = append(task.Digests, ScanDigest{Digest: fmt.Sprintf("sha256:%064x", i), Reason: ReasonPush})
+	}
+	if _, err := EncodeScanTask(task); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("%d digests: %v, want ErrBadMessage", len(task.Digests), err)
+	}
+	task.Digests = task.Digests[:MaxScanDigests]
+	if _, err := EncodeScanTask(task); err != nil {
+		t.Errorf("%d digests: %v, want it encoded", len(task.Digests), err)
+	}
+}
+
+func TestEachSplitsAScanTaskIntoSingleDigestTasks(t *testing.T) {
+	d1, d2 := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
+	tests := []struct {
+		name string
+		task ScanTask
+		want []ScanTask
+	}{
+		{name: "a single-digest task is itself",
+			task: ScanTask{V: 1, Registry: "r", Repository: "a", Digest: d1, Tags: []string{"1"}, Reason: ReasonEvent, RunID: "r1"},
+			want: []ScanTask{{V: 1, Registry: "r", Repository: "a", Digest: d1, Tags: []string{"1"}, Reason: ReasonEvent, RunID: "r1"}}},
+		{name: "a task of several is one per digest, in order, each with its tags and reason",
+			task: ScanTask{V: 1, Registry: "r", Repository: "a", RunID: "r1", Digests: []ScanDigest{{Digest: d2, Tags: []string{"2", "latest"}, Reason: ReasonPull}, {Digest: d1, Reason: ReasonRescan}}},
+			want: []ScanTask{{V: 1, Registry: "r", Repository: "a", Digest: d2, Tags: []string{"2", "latest"}, Reason: ReasonPull, RunID: "r1"},
+				{V: 1, Registry: "r", Repository: "a", Digest: d1, Reason: ReasonRescan, RunID: "r1"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.task.Each()); diff != "" {
+				t.Errorf("Each (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
