@@ -29,12 +29,7 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
 // 100 ns precision.
 func (s *Server) repository(w http.ResponseWriter, repo string) {
 	a, ok, err := s.source.Attributes(repo)
-	switch {
-	case err != nil:
-		acrError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
-		return
-	case !ok:
-		acrError(w, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry")
+	if lookupFailed(w, ok, err) {
 		return
 	}
 	writeJSONBody(w, map[string]any{
@@ -49,12 +44,7 @@ func (s *Server) repository(w http.ResponseWriter, repo string) {
 // orderby (timedesc, timeasc, else by digest), paged by n and last.
 func (s *Server) manifests(w http.ResponseWriter, r *http.Request, repo string) {
 	all, ok, err := s.source.Manifests(repo)
-	switch {
-	case err != nil:
-		acrError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
-		return
-	case !ok:
-		acrError(w, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry")
+	if lookupFailed(w, ok, err) {
 		return
 	}
 	order := r.URL.Query().Get("orderby")
@@ -118,4 +108,19 @@ func setNextLink(w http.ResponseWriter, path, last string, r *http.Request) {
 		q.Set("orderby", o)
 	}
 	w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, path, q.Encode()))
+}
+
+// lookupFailed answers a failed repository lookup of the source as ACR does (500
+// UNKNOWN for an error, 404 NAME_UNKNOWN for a repository it does not have) and
+// reports whether it answered.
+func lookupFailed(w http.ResponseWriter, ok bool, err error) bool {
+	switch {
+	case err != nil:
+		acrError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
+	case !ok:
+		acrError(w, http.StatusNotFound, "NAME_UNKNOWN", "repository name not known to registry")
+	default:
+		return false
+	}
+	return true
 }
