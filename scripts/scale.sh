@@ -4,6 +4,7 @@
 #   scripts/scale.sh                      # REPOS=1000 TAGS=10
 #   REPOS=10000 SCALE_DIR=/tmp/tw-scale scripts/scale.sh
 #   ACR=1 scripts/scale.sh                # the same through the fake ACR (below)
+#   PROFILE=DIR scripts/scale.sh          # also CPU profiles of both sweeps: DIR/first.pprof, DIR/second.pprof
 #
 # In one run it:
 #   1. fills a local docker-registry with REPOS x TAGS tiny images (skipped when
@@ -65,6 +66,10 @@ go build -o "$work/regseed" ./handler/internal/cmd/regseed
 
 # vmhwm PID: the peak resident set of a running process, in MB.
 vmhwm() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+# cpusec PID: the CPU seconds (user + system) a running process has used so far.
+cpusec() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+# cputime FILE: the CPU seconds (user + system) /usr/bin/time -v wrote to FILE.
+cputime() { awk -F: '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$1"; }
 # maxrss FILE: the peak resident set /usr/bin/time -v wrote to FILE, in MB.
 maxrss() { awk -F: '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$1"; }
 
@@ -103,13 +108,24 @@ azurite_rss() {
 	for pid in "${AZURITE_PIDS[@]}"; do out+="${out:+/}$(vmhwm "$pid")"; done
 	echo "$out"
 }
+# service_cpu: the CPU seconds the registry and each Azurite process have used so far.
+service_cpu() {
+	local pid out="registry $(cpusec "$registry_pid") azurite"
+	for pid in "${AZURITE_PIDS[@]}"; do out+=" $(cpusec "$pid")"; done
+	echo "$out"
+}
+# cpu_delta A B: what each process of two service_cpu readings used between them.
+cpu_delta() { awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
+	for (i = 1; i <= n; i++) printf "%s%s", (x[i] ~ /^[a-z]/ ? x[i] : sprintf("%.1f", y[i] - x[i])), (i < n ? " " : "") }'; }
 
 say "listing floor (regfill -list, concurrency 32)"
+cpu_before_floor=$(service_cpu)
 /usr/bin/time -v -o "$work/floor.time" "$work/regfill" -list -registry "$REGISTRY_HOST" \
 	-concurrency 32 -digests "$work/digests.tsv" >"$work/floor.out"
 cat "$work/floor.out"
 floor=$(sed -n 's/^list: .* elapsed=\([0-9.]*\)s.*/\1/p' "$work/floor.out")
 floor_registry_rss=$(vmhwm "$registry_pid")
+cpu_after_floor=$(service_cpu)
 [ -n "$floor" ] || die "regfill -list printed no elapsed time"
 images=$(cut -f1,3 "$work/digests.tsv" | sort -u | wc -l)
 
@@ -142,7 +158,7 @@ export TIDEWATCH_LOG_LEVEL=warn
 sweep() {
 	say "sweep $1: tidewatch run --stop-before scan --parallel $PARALLEL --count-storage"
 	/usr/bin/time -v -o "$work/$1.time" "$work/tidewatch" run --stop-before scan \
-		--parallel "$PARALLEL" --count-storage --timeout 60m >"$work/$1.out" 2>"$work/$1.err" ||
+		--parallel "$PARALLEL" --count-storage --timeout 60m ${PROFILE:+--cpuprofile "$PROFILE/$1.pprof"} >"$work/$1.out" 2>"$work/$1.err" ||
 		{ tail -20 "$work/$1.err" >&2; die "sweep $1 failed"; }
 	grep -v '^storage: [a-z]* ' "$work/$1.out"
 }
@@ -156,7 +172,9 @@ enqueued() { sed -n 's/^run: stopped before scan: .*enqueued \([0-9]*\) digest s
 invocations() { sed -n 's/^run: \([0-9]*\) invocations.*/\1/p' "$work/$1.out"; }
 
 acr_counts before
+cpu_before_first=$(service_cpu)
 sweep first
+cpu_after_first=$(service_cpu)
 acr_counts first
 first_registry_rss=$(vmhwm "$registry_pid")
 first_azurite_rss=$(azurite_rss)
@@ -166,7 +184,9 @@ say "re-pushing $changed tags (1 % of repositories) with new digests"
 "$work/regfill" -registry "$REGISTRY_HOST" -repos "$REPOS" -tags "$TAGS" -update "$changed" \
 	-changes "$work/changes.jsonl" | tail -1
 changed_repos=$(sed -n 's/.*"repo":"\([^"]*\)".*/\1/p' "$work/changes.jsonl" | sort -u | wc -l)
+cpu_before_second=$(service_cpu)
 sweep second
+cpu_after_second=$(service_cpu)
 acr_counts second
 
 t1=$(seconds first); t2=$(seconds second)
@@ -195,6 +215,9 @@ fi
 echo "peak RSS (MB): tidewatch first $(maxrss "$work/first.time"), second $(maxrss "$work/second.time"); regfill -list $(maxrss "$work/floor.time");"
 echo "               docker-registry $floor_registry_rss after the floor, $first_registry_rss after the first sweep, $(vmhwm "$registry_pid") after both;"
 echo "               azurite ($([ "$AZURITE_SPLIT" = 1 ] && echo "blob/queue/table" || echo "one process")) $first_azurite_rss after the first sweep, $(azurite_rss) after both (target <= 256 each)"
+echo "CPU seconds (Azurite blob/queue/table or one process): floor regfill $(cputime "$work/floor.time"), $(cpu_delta "$cpu_before_floor" "$cpu_after_floor");"
+echo "               first sweep tidewatch $(cputime "$work/first.time"), $(cpu_delta "$cpu_before_first" "$cpu_after_first");"
+echo "               second sweep tidewatch $(cputime "$work/second.time"), $(cpu_delta "$cpu_before_second" "$cpu_after_second")"
 echo "invocations: first $inv1 (busy $(busy first) s), second $inv2 (busy $(busy second) s); scan tasks left queued: $q1 after the first, $q2 after the second"
 echo "digest scans enqueued (runs rows, cumulative for the day): $e1 after the first, $e2 after the second (the second sweep's: $(( ${e2:-0} - ${e1:-0} )))"
 awk -v a="$tx1" -v b="$tx2" -v n="$images" 'BEGIN {

@@ -54,8 +54,17 @@ func runPipeline(ctx context.Context, env Env, args []string) int {
 	parallel := fs.Int("parallel", 1, "invocations in flight at once (1 to 32)")
 	timers := fs.String("timers", "", `timer functions to fire first, comma-separated, in order ("advisories", "sweep"; default: the sweep, preceded by advisories when TIDEWATCH_ADVISORIES_URL is http(s))`)
 	countStorage := fs.Bool("count-storage", false, "print the storage transactions made, per service and resource, and per function the invocations' busy, active and billed time")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (handler and host stand-in, one process) to this file")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "tidewatch run: --cpuprofile: %v\n", err)
+			return exitError
+		}
+		defer stop()
 	}
 	if *stopBefore != "" && *stopBefore != pipeline.FuncScan {
 		fmt.Fprintf(env.Stderr, "tidewatch run: --stop-before %q: only %q is supported\n", *stopBefore, pipeline.FuncScan)
