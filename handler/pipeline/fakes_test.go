@@ -311,7 +311,8 @@ func activityVersion(a store.Activity) string { return fmt.Sprintf("%#v", a) }
 // PutActivities writes like the store: every row only if it is still at its ETag
 // ("": only if absent), else nothing and ErrConflict. The call is logged with what
 // each row changes: "PutActivities push:sha256:… claim:sha256:… untrack:sha256:…".
-func (m *memStore) PutActivities(_ context.Context, registry, repository string, acts []store.ActivityRow) error {
+// Written rows' new versions are returned, as the service's answer gives them.
+func (m *memStore) PutActivities(_ context.Context, registry, repository string, acts []store.ActivityRow) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.activityRaces) > 0 {
@@ -335,17 +336,22 @@ func (m *memStore) PutActivities(_ context.Context, registry, repository string,
 		}
 		if (a.ETag == "") == ok || (ok && a.ETag != activityVersion(prev)) {
 			m.calls = append(m.calls, strings.Join(labels, " ")+" (conflict)")
-			return fmt.Errorf("writing activity: %w", store.ErrConflict)
+			return nil, fmt.Errorf("writing activity: %w", store.ErrConflict)
 		}
 	}
 	apply, err := m.write(strings.Join(labels, " "))
+	var etags []string
 	if apply {
 		for _, a := range acts {
 			a.Registry, a.Repository = registry, repository
 			m.activity[key(registry, repository, a.Digest)] = a.Activity
+			etags = append(etags, activityVersion(a.Activity))
 		}
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return etags, nil
 }
 
 // SetUntracked sets or clears UntrackedAt of an existing row.

@@ -232,6 +232,10 @@ func TestANewRepositoryIsListedWithoutReadingItsTagsOrImages(t *testing.T) {
 		if n := len(m.sentScans(t)); n != 2 {
 			t.Errorf("%d scans sent, want 2 (A and C)", n)
 		}
+		// The claims are written over the versions the push write answered.
+		if n := reads(m, "ListActivityRows"); n != 1 {
+			t.Errorf("%d activity reads (%q), want one", n, m.reads)
+		}
 	})
 	t.Run("a repository with activity rows", func(t *testing.T) {
 		m, reg := twoRepositories()

@@ -42,7 +42,7 @@ type activityLog interface {
 	RecordActivity(ctx context.Context, obs store.Activity, pulls int64) error
 	ClaimScanAs(ctx context.Context, registry, repository, digest string, day time.Time, claimant string) (bool, error)
 	ListActivityRows(ctx context.Context, registry, repository string) ([]store.ActivityRow, error)
-	PutActivities(ctx context.Context, registry, repository string, acts []store.ActivityRow) error
+	PutActivities(ctx context.Context, registry, repository string, acts []store.ActivityRow) ([]string, error)
 }
 
 // repositoryLog is what the sweep remembers of each repository as a whole (the

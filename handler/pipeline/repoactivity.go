@@ -17,8 +17,9 @@ import (
 type repoActivity struct {
 	registry, repository string
 	rows                 map[string]store.ActivityRow // digest → row
-	// versioned is true while the ETags in rows are the stored rows' (nothing written
-	// since the read); a write needs them, so one after another write re-reads first.
+	// versioned is true while the ETags in rows are the stored rows' (read, or
+	// answered by the last write); a write needs them, so one after a write whose
+	// versions are unknown (failed, or an answer without them) re-reads first.
 	versioned bool
 }
 
@@ -94,14 +95,21 @@ func (ra *repoActivity) update(ctx context.Context, log activityLog, digests []s
 		if len(writes) == 0 {
 			return nil
 		}
-		err := log.PutActivities(ctx, ra.registry, ra.repository, writes)
-		ra.versioned = false // written (or maybe written): the ETags are stale either way
+		etags, err := log.PutActivities(ctx, ra.registry, ra.repository, writes)
 		if err == nil {
-			for _, w := range writes {
-				ra.rows[w.Digest] = store.ActivityRow{Activity: w.Activity}
+			// The rows now have the versions the service answered: the next write is
+			// conditional on them without a read (unless the answer did not say).
+			ra.versioned = len(etags) == len(writes)
+			for i, w := range writes {
+				next := store.ActivityRow{Activity: w.Activity}
+				if ra.versioned {
+					next.ETag = etags[i]
+				}
+				ra.rows[w.Digest] = next
 			}
 			return nil
 		}
+		ra.versioned = false // maybe written: the ETags are stale either way
 		if !errors.Is(err, store.ErrConflict) || attempt == maxActivityAttempts {
 			return fmt.Errorf("writing activity of %s/%s: %w", ra.registry, ra.repository, err)
 		}

@@ -248,8 +248,10 @@ func (a Activity) Claim(day time.Time, claimant string) (next Activity, write, c
 // ETag (an empty ETag: only if it does not exist yet). A row changed or created
 // meanwhile fails its transaction with ErrConflict; the caller re-reads
 // (ListActivityRows) and merges again (earlier transactions stay written, and are what
-// the re-read sees).
-func (s *Store) PutActivities(ctx context.Context, registry, repository string, acts []ActivityRow) error {
+// the re-read sees). It returns the ETag each row now has, in the order of acts, so
+// that the next conditional write needs no read; nil when the service's answer did
+// not say (the rows are written, their versions unknown).
+func (s *Store) PutActivities(ctx context.Context, registry, repository string, acts []ActivityRow) ([]string, error) {
 	actions := make([]tableAction, 0, len(acts))
 	for _, a := range acts {
 		a.Registry, a.Repository = registry, repository
@@ -259,10 +261,11 @@ func (s *Store) PutActivities(ctx context.Context, registry, repository string, 
 		}
 		actions = append(actions, ta)
 	}
-	if err := submitActions(ctx, s.activity, actions); err != nil {
-		return fmt.Errorf("writing %d activity rows of %s/%s: %w", len(acts), registry, repository, err)
+	etags, err := submitActionsETags(ctx, s.activity, actions)
+	if err != nil {
+		return nil, fmt.Errorf("writing %d activity rows of %s/%s: %w", len(acts), registry, repository, err)
 	}
-	return nil
+	return etags, nil
 }
 
 // SetUntracked sets (at non-zero) or clears (zero) the digest's UntrackedAt and

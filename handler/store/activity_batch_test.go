@@ -20,7 +20,7 @@ func TestPutActivitiesWritesOnlyOverTheVersionRead(t *testing.T) {
 	for i := range 150 {
 		fresh = append(fresh, ActivityRow{Activity: Activity{Digest: fmt.Sprintf("sha256:%03d", i), LastPushedAt: push, Source: "tags"}})
 	}
-	if err := s.PutActivities(ctx, reg, repo, fresh); err != nil {
+	if _, err := s.PutActivities(ctx, reg, repo, fresh); err != nil {
 		t.Fatalf("inserting 150 new rows: %v", err)
 	}
 	rows, err := s.ListActivityRows(ctx, reg, repo)
@@ -32,7 +32,7 @@ func TestPutActivitiesWritesOnlyOverTheVersionRead(t *testing.T) {
 	}
 
 	t.Run("a row that exists by now is not inserted again", func(t *testing.T) {
-		err := s.PutActivities(ctx, reg, repo, []ActivityRow{{Activity: Activity{Digest: "sha256:000", Source: "other"}}})
+		_, err := s.PutActivities(ctx, reg, repo, []ActivityRow{{Activity: Activity{Digest: "sha256:000", Source: "other"}}})
 		if !errors.Is(err, ErrConflict) {
 			t.Errorf("inserting over an existing row: %v, want ErrConflict", err)
 		}
@@ -45,7 +45,7 @@ func TestPutActivitiesWritesOnlyOverTheVersionRead(t *testing.T) {
 			t.Fatal(err)
 		}
 		read.ScanClaimedOn = "2025-04-01"
-		err := s.PutActivities(ctx, reg, repo, []ActivityRow{read})
+		_, err := s.PutActivities(ctx, reg, repo, []ActivityRow{read})
 		if !errors.Is(err, ErrConflict) {
 			t.Fatalf("replacing a row changed since it was read: %v, want ErrConflict", err)
 		}
@@ -66,7 +66,7 @@ func TestPutActivitiesWritesOnlyOverTheVersionRead(t *testing.T) {
 		for i := range current {
 			current[i].Activity, _, _ = current[i].Claim(push, "msg-1")
 		}
-		if err := s.PutActivities(ctx, reg, repo, current); err != nil {
+		if _, err := s.PutActivities(ctx, reg, repo, current); err != nil {
 			t.Fatalf("claiming 150 rows at their versions: %v", err)
 		}
 		after, err := s.ListActivity(ctx, reg, repo)
@@ -83,6 +83,67 @@ func TestPutActivitiesWritesOnlyOverTheVersionRead(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("claims (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestPutActivitiesAnswersTheVersionsItWrote(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	const reg, repo = "r.example", "versions/app"
+	push := time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC)
+	// 130 rows: two transactions, each answering its own operations' versions.
+	var rows []ActivityRow
+	for i := range 130 {
+		rows = append(rows, ActivityRow{Activity: Activity{Digest: fmt.Sprintf("sha256:%03d", i), LastPushedAt: push, Source: "tags"}})
+	}
+	etags, err := s.PutActivities(ctx, reg, repo, rows)
+	if err != nil {
+		t.Fatalf("inserting 130 rows: %v", err)
+	}
+	if len(etags) != len(rows) {
+		t.Fatalf("%d versions answered for 130 rows written", len(etags))
+	}
+	stored, err := s.ListActivityRows(ctx, reg, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, r := range stored {
+		want[r.Digest] = r.ETag
+	}
+	got := map[string]string{}
+	for i, r := range rows {
+		got[r.Digest] = etags[i]
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("versions answered by the write against those a read gives (-read +answered):\n%s", diff)
+	}
+
+	t.Run("a write conditional on the answered versions needs no read", func(t *testing.T) {
+		next := make([]ActivityRow, len(rows))
+		for i, r := range rows {
+			next[i] = ActivityRow{ETag: etags[i]}
+			next[i].Activity, _, _ = r.Claim(push, "msg-1")
+		}
+		if _, err := s.PutActivities(ctx, reg, repo, next); err != nil {
+			t.Fatalf("claiming at the answered versions: %v", err)
+		}
+	})
+
+	t.Run("an answered version is stale once another writer changed the row", func(t *testing.T) {
+		first := ActivityRow{Activity: Activity{Digest: "sha256:zzz", LastPushedAt: push, Source: "tags"}}
+		etags, err := s.PutActivities(ctx, reg, repo, []ActivityRow{first})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordActivity(ctx, Activity{Registry: reg, Repository: repo, Digest: first.Digest, LastPulledAt: push.Add(time.Hour)}, 1); err != nil {
+			t.Fatal(err)
+		}
+		claim := ActivityRow{ETag: etags[0]}
+		claim.Activity, _, _ = first.Claim(push, "msg-2")
+		if _, err := s.PutActivities(ctx, reg, repo, []ActivityRow{claim}); !errors.Is(err, ErrConflict) {
+			t.Errorf("writing over a row changed after the answered version: %v, want ErrConflict", err)
 		}
 	})
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
@@ -136,13 +138,23 @@ type tableAction struct {
 // submitActions runs actions of one partition in transactions of at most maxBatch. A
 // transaction refused because a row changed or appeared meanwhile is ErrConflict.
 func submitActions(ctx context.Context, t *aztables.Client, actions []tableAction) error {
+	_, err := submitActionsETags(ctx, t, actions)
+	return err
+}
+
+// submitActionsETags is submitActions that also returns the ETag each action's row
+// was given, in the order of actions ("" for a delete), or nil when an answer could
+// not be read for them (the rows are written all the same; their versions are then
+// unknown and the caller reads them again before it writes them conditionally).
+func submitActionsETags(ctx context.Context, t *aztables.Client, actions []tableAction) ([]string, error) {
+	etags := make([]string, 0, len(actions))
 	for start := 0; start < len(actions); start += maxBatch {
 		end := min(start+maxBatch, len(actions))
 		batch := make([]aztables.TransactionAction, 0, end-start)
 		for _, a := range actions[start:end] {
 			body, err := a.entity.marshal()
 			if err != nil {
-				return err
+				return nil, err
 			}
 			ta := aztables.TransactionAction{ActionType: a.action, Entity: body}
 			if a.etag != "" {
@@ -151,14 +163,33 @@ func submitActions(ctx context.Context, t *aztables.Client, actions []tableActio
 			}
 			batch = append(batch, ta)
 		}
-		if _, err := t.SubmitTransaction(ctx, batch, nil); err != nil {
+		var resp *http.Response
+		if _, err := t.SubmitTransaction(runtime.WithCaptureResponse(ctx, &resp), batch, nil); err != nil {
 			if hasStatus(err, 412) || hasStatus(err, 409) || batchRefused(err, 412) || batchRefused(err, 409) {
 				err = fmt.Errorf("%w: %w", ErrConflict, err)
 			}
-			return fmt.Errorf("submitting transaction of %d entities: %w", len(batch), err)
+			return nil, fmt.Errorf("submitting transaction of %d entities: %w", len(batch), err)
 		}
+		etags = appendTransactionETags(etags, resp, len(batch))
 	}
-	return nil
+	return etags, nil
+}
+
+// appendTransactionETags appends the ETags of a committed transaction of n actions
+// to etags, or returns nil when they can't be read (nor then any later ones).
+func appendTransactionETags(etags []string, resp *http.Response, n int) []string {
+	if etags == nil || resp == nil {
+		return nil
+	}
+	body, err := runtime.Payload(resp)
+	if err != nil {
+		return nil
+	}
+	got, err := transactionETags(resp, body, n)
+	if err != nil {
+		return nil
+	}
+	return append(etags, got...)
 }
 
 // batchRefused reports whether a transaction failed because one of its operations
