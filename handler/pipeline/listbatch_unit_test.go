@@ -78,6 +78,43 @@ func TestAListTaskOfSeveralRepositoriesLeavesWhatOneTaskPerRepositoryLeaves(t *t
 	}
 }
 
+func TestAListTaskOfSeveralRepositoriesSendsTheirDueDigestsTogether(t *testing.T) {
+	m, reg := twoRepositories()
+	if err := listBatchOnce(t, m, reg, 1); err != nil {
+		t.Fatalf("listing both in one task: %v", err)
+	}
+	msgs := m.sent["scan-tasks"]
+	if len(msgs) != 1 {
+		t.Fatalf("%d scan tasks sent, want one carrying the due digests of both repositories", len(msgs))
+	}
+	task, err := store.DecodeScanTask([]byte(msgs[0].Text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, one := range task.Each() {
+		got[one.Repository+"@"+shortDigests(one.Digest)] = true
+	}
+	want := map[string]bool{}
+	for _, rd := range [][2]string{{testRepo, digestB}, {testRepo, digestC}, {otherRepo, digestA}, {otherRepo, digestC}} {
+		want[rd[0]+"@"+shortDigests(rd[1])] = true
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("digests of the scan task, by repository (-want +got):\n%s", diff)
+	}
+	// The claims come after the one send, each in its repository.
+	calls := m.callsMatching("")
+	send := slices.IndexFunc(calls, func(c string) bool { return strings.HasPrefix(c, "Send scan-tasks") })
+	for _, d := range []string{digestA, digestB, digestC} {
+		claim := slices.IndexFunc(calls, func(c string) bool {
+			return strings.HasPrefix(c, "PutActivities ") && slices.Contains(strings.Fields(c), "claim:"+d)
+		})
+		if claim < send {
+			t.Errorf("the claim of %s (call %d) is not after the scan task's send (call %d): %q", shortDigests(d), claim, send, calls)
+		}
+	}
+}
+
 func TestAListTaskOfSeveralRepositoriesIsIdempotentUnderAFailureAtEachWrite(t *testing.T) {
 	clean, reg := twoRepositories()
 	if err := listBatchOnce(t, clean, reg, 1); err != nil {

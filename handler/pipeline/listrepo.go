@@ -68,165 +68,236 @@ func (p *Pipeline) ListRepo(ctx context.Context, inv *host.Invocation, log *slog
 const maxConcurrentListings = 4
 
 // listRepos lists each repository of task (see [Pipeline.listRepo]) and sums what
-// they counted. The error is the transient failures joined when there is one (the
-// message is retried whole), else the permanent ones joined.
+// they counted. A task of several repositories lists them (up to
+// maxConcurrentListings at once), then sends the digests due in all of them as few
+// scan tasks as fit (see scanBatches: 32 repositories of 10 digests are 7 messages,
+// not 32), then claims each repository's. The error is the transient failures joined
+// when there is one (the message is retried whole), else the permanent ones joined.
 func (p *Pipeline) listRepos(ctx context.Context, log *slog.Logger, c tagSource, task store.ListTask, claimant string, now time.Time) (store.RunDelta, error) {
 	if len(task.Repositories) == 0 {
 		return p.listRepo(ctx, log, c, task, claimant, now)
 	}
-	each := task.Each()
+	all := make([]*listing, 0, len(task.Repositories))
+	for _, one := range task.Each() {
+		all = append(all, &listing{task: one, log: log.With("repository", one.Repository)})
+	}
+	listed := eachListing(all, func(l *listing) error { return p.prepareListing(ctx, l, c, claimant, now) })
+	if err := p.sendDue(ctx, task.Registry, task.RunID, listed); err != nil {
+		for _, l := range listed {
+			l.err = err
+		}
+		listed = nil
+	}
+	eachListing(listed, func(l *listing) error { return p.claimListed(ctx, l, claimant, now) })
 	var (
-		mu                   sync.Mutex
 		d                    store.RunDelta
 		transient, permanent []error
-		wg                   sync.WaitGroup
 	)
-	slots := make(chan struct{}, maxConcurrentListings)
-	for _, one := range each {
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			od, err := p.listRepo(ctx, log.With("repository", one.Repository), c, one, claimant, now)
-			mu.Lock()
-			defer mu.Unlock()
-			d.Manifests += od.Manifests
-			d.Enqueued += od.Enqueued
-			d.RematchEnqueued += od.RematchEnqueued
-			if err == nil {
-				return
-			}
-			err = fmt.Errorf("%s: %w", one.Repository, err)
-			if isPermanent(ctx, err) {
-				permanent = append(permanent, err)
-			} else {
-				transient = append(transient, err)
-			}
-		}()
+	for _, l := range all {
+		d.Manifests += l.d.Manifests
+		d.Enqueued += l.d.Enqueued
+		d.RematchEnqueued += l.d.RematchEnqueued
+		if l.err == nil {
+			continue
+		}
+		err := fmt.Errorf("%s: %w", l.task.Repository, l.err)
+		if isPermanent(ctx, err) {
+			permanent = append(permanent, err)
+		} else {
+			transient = append(transient, err)
+		}
 	}
-	wg.Wait()
 	if len(transient) > 0 {
 		return d, errors.Join(transient...)
 	}
 	return d, errors.Join(permanent...)
 }
 
-// listRepo does the work of one list task and returns what it counted, also when it
-// fails part way. Its writes are ordered so that a failure between any two of them
-// leaves a state the redelivered task completes: the push activity before the tag rows
-// (a recorded tag move is no longer seen as a change), the scan task before the day's
-// claim (a claimed digest is not enqueued again).
+// eachListing runs step on every listing of ls, up to maxConcurrentListings at once,
+// records in each the error its step returned, and returns those whose step
+// succeeded, in order.
+func eachListing(ls []*listing, step func(*listing) error) []*listing {
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxConcurrentListings)
+	for _, l := range ls {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			l.err = step(l)
+		}()
+	}
+	wg.Wait()
+	var ok []*listing
+	for _, l := range ls {
+		if l.err == nil {
+			ok = append(ok, l)
+		}
+	}
+	return ok
+}
+
+// listing is one repository's list work, carried from what its reads and writes
+// decided is due ([Pipeline.prepareListing]) to the sends ([Pipeline.sendDue]) and
+// the claims ([Pipeline.claimListed]); d is what it counted, err what failed it.
+type listing struct {
+	task     store.ListTask
+	log      *slog.Logger
+	acts     *repoActivity
+	images   []store.Image
+	byDigest map[string][]string
+	due      []dueDigest
+	tags     int
+	d        store.RunDelta
+	err      error
+}
+
+// dueDigest is a digest a listing found due, and why (see [scanDue]).
+type dueDigest struct{ digest, reason string }
+
+// listRepo does the work of one list task of one repository and returns what it
+// counted, also when it fails part way. Its writes are ordered so that a failure
+// between any two of them leaves a state the redelivered task completes: the push
+// activity before the tag rows (a recorded tag move is no longer seen as a change),
+// the scan task before the day's claim (a claimed digest is not enqueued again).
 //
 // Enqueued counts the scans this message claimed, on this delivery or an earlier one.
 func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, task store.ListTask, claimant string, now time.Time) (store.RunDelta, error) {
-	var d store.RunDelta
+	l := &listing{task: task, log: log}
+	if err := p.prepareListing(ctx, l, c, claimant, now); err != nil {
+		return l.d, err
+	}
+	if err := p.sendDue(ctx, task.Registry, task.RunID, []*listing{l}); err != nil {
+		return l.d, err
+	}
+	err := p.claimListed(ctx, l, claimant, now)
+	return l.d, err
+}
+
+// prepareListing lists l's repository, reconciles the stored tag view with the
+// listing (a new or moved tag is a push observed now, a tag no longer listed is
+// deleted), resolves the findings of digests no tag references any more, untracks
+// (or retracks) digests that left (or came back into) the activity windows, and
+// finds the digests that are due (l.due), counting those claimed already by an
+// earlier delivery of this message.
+func (p *Pipeline) prepareListing(ctx context.Context, l *listing, c tagSource, claimant string, now time.Time) error {
+	task := l.task
 	listed, err := p.listTags(ctx, c, task)
 	if err != nil {
-		return d, err
+		return err
 	}
+	l.tags = len(listed.tags)
 	acts, err := p.readActivity(ctx, task)
 	if err != nil {
-		return d, err
+		return err
 	}
+	l.acts = acts
 	// Every digest a listing or an event saw has an activity row written before any
 	// tag row or scan (so before any images row): a repository without one is new, and
 	// its tags and images partitions are not read. Should rows exist after all (written
 	// by hand), the tag write conflicts and reconcileTags reads both.
 	known := len(acts.rows) > 0
-	covered, err := p.recordRegistryPushes(ctx, log, task, listed, acts, now)
+	covered, err := p.recordRegistryPushes(ctx, l.log, task, listed, acts, now)
 	if err != nil {
-		return d, err
+		return err
 	}
 	var images []store.Image
 	if known {
 		if images, err = p.images.ListImages(ctx, task.Registry, task.Repository); err != nil {
-			return d, err
+			return err
 		}
 	}
-	view, images, err := p.reconcileTags(ctx, log, task, listed.tags, covered, acts, known, images, now)
+	view, images, err := p.reconcileTags(ctx, l.log, task, listed.tags, covered, acts, known, images, now)
 	if err != nil {
-		return d, err
+		return err
 	}
+	l.images = images
 	if err := p.imageColumns.SetImageTags(ctx, task.Registry, task.Repository, imageTags(images, view)); err != nil {
-		return d, err
+		return err
 	}
-	byDigest := lifecycle.TagsByDigest(view)
-	d.Manifests = len(byDigest)
-	if err := p.applyWindows(ctx, log, task, byDigest, images, acts, now); err != nil {
-		return d, err
+	l.byDigest = lifecycle.TagsByDigest(view)
+	l.d.Manifests = len(l.byDigest)
+	if err := p.applyWindows(ctx, l.log, task, l.byDigest, images, acts, now); err != nil {
+		return err
 	}
-	type dueDigest struct{ digest, reason string }
-	var due []dueDigest
-	for _, digest := range sortedKeys(byDigest) {
+	for _, digest := range sortedKeys(l.byDigest) {
 		reason, isDue, mine := p.dueForScan(acts, task, digest, imagesOf(images, digest), claimant, now)
 		if mine {
 			// Claimed (so sent) by an earlier delivery of this message; counted as what
 			// the rows allow now.
-			countEnqueued(&d, inventoriesCurrent(imagesOf(images, digest)))
+			countEnqueued(&l.d, inventoriesCurrent(imagesOf(images, digest)))
 		}
 		if isDue {
-			due = append(due, dueDigest{digest, reason})
+			l.due = append(l.due, dueDigest{digest, reason})
 		}
 	}
-	// Send before claiming: a failed send leaves the day unclaimed, so the retried
-	// list task sends again (nothing lost); two racing listers may both send, which
-	// the idempotent scan and rematch absorb. The digests due a scan go out as few
-	// batch scan tasks (see scanBatches), each rematch as its own scoped task. The
-	// sends are independent, so they go out concurrently; the claims wait for every
-	// one of them.
+	return nil
+}
+
+// sendDue finds each listing's due digests and sends them: the digests due a scan of
+// every listing together as few batch scan tasks as fit (see scanBatches), each
+// rematch as its own scoped task. Send before claiming: a failed send leaves the day
+// unclaimed, so the retried list task sends again (nothing lost); two racing listers
+// may both send, which the idempotent scan and rematch absorb. The sends are
+// independent, so they go out concurrently; the claims wait for every one of them.
+func (p *Pipeline) sendDue(ctx context.Context, registryHost, runID string, ls []*listing) error {
 	var scans []store.ScanDigest
-	for _, dd := range due {
-		if dd.reason != reasonRematch {
-			scans = append(scans, store.ScanDigest{Digest: dd.digest, Tags: byDigest[dd.digest], Reason: dd.reason})
-		}
-	}
-	batches, err := scanBatches(store.ScanTask{Registry: task.Registry, Repository: task.Repository, RunID: task.RunID}, scans)
-	if err != nil {
-		return d, err
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxConcurrentSends)
-	for _, dd := range due {
-		if dd.reason == reasonRematch {
-			g.Go(func() error { return p.sendRematch(gctx, task, dd.digest) })
+	for _, l := range ls {
+		for _, dd := range l.due {
+			if dd.reason == reasonRematch {
+				g.Go(func() error { return p.sendRematch(gctx, l.task, dd.digest) })
+				continue
+			}
+			scans = append(scans, store.ScanDigest{Digest: dd.digest, Tags: l.byDigest[dd.digest], Reason: dd.reason, Repository: l.task.Repository})
 		}
 	}
-	for _, msg := range batches {
-		g.Go(func() error {
-			if err := p.scanTasks.Send(gctx, msg); err != nil {
-				return fmt.Errorf("enqueueing scans: %w", err)
-			}
-			return nil
-		})
+	if len(scans) > 0 {
+		batches, err := scanBatches(store.ScanTask{Registry: registryHost, Repository: scans[0].Repository, RunID: runID}, scans)
+		if err != nil {
+			return err
+		}
+		for _, msg := range batches {
+			g.Go(func() error {
+				if err := p.scanTasks.Send(gctx, msg); err != nil {
+					return fmt.Errorf("enqueueing scans: %w", err)
+				}
+				return nil
+			})
+		}
 	}
-	if err := g.Wait(); err != nil {
-		return d, err
-	}
+	return g.Wait()
+}
+
+// claimListed claims the day's scan of each digest l found due (sent by now), counts
+// those this message claimed, and records the repository as listed.
+func (p *Pipeline) claimListed(ctx context.Context, l *listing, claimant string, now time.Time) error {
 	claimed := map[string]bool{}
 	rematch := map[string]bool{}
-	digests := make([]string, 0, len(due))
-	for _, dd := range due {
+	digests := make([]string, 0, len(l.due))
+	for _, dd := range l.due {
 		digests = append(digests, dd.digest)
 		rematch[dd.digest] = dd.reason == reasonRematch
 	}
-	err = acts.update(ctx, p.activity, digests, func(prev store.Activity, _ bool) (store.Activity, bool) {
+	err := l.acts.update(ctx, p.activity, digests, func(prev store.Activity, _ bool) (store.Activity, bool) {
 		next, write, ok := prev.Claim(now, claimant)
 		claimed[prev.Digest] = ok
 		return next, write
 	})
 	if err != nil {
-		return d, fmt.Errorf("claiming scans: %w", err)
+		return fmt.Errorf("claiming scans: %w", err)
 	}
 	for _, digest := range digests {
 		if claimed[digest] {
-			countEnqueued(&d, rematch[digest])
+			countEnqueued(&l.d, rematch[digest])
 		}
 	}
-	if err := p.recordListed(ctx, task, now); err != nil {
-		return d, err
+	if err := p.recordListed(ctx, l.task, now); err != nil {
+		return err
 	}
-	log.Info("listed repository", "tags", len(listed.tags), "digests", len(byDigest), "enqueued", d.Enqueued, "rematchEnqueued", d.RematchEnqueued)
-	return d, nil
+	l.log.Info("listed repository", "tags", l.tags, "digests", len(l.byDigest), "enqueued", l.d.Enqueued, "rematchEnqueued", l.d.RematchEnqueued)
+	return nil
 }
 
 // maxConcurrentSends bounds the queue sends one list task has in flight.
@@ -250,18 +321,27 @@ func (p *Pipeline) sendRematch(ctx context.Context, task store.ListTask, digest 
 // in order: one digest alone as a single-digest task (the wire format registry
 // events send), more as batch tasks of at most [store.MaxScanDigests] digests whose
 // text fits [store.MaxMessageBytes] (a digest whose tags do not fit a batch goes
-// alone).
+// alone). A digest naming its repository (a list task's digests of several) is of
+// that one: a task takes its first digest's repository, and only digests of
+// another repository name theirs.
 func scanBatches(base store.ScanTask, digests []store.ScanDigest) ([][]byte, error) {
 	encode := func(ds []store.ScanDigest) ([]byte, error) {
 		t := base
+		t.Repository = cmp.Or(ds[0].Repository, base.Repository)
 		if len(ds) == 1 {
 			t.Digest, t.Tags, t.Reason = ds[0].Digest, ds[0].Tags, ds[0].Reason
 		} else {
-			t.Digests = ds
+			t.Digests = make([]store.ScanDigest, len(ds))
+			for i, d := range ds {
+				if cmp.Or(d.Repository, base.Repository) == t.Repository {
+					d.Repository = ""
+				}
+				t.Digests[i] = d
+			}
 		}
 		msg, err := store.EncodeScanTask(t)
 		if err != nil {
-			return nil, fmt.Errorf("enqueueing scans of %s: %w", base.Repository, err)
+			return nil, fmt.Errorf("enqueueing scans of %s: %w", t.Repository, err)
 		}
 		return msg, nil
 	}

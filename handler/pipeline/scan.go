@@ -30,7 +30,11 @@ func (p *Pipeline) Scan(ctx context.Context, inv *host.Invocation, log *slog.Log
 	if err != nil {
 		return p.rejectMessage(ctx, log, inv, FuncScan, text, err)
 	}
-	log = log.With("registry", task.Registry, "repository", task.Repository, "digest", task.Digest, "runId", task.RunID)
+	if len(task.Digests) > 0 {
+		log = log.With("registry", task.Registry, "runId", task.RunID) // each digest's repository and digest: scanBatch
+	} else {
+		log = log.With("registry", task.Registry, "repository", task.Repository, "digest", task.Digest, "runId", task.RunID)
+	}
 	c, err := p.registry(task.Registry)
 	if err != nil {
 		return p.rejectMessage(ctx, log, inv, FuncScan, text, err)
@@ -106,7 +110,7 @@ func (p *Pipeline) scanBatch(ctx context.Context, log *slog.Logger, inv *host.In
 			log.Info("budget short: sent the digests not started as one task", "digests", len(rest))
 			break
 		}
-		olog := log.With("digest", one.Digest)
+		olog := log.With("repository", one.Repository, "digest", one.Digest)
 		started := time.Now()
 		u, err := p.scan(ctx, olog, c, one, now)
 		slowest = max(slowest, time.Since(started))
@@ -156,7 +160,7 @@ func budgetShort(ctx context.Context, reserve time.Duration) bool {
 func (p *Pipeline) resend(ctx context.Context, task store.ScanTask, digests []store.ScanTask, wait time.Duration) error {
 	ds := make([]store.ScanDigest, 0, len(digests))
 	for _, one := range digests {
-		ds = append(ds, store.ScanDigest{Digest: one.Digest, Tags: one.Tags, Reason: one.Reason})
+		ds = append(ds, store.ScanDigest{Digest: one.Digest, Tags: one.Tags, Reason: one.Reason, Repository: one.Repository})
 	}
 	base := task
 	base.Digests = nil

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -8,6 +9,49 @@ import (
 
 	"github.com/tidewatch/tidewatch/handler/store"
 )
+
+func TestScanBatchesOfSeveralRepositoriesNameEachDigestsRepository(t *testing.T) {
+	base := store.ScanTask{Registry: "r.example", Repository: "a", RunID: "r1"}
+	d := func(i int, repo string) store.ScanDigest {
+		return store.ScanDigest{Digest: fmt.Sprintf("sha256:%064x", i), Reason: store.ReasonPush, Repository: repo}
+	}
+	tests := []struct {
+		name    string
+		digests []store.ScanDigest
+		want    string // the repository of the task, then each digest's as it is sent
+	}{
+		{"a task takes its first digest's repository and only others name theirs", []store.ScanDigest{d(1, "b"), d(2, "b"), d(3, "c/d")}, "b: - - c/d"},
+		{"a lone digest of another repository is a single-digest task of that repository", []store.ScanDigest{d(1, "c/d")}, "c/d:"},
+		{"digests naming no repository are of the base task's", []store.ScanDigest{d(1, ""), d(2, "b")}, "a: - b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msgs, err := scanBatches(base, tt.digests)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) != 1 {
+				t.Fatalf("%d tasks, want 1", len(msgs))
+			}
+			task, err := store.DecodeScanTask(msgs[0])
+			if err != nil {
+				t.Fatalf("task %s: %v", msgs[0], err)
+			}
+			got := task.Repository + ":"
+			for _, one := range task.Digests {
+				got += " " + cmp.Or(one.Repository, "-")
+			}
+			if got != tt.want {
+				t.Errorf("sent %s, want %s", got, tt.want)
+			}
+			for i, one := range task.Each() {
+				if want := cmp.Or(tt.digests[i].Repository, base.Repository); one.Repository != want {
+					t.Errorf("digest %d is scanned in %q, want %q", i, one.Repository, want)
+				}
+			}
+		})
+	}
+}
 
 func TestScanBatchesCarryEveryDigestOnceInTasksThatFit(t *testing.T) {
 	base := store.ScanTask{Registry: "r.example", Repository: "a", RunID: "r1"}

@@ -71,8 +71,9 @@ func (t ListTask) Each() []ListTask {
 }
 
 // ScanTask asks "scan" to scan one image digest (an index means every platform):
-// one (Digest, with Tags and Reason) or, since listrepo batches a listing's due
-// digests, up to [MaxScanDigests] (Digests), never both. [ScanTask.Each] is the task
+// one (Digest, with Tags and Reason) or, since listrepo batches a list task's due
+// digests, up to [MaxScanDigests] (Digests, each of Repository or of the repository
+// it names), never both. [ScanTask.Each] is the task
 // as one single-digest task per digest. Registry events and the digests a batch
 // splits off are single-digest tasks.
 type ScanTask struct {
@@ -93,6 +94,10 @@ type ScanDigest struct {
 	Digest string   `json:"digest"`
 	Tags   []string `json:"tags"`
 	Reason string   `json:"reason"`
+	// Repository, when set, is the digest's repository, of the task's registry: a
+	// list task of several repositories sends their due digests together. Empty: the
+	// task's Repository.
+	Repository string `json:"repository,omitempty"`
 }
 
 // MaxScanDigests is the most digests one scan task may carry.
@@ -114,6 +119,9 @@ func (t ScanTask) Each() []ScanTask {
 		one := t
 		one.Digests = nil
 		one.Digest, one.Tags, one.Reason = d.Digest, d.Tags, d.Reason
+		if d.Repository != "" {
+			one.Repository = d.Repository
+		}
 		out = append(out, one)
 	}
 	return out
@@ -175,7 +183,8 @@ func (t ListTask) Validate() error {
 // Validate reports what makes t unprocessable, wrapping ErrBadMessage. Registry,
 // repository, each digest (sha256, 64 hex digits) and its tags must parse as an image
 // reference (go-containerregistry's name package); a task names one digest or 1 to
-// MaxScanDigests distinct ones, each with a reason.
+// MaxScanDigests distinct ones (of its repository, or each of the repository it
+// names), each with a reason.
 func (t ScanTask) Validate() error {
 	many := len(t.Digests) > 0
 	if err := check("scan-task", t.V,
@@ -188,10 +197,10 @@ func (t ScanTask) Validate() error {
 	}
 	seen := make(map[string]bool, len(t.Digests))
 	for _, one := range t.Each() {
-		if seen[one.Digest] {
-			return fmt.Errorf("%w: scan-task scans digest %q twice", ErrBadMessage, one.Digest)
+		if seen[one.Repository+"@"+one.Digest] {
+			return fmt.Errorf("%w: scan-task scans digest %q of %q twice", ErrBadMessage, one.Digest, one.Repository)
 		}
-		seen[one.Digest] = true
+		seen[one.Repository+"@"+one.Digest] = true
 		if err := check("scan-task", t.V,
 			field{"digest", one.Digest != ""},
 			field{"reason", validReason(one.Reason)}); err != nil {

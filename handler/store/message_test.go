@@ -50,6 +50,13 @@ func TestDecodeMessages(t *testing.T) {
 			`{"v":1,"registry":"r","repository":"a","runId":"r1","digests":[{"digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","reason":"push"},{"digest":"latest","reason":"push"}]}`, nil, true},
 		{"a scan-task with an invalid tag among several is bad", decodeAny(DecodeScanTask),
 			`{"v":1,"registry":"r","repository":"a","runId":"r1","digests":[{"digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","tags":["no good"],"reason":"push"}]}`, nil, true},
+		{"a scan-task of digests of several repositories decodes", decodeAny(DecodeScanTask),
+			`{"v":1,"registry":"r","repository":"a","runId":"r1","digests":[{"digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","tags":["1"],"reason":"push"},{"digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","tags":["1"],"reason":"push","repository":"b/c"}]}`,
+			ScanTask{V: 1, Registry: "r", Repository: "a", RunID: "r1", Digests: []ScanDigest{{Digest: "sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9", Tags: []string{"1"}, Reason: ReasonPush}, {Digest: "sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9", Tags: []string{"1"}, Reason: ReasonPush, Repository: "b/c"}}}, false},
+		{"a scan-task naming a digest twice in one of its repositories is bad", decodeAny(DecodeScanTask),
+			`{"v":1,"registry":"r","repository":"a","runId":"r1","digests":[{"digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","reason":"push","repository":"b"},{"digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","reason":"pull","repository":"b"}]}`, nil, true},
+		{"a scan-task with an invalid repository for one of its digests is bad", decodeAny(DecodeScanTask),
+			`{"v":1,"registry":"r","repository":"a","runId":"r1","digests":[{"digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","reason":"push","repository":"../x"},{"digest":"sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","reason":"pull"}]}`, nil, true},
 		{"a list-task of several repositories decodes", decodeAny(DecodeListTask),
 			`{"v":1,"registry":"r.example","runId":"r1","window":{"pushDays":7,"pullDays":30},"repositories":[{"name":"a"},{"name":"b/c","updatedAt":"2026-03-10T06:00:00Z"}]}`,
 			ListTask{V: 1, Registry: "r.example", RunID: "r1", Window: Window{PushDays: 7, PullDays: 30},
@@ -206,6 +213,10 @@ func TestEachSplitsAScanTaskIntoSingleDigestTasks(t *testing.T) {
 			task: ScanTask{V: 1, Registry: "r", Repository: "a", RunID: "r1", Digests: []ScanDigest{{Digest: d2, Tags: []string{"2", "latest"}, Reason: ReasonPull}, {Digest: d1, Reason: ReasonRescan}}},
 			want: []ScanTask{{V: 1, Registry: "r", Repository: "a", Digest: d2, Tags: []string{"2", "latest"}, Reason: ReasonPull, RunID: "r1"},
 				{V: 1, Registry: "r", Repository: "a", Digest: d1, Reason: ReasonRescan, RunID: "r1"}}},
+		{name: "a digest naming its repository is a task of that repository",
+			task: ScanTask{V: 1, Registry: "r", Repository: "a", RunID: "r1", Digests: []ScanDigest{{Digest: d1, Reason: ReasonPush}, {Digest: d1, Reason: ReasonPush, Repository: "b/c"}}},
+			want: []ScanTask{{V: 1, Registry: "r", Repository: "a", Digest: d1, Reason: ReasonPush, RunID: "r1"},
+				{V: 1, Registry: "r", Repository: "b/c", Digest: d1, Reason: ReasonPush, RunID: "r1"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
