@@ -2,9 +2,12 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -62,17 +65,25 @@ func (c *Client) pullerFor(ctx context.Context) (*remote.Puller, error) {
 // plain-HTTP registry sees no TLS handshake, and every later request (whose URL
 // has the name's scheme) goes where the ping did.
 func (c *Client) ping(ctx context.Context) (*transport.Challenge, error) {
-	rt := c.transport
-	if c.reg.Scheme() == "http" {
-		rt = &plainHTTPOnly{host: c.reg.RegistryStr(), inner: rt}
+	if c.reg.Scheme() != "http" {
+		return transport.Ping(ctx, c.reg, c.transport)
 	}
-	return transport.Ping(ctx, c.reg, rt)
+	rt := &plainHTTPOnly{host: c.reg.RegistryStr(), inner: c.transport}
+	pr, err := transport.Ping(ctx, c.reg, rt)
+	if err != nil {
+		return nil, rt.cause(err)
+	}
+	return pr, nil
 }
 
-// plainHTTPOnly fails https requests to host without sending them.
+// plainHTTPOnly fails https requests to host without sending them, and keeps the
+// error of the request it did send.
 type plainHTTPOnly struct {
 	host  string
 	inner http.RoundTripper
+
+	mu      sync.Mutex
+	sendErr error // as http.Client reports it
 }
 
 func (t *plainHTTPOnly) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -82,5 +93,28 @@ func (t *plainHTTPOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, fmt.Errorf("https not tried: %s is reached over plain HTTP", t.host)
 	}
-	return t.inner.RoundTrip(req)
+	resp, err := t.inner.RoundTrip(req)
+	if err != nil {
+		t.mu.Lock()
+		t.sendErr = &url.Error{Op: "Get", URL: req.URL.String(), Err: err} // the ping's GET
+		t.mu.Unlock()
+	}
+	return resp, err
+}
+
+// cause returns the plain-HTTP attempt's part of the failed ping pingErr.
+// go-containerregistry reports both attempts, the refused https one first, which
+// would hide the kind of the one that was sent (a cut connection, a timeout) from
+// errors.As and put an https URL in the message.
+func (t *plainHTTPOnly) cause(pingErr error) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sendErr != nil {
+		return t.sendErr
+	}
+	var answered *transport.Error // the registry answered, with neither 200 nor 401
+	if errors.As(pingErr, &answered) {
+		return answered
+	}
+	return pingErr
 }

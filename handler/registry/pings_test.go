@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -324,4 +325,62 @@ func repositoryScope(path string) string {
 		}
 	}
 	return ""
+}
+
+func TestAPingFailureOverPlainHTTPKeepsItsKind(t *testing.T) {
+	tests := []struct {
+		name          string
+		answer        http.HandlerFunc
+		wantTransient bool
+		wantStatus    int
+	}{
+		{
+			name: "a connection closed before any answer is transient",
+			answer: func(w http.ResponseWriter, r *http.Request) {
+				conn, _, err := w.(http.Hijacker).Hijack()
+				if err == nil {
+					conn.Close()
+				}
+			},
+			wantTransient: true,
+		},
+		{
+			name:          "a 503 is transient and keeps its status",
+			answer:        func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) },
+			wantTransient: true,
+			wantStatus:    http.StatusServiceUnavailable,
+		},
+		{
+			name:       "a 404 is permanent and keeps its status",
+			answer:     func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotFound) },
+			wantStatus: http.StatusNotFound,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.answer)
+			t.Cleanup(srv.Close)
+			c, err := registry.New(strings.TrimPrefix(srv.URL, "http://"), registry.WithRetry(registry.RetryPolicy{Attempts: 1}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Tags(context.Background(), "team/api")
+			if err == nil {
+				t.Fatal("listing succeeded against a registry whose ping fails")
+			}
+			if got := registry.IsTransient(err); got != tt.wantTransient {
+				t.Errorf("IsTransient(%v) = %v, want %v", err, got, tt.wantTransient)
+			}
+			var re *registry.Error
+			if !errors.As(err, &re) {
+				t.Fatalf("%v is not a *registry.Error", err)
+			}
+			if re.Status != tt.wantStatus {
+				t.Errorf("%v: status %d, want %d", err, re.Status, tt.wantStatus)
+			}
+			if strings.Contains(err.Error(), "https") {
+				t.Errorf("%q mentions https, which a plain-HTTP registry was never asked over", err)
+			}
+		})
+	}
 }
