@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -19,11 +18,13 @@ const maxCachedScopes = 4096
 // pings). An access token that expires answers 401 with a challenge naming its scope;
 // go-containerregistry's bearer transport then fetches a new one (through the ACR
 // refresh token, itself renewed by acrAuthenticator) and retries the request once.
+// A registry that is not Bearer has no per-scope tokens: every scope gets the
+// handshake's one shared transport.
 type authCache struct {
 	mu        sync.Mutex
 	clients   map[string]*http.Client
-	challenge *transport.Challenge // the /v2/ ping's, once one succeeded
-	pinging   sync.Mutex           // one ping at a time: concurrent first calls share it
+	handshake *handshake // the /v2/ ping's, once one succeeded
+	pinging   sync.Mutex // one ping at a time: concurrent first calls share it
 }
 
 // authenticated returns an HTTP client holding a token for scope: a cached one when
@@ -55,47 +56,51 @@ func (c *Client) authenticated(ctx context.Context, scope string, reuse bool) (*
 
 // scopedTransport returns a transport holding a token for scope: for a registry
 // whose challenge is Bearer, the token fetched with the cached challenge; for any
-// other (Basic, none), go-containerregistry's handshake.
+// other (Basic, none), the one transport every scope shares.
 func (c *Client) scopedTransport(ctx context.Context, scope string) (http.RoundTripper, error) {
-	pr, err := c.challenge(ctx)
+	hs, err := c.handshake(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !strings.EqualFold(pr.Scheme, "bearer") {
-		return transport.NewWithContext(ctx, c.reg, c.auth, c.transport, []string{scope})
+	if hs.shared != nil {
+		return hs.shared, nil
 	}
-	tok, err := transport.Exchange(ctx, c.reg, c.auth, c.transport, []string{scope}, pr)
+	tok, err := transport.Exchange(ctx, c.reg, c.auth, c.transport, []string{scope}, hs.challenge)
 	if err != nil {
 		return nil, err
 	}
 	if tok.Token == "" { // ACR answers access_token, as some others do
 		tok.Token = tok.AccessToken
 	}
-	return transport.FromToken(c.reg, c.auth, c.transport, pr, tok)
+	return transport.FromToken(c.reg, c.auth, c.transport, hs.challenge, tok)
 }
 
-// challenge returns the registry's /v2/ challenge, pinging once per Client (again
-// after a failed ping).
-func (c *Client) challenge(ctx context.Context) (*transport.Challenge, error) {
-	cached := func() *transport.Challenge {
+// handshake returns what the registry's /v2/ ping established, pinging once per
+// Client (again after a failed ping).
+func (c *Client) handshake(ctx context.Context) (*handshake, error) {
+	cached := func() *handshake {
 		c.scopes.mu.Lock()
 		defer c.scopes.mu.Unlock()
-		return c.scopes.challenge
+		return c.scopes.handshake
 	}
-	if pr := cached(); pr != nil {
-		return pr, nil
+	if hs := cached(); hs != nil {
+		return hs, nil
 	}
 	c.scopes.pinging.Lock()
 	defer c.scopes.pinging.Unlock()
-	if pr := cached(); pr != nil { // pinged while this call waited
-		return pr, nil
+	if hs := cached(); hs != nil { // pinged while this call waited
+		return hs, nil
 	}
-	pr, err := transport.Ping(ctx, c.reg, c.transport)
+	pr, err := c.ping(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := c.newHandshake(pr)
 	if err != nil {
 		return nil, err
 	}
 	c.scopes.mu.Lock()
-	c.scopes.challenge = pr
+	c.scopes.handshake = hs
 	c.scopes.mu.Unlock()
-	return pr, nil
+	return hs, nil
 }

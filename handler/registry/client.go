@@ -29,8 +29,8 @@ type Client struct {
 	pageSize  int
 	retry     RetryPolicy
 	transport http.RoundTripper // User-Agent over Retry-After over the network
-	puller    *remote.Puller
-	scopes    authCache // authenticated clients of the ACR listing calls
+	puller    *remote.Puller    // per repository; used for Bearer registries (see handshake)
+	scopes    authCache         // the ping's handshake and authenticated listing clients
 }
 
 // New returns a Client for host ("registry.example.com", "127.0.0.1:5000").

@@ -67,8 +67,9 @@ func (c *Client) listURLWith(path string, query url.Values) string {
 }
 
 // paginate GETs first and every rel="next" page after it, decoding each body with
-// decode and concatenating the results. The authenticated transport (a ping and, for
-// token registries, a token for scope) is set up once per listing.
+// decode and concatenating the results. The authenticated transport (for token
+// registries, a token for scope; the Client pings only once) is set up once per
+// listing.
 //
 // With reuse, the authenticated client is kept per scope for the Client's next
 // listing with the same scope (see authCache).

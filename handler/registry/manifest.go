@@ -32,10 +32,14 @@ func (c *Client) Resolve(ctx context.Context, repo, tagOrDigest string) (Manifes
 	}
 	var m Manifest
 	err = Retry(ctx, c.retry, func(ctx context.Context) error {
-		desc, err := c.puller.Head(ctx, ref)
+		puller, err := c.pullerFor(ctx)
+		if err != nil {
+			return err
+		}
+		desc, err := puller.Head(ctx, ref)
 		if err != nil && headUnusable(err) {
 			var full *remote.Descriptor
-			full, err = c.puller.Get(ctx, ref)
+			full, err = puller.Get(ctx, ref)
 			if err == nil {
 				desc = &full.Descriptor
 			}
@@ -59,7 +63,11 @@ func (c *Client) fetch(ctx context.Context, ref string) (*remote.Descriptor, err
 	}
 	var desc *remote.Descriptor
 	err = Retry(ctx, c.retry, func(ctx context.Context) error {
-		desc, err = c.puller.Get(ctx, r)
+		puller, err := c.pullerFor(ctx)
+		if err != nil {
+			return err
+		}
+		desc, err = puller.Get(ctx, r)
 		return err
 	})
 	return desc, newError("fetch", r.String(), err)
