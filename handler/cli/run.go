@@ -27,12 +27,12 @@ type pipelineHandler struct {
 }
 
 // runPipeline plays the Functions host locally: one timer tick to /sweep (preceded by
-// one to /advisories when TIDEWATCH_ADVISORIES_URL is an http(s) URL), then it
-// drains registry-events, list-tasks, scan-tasks and rematch-tasks by POSTing each
-// message to /registryeventsqueue, /listrepo, /scan and /rematch with
-// the host's envelopes, deleting on 200 and leaving the message for redelivery on any
-// other status (poison after host.MaxDequeueCount), exactly as the queue trigger does.
-// A task the handler deferred (re-enqueued with a registry's long Retry-After) is not
+// one to /advisories when TIDEWATCH_ADVISORIES_URL is an http(s) URL), and while the
+// sweep runs and after it, it drains registry-events, list-tasks, scan-tasks and
+// rematch-tasks by POSTing each message to /registryeventsqueue, /listrepo, /scan and
+// /rematch with the host's envelopes, deleting on 200 and leaving the message for
+// redelivery on any other status (poison after host.MaxDequeueCount), exactly as the
+// queue trigger does. A task the handler deferred (re-enqueued with a registry's long Retry-After) is not
 // waited for once only deferred tasks remain: it is counted and left queued. Messages
 // on registry-events go to /registryeventsqueue the same way. With --http it also
 // plays the host's HTTP front for /api/registryevents (function key checked as the
