@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,12 +27,12 @@ type pipelineHandler struct {
 }
 
 // runPipeline plays the Functions host locally: one timer tick to /sweep (preceded by
-// one to /advisories when TIDEWATCH_ADVISORIES_URL is an http(s) URL), then it
-// drains registry-events, list-tasks, scan-tasks and rematch-tasks by POSTing each
-// message to /registryeventsqueue, /listrepo, /scan and /rematch with
-// the host's envelopes, deleting on 200 and leaving the message for redelivery on any
-// other status (poison after host.MaxDequeueCount), exactly as the queue trigger does.
-// A task the handler deferred (re-enqueued with a registry's long Retry-After) is not
+// one to /advisories when TIDEWATCH_ADVISORIES_URL is an http(s) URL), and while the
+// sweep runs and after it, it drains registry-events, list-tasks, scan-tasks and
+// rematch-tasks by POSTing each message to /registryeventsqueue, /listrepo, /scan and
+// /rematch with the host's envelopes, deleting on 200 and leaving the message for
+// redelivery on any other status (poison after host.MaxDequeueCount), exactly as the
+// queue trigger does. A task the handler deferred (re-enqueued with a registry's long Retry-After) is not
 // waited for once only deferred tasks remain: it is counted and left queued. Messages
 // on registry-events go to /registryeventsqueue the same way. With --http it also
 // plays the host's HTTP front for /api/registryevents (function key checked as the
@@ -252,38 +253,116 @@ func (r *localHost) close() {
 	r.server.Close()
 }
 
-// drive fires the timer once and then delivers queue messages until both queues are
-// empty (visible and invisible) except for deferred tasks not yet visible, or ctx ends.
+// drive fires the timers once and delivers queue messages until the queues are
+// empty (visible and invisible) except for deferred tasks not yet visible, or ctx
+// ends. Timers before the sweep run alone (the advisories sync must finish before
+// scans load its generation); from the sweep on, the timers run while queue messages
+// are delivered, up to r.parallel at once besides the timer, as the host runs a timer
+// and its queue triggers side by side: the sweep sends list tasks page by page, and
+// their listings need not wait for the whole catalog.
 func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runStats, error) {
 	var st runStats
 	timers := r.timers
 	if len(timers) == 0 {
 		timers = []string{pipeline.FuncSweep}
 	}
-	for _, timer := range timers {
-		started := time.Now()
-		status, _, err := host.Call(ctx, r.base, timer,
-			host.TimerEnvelope(host.TimerBinding, host.TimerInfo{}, host.NewSys(timer, time.Now())))
-		st.invocations++
-		st.busy += time.Since(started)
-		r.count(func() { r.span(invocationSpan{timer, started, time.Now()}) })
-		if err != nil {
-			return st, fmt.Errorf("calling %s: %w", timer, err)
+	alone, overlapped := splitTimers(timers)
+	for _, timer := range alone {
+		if err := r.fire(ctx, timer, &st); err != nil {
+			return st, err
 		}
-		if status != http.StatusOK {
-			return st, fmt.Errorf("%s answered HTTP %d (see log)", timer, status)
-		}
-		st.completed++
 	}
+	if len(overlapped) == 0 {
+		return st, r.drain(ctx, retryDelay, &st, nil)
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	background := r.fireInBackground(tctx, overlapped, &st)
+	err := r.drain(ctx, retryDelay, &st, background)
+	cancel() // a failed delivery stops the timers
+	<-background.done
+	return st, err
+}
+
+// timerRun is timers firing in the background: done is closed once they returned,
+// err then holding the first failure.
+type timerRun struct {
+	done chan struct{}
+	err  error
+}
+
+// fireInBackground fires timers in order, stopping at the first failure.
+func (r *localHost) fireInBackground(ctx context.Context, timers []string, st *runStats) *timerRun {
+	run := &timerRun{done: make(chan struct{})}
+	go func() {
+		defer close(run.done)
+		for _, timer := range timers {
+			if run.err = r.fire(ctx, timer, st); run.err != nil {
+				return
+			}
+		}
+	}()
+	return run
+}
+
+// splitTimers splits timers at the first sweep: those before it run alone, the
+// sweep and those after it while queue messages are delivered.
+func splitTimers(timers []string) (alone, overlapped []string) {
+	i := slices.Index(timers, pipeline.FuncSweep)
+	if i < 0 {
+		return timers, nil
+	}
+	return timers[:i], timers[i:]
+}
+
+// fire calls one timer function and counts its invocation.
+func (r *localHost) fire(ctx context.Context, timer string, st *runStats) error {
+	started := time.Now()
+	status, _, err := host.Call(ctx, r.base, timer,
+		host.TimerEnvelope(host.TimerBinding, host.TimerInfo{}, host.NewSys(timer, time.Now())))
+	took := time.Since(started)
+	r.count(func() {
+		st.invocations++
+		st.busy += took
+		r.span(invocationSpan{timer, started, started.Add(took)})
+		if err == nil && status == http.StatusOK {
+			st.completed++
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("calling %s: %w", timer, err)
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("%s answered HTTP %d (see log)", timer, status)
+	}
+	return nil
+}
+
+// drain delivers queue messages until the queues are drained (see drive). While
+// timers (nil: none) still run they may send more: the queues count as drained only
+// once they finished, and their failure ends the drain.
+func (r *localHost) drain(ctx context.Context, retryDelay time.Duration, st *runStats, timers *timerRun) error {
 	queues := r.queues()
+	var timersDone <-chan struct{} // nil (never ready) once no timer runs
+	if timers != nil {
+		timersDone = timers.done
+	}
 	for {
 		delivered := 0
 		for _, qf := range queues {
-			n, err := r.deliver(ctx, qf.q, qf.function, retryDelay, &st)
+			n, err := r.deliver(ctx, qf.q, qf.function, retryDelay, st)
 			if err != nil {
-				return st, err
+				return err
 			}
 			delivered += n
+		}
+		running := timersDone != nil
+		select {
+		case <-timersDone:
+			if timers.err != nil {
+				return timers.err
+			}
+			running, timersDone = false, nil
+		default:
 		}
 		if delivered > 0 {
 			continue
@@ -292,17 +371,19 @@ func (r *localHost) drive(ctx context.Context, retryDelay time.Duration) (runSta
 		for _, qf := range queues {
 			n, err := qf.q.ApproximateCount(ctx)
 			if err != nil {
-				return st, fmt.Errorf("counting messages: %w", err)
+				return fmt.Errorf("counting messages: %w", err)
 			}
 			pending += n
 		}
-		if pending <= r.stillDeferred(time.Now()) {
-			return st, nil
+		if !running && pending <= r.stillDeferred(time.Now()) {
+			return nil
 		}
-		// Messages are invisible until their retry delay passes; poll like the host does.
+		// Messages are invisible until their retry delay passes, and a running timer
+		// may send more; poll like the host does.
 		select {
 		case <-ctx.Done():
-			return st, fmt.Errorf("%d messages still pending: %w", pending, ctx.Err())
+			return fmt.Errorf("%d messages still pending: %w", pending, ctx.Err())
+		case <-timersDone:
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -28,16 +28,17 @@ type fakeRegistry struct {
 	errs  map[string]error
 }
 
-func (r fakeRegistry) Repositories(context.Context) ([]string, error) {
+// RepositoryPages hands the repositories over sorted, in one page.
+func (r fakeRegistry) RepositoryPages(ctx context.Context, page func(context.Context, []string) error) error {
 	if err := r.errs["Repositories"]; err != nil {
-		return nil, err
+		return err
 	}
 	var out []string
 	for repo := range r.repos {
 		out = append(out, repo)
 	}
 	slices.Sort(out)
-	return out, nil
+	return page(ctx, out)
 }
 
 func (r fakeRegistry) Tags(_ context.Context, repo string) ([]string, error) {

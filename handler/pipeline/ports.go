@@ -123,9 +123,10 @@ var (
 	_ taskQueue      = (*store.Queue)(nil)
 )
 
-// catalog lists a registry's repositories (sweep).
+// catalog hands a registry's repositories over page by page as its catalog is walked
+// (sweep), so list tasks go out while the registry is still walking.
 type catalog interface {
-	Repositories(ctx context.Context) ([]string, error)
+	RepositoryPages(ctx context.Context, page func(ctx context.Context, repos []string) error) error
 }
 
 // tagSource lists a repository's tags and resolves each to its manifest (listrepo).

@@ -67,7 +67,10 @@ const sweepInvocation = "sweep"
 
 // sweepRegistry enqueues list tasks for every repository of one registry (for ACR,
 // every changed repository: see sweepACR) and returns how many repositories it
-// enqueued.
+// enqueued. Each catalog page's list tasks go out before the next page is asked for:
+// docker-registry walks its storage for every page, and the list-task workers need
+// not wait for the whole walk. A page that cannot be listed or sent stops the walk;
+// what earlier pages sent stays sent (list tasks are idempotent).
 func (p *Pipeline) sweepRegistry(ctx context.Context, log *slog.Logger, registryHost, runID string, now time.Time) (int, error) {
 	c, err := p.registry(registryHost)
 	if err != nil {
@@ -76,15 +79,32 @@ func (p *Pipeline) sweepRegistry(ctx context.Context, log *slog.Logger, registry
 	if src, ok := p.acr[registryHost]; ok {
 		return p.sweepACR(ctx, log, src, registryHost, runID, now)
 	}
-	repos, err := c.Repositories(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("listing repositories of %s: %w", registryHost, err)
+	var (
+		enqueued, pages int
+		invalid         []error
+		sendErr         error
+	)
+	err = c.RepositoryPages(ctx, func(ctx context.Context, repos []string) error {
+		pages++
+		batch := make([]store.ListRepository, 0, len(repos))
+		for _, repo := range repos {
+			batch = append(batch, store.ListRepository{Name: repo})
+		}
+		n, bad, err := p.sendListTaskBatches(ctx, registryHost, runID, batch)
+		enqueued += n
+		invalid = append(invalid, bad...)
+		sendErr = err
+		return err
+	})
+	switch {
+	case sendErr != nil:
+		err = sendErr // the registry answered; the queue did not
+	case err != nil && pages > 0:
+		err = fmt.Errorf("listing repositories of %s after %d catalog pages: %w", registryHost, pages, err)
+	case err != nil:
+		err = fmt.Errorf("listing repositories of %s: %w", registryHost, err)
 	}
-	batch := make([]store.ListRepository, 0, len(repos))
-	for _, repo := range repos {
-		batch = append(batch, store.ListRepository{Name: repo})
-	}
-	return p.sendListTasks(ctx, registryHost, runID, batch)
+	return enqueued, errors.Join(append([]error{err}, invalid...)...)
 }
 
 // minListTasks is how many list tasks the sweep spreads a registry's repositories
@@ -105,8 +125,14 @@ func listTaskSize(n int) int {
 // how many repositories it enqueued. A repository whose name a list task cannot carry
 // is left out and fails the sweep after the others were enqueued.
 func (p *Pipeline) sendListTasks(ctx context.Context, registryHost, runID string, repos []store.ListRepository) (int, error) {
+	n, invalid, err := p.sendListTaskBatches(ctx, registryHost, runID, repos)
+	return n, errors.Join(append([]error{err}, invalid...)...)
+}
+
+// sendListTaskBatches is sendListTasks with the repositories left out (invalid, one
+// error each) apart from the failure to send (err), which the paged sweep stops at.
+func (p *Pipeline) sendListTaskBatches(ctx context.Context, registryHost, runID string, repos []store.ListRepository) (n int, invalid []error, err error) {
 	window := store.Window{PushDays: p.cfg.PushDays, PullDays: p.cfg.PullDays}
-	var invalid []error
 	valid := make([]store.ListRepository, 0, len(repos))
 	for _, r := range repos {
 		one := store.ListTask{Registry: registryHost, Repository: r.Name, RepositoryUpdatedAt: r.UpdatedAt, RunID: runID, Window: window}
@@ -116,25 +142,9 @@ func (p *Pipeline) sendListTasks(ctx context.Context, registryHost, runID string
 		}
 		valid = append(valid, r)
 	}
-	size := listTaskSize(len(valid))
-	type batch struct {
-		msg []byte
-		n   int
-	}
-	var batches []batch
-	for start := 0; start < len(valid); start += size {
-		part := valid[start:min(start+size, len(valid))]
-		task := store.ListTask{Registry: registryHost, RunID: runID, Window: window}
-		if len(part) == 1 {
-			task.Repository, task.RepositoryUpdatedAt = part[0].Name, part[0].UpdatedAt
-		} else {
-			task.Repositories = part
-		}
-		msg, err := store.EncodeListTask(task)
-		if err != nil {
-			return 0, fmt.Errorf("enqueueing list tasks for %s: %w", registryHost, err)
-		}
-		batches = append(batches, batch{msg, len(part)})
+	batches, err := listTaskBatches(registryHost, runID, window, valid)
+	if err != nil {
+		return 0, invalid, err
 	}
 	var sent atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
@@ -148,6 +158,33 @@ func (p *Pipeline) sendListTasks(ctx context.Context, registryHost, runID string
 			return nil
 		})
 	}
-	err := g.Wait()
-	return int(sent.Load()), errors.Join(append([]error{err}, invalid...)...)
+	err = g.Wait()
+	return int(sent.Load()), invalid, err
+}
+
+// listTaskBatch is one encoded list task and how many repositories it carries.
+type listTaskBatch struct {
+	msg []byte
+	n   int
+}
+
+// listTaskBatches encodes repos as list tasks of listTaskSize(len(repos)) each.
+func listTaskBatches(registryHost, runID string, window store.Window, repos []store.ListRepository) ([]listTaskBatch, error) {
+	size := listTaskSize(len(repos))
+	var batches []listTaskBatch
+	for start := 0; start < len(repos); start += size {
+		part := repos[start:min(start+size, len(repos))]
+		task := store.ListTask{Registry: registryHost, RunID: runID, Window: window}
+		if len(part) == 1 {
+			task.Repository, task.RepositoryUpdatedAt = part[0].Name, part[0].UpdatedAt
+		} else {
+			task.Repositories = part
+		}
+		msg, err := store.EncodeListTask(task)
+		if err != nil {
+			return nil, fmt.Errorf("enqueueing list tasks for %s: %w", registryHost, err)
+		}
+		batches = append(batches, listTaskBatch{msg, len(part)})
+	}
+	return batches, nil
 }

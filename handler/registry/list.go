@@ -20,16 +20,34 @@ const maxListPageBytes = 16 << 20
 // pagination. Each page is retried on its own, so a fault late in a long listing
 // does not restart it.
 func (c *Client) Repositories(ctx context.Context) ([]string, error) {
+	var all []string
+	err := c.RepositoryPages(ctx, func(_ context.Context, repos []string) error {
+		all = append(all, repos...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// RepositoryPages calls page with each _catalog page, in order, as it arrives, and
+// asks for the next page only once page returned: a caller can act on the first
+// repositories while a registry that walks its storage per page (docker-registry)
+// is still walking. Each page is retried on its own, as in Repositories; page is
+// called once per page, never for a failed attempt. An error from page stops the
+// listing and is returned wrapped.
+func (c *Client) RepositoryPages(ctx context.Context, page func(ctx context.Context, repos []string) error) error {
 	first := c.listURL("/v2/_catalog")
-	var page struct {
+	var wire struct {
 		Repositories []string `json:"repositories"`
 	}
-	repos, err := paginate(ctx, c, c.reg.Scope(transport.PullScope), first, false, func(body []byte) ([]string, error) {
-		page.Repositories = nil
-		err := json.Unmarshal(body, &page)
-		return page.Repositories, err
-	})
-	return repos, newError("list repositories", c.Host(), err)
+	err := eachPage(ctx, c, c.reg.Scope(transport.PullScope), first, false, func(body []byte) ([]string, error) {
+		wire.Repositories = nil
+		err := json.Unmarshal(body, &wire)
+		return wire.Repositories, err
+	}, page)
+	return newError("list repositories", c.Host(), err)
 }
 
 // Tags lists every tag of repo (e.g. "team/api"), following Link pagination when the
@@ -67,23 +85,41 @@ func (c *Client) listURLWith(path string, query url.Values) string {
 }
 
 // paginate GETs first and every rel="next" page after it, decoding each body with
-// decode and concatenating the results. The authenticated transport (for token
-// registries, a token for scope; the Client pings only once) is set up once per
-// listing.
+// decode and concatenating the results (see eachPage).
+func paginate[T any](ctx context.Context, c *Client, scope, first string, reuse bool, decode func([]byte) ([]T, error)) ([]T, error) {
+	var all []T
+	err := eachPage(ctx, c, scope, first, reuse, decode, func(_ context.Context, items []T) error {
+		all = append(all, items...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// eachPage GETs first and every rel="next" page after it, decoding each body with
+// decode and handing its items to each before the next page is asked for. Each page
+// is retried on its own; each is called outside the retry, once per page, and its
+// error stops the walk. The authenticated transport (for token registries, a token
+// for scope; the Client pings only once) is set up once per listing.
 //
 // With reuse, the authenticated client is kept per scope for the Client's next
 // listing with the same scope (see authCache).
-func paginate[T any](ctx context.Context, c *Client, scope, first string, reuse bool, decode func([]byte) ([]T, error)) ([]T, error) {
+func eachPage[T any](ctx context.Context, c *Client, scope, first string, reuse bool, decode func([]byte) ([]T, error), each func(context.Context, []T) error) error {
 	var (
 		httpClient *http.Client
-		all        []T
 		seen       = map[string]bool{}
 	)
-	for next := first; next != ""; {
+	for next, n := first, 1; next != ""; n++ {
 		if seen[next] {
-			return nil, fmt.Errorf("pagination loops back to %s", next)
+			return fmt.Errorf("pagination loops back to %s", next)
 		}
 		seen[next] = true
+		var (
+			items []T
+			link  string
+		)
 		err := Retry(ctx, c.retry, func(ctx context.Context) error {
 			if httpClient == nil {
 				var err error
@@ -91,22 +127,22 @@ func paginate[T any](ctx context.Context, c *Client, scope, first string, reuse 
 					return fmt.Errorf("authenticating: %w", err)
 				}
 			}
-			items, link, err := getPage(ctx, c, httpClient, next, decode)
-			if err != nil {
-				return err
-			}
-			all = append(all, items...)
-			next = link
-			return nil
+			var err error
+			items, link, err = getPage(ctx, c, httpClient, next, decode)
+			return err
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
+		if err := each(ctx, items); err != nil {
+			return fmt.Errorf("handling page %d: %w", n, err)
+		}
+		next = link
 	}
-	return all, nil
+	return nil
 }
 
 // getPage fetches one listing page and returns its items and the next page's URL
