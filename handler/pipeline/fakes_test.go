@@ -378,6 +378,20 @@ func (m *memStore) ListRepositoryActivity(_ context.Context, registry string) ([
 	return out, nil
 }
 
+// RepositoriesWithActivity returns the repositories of registry with activity rows.
+func (m *memStore) RepositoriesWithActivity(_ context.Context, registry string) (map[string]bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reads = append(m.reads, "RepositoriesWithActivity "+registry)
+	out := map[string]bool{}
+	for _, a := range m.activity {
+		if a.Registry == registry {
+			out[a.Repository] = true
+		}
+	}
+	return out, nil
+}
+
 func (m *memStore) PutRepositoryActivity(_ context.Context, a store.RepositoryActivity) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -346,3 +346,75 @@ func TestTheSweepPutsEveryRepositoryInExactlyOneListTask(t *testing.T) {
 		t.Errorf("the tick counted %d repositories, want 100", d.Repositories)
 	}
 }
+
+// listMarked delivers a list task of repo marked new (or not) as message msg-1.
+func listMarked(t *testing.T, m *memStore, reg fakeRegistry, repo string, markedNew bool) {
+	t.Helper()
+	text, err := store.EncodeListTask(store.ListTask{Registry: testRegistry, Repository: repo, RepositoryNew: markedNew, RunID: "run-1",
+		Window: store.Window{PushDays: 7, PullDays: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := unitPipeline(t, m, reg)
+	if err := p.ListRepo(context.Background(), queueInvocation(t, FuncListRepo, text, "msg-1", 1), discardLog()); err != nil {
+		t.Fatalf("listing %s (marked new %v): %v", repo, markedNew, err)
+	}
+}
+
+func TestARepositoryMarkedNewIsListedWithoutReadingItsActivity(t *testing.T) {
+	reads := func(m *memStore, prefix string) int {
+		return len(slices.DeleteFunc(slices.Clone(m.reads), func(r string) bool { return !strings.HasPrefix(r, prefix) }))
+	}
+	t.Run("a repository that is new is listed with no read at all, and as one that is not marked", func(t *testing.T) {
+		marked, reg := twoRepositories()
+		listMarked(t, marked, reg, otherRepo, true)
+		if len(marked.reads) != 0 {
+			t.Errorf("reads %q, want none", marked.reads)
+		}
+		unmarked, reg := twoRepositories()
+		listMarked(t, unmarked, reg, otherRepo, false)
+		if diff := cmp.Diff(stateOf(t, unmarked), stateOf(t, marked)); diff != "" {
+			t.Errorf("state after listing it marked new (-unmarked +marked):\n%s", diff)
+		}
+	})
+	// The sweep's read can be overtaken: an event or a pull writes a row after it.
+	t.Run("a repository marked new whose listed digest has a row by then is listed as a known one", func(t *testing.T) {
+		seed := func() (*memStore, fakeRegistry) {
+			m, reg := twoRepositories()
+			m.activity[key(testRegistry, otherRepo, digestC)] = store.Activity{Registry: testRegistry, Repository: otherRepo, Digest: digestC,
+				LastPulledAt: testNow.Add(-time.Hour), PullCount: 3, Source: "loganalytics", PullSource: "loganalytics"}
+			// Scanned an hour ago (a pull's scan): not due again today.
+			m.images[key(testRegistry, otherRepo, digestC)] = store.Image{Registry: testRegistry, Repository: otherRepo, Digest: digestC,
+				Status: "scanned", LastScannedAt: testNow.Add(-time.Hour), Generation: "g1"}
+			return m, reg
+		}
+		marked, reg := seed()
+		listMarked(t, marked, reg, otherRepo, true)
+		if n := reads(marked, "ListActivityRows "+otherRepo); n != 1 {
+			t.Errorf("%d activity reads (%q), want the one after the conflicting insert", n, marked.reads)
+		}
+		got := marked.activity[key(testRegistry, otherRepo, digestC)]
+		if got.PullCount != 3 || !got.LastPushedAt.Equal(testNow) || got.ScanClaimedBy != "" {
+			t.Errorf("C's row %+v: want its pulls kept, the push observed now and no claim (it is not due)", got)
+		}
+		for _, scan := range marked.sentScans(t) {
+			if strings.Contains(scan, digestC) {
+				t.Errorf("C, scanned an hour ago, was sent again: %s", scan)
+			}
+		}
+		unmarked, reg := seed()
+		listMarked(t, unmarked, reg, otherRepo, false)
+		if diff := cmp.Diff(stateOf(t, unmarked), stateOf(t, marked)); diff != "" {
+			t.Errorf("state after listing it marked new (-unmarked +marked):\n%s", diff)
+		}
+	})
+	t.Run("a repository with tag rows marked new is reconciled against them", func(t *testing.T) {
+		marked, reg := seededRepository()
+		listMarked(t, marked, reg, testRepo, true)
+		unmarked, reg := seededRepository()
+		listMarked(t, unmarked, reg, testRepo, false)
+		if diff := cmp.Diff(stateOf(t, unmarked), stateOf(t, marked)); diff != "" {
+			t.Errorf("state after listing it marked new (-unmarked +marked):\n%s", diff)
+		}
+	})
+}

@@ -180,12 +180,28 @@ func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, 
 // (or retracks) digests that left (or came back into) the activity windows, and
 // finds the digests that are due (l.due), counting those claimed already by an
 // earlier delivery of this message.
+//
+// A repository the sweep listed as new that has activity rows after all (a racing
+// event or pull) is found by its first activity write conflicting, and reconciled
+// again as a known one, from the same listing.
 func (p *Pipeline) prepareListing(ctx context.Context, l *listing, c tagSource, claimant string, now time.Time) error {
-	task := l.task
-	listed, err := p.listTags(ctx, c, task)
+	listed, err := p.listTags(ctx, c, l.task)
 	if err != nil {
 		return err
 	}
+	err = p.reconcileListing(ctx, l, listed, claimant, now)
+	if errors.Is(err, errNotNew) {
+		l.log.Info("repository listed as new has activity rows; reading them", "error", err)
+		l.task.RepositoryNew = false
+		*l = listing{task: l.task, log: l.log}
+		err = p.reconcileListing(ctx, l, listed, claimant, now)
+	}
+	return err
+}
+
+// reconcileListing is prepareListing's work after the registry listing.
+func (p *Pipeline) reconcileListing(ctx context.Context, l *listing, listed tagListing, claimant string, now time.Time) error {
+	task := l.task
 	l.tags = len(listed.tags)
 	acts, err := p.readActivity(ctx, task)
 	if err != nil {
@@ -194,8 +210,9 @@ func (p *Pipeline) prepareListing(ctx context.Context, l *listing, c tagSource, 
 	l.acts = acts
 	// Every digest a listing or an event saw has an activity row written before any
 	// tag row or scan (so before any images row): a repository without one is new, and
-	// its tags and images partitions are not read. Should rows exist after all (written
-	// by hand), the tag write conflicts and reconcileTags reads both.
+	// its tags and images partitions are not read (nor, when the sweep found it so,
+	// its activity partition). Should rows exist after all (written by hand), the tag
+	// write conflicts and reconcileTags reads both.
 	known := len(acts.rows) > 0
 	covered, err := p.recordRegistryPushes(ctx, l.log, task, listed, acts, now)
 	if err != nil {

@@ -82,11 +82,11 @@ func TestSweepEnqueuesAListTaskPerRepositoryAndRecordsItsTick(t *testing.T) {
 		wantRun   store.RunDelta
 		wantErr   bool
 	}{
-		{name: "every repository of the registry gets a list task with the configured window",
+		{name: "every repository of the registry gets a list task with the configured window, marked new when it has no activity",
 			registry: fakeRegistry{repos: map[string]map[string]string{"a": {}, "b/c": {}}},
 			wantTasks: []store.ListTask{
-				{V: 1, Registry: testRegistry, Repository: "a", RunID: "20260310T060000Z", Window: store.Window{PushDays: 7, PullDays: 30}},
-				{V: 1, Registry: testRegistry, Repository: "b/c", RunID: "20260310T060000Z", Window: store.Window{PushDays: 7, PullDays: 30}},
+				{V: 1, Registry: testRegistry, Repository: "a", RunID: "20260310T060000Z", Window: store.Window{PushDays: 7, PullDays: 30}, RepositoryNew: true},
+				{V: 1, Registry: testRegistry, Repository: "b/c", RunID: "20260310T060000Z", Window: store.Window{PushDays: 7, PullDays: 30}, RepositoryNew: true},
 			},
 			wantRun: store.RunDelta{Repositories: 2, StartedAt: testNow, FinishedAt: testNow}},
 		{name: "a registry that cannot be listed fails the tick and is recorded",

@@ -49,6 +49,7 @@ type activityLog interface {
 // registry's last-update time its last completed listing saw).
 type repositoryLog interface {
 	ListRepositoryActivity(ctx context.Context, registry string) ([]store.RepositoryActivity, error)
+	RepositoriesWithActivity(ctx context.Context, registry string) (map[string]bool, error)
 	PutRepositoryActivity(ctx context.Context, a store.RepositoryActivity) error
 }
 

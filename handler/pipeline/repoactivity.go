@@ -17,15 +17,28 @@ import (
 type repoActivity struct {
 	registry, repository string
 	rows                 map[string]store.ActivityRow // digest → row
+	// assumedNew is true while rows were not read because the sweep found the
+	// repository without any (see store.ListTask.RepositoryNew): a write that then
+	// conflicts is errNotNew, and the listing starts again with a read.
+	assumedNew bool
 	// versioned is true while the ETags in rows are the stored rows' (read, or
 	// answered by the last write); a write needs them, so one after a write whose
 	// versions are unknown (failed, or an answer without them) re-reads first.
 	versioned bool
 }
 
-// readActivity reads task's repository's activity rows (one partition query).
+// errNotNew reports that a repository listed as new has activity rows after all.
+var errNotNew = errors.New("the repository listed as new has activity rows")
+
+// readActivity reads task's repository's activity rows (one partition query), or,
+// for a repository the sweep found without any (task.RepositoryNew), takes it as
+// having none, unread.
 func (p *Pipeline) readActivity(ctx context.Context, task store.ListTask) (*repoActivity, error) {
 	ra := &repoActivity{registry: task.Registry, repository: task.Repository}
+	if task.RepositoryNew {
+		ra.rows, ra.versioned, ra.assumedNew = map[string]store.ActivityRow{}, true, true
+		return ra, nil
+	}
 	if err := ra.read(ctx, p.activity); err != nil {
 		return nil, err
 	}
@@ -97,6 +110,7 @@ func (ra *repoActivity) update(ctx context.Context, log activityLog, digests []s
 		}
 		etags, err := log.PutActivities(ctx, ra.registry, ra.repository, writes)
 		if err == nil {
+			ra.assumedNew = false // its rows are the ones written: a conflict now is a race
 			// The rows now have the versions the service answered: the next write is
 			// conditional on them without a read (unless the answer did not say).
 			ra.versioned = len(etags) == len(writes)
@@ -110,6 +124,9 @@ func (ra *repoActivity) update(ctx context.Context, log activityLog, digests []s
 			return nil
 		}
 		ra.versioned = false // maybe written: the ETags are stale either way
+		if errors.Is(err, store.ErrConflict) && ra.assumedNew {
+			return fmt.Errorf("writing activity of %s/%s: %w: %w", ra.registry, ra.repository, errNotNew, err)
+		}
 		if !errors.Is(err, store.ErrConflict) || attempt == maxActivityAttempts {
 			return fmt.Errorf("writing activity of %s/%s: %w", ra.registry, ra.repository, err)
 		}

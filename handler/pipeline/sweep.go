@@ -79,6 +79,7 @@ func (p *Pipeline) sweepRegistry(ctx context.Context, log *slog.Logger, registry
 	if src, ok := p.acr[registryHost]; ok {
 		return p.sweepACR(ctx, log, src, registryHost, runID, now)
 	}
+	known := p.repositoriesWithActivity(ctx, log, registryHost)
 	var (
 		enqueued, pages int
 		invalid         []error
@@ -88,7 +89,7 @@ func (p *Pipeline) sweepRegistry(ctx context.Context, log *slog.Logger, registry
 		pages++
 		batch := make([]store.ListRepository, 0, len(repos))
 		for _, repo := range repos {
-			batch = append(batch, store.ListRepository{Name: repo})
+			batch = append(batch, store.ListRepository{Name: repo, New: known != nil && !known[repo]})
 		}
 		n, bad, err := p.sendListTaskBatches(ctx, registryHost, runID, batch)
 		enqueued += n
@@ -105,6 +106,19 @@ func (p *Pipeline) sweepRegistry(ctx context.Context, log *slog.Logger, registry
 		err = fmt.Errorf("listing repositories of %s: %w", registryHost, err)
 	}
 	return enqueued, errors.Join(append([]error{err}, invalid...)...)
+}
+
+// repositoriesWithActivity returns the repositories of registryHost that have
+// activity rows (one query for the registry), so that list tasks can mark the others
+// new (see [store.ListTask.RepositoryNew]); nil, every repository then read as
+// usual, when the query fails: the mark only saves reads.
+func (p *Pipeline) repositoriesWithActivity(ctx context.Context, log *slog.Logger, registryHost string) map[string]bool {
+	known, err := p.repositories.RepositoriesWithActivity(ctx, registryHost)
+	if err != nil {
+		log.Warn("reading which repositories have activity failed; every listing reads its activity", "registry", registryHost, "error", err)
+		return nil
+	}
+	return known
 }
 
 // minListTasks is how many list tasks the sweep spreads a registry's repositories
@@ -176,7 +190,7 @@ func listTaskBatches(registryHost, runID string, window store.Window, repos []st
 		part := repos[start:min(start+size, len(repos))]
 		task := store.ListTask{Registry: registryHost, RunID: runID, Window: window}
 		if len(part) == 1 {
-			task.Repository, task.RepositoryUpdatedAt = part[0].Name, part[0].UpdatedAt
+			task.Repository, task.RepositoryUpdatedAt, task.RepositoryNew = part[0].Name, part[0].UpdatedAt, part[0].New
 		} else {
 			task.Repositories = part
 		}

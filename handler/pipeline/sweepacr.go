@@ -84,6 +84,13 @@ func (p *Pipeline) sweepACR(ctx context.Context, log *slog.Logger, src acrListin
 		cause = fmt.Errorf("sweeping %s: %w", registryHost, cause)
 	}
 	sort.Slice(toList, func(i, j int) bool { return toList[i].Name < toList[j].Name })
+	if len(toList) > 0 && ctx.Err() == nil {
+		// Only a sweep that lists something asks which repositories are new.
+		known := p.repositoriesWithActivity(ctx, log, registryHost)
+		for i := range toList {
+			toList[i].New = known != nil && !known[toList[i].Name]
+		}
+	}
 	sctx := ctx
 	if ctx.Err() != nil {
 		// The budget ran out: what was collected still goes out, with the short

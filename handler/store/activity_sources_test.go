@@ -115,3 +115,32 @@ func TestRepositoryActivityIsNotADigest(t *testing.T) {
 		t.Errorf("ListActivity digests (-want +got):\n%s", diff)
 	}
 }
+
+func TestRepositoriesWithActivityAreThoseWithDigestRows(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 10, 6, 0, 0, 0, time.UTC)
+	for _, a := range []Activity{
+		{Registry: "r.example", Repository: "a", Digest: "sha256:1", LastPushedAt: t0},
+		{Registry: "r.example", Repository: "a", Digest: "sha256:2", LastPushedAt: t0},
+		{Registry: "r.example", Repository: "b/c", Digest: "sha256:1", LastPulledAt: t0},
+		// Another registry whose name starts with this one's, and one that sorts next to it.
+		{Registry: "r.example2", Repository: "x", Digest: "sha256:1", LastPushedAt: t0},
+		{Registry: "r.exampla", Repository: "y", Digest: "sha256:1", LastPushedAt: t0},
+	} {
+		if err := s.RecordActivity(ctx, a, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A repository's own row (ACR's last listing) is not digest activity.
+	if err := s.PutRepositoryActivity(ctx, RepositoryActivity{Registry: "r.example", Repository: "listed/only", ListedAt: t0, Source: "acr"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.RepositoriesWithActivity(ctx, "r.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]bool{"a": true, "b/c": true}, got); diff != "" {
+		t.Errorf("repositories with activity (-want +got):\n%s", diff)
+	}
+}

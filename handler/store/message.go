@@ -41,8 +41,15 @@ type ListTask struct {
 	// sweep saw (ACR), which listrepo records once the listing is complete; zero for
 	// registries that do not report one.
 	RepositoryUpdatedAt time.Time `json:"repositoryUpdatedAt,omitzero"`
+	// RepositoryNew says the sweep found no activity rows of the repository (see
+	// [Store.RepositoriesWithActivity]): listrepo then writes its first rows without
+	// reading the partition, each insert failing should a row exist after all (a
+	// racing event), and lists it again as a known repository if one does. False:
+	// unknown, the partition is read.
+	RepositoryNew bool `json:"repositoryNew,omitempty"`
 	// Repositories, when set, are the repositories the task lists, each with its
-	// last-update time as RepositoryUpdatedAt is; Repository is then empty.
+	// last-update time and newness as RepositoryUpdatedAt and RepositoryNew are;
+	// Repository is then empty.
 	Repositories []ListRepository `json:"repositories,omitempty"`
 }
 
@@ -50,6 +57,7 @@ type ListTask struct {
 type ListRepository struct {
 	Name      string    `json:"name"`
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+	New       bool      `json:"new,omitempty"`
 }
 
 // MaxListRepositories is the most repositories one list task may carry.
@@ -64,7 +72,7 @@ func (t ListTask) Each() []ListTask {
 	for _, r := range t.Repositories {
 		one := t
 		one.Repositories = nil
-		one.Repository, one.RepositoryUpdatedAt = r.Name, r.UpdatedAt
+		one.Repository, one.RepositoryUpdatedAt, one.RepositoryNew = r.Name, r.UpdatedAt, r.New
 		out = append(out, one)
 	}
 	return out
@@ -162,7 +170,7 @@ func (t ListTask) Validate() error {
 	if err := check("list-task", t.V,
 		field{"registry", t.Registry != ""},
 		field{"repository", (t.Repository != "") != many},
-		field{"repositories", len(t.Repositories) <= MaxListRepositories && (!many || t.RepositoryUpdatedAt.IsZero())},
+		field{"repositories", len(t.Repositories) <= MaxListRepositories && (!many || (t.RepositoryUpdatedAt.IsZero() && !t.RepositoryNew))},
 		field{"runId", validRunID(t.RunID)},
 		field{"window", t.Window.PushDays >= 0 && t.Window.PullDays >= 0}); err != nil {
 		return err

@@ -68,6 +68,29 @@ func repositoryActivityFromRow(r row) RepositoryActivity {
 	}
 }
 
+// RepositoriesWithActivity returns the repositories of registry that have at least
+// one digest activity row, read with one query over the registry's range of
+// activity partitions (the digest rows' PartitionKeys are registry "/" repository,
+// escaped, so "registry%2F" opens the range and "registry%2G" ends it), selecting
+// only the Repository column. The sweep marks the others new (see
+// [ListTask.RepositoryNew]).
+func (s *Store) RepositoriesWithActivity(ctx context.Context, registry string) (map[string]bool, error) {
+	lo := repoKey(registry, "")
+	hi := lo[:len(lo)-1] + string(rune(lo[len(lo)-1]+1))
+	filter := "PartitionKey ge " + odataQuote(lo) + " and PartitionKey lt " + odataQuote(hi)
+	rows, err := listRows(ctx, s.activity, filter, "Repository")
+	if err != nil {
+		return nil, fmt.Errorf("listing the repositories of %s with activity: %w", registry, err)
+	}
+	out := map[string]bool{}
+	for _, r := range rows {
+		if repo := r.str("Repository"); repo != "" {
+			out[repo] = true
+		}
+	}
+	return out, nil
+}
+
 // PutRepositoryActivity writes a repository's row whole.
 func (s *Store) PutRepositoryActivity(ctx context.Context, a RepositoryActivity) error {
 	if err := upsert(ctx, s.activity, a.entity(), aztables.UpdateModeReplace); err != nil {
