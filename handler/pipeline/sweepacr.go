@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -84,13 +85,7 @@ func (p *Pipeline) sweepACR(ctx context.Context, log *slog.Logger, src acrListin
 		cause = fmt.Errorf("sweeping %s: %w", registryHost, cause)
 	}
 	sort.Slice(toList, func(i, j int) bool { return toList[i].Name < toList[j].Name })
-	if len(toList) > 0 && ctx.Err() == nil {
-		// Only a sweep that lists something asks which repositories are new.
-		known := p.repositoriesWithActivity(ctx, log, registryHost)
-		for i := range toList {
-			toList[i].New = known != nil && !known[toList[i].Name]
-		}
-	}
+	p.markNewACRRepositories(ctx, log, registryHost, toList, seen)
 	sctx := ctx
 	if ctx.Err() != nil {
 		// The budget ran out: what was collected still goes out, with the short
@@ -102,6 +97,22 @@ func (p *Pipeline) sweepACR(ctx context.Context, log *slog.Logger, src acrListin
 	n, err := p.sendListTasks(sctx, registryHost, runID, toList)
 	log.Info("swept ACR registry", "registry", registryHost, "repositories", len(repos), "unchanged", unchanged.Load(), "enqueued", n)
 	return n, errors.Join(cause, err)
+}
+
+// markNewACRRepositories marks new (see store.ListTask.RepositoryNew) the
+// repositories of toList that have no activity rows. Only one without a completed
+// listing (no row in seen) can be new, so the registry's activity is queried only
+// when toList holds such a repository: a sweep of changed, listed repositories makes
+// no query.
+func (p *Pipeline) markNewACRRepositories(ctx context.Context, log *slog.Logger, registryHost string, toList []store.ListRepository, seen map[string]store.RepositoryActivity) {
+	unlisted := slices.ContainsFunc(toList, func(r store.ListRepository) bool { return seen[r.Name].ListedAt.IsZero() })
+	if !unlisted || ctx.Err() != nil {
+		return
+	}
+	known := p.repositoriesWithActivity(ctx, log, registryHost)
+	for i, r := range toList {
+		toList[i].New = known != nil && seen[r.Name].ListedAt.IsZero() && !known[r.Name]
+	}
 }
 
 // acrRepositoryToList decides whether repo is listed this sweep: list is false for

@@ -32,3 +32,36 @@ func TestUnchangedSince(t *testing.T) {
 		})
 	}
 }
+
+func TestOnlyAnACRSweepThatListsANeverListedRepositoryAsksWhichAreNew(t *testing.T) {
+	listed := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	seen := map[string]store.RepositoryActivity{"listed": {Registry: testRegistry, Repository: "listed", ListedAt: listed}}
+	newMarks := func(m *memStore, names ...string) (map[string]bool, int) {
+		toList := make([]store.ListRepository, 0, len(names))
+		for _, n := range names {
+			toList = append(toList, store.ListRepository{Name: n})
+		}
+		p := unitPipeline(t, m, fakeRegistry{})
+		p.markNewACRRepositories(t.Context(), discardLog(), testRegistry, toList, seen)
+		marks := map[string]bool{}
+		for _, r := range toList {
+			marks[r.Name] = r.New
+		}
+		return marks, len(m.reads)
+	}
+	t.Run("changed repositories listed before are not queried for", func(t *testing.T) {
+		marks, reads := newMarks(newMemStore(), "listed")
+		if reads != 0 || marks["listed"] {
+			t.Errorf("%d reads, marks %v: want no read and nothing marked new", reads, marks)
+		}
+	})
+	t.Run("a never-listed repository without activity is new, one with activity and a listed one are not", func(t *testing.T) {
+		m := newMemStore()
+		m.activity[key(testRegistry, "pulled", digestA)] = store.Activity{Registry: testRegistry, Repository: "pulled", Digest: digestA, LastPulledAt: listed}
+		marks, reads := newMarks(m, "listed", "fresh", "pulled")
+		want := map[string]bool{"listed": false, "fresh": true, "pulled": false}
+		if reads != 1 || marks["listed"] != want["listed"] || marks["fresh"] != want["fresh"] || marks["pulled"] != want["pulled"] {
+			t.Errorf("%d reads, marks %v: want one read and %v", reads, marks, want)
+		}
+	})
+}
