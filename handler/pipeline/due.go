@@ -34,10 +34,19 @@ const reasonRematch = "rematch"
 // The reason is "push", "pull" (never scanned), "rescan", or [reasonRematch] when only
 // age or generation made it due and every row has an inventory stored by the current
 // analyzer version: it is re-matched, never pulled again. mine reports that the day's
-// claim is claimant's own.
+// claim is claimant's own. A claim of claimant's made ahead of its send
+// (store.Activity.ScanClaimedAhead) is judged as if unclaimed: due, it is sent again
+// (the claimant cannot tell whether its earlier delivery sent it), and the claim
+// stands.
 func scanDue(act store.Activity, window store.Window, images []store.Image, generation, claimant string, now time.Time) (reason string, due, mine bool) {
 	if act.ScanClaimedOn == now.UTC().Format(time.DateOnly) {
-		return "", false, claimant != "" && act.ScanClaimedBy == claimant // already enqueued today
+		mine = claimant != "" && act.ScanClaimedBy == claimant
+		if !mine || !act.ScanClaimedAhead {
+			return "", false, mine // already enqueued today
+		}
+		act.ScanClaimedOn, act.ScanClaimedBy, act.ScanClaimedAhead = "", "", false
+		reason, due, _ = scanDue(act, window, images, generation, "", now)
+		return reason, due, true
 	}
 	pushed := !act.LastPushedAt.IsZero() && now.Sub(act.LastPushedAt) <= days(window.PushDays)
 	pulled := !act.LastPulledAt.IsZero() && now.Sub(act.LastPulledAt) <= days(window.PullDays)

@@ -102,7 +102,7 @@ func (p *Pipeline) pushEvent(ctx context.Context, log *slog.Logger, e regevent.E
 	}
 	window := store.Window{PushDays: p.cfg.PushDays, PullDays: p.cfg.PullDays}
 	_, due, mine := scanDue(act, window, imagesOf(images, e.Digest), p.currentGeneration(), claimant, now)
-	if mine {
+	if mine && !due {
 		return eventOutcome{Enqueued: true, Note: "scan enqueued by an earlier delivery"}, nil
 	}
 	if !due {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -123,11 +124,11 @@ func (p *Pipeline) finish(ctx context.Context, log *slog.Logger, inv *host.Invoc
 func (p *Pipeline) recordRun(ctx context.Context, inv *host.Invocation, runID string, now time.Time, d store.RunDelta) error {
 	rctx, cancel := recordContext(ctx)
 	defer cancel()
-	if runID == "" {
-		runID = "unattributed"
-	}
-	return p.runs.RecordInvocation(rctx, runDate(now), runID, invocationKey(inv), d)
+	return p.runs.RecordInvocation(rctx, runDate(now), runOf(runID), invocationKey(inv), d)
 }
+
+// runOf is the run an invocation of runID is recorded in.
+func runOf(runID string) string { return cmp.Or(runID, "unattributed") }
 
 // invocationKey identifies what is counted once in a run: the queue message (the same
 // on every delivery), else the invocation.

@@ -434,6 +434,16 @@ func (m *memStore) RecordInvocation(_ context.Context, date, runID, invocation s
 	return err
 }
 
+func (m *memStore) GetInvocation(_ context.Context, date, runID, invocation string) (store.RunDelta, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.runs[key(date, runID, invocation)]
+	if !ok {
+		return store.RunDelta{}, fmt.Errorf("reading invocation %s: %w", invocation, store.ErrNotFound)
+	}
+	return d, nil
+}
+
 func (m *memStore) PutInventory(_ context.Context, platformDigest string, data []byte) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

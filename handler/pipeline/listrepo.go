@@ -71,8 +71,9 @@ func (p *Pipeline) listRepos(ctx context.Context, log *slog.Logger, c tagSource,
 		return p.listRepo(ctx, log, c, task, claimant, now)
 	}
 	all := make([]*listing, 0, len(task.Repositories))
+	earlier := p.earlierDelivery(task.RunID, claimant, now)
 	for _, one := range task.Each() {
-		all = append(all, &listing{task: one, log: log.With("repository", one.Repository)})
+		all = append(all, &listing{task: one, log: log.With("repository", one.Repository), earlier: earlier})
 	}
 	listed := eachListing(all, func(l *listing) error { return p.prepareListing(ctx, l, c, claimant, now) })
 	if err := p.sendDue(ctx, task.Registry, task.RunID, listed); err != nil {
@@ -141,8 +142,40 @@ type listing struct {
 	byDigest map[string][]string
 	due      []dueDigest
 	tags     int
+	earlier  *earlierDelivery
 	d        store.RunDelta
 	err      error
+}
+
+// earlierDelivery tells whether an earlier delivery of a list task's message
+// completed: its runs row records it finished without a failure, so every scan it
+// claimed ahead was sent ([store.Activity.ClaimAhead]). It reads the row once, when
+// first asked: only a redelivery (or a completion the host lost) finds claims of its
+// own made ahead.
+type earlierDelivery struct {
+	once sync.Once
+	read func(ctx context.Context) (bool, error)
+	done bool
+	err  error
+}
+
+func (e *earlierDelivery) completed(ctx context.Context) (bool, error) {
+	e.once.Do(func() { e.done, e.err = e.read(ctx) })
+	return e.done, e.err
+}
+
+// earlierDelivery is the check for the message claimant of run runID, listed now.
+func (p *Pipeline) earlierDelivery(runID, claimant string, now time.Time) *earlierDelivery {
+	return &earlierDelivery{read: func(ctx context.Context) (bool, error) {
+		d, err := p.runs.GetInvocation(ctx, runDate(now), runOf(runID), claimant)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("reading whether an earlier delivery sent its scans: %w", err)
+		}
+		return !d.FinishedAt.IsZero() && d.Failure == "", nil
+	}}
 }
 
 // dueDigest is a digest a listing found due, and why (see [scanDue]).
@@ -156,7 +189,7 @@ type dueDigest struct{ digest, reason string }
 //
 // Enqueued counts the scans this message claimed, on this delivery or an earlier one.
 func (p *Pipeline) listRepo(ctx context.Context, log *slog.Logger, c tagSource, task store.ListTask, claimant string, now time.Time) (store.RunDelta, error) {
-	l := &listing{task: task, log: log}
+	l := &listing{task: task, log: log, earlier: p.earlierDelivery(task.RunID, claimant, now)}
 	if err := p.prepareListing(ctx, l, c, claimant, now); err != nil {
 		return l.d, err
 	}
@@ -186,7 +219,7 @@ func (p *Pipeline) prepareListing(ctx context.Context, l *listing, c tagSource, 
 	if errors.Is(err, errNotNew) {
 		l.log.Info("repository listed as new has activity rows; reading them", "error", err)
 		l.task.RepositoryNew = false
-		*l = listing{task: l.task, log: l.log}
+		*l = listing{task: l.task, log: l.log, earlier: l.earlier}
 		err = p.reconcileListing(ctx, l, listed, claimant, now)
 	}
 	return err
@@ -217,7 +250,7 @@ func (p *Pipeline) reconcileListing(ctx context.Context, l *listing, listed tagL
 			return err
 		}
 	}
-	view, images, err := p.reconcileTags(ctx, l.log, task, listed.tags, covered, acts, known, images, now)
+	view, images, err := p.reconcileTags(ctx, l.log, task, listed.tags, covered, acts, known, images, claimant, now)
 	if err != nil {
 		return err
 	}
@@ -232,9 +265,19 @@ func (p *Pipeline) reconcileListing(ctx context.Context, l *listing, listed tagL
 	}
 	for _, digest := range sortedKeys(l.byDigest) {
 		reason, isDue, mine := p.dueForScan(acts, task, digest, imagesOf(images, digest), claimant, now)
-		if mine {
+		if mine && isDue && !acts.claimedAhead[digest] {
+			// Claimed ahead by an earlier delivery of this message: sent, unless that
+			// delivery failed before its sends.
+			sent, err := l.earlier.completed(ctx)
+			if err != nil {
+				return err
+			}
+			isDue = !sent
+		}
+		if mine && !isDue {
 			// Claimed (so sent) by an earlier delivery of this message; counted as what
-			// the rows allow now.
+			// the rows allow now. One claimed ahead with its push is due (sent, again)
+			// and counted by its claim (claimListed).
 			countEnqueued(&l.d, inventoriesCurrent(imagesOf(images, digest)))
 		}
 		if isDue {
@@ -254,9 +297,12 @@ func (p *Pipeline) reconcileListing(ctx context.Context, l *listing, listed tagL
 // is then read again. It returns the view after the listing and the images rows. A
 // new or moved tag records a push observed now, except for digests in covered, whose
 // push time the registry reported (recordRegistryPushes); those outside the activity
-// windows (covered false) are not reactivated either.
+// windows (covered false) are not reactivated either. A push that makes its digest
+// due claims the day's scan for claimant in the same write (claimed ahead, see
+// [store.Activity.ClaimAhead]), so a first listing writes each digest's row once; the
+// scan is sent after the tag rows, and a redelivery sends it again.
 func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task store.ListTask, listing map[string]string, covered map[string]bool,
-	acts *repoActivity, known bool, images []store.Image, now time.Time) ([]store.Tag, []store.Image, error) {
+	acts *repoActivity, known bool, images []store.Image, claimant string, now time.Time) ([]store.Tag, []store.Image, error) {
 	for attempt := 1; ; attempt++ {
 		var stored []store.Tag
 		if known {
@@ -280,10 +326,20 @@ func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task sto
 		err := acts.update(ctx, p.activity, observed, func(prev store.Activity, exists bool) (store.Activity, bool) {
 			push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: prev.Digest,
 				LastPushedAt: now, Source: activitySourceTags, PushSource: activitySourceTags}
-			if !exists {
-				return store.MergeActivity(nil, push, 0), true
+			var next store.Activity
+			if exists {
+				next = store.MergeActivity(&prev, push, 0)
+			} else {
+				next = store.MergeActivity(nil, push, 0)
 			}
-			return store.MergeActivity(&prev, push, 0), true
+			if _, due, mine := scanDue(next, task.Window, imagesOf(images, prev.Digest), p.currentGeneration(), claimant, now); due && !mine && claimant != "" {
+				next, _ = next.ClaimAhead(now, claimant)
+				if acts.claimedAhead == nil {
+					acts.claimedAhead = map[string]bool{}
+				}
+				acts.claimedAhead[prev.Digest] = true
+			}
+			return next, true
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("recording pushes: %w", err)

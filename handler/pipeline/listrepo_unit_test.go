@@ -68,18 +68,73 @@ func TestListRepoWritesInAnOrderARetryCanRepeat(t *testing.T) {
 		return i
 	}
 	tests := []struct{ name, before, after string }{}
+	// B and C are new to the repository: each one's claim is written with its push
+	// (claimed ahead), so the scan is sent after both rows and the tag rows.
 	for _, d := range []string{digestB, digestC} {
 		tests = append(tests,
 			struct{ name, before, after string }{"the push of " + shortDigests(d) + " is recorded before the tag rows", "push:" + d, "PutTags"},
+			struct{ name, before, after string }{"the claim of " + shortDigests(d) + " is made before the tag rows", "claim:" + d, "PutTags"},
 			struct{ name, before, after string }{"the tag rows are written before the scan of " + shortDigests(d) + " is enqueued", "PutTags", "Send scan-tasks " + d},
-			struct{ name, before, after string }{"the scan of " + shortDigests(d) + " is enqueued before it is claimed", "Send scan-tasks " + d, "claim:" + d},
-			struct{ name, before, after string }{"the claim of " + shortDigests(d) + " is made before the run is recorded", "claim:" + d, "RecordInvocation msg-1"},
+			struct{ name, before, after string }{"the scan of " + shortDigests(d) + " is enqueued before the run is recorded", "Send scan-tasks " + d, "RecordInvocation msg-1"},
 		)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if at(tt.before) >= at(tt.after) {
 				t.Errorf("%q came after %q in %q", tt.before, tt.after, calls)
+			}
+		})
+	}
+	t.Run("a new digest's push and claim are one write", func(t *testing.T) {
+		for _, d := range []string{digestB, digestC} {
+			if at("push:"+d) != at("claim:"+d) {
+				t.Errorf("the push and the claim of %s are separate writes: %q", shortDigests(d), calls)
+			}
+		}
+		if n := len(m.callsMatching("PutActivities")); n != 1 {
+			t.Errorf("%d activity writes, want 1 (both new digests' pushes with their claims)", n)
+		}
+	})
+}
+
+func TestARedeliveryResendsTheScansItsEarlierDeliveryClaimedAheadUnlessThatOneCompleted(t *testing.T) {
+	clean, reg := seededRepository()
+	if err := listOnce(t, clean, reg, 1); err != nil {
+		t.Fatalf("failure-free listing: %v", err)
+	}
+	send := slices.IndexFunc(clean.calls, func(c string) bool { return strings.HasPrefix(c, "Send scan-tasks") }) + 1
+	if send == 0 || send == len(clean.calls) {
+		t.Fatalf("no send followed by a write among %q", clean.calls)
+	}
+	tests := []struct {
+		name      string
+		failAt    int // the first delivery's write that fails; 0: it completes
+		wantTasks int
+	}{
+		{name: "a delivery that failed at its send is followed by one that sends", failAt: send, wantTasks: 1},
+		{name: "a delivery that completed (its completion lost) is followed by one that sends nothing", failAt: 0, wantTasks: 1},
+		{name: "a delivery that failed after its send is followed by one that sends again", failAt: send + 1, wantTasks: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, reg := seededRepository()
+			m.failAt, m.mode = tt.failAt, failBefore
+			err := listOnce(t, m, reg, 1)
+			if want := map[bool]string{true: "transient", false: "done"}[tt.failAt > 0]; outcomeOf(err) != want {
+				t.Fatalf("first delivery's outcome = %s (%v), want %s", outcomeOf(err), err, want)
+			}
+			m.failAt = 0
+			if err := listOnce(t, m, reg, 2); err != nil {
+				t.Fatalf("redelivery: %v", err)
+			}
+			if n := len(m.sent["scan-tasks"]); n != tt.wantTasks {
+				t.Errorf("%d scan tasks sent over both deliveries, want %d (writes %q)", n, tt.wantTasks, shortDigests(strings.Join(m.calls, "; ")))
+			}
+			if got := m.sentScans(t); len(got) != 2*tt.wantTasks {
+				t.Errorf("digests sent %q, want B and C in each of %d tasks", shortDigests(strings.Join(got, " ")), tt.wantTasks)
+			}
+			if run := m.runs[key(runDate(testNow), "run-1", "msg-1")]; run.Enqueued != 2 || run.Failure != "" {
+				t.Errorf("run row %+v, want B and C counted once and no failure", run)
 			}
 		})
 	}

@@ -56,6 +56,8 @@ type repositoryLog interface {
 // runLog records each invocation's contribution to its run.
 type runLog interface {
 	RecordInvocation(ctx context.Context, date, runID, invocation string, d store.RunDelta) error
+	// GetInvocation reads what an invocation recorded (store.ErrNotFound: nothing).
+	GetInvocation(ctx context.Context, date, runID, invocation string) (store.RunDelta, error)
 }
 
 // inventoryBlobs keeps a platform's inventory and returns its reference (scan), and

@@ -25,6 +25,9 @@ type repoActivity struct {
 	// answered by the last write); a write needs them, so one after a write whose
 	// versions are unknown (failed, or an answer without them) re-reads first.
 	versioned bool
+	// claimedAhead holds the digests whose day's scan this delivery claimed in the
+	// write recording their push (store.Activity.ClaimAhead): due, and to be sent now.
+	claimedAhead map[string]bool
 }
 
 // errNotNew reports that a repository listed as new has activity rows after all.

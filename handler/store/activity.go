@@ -40,6 +40,11 @@ type Activity struct {
 	ScanClaimedOn string
 	// ScanClaimedBy is who made that claim (see [Store.ClaimScanAs]), or "".
 	ScanClaimedBy string
+	// ScanClaimedAhead reports that the claim was written with the push that made
+	// the digest due, before its scan task was sent (see [Activity.ClaimAhead]): the
+	// claimant's redelivered message sends it again, since it cannot tell whether its
+	// earlier delivery got that far; anyone else takes it as claimed.
+	ScanClaimedAhead bool
 }
 
 // ActivityRow is an activity row with the entity version it was read at
@@ -78,6 +83,9 @@ func (a Activity) entity() entity {
 	if a.ScanClaimedBy != "" {
 		e.setString("ScanClaimedBy", a.ScanClaimedBy)
 	}
+	if a.ScanClaimedAhead {
+		e.setBool("ScanClaimedAhead", true)
+	}
 	return e
 }
 
@@ -87,21 +95,22 @@ func activityFromRow(r row) (Activity, error) {
 		return Activity{}, err
 	}
 	return Activity{
-		Registry:       r.str("Registry"),
-		Repository:     r.str("Repository"),
-		Digest:         digest,
-		LastPushedAt:   r.time("LastPushedAt"),
-		LastPulledAt:   r.time("LastPulledAt"),
-		PullCount:      r.int64("PullCount"),
-		LastDeletedAt:  r.time("LastDeletedAt"),
-		PullsCountedAt: r.time("PullsCountedAt"),
-		Source:         r.str("Source"),
-		PushSource:     r.str("LastPushedSource"),
-		PullSource:     r.str("LastPulledSource"),
-		Platforms:      r.str("Platforms"),
-		UntrackedAt:    r.time("UntrackedAt"),
-		ScanClaimedOn:  r.str("ScanClaimedOn"),
-		ScanClaimedBy:  r.str("ScanClaimedBy"),
+		Registry:         r.str("Registry"),
+		Repository:       r.str("Repository"),
+		Digest:           digest,
+		LastPushedAt:     r.time("LastPushedAt"),
+		LastPulledAt:     r.time("LastPulledAt"),
+		PullCount:        r.int64("PullCount"),
+		LastDeletedAt:    r.time("LastDeletedAt"),
+		PullsCountedAt:   r.time("PullsCountedAt"),
+		Source:           r.str("Source"),
+		PushSource:       r.str("LastPushedSource"),
+		PullSource:       r.str("LastPulledSource"),
+		Platforms:        r.str("Platforms"),
+		UntrackedAt:      r.time("UntrackedAt"),
+		ScanClaimedOn:    r.str("ScanClaimedOn"),
+		ScanClaimedBy:    r.str("ScanClaimedBy"),
+		ScanClaimedAhead: r.bool("ScanClaimedAhead"),
 	}, nil
 }
 
@@ -218,7 +227,7 @@ func MergeActivity(prev *Activity, obs Activity, pulls int64) Activity {
 	next.LastDeletedAt = later(prev.LastDeletedAt, obs.LastDeletedAt)
 	next.PullCount += prev.PullCount
 	next.PullsCountedAt = prev.PullsCountedAt
-	next.ScanClaimedOn, next.ScanClaimedBy = prev.ScanClaimedOn, prev.ScanClaimedBy
+	next.ScanClaimedOn, next.ScanClaimedBy, next.ScanClaimedAhead = prev.ScanClaimedOn, prev.ScanClaimedBy, prev.ScanClaimedAhead
 	next.UntrackedAt = prev.UntrackedAt
 	if next.Source == "" {
 		next.Source = prev.Source
@@ -239,8 +248,21 @@ func (a Activity) Claim(day time.Time, claimant string) (next Activity, write, c
 		// landed before the answer was lost.
 		return a, false, claimant != "" && a.ScanClaimedBy == claimant
 	}
-	a.ScanClaimedOn, a.ScanClaimedBy = date, claimant
+	a.ScanClaimedOn, a.ScanClaimedBy, a.ScanClaimedAhead = date, claimant, false
 	return a, true, true
+}
+
+// ClaimAhead is [Activity.Claim] for a claim written before its scan task is sent,
+// in the write that records the push making the digest due (a digest a listing
+// sees for the first time): one write instead of two. It is marked
+// ScanClaimedAhead, so the claimant's redelivered message sends the scan again
+// rather than count it sent.
+func (a Activity) ClaimAhead(day time.Time, claimant string) (next Activity, claimed bool) {
+	next, _, claimed = a.Claim(day, claimant)
+	if claimed && next.ScanClaimedOn != a.ScanClaimedOn {
+		next.ScanClaimedAhead = true
+	}
+	return next, claimed
 }
 
 // PutActivities writes activity rows of one repository in entity-group transactions

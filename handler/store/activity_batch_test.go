@@ -178,3 +178,71 @@ func TestMergeActivityIsRecordActivitysRule(t *testing.T) {
 		})
 	}
 }
+
+func TestAClaimMadeAheadIsStoredAsSuchUntilTheNextDaysClaim(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	const reg, repo, digest = "r.example", "ahead/app", "sha256:ahead"
+	day := time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC)
+	read := func(t *testing.T) Activity {
+		t.Helper()
+		a, err := s.GetActivity(ctx, reg, repo, digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	pushed := Activity{Digest: digest, LastPushedAt: day, Source: "tags"}
+	ahead, claimed := pushed.ClaimAhead(day, "msg-1")
+	if !claimed {
+		t.Fatal("an unclaimed row was not claimed ahead")
+	}
+	if _, err := s.PutActivities(ctx, reg, repo, []ActivityRow{{Activity: ahead}}); err != nil {
+		t.Fatalf("writing the push with its claim: %v", err)
+	}
+	if got := read(t); !got.ScanClaimedAhead || got.ScanClaimedBy != "msg-1" || got.ScanClaimedOn != "2025-04-01" {
+		t.Fatalf("row %+v: want claimed ahead by msg-1 on 2025-04-01", got)
+	}
+	t.Run("a pull merged into the row keeps the claim as made", func(t *testing.T) {
+		if err := s.RecordActivity(ctx, Activity{Registry: reg, Repository: repo, Digest: digest, LastPulledAt: day.Add(time.Hour)}, 1); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t); !got.ScanClaimedAhead || got.ScanClaimedBy != "msg-1" {
+			t.Errorf("row %+v: want the claim ahead by msg-1 kept", got)
+		}
+	})
+	t.Run("another claimant's claim of the day is refused", func(t *testing.T) {
+		if _, ok := read(t).ClaimAhead(day, "msg-2"); ok {
+			t.Error("msg-2 claimed a digest msg-1 claimed the same day")
+		}
+	})
+	t.Run("the next day's claim, made after its send, is not ahead", func(t *testing.T) {
+		claimed, err := s.ClaimScanAs(ctx, reg, repo, digest, day.AddDate(0, 0, 1), "msg-3")
+		if err != nil || !claimed {
+			t.Fatalf("claiming the next day: %v, %v", claimed, err)
+		}
+		if got := read(t); got.ScanClaimedAhead || got.ScanClaimedBy != "msg-3" {
+			t.Errorf("row %+v: want msg-3's claim, not ahead", got)
+		}
+	})
+}
+
+func TestGetInvocationReadsWhatTheInvocationRecorded(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	if _, err := s.GetInvocation(ctx, "2025-04-01", "run-1", "msg-1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("an invocation that recorded nothing: %v, want ErrNotFound", err)
+	}
+	done := time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC)
+	want := RunDelta{Manifests: 3, Enqueued: 2, Deliveries: 2, Failure: "x: boom", StartedAt: done.Add(-time.Second), FinishedAt: done}
+	if err := s.RecordInvocation(ctx, "2025-04-01", "run-1", "msg-1", want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetInvocation(ctx, "2025-04-01", "run-1", "msg-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("invocation row (-recorded +read):\n%s", diff)
+	}
+}

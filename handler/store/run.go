@@ -338,6 +338,16 @@ func (s *Store) refreshRunOnce(ctx context.Context, date, runID string) error {
 	}
 }
 
+// GetInvocation reads what invocation (a queue message id) last recorded in run
+// runID on date ([Store.RecordInvocation]); ErrNotFound when it recorded nothing.
+func (s *Store) GetInvocation(ctx context.Context, date, runID, invocation string) (RunDelta, error) {
+	r, err := getRow(ctx, s.runs, EscapeKey(date), invocationRowKey(runID, invocation))
+	if err != nil {
+		return RunDelta{}, fmt.Errorf("reading invocation %s of run %s/%s: %w", invocation, date, runID, err)
+	}
+	return deltaFromRow(r), nil
+}
+
 // SummarizeRun sums the invocation rows of run runID on date, without writing.
 func (s *Store) SummarizeRun(ctx context.Context, date, runID string) (Run, error) {
 	summary, err := s.recomputeWith(ctx, date, runID, nil)
