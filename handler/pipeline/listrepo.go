@@ -300,7 +300,8 @@ func (p *Pipeline) reconcileListing(ctx context.Context, l *listing, listed tagL
 // windows (covered false) are not reactivated either. A push that makes its digest
 // due claims the day's scan for claimant in the same write (claimed ahead, see
 // [store.Activity.ClaimAhead]), so a first listing writes each digest's row once; the
-// scan is sent after the tag rows, and a redelivery sends it again.
+// scan is sent after the tag rows, and a redelivery sends it again unless an earlier
+// delivery completed (see earlierDelivery).
 func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task store.ListTask, listing map[string]string, covered map[string]bool,
 	acts *repoActivity, known bool, images []store.Image, claimant string, now time.Time) ([]store.Tag, []store.Image, error) {
 	for attempt := 1; ; attempt++ {
@@ -326,12 +327,11 @@ func (p *Pipeline) reconcileTags(ctx context.Context, log *slog.Logger, task sto
 		err := acts.update(ctx, p.activity, observed, func(prev store.Activity, exists bool) (store.Activity, bool) {
 			push := store.Activity{Registry: task.Registry, Repository: task.Repository, Digest: prev.Digest,
 				LastPushedAt: now, Source: activitySourceTags, PushSource: activitySourceTags}
-			var next store.Activity
+			var stored *store.Activity
 			if exists {
-				next = store.MergeActivity(&prev, push, 0)
-			} else {
-				next = store.MergeActivity(nil, push, 0)
+				stored = &prev
 			}
+			next := store.MergeActivity(stored, push, 0)
 			if _, due, mine := scanDue(next, task.Window, imagesOf(images, prev.Digest), p.currentGeneration(), claimant, now); due && !mine && claimant != "" {
 				next, _ = next.ClaimAhead(now, claimant)
 				if acts.claimedAhead == nil {
